@@ -1,0 +1,327 @@
+/*
+ * portail — the command-line front end (DESIGN §4).
+ *
+ * Exit status: 0 done, 1 refused (unknown parent, bad credentials…),
+ * 2 usage or configuration error, 3 unavailable (directory, store, mail,
+ * daemon). The admin diagnostics (check, gpi lookup) run in-process with
+ * the core library, so they work while the daemon is down.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "email.h"
+#include "gpi.h"
+#include "i18n.h"
+
+enum { EX_DONE = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNAVAILABLE = 3 };
+
+bool cli_english;
+
+struct cli {
+	const char *config_path;
+	bool json;
+};
+
+static int
+exit_for(portail_status s)
+{
+	switch (s) {
+	case PORTAIL_OK:
+		return EX_DONE;
+	case PORTAIL_ERR_UNAVAILABLE:
+	case PORTAIL_ERR_IO:
+	case PORTAIL_ERR_NOMEM:
+		return EX_UNAVAILABLE;
+	case PORTAIL_ERR_CONFIG:
+	case PORTAIL_ERR_INVALID:
+		return EX_USAGE;
+	default:
+		return EX_REFUSED;
+	}
+}
+
+static void
+print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (s != NULL) {
+		puts(s);
+		free(s);
+	}
+	json_decref(j);
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "%s",
+	    T("usage : portail [-c FICHIER] [--json] [--lang fr|en] COMMANDE [ARGUMENTS]\n"
+	      "\n"
+	      "Commandes :\n"
+	      "  check               valide la configuration, sonde l'annuaire\n"
+	      "  gpi lookup COURRIEL enfants et écoles inscrits pour cette adresse (admin)\n"
+	      "\n"
+	      "Options :\n"
+	      "  -c, --config FICHIER  configuration (défaut : $PORTAIL_CONFIG ou "
+	      PORTAIL_DEFAULT_CONFIG ")\n"
+	      "  --json                sortie JSON\n"
+	      "  --lang fr|en          langue des messages (défaut : fr)\n"
+	      "  -h, --help            cette aide ; COMMANDE --help pour une commande\n"
+	      "  --version             version\n"
+	      "\n"
+	      "Code de sortie : 0 fait, 1 refusé, 2 usage ou configuration, 3 indisponible.\n",
+	      "usage: portail [-c FILE] [--json] [--lang fr|en] COMMAND [ARGS]\n"
+	      "\n"
+	      "Commands:\n"
+	      "  check               validate the configuration, probe the directory\n"
+	      "  gpi lookup EMAIL    children and schools on record for this address (admin)\n"
+	      "\n"
+	      "Options:\n"
+	      "  -c, --config FILE   configuration (default: $PORTAIL_CONFIG or "
+	      PORTAIL_DEFAULT_CONFIG ")\n"
+	      "  --json              JSON output\n"
+	      "  --lang fr|en        message language (default: fr)\n"
+	      "  -h, --help          this help; COMMAND --help for one command\n"
+	      "  --version           version\n"
+	      "\n"
+	      "Exit status: 0 done, 1 refused, 2 usage or configuration, 3 unavailable.\n"));
+}
+
+static bool
+wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+static int
+load_config(struct cli *cli, portail_config **cfg)
+{
+	portail_error err = { { 0 } };
+	portail_status r = portail_config_load(cli->config_path, cfg, &err);
+
+	if (r != PORTAIL_OK) {
+		if (cli->json) {
+			print_json(json_pack("{s:b, s:s, s:s}", "ok", 0, "error", "config",
+			    "message", err.message));
+		} else {
+			fprintf(stderr, "portail: %s\n", err.message);
+		}
+		return EX_USAGE;
+	}
+	return EX_DONE;
+}
+
+/* portail check */
+static int
+cmd_check(struct cli *cli, int argc, char **argv)
+{
+	portail_config *cfg = NULL;
+	portail_gpi *gpi = NULL;
+	portail_error err = { { 0 } };
+	char server[512] = "";
+	portail_status r;
+	int rc;
+
+	if (wants_help(argc, argv)) {
+		printf("%s", T("usage : portail check\n"
+		    "Valide la configuration et sonde l'annuaire GPI (connexion, liaison, base).\n",
+		    "usage: portail check\n"
+		    "Validates the configuration and probes the GPI directory (connect, bind, base).\n"));
+		return EX_DONE;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "%s", T("portail: check ne prend pas d'argument\n",
+		    "portail: check takes no argument\n"));
+		return EX_USAGE;
+	}
+	if ((rc = load_config(cli, &cfg)) != EX_DONE)
+		return rc;
+	r = portail_gpi_new(cfg, &gpi);
+	if (r == PORTAIL_OK)
+		r = portail_gpi_probe(gpi, server, sizeof(server), &err);
+	else
+		portail_error_set(&err, r, "%s", portail_strerror(r));
+	rc = exit_for(r);
+	if (cli->json) {
+		print_json(json_pack("{s:b, s:{s:b, s:s}, s:{s:b, s:s}}",
+		    "ok", r == PORTAIL_OK,
+		    "config", "ok", 1, "path", cfg->path,
+		    "directory", "ok", r == PORTAIL_OK,
+		    r == PORTAIL_OK ? "server" : "error", r == PORTAIL_OK ? server : err.message));
+	} else {
+		printf("%s %s\n", T("configuration : OK,", "configuration: OK,"), cfg->path);
+		if (r == PORTAIL_OK)
+			printf("%s %s\n", T("annuaire GPI : OK,", "GPI directory: OK,"), server);
+		else
+			printf("%s %s\n", T("annuaire GPI : ÉCHEC,", "GPI directory: FAILED,"),
+			    err.message);
+	}
+	portail_gpi_free(gpi);
+	portail_config_free(cfg);
+	return rc;
+}
+
+static json_t *
+json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* portail gpi lookup EMAIL */
+static int
+cmd_gpi(struct cli *cli, int argc, char **argv)
+{
+	portail_config *cfg = NULL;
+	portail_gpi *gpi = NULL;
+	portail_gpi_result *res = NULL;
+	portail_error err = { { 0 } };
+	portail_status r;
+	int rc;
+
+	if (wants_help(argc, argv)) {
+		printf("%s", T("usage : portail gpi lookup COURRIEL\n"
+		    "Affiche les enfants dont le dossier GPI porte cette adresse, leur école et si\n"
+		    "elle est abonnée. Sortie 0 : parent connu ; 1 : aucun enfant dans une école\n"
+		    "abonnée ; 3 : annuaire indisponible.\n",
+		    "usage: portail gpi lookup EMAIL\n"
+		    "Shows the children whose GPI record carries this address, their school and\n"
+		    "whether it subscribes. Exit 0: known parent; 1: no child in a subscribed\n"
+		    "school; 3: directory unavailable.\n"));
+		return EX_DONE;
+	}
+	if (argc != 3 || strcmp(argv[1], "lookup") != 0) {
+		fprintf(stderr, "%s", T("usage : portail gpi lookup COURRIEL\n",
+		    "usage: portail gpi lookup EMAIL\n"));
+		return EX_USAGE;
+	}
+	if (portail_email_check(argv[2], &err) != PORTAIL_OK) {
+		fprintf(stderr, "%s%s\n", T("portail: adresse invalide : ", "portail: invalid address: "),
+		    err.message);
+		return EX_USAGE;
+	}
+	if ((rc = load_config(cli, &cfg)) != EX_DONE)
+		return rc;
+	if ((r = portail_gpi_new(cfg, &gpi)) == PORTAIL_OK)
+		r = portail_gpi_lookup(gpi, argv[2], &res, &err);
+	else
+		portail_error_set(&err, r, "%s", portail_strerror(r));
+	if (r != PORTAIL_OK) {
+		rc = exit_for(r);
+		if (cli->json)
+			print_json(json_pack("{s:b, s:s, s:s}", "ok", 0,
+			    "error", r == PORTAIL_ERR_UNAVAILABLE ? "unavailable" : "config",
+			    "message", err.message));
+		else
+			fprintf(stderr, "portail: %s\n", err.message);
+		goto out;
+	}
+	rc = res->known ? EX_DONE : EX_REFUSED;
+	if (cli->json) {
+		json_t *kids = json_array();
+
+		for (size_t i = 0; i < res->n_children; i++) {
+			const struct portail_gpi_child *c = &res->children[i];
+
+			json_array_append_new(kids, json_pack("{s:o, s:o, s:o, s:b}",
+			    "student_id", json_str_or_null(c->student_id),
+			    "name", json_str_or_null(c->name),
+			    "school", json_str_or_null(c->school),
+			    "subscribed", c->subscribed));
+		}
+		print_json(json_pack("{s:b, s:s, s:b, s:o}", "ok", 1, "email", argv[2],
+		    "known", res->known, "children", kids));
+		goto out;
+	}
+	if (res->n_children == 0) {
+		printf("%s: %s\n", argv[2], T("aucun dossier d'élève ne porte cette adresse",
+		    "no student record carries this address"));
+		goto out;
+	}
+	printf("%s: %s\n", argv[2], res->known ?
+	    T("parent connu", "known parent") :
+	    T("aucun enfant dans une école abonnée", "no child in a subscribed school"));
+	printf("  %-12s %-8s %-10s %s\n", T("fiche", "student"), T("école", "school"),
+	    T("abonnée", "subscribed"), T("nom", "name"));
+	for (size_t i = 0; i < res->n_children; i++) {
+		const struct portail_gpi_child *c = &res->children[i];
+
+		printf("  %-12s %-8s %-10s %s\n", c->student_id ? c->student_id : "?",
+		    c->school ? c->school : "?",
+		    c->subscribed ? T("oui", "yes") : T("non", "no"), c->name ? c->name : "?");
+	}
+out:
+	portail_gpi_result_free(res);
+	portail_gpi_free(gpi);
+	portail_config_free(cfg);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "lang", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli cli = { 0 };
+	int ch;
+
+	/* Options stop at the command: "portail gpi lookup --help" is the command's. */
+	while ((ch = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cli.config_path = optarg;
+			break;
+		case 'j':
+			cli.json = true;
+			break;
+		case 'L':
+			if (strcmp(optarg, "fr") == 0) {
+				cli_english = false;
+			} else if (strcmp(optarg, "en") == 0) {
+				cli_english = true;
+			} else {
+				fprintf(stderr, "portail: --lang fr|en\n");
+				return EX_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return EX_DONE;
+		case 'V':
+			printf("portail %s\n", portail_version());
+			return EX_DONE;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (strcmp(argv[0], "check") == 0)
+		return cmd_check(&cli, argc, argv);
+	if (strcmp(argv[0], "gpi") == 0)
+		return cmd_gpi(&cli, argc, argv);
+	fprintf(stderr, T("portail: commande inconnue « %s » (portail --help)\n",
+	    "portail: unknown command '%s' (portail --help)\n"), argv[0]);
+	return EX_USAGE;
+}

@@ -1,0 +1,143 @@
+/*
+ * config.h — portail.conf, read by a small strict parser (lib/config.c).
+ *
+ * The format is INI as sssd.conf writes it: "[section]", "key = value",
+ * "#" comments on lines of their own, long values continued on indented
+ * lines. Unknown sections or keys, duplicates, malformed or out-of-range
+ * values and missing required keys are errors naming file:line and key.
+ * doc/portail.conf.5 documents every key; keep it in step with the
+ * schema table in config.c.
+ */
+#ifndef PORTAIL_CONFIG_H
+#define PORTAIL_CONFIG_H
+
+#include <stdbool.h>
+#include "portail.h"
+
+#define PORTAIL_DEFAULT_CONFIG "/etc/portail/portail.conf"
+#define PORTAIL_MAX_URIS 8
+#define PORTAIL_MAX_PROVIDERS 8
+/* The client's socket timeout (seconds): the last of the ordered timeouts. */
+#define PORTAIL_CLIENT_TIMEOUT 20
+
+enum portail_starttls { PORTAIL_TLS_NO = 0, PORTAIL_TLS_TRY = 1, PORTAIL_TLS_YES = 2 };
+
+struct portail_gpi_config {
+	char *uris[PORTAIL_MAX_URIS];   /* tried in order */
+	int n_uris;
+	char *base;
+	char *bind_dn;                  /* NULL: anonymous or SASL */
+	char *bind_password_file;       /* 0600; read at connect time */
+	char *sasl_mech;                /* NULL or "EXTERNAL" */
+	bool starttls;
+	char *ca_file;
+	char *filter;                   /* contains "%s" */
+	char *email_attribute;
+	char *student_id_attribute;
+	char *name_attribute;
+	char *school_attribute;
+	char **subscribed_schools;      /* NULL-terminated; NULL when all_schools */
+	bool all_schools;               /* subscribed_schools = * */
+	int network_timeout;            /* seconds, connect */
+	int timeout;                    /* seconds, one operation */
+	int size_limit;                 /* entries per lookup */
+	int grace;                      /* seconds a positive check survives an outage */
+};
+
+struct portail_daemon_config {
+	char *socket;
+	char *user;
+	int workers;
+	int request_timeout;
+	int hash_concurrency;           /* 0: number of CPUs */
+	char *admin_group;
+	int max_connections;
+	int idle_timeout;
+};
+
+struct portail_codes_config {
+	char *alphabet;
+	int length;
+	int lifetime;
+	int max_attempts;
+	int resend_interval;
+	int max_per_day;
+};
+
+struct portail_password_config {
+	int min_length;
+	int max_length;
+	int argon2_opslimit;
+	int argon2_memlimit_kib;
+	int max_failures;
+	int lockout;
+	int lockout_max;
+};
+
+struct portail_mail_config {
+	char *url;
+	char *from;
+	enum portail_starttls starttls;
+	char *username;
+	char *password_file;
+	char *language;                 /* "fr" or "en" */
+	char *template_dir;
+	char *portal_name;
+	int timeout;
+};
+
+struct portail_provider_config {
+	char *name;                     /* the NAME of [provider.NAME] */
+	char *kind;                     /* google, microsoft, facebook, linkedin, oidc */
+	char *client_id;
+	char *client_secret_file;
+	char *userinfo_url;
+	char *tokeninfo_url;
+	char *introspection_url;
+	char *debug_token_url;
+	int timeout;
+};
+
+typedef struct portail_config {
+	char *path;
+	struct portail_gpi_config gpi;
+	struct portail_daemon_config daemon;
+	char *store_path;
+	char *key_file;
+	struct portail_codes_config codes;
+	struct portail_password_config password;
+	struct portail_mail_config mail;
+	int token_lifetime;
+	int token_max_age;
+	struct portail_provider_config providers[PORTAIL_MAX_PROVIDERS];
+	int n_providers;
+} portail_config;
+
+/*
+ * Reads and checks the configuration at path (NULL: $PORTAIL_CONFIG, then
+ * PORTAIL_DEFAULT_CONFIG). On success *out is a new config the caller
+ * frees with portail_config_free. On failure err says file:line, the key
+ * and what is wrong; returns PORTAIL_ERR_CONFIG (or _NOMEM).
+ */
+PORTAIL_EXPORT portail_status portail_config_load(const char *path,
+    portail_config **out, portail_error *err);
+
+/* Same, from a buffer; name is used in messages. For tests and fuzzing. */
+PORTAIL_EXPORT portail_status portail_config_parse(const char *name,
+    const char *buf, size_t len, portail_config **out, portail_error *err);
+
+PORTAIL_EXPORT void portail_config_free(portail_config *cfg);
+
+/* The config path that portail_config_load(NULL, …) would read. */
+PORTAIL_EXPORT const char *portail_config_default_path(void);
+
+/*
+ * Reads a secret file (first line, without its newline) into a new
+ * buffer the caller wipes and frees with portail_secret_free. Refuses a
+ * file that is not a regular file or is readable by group or others.
+ */
+PORTAIL_EXPORT portail_status portail_secret_read(const char *path,
+    char **out, portail_error *err);
+PORTAIL_EXPORT void portail_secret_free(char *secret);
+
+#endif /* PORTAIL_CONFIG_H */

@@ -1,0 +1,471 @@
+/*
+ * gpi.c — GPI student records in LDAP; see gpi.h for the contract.
+ */
+#include "gpi.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <ldap.h>
+#include <sodium.h>
+
+#include "email.h"
+#include "util.h"
+
+/* A value longer than this in a record is treated as missing. */
+#define GPI_VALUE_MAX 256
+
+struct portail_gpi {
+	const portail_config *cfg;
+	pthread_mutex_t lock;
+	LDAP *ld;               /* NULL until connected */
+	int current;            /* index of the URI in use, or to try first */
+};
+
+portail_status
+portail_gpi_new(const portail_config *cfg, portail_gpi **out)
+{
+	portail_gpi *g;
+
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return PORTAIL_ERR_NOMEM;
+	if (pthread_mutex_init(&g->lock, NULL) != 0) {
+		free(g);
+		return PORTAIL_ERR_NOMEM;
+	}
+	g->cfg = cfg;
+	*out = g;
+	return PORTAIL_OK;
+}
+
+static void
+disconnect(portail_gpi *g)
+{
+	if (g->ld != NULL) {
+		ldap_unbind_ext_s(g->ld, NULL, NULL);
+		g->ld = NULL;
+	}
+}
+
+void
+portail_gpi_free(portail_gpi *g)
+{
+	if (g == NULL)
+		return;
+	disconnect(g);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+/* Result codes that say "this server, or the way to it, is not working". */
+static bool
+is_outage(int rc)
+{
+	switch (rc) {
+	case LDAP_SERVER_DOWN:
+	case LDAP_TIMEOUT:
+	case LDAP_CONNECT_ERROR:
+	case LDAP_UNAVAILABLE:
+	case LDAP_BUSY:
+	case LDAP_TIMELIMIT_EXCEEDED:
+	case LDAP_LOCAL_ERROR:
+	case LDAP_OTHER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Credentials refused: retrying another replica will not help. */
+static bool
+is_bind_refusal(int rc)
+{
+	return rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INAPPROPRIATE_AUTH ||
+	    rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_STRONG_AUTH_REQUIRED ||
+	    rc == LDAP_CONFIDENTIALITY_REQUIRED || rc == LDAP_AUTH_METHOD_NOT_SUPPORTED;
+}
+
+/*
+ * Opens a connection to one server and binds. On an outage returns
+ * PORTAIL_ERR_UNAVAILABLE (the caller tries the next server); on a refused
+ * bind PORTAIL_ERR_CONFIG.
+ */
+static portail_status
+connect_one(portail_gpi *g, const char *uri, LDAP **out, portail_error *err)
+{
+	const struct portail_gpi_config *c = &g->cfg->gpi;
+	struct timeval ntv = { .tv_sec = c->network_timeout };
+	struct timeval otv = { .tv_sec = c->timeout };
+	int version = LDAP_VERSION3, rc;
+	LDAP *ld = NULL;
+	portail_status r = PORTAIL_ERR_UNAVAILABLE;
+
+	if ((rc = ldap_initialize(&ld, uri)) != LDAP_SUCCESS) {
+		r = portail_error_set(err, PORTAIL_ERR_CONFIG, "%s: %s", uri, ldap_err2string(rc));
+		goto out;
+	}
+	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &ntv) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &otv) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON) != LDAP_OPT_SUCCESS) {
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "%s: cannot set LDAP options", uri);
+		goto out;
+	}
+	if (c->ca_file != NULL || c->starttls || strncmp(uri, "ldaps://", 8) == 0) {
+		int demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
+
+		if ((c->ca_file != NULL &&
+		    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, c->ca_file) != LDAP_OPT_SUCCESS) ||
+		    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand) != LDAP_OPT_SUCCESS ||
+		    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) != LDAP_OPT_SUCCESS) {
+			r = portail_error_set(err, PORTAIL_ERR_CONFIG,
+			    "%s: cannot set up TLS (ca_file %s)", uri, c->ca_file ? c->ca_file : "unset");
+			goto out;
+		}
+	}
+	if (c->starttls && strncmp(uri, "ldap://", 7) == 0) {
+		rc = ldap_start_tls_s(ld, NULL, NULL);
+		if (rc != LDAP_SUCCESS) {
+			r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s: StartTLS failed: %s",
+			    uri, ldap_err2string(rc));
+			goto out;
+		}
+	}
+	if (c->sasl_mech != NULL) {
+		/* An empty initial response (not an absent one): "no authzid". */
+		static char empty[] = "";
+		struct berval none = { 0, empty };
+
+		rc = ldap_sasl_bind_s(ld, NULL, c->sasl_mech, &none, NULL, NULL, NULL);
+	} else if (c->bind_dn != NULL) {
+		char *pw = NULL;
+		struct berval cred;
+		portail_status pr;
+
+		if (c->bind_password_file != NULL) {
+			pr = portail_secret_read(c->bind_password_file, &pw, err);
+			if (pr != PORTAIL_OK) {
+				r = portail_error_set(err, PORTAIL_ERR_CONFIG,
+				    "[gpi] bind_password_file: %s", err ? err->message : "unreadable");
+				goto out;
+			}
+		}
+		cred.bv_val = pw;
+		cred.bv_len = pw ? strlen(pw) : 0;
+		rc = ldap_sasl_bind_s(ld, c->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+		portail_secret_free(pw);
+	} else {
+		rc = LDAP_SUCCESS;      /* anonymous: the first search connects */
+	}
+	if (rc != LDAP_SUCCESS) {
+		if (is_bind_refusal(rc))
+			r = portail_error_set(err, PORTAIL_ERR_CONFIG,
+			    "%s: the directory refused our bind (%s): configuration problem, "
+			    "check [gpi] bind_dn, bind_password_file or sasl_mech",
+			    uri, ldap_err2string(rc));
+		else
+			r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s: bind: %s",
+			    uri, ldap_err2string(rc));
+		goto out;
+	}
+	*out = ld;
+	ld = NULL;
+	r = PORTAIL_OK;
+out:
+	if (ld != NULL)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	return r;
+}
+
+/* Walks the URI list from g->current until one server binds. */
+static portail_status
+connect_any(portail_gpi *g, portail_error *err)
+{
+	const struct portail_gpi_config *c = &g->cfg->gpi;
+	portail_status r = PORTAIL_ERR_UNAVAILABLE;
+
+	for (int i = 0; i < c->n_uris; i++) {
+		int idx = (g->current + i) % c->n_uris;
+
+		r = connect_one(g, c->uris[idx], &g->ld, err);
+		if (r == PORTAIL_OK) {
+			g->current = idx;
+			return PORTAIL_OK;
+		}
+		if (r == PORTAIL_ERR_CONFIG)
+			return PORTAIL_ERR_UNAVAILABLE; /* the next server won't help */
+		if (r != PORTAIL_ERR_UNAVAILABLE)
+			return r;
+	}
+	if (c->n_uris > 1 && err != NULL) {
+		char last[sizeof(err->message)];
+
+		memcpy(last, err->message, sizeof(last));
+		portail_error_set(err, r, "no directory server answered (last: %s)", last);
+	}
+	return r;
+}
+
+/*
+ * Runs one search with the failover rule: a connection that fails is
+ * dropped and the list walked again once, starting past a server that
+ * timed out (it may be alive but hung) and at the same one otherwise (it
+ * may have been restarted).
+ */
+static portail_status
+search(portail_gpi *g, const char *base, int scope, const char *filter,
+    char **attrs, LDAPMessage **res, portail_error *err)
+{
+	const struct portail_gpi_config *c = &g->cfg->gpi;
+	struct timeval tv = { .tv_sec = c->timeout };
+	portail_status r = PORTAIL_ERR_UNAVAILABLE;
+	int rc = LDAP_SUCCESS;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (g->ld == NULL && (r = connect_any(g, err)) != PORTAIL_OK)
+			return r;
+		*res = NULL;
+		rc = ldap_search_ext_s(g->ld, base, scope, filter, attrs, 0, NULL, NULL,
+		    &tv, c->size_limit, res);
+		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
+			return PORTAIL_OK;
+		if (*res != NULL) {
+			ldap_msgfree(*res);
+			*res = NULL;
+		}
+		if (!is_outage(rc))
+			break;
+		disconnect(g);
+		if (rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED || rc == LDAP_BUSY)
+			g->current = (g->current + 1) % c->n_uris;
+		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s: search: %s",
+		    c->uris[g->current], ldap_err2string(rc));
+	}
+	if (is_outage(rc))
+		return r;
+	if (rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_FILTER_ERROR ||
+	    rc == LDAP_INVALID_DN_SYNTAX || rc == LDAP_UNDEFINED_TYPE)
+		return portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "directory rejected the search (%s): check [gpi] base and filter",
+		    ldap_err2string(rc));
+	if (is_bind_refusal(rc))
+		return portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "directory refused the search (%s): configuration problem, check the "
+		    "bind identity's access", ldap_err2string(rc));
+	return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "directory search failed: %s",
+	    ldap_err2string(rc));
+}
+
+/* Replaces each %s of the configured filter with the escaped address. */
+static portail_status
+build_filter(const char *tmpl, const char *email, char **out)
+{
+	char *esc = NULL, *buf = NULL, *w;
+	size_t n_s = 0, len;
+	portail_status r;
+
+	if ((r = pt_ldap_escape(email, &esc)) != PORTAIL_OK)
+		return r;
+	for (const char *c = tmpl; (c = strstr(c, "%s")) != NULL; c += 2)
+		n_s++;
+	len = strlen(tmpl) - 2 * n_s + n_s * strlen(esc);
+	if ((buf = malloc(len + 1)) == NULL) {
+		free(esc);
+		return PORTAIL_ERR_NOMEM;
+	}
+	w = buf;
+	for (const char *c = tmpl; *c;) {
+		if (c[0] == '%' && c[1] == 's') {
+			memcpy(w, esc, strlen(esc));
+			w += strlen(esc);
+			c += 2;
+		} else {
+			*w++ = *c++;
+		}
+	}
+	*w = '\0';
+	free(esc);
+	*out = buf;
+	return PORTAIL_OK;
+}
+
+/*
+ * The first value of attr, when it is text we can show: valid UTF-8, no
+ * control characters, at most GPI_VALUE_MAX bytes. Otherwise NULL (a
+ * hostile or broken record must not reach a terminal, a log or a mail).
+ */
+static char *
+first_value(LDAP *ld, LDAPMessage *e, const char *attr)
+{
+	struct berval **vals = ldap_get_values_len(ld, e, attr);
+	char *s = NULL;
+
+	if (vals == NULL || vals[0] == NULL)
+		goto out;
+	if (vals[0]->bv_len == 0 || vals[0]->bv_len > GPI_VALUE_MAX ||
+	    !pt_utf8_valid(vals[0]->bv_val, vals[0]->bv_len))
+		goto out;
+	for (size_t i = 0; i < vals[0]->bv_len; i++) {
+		unsigned char u = (unsigned char)vals[0]->bv_val[i];
+
+		if (u < 0x20 || u == 0x7f)
+			goto out;
+	}
+	s = strndup(vals[0]->bv_val, vals[0]->bv_len);
+out:
+	ldap_value_free_len(vals);
+	return s;
+}
+
+/*
+ * True when one of the entry's e-mail values is the address (by key).
+ * The server already matched the filter; checking again guards against
+ * a filter that matches more than it should (a substring rule, a typo).
+ */
+static bool
+entry_has_email(LDAP *ld, LDAPMessage *e, const char *attr, const char *key)
+{
+	struct berval **vals = ldap_get_values_len(ld, e, attr);
+	bool found = false;
+
+	for (size_t i = 0; vals != NULL && vals[i] != NULL && !found; i++) {
+		char *v, *vkey = NULL;
+
+		if (vals[i]->bv_len > PORTAIL_EMAIL_MAX ||
+		    memchr(vals[i]->bv_val, '\0', vals[i]->bv_len) != NULL)
+			continue;
+		if ((v = strndup(vals[i]->bv_val, vals[i]->bv_len)) == NULL)
+			continue;
+		if (portail_email_key(v, &vkey, NULL) == PORTAIL_OK)
+			found = strcmp(vkey, key) == 0;
+		free(vkey);
+		free(v);
+	}
+	ldap_value_free_len(vals);
+	return found;
+}
+
+bool
+portail_gpi_subscribed(const portail_config *cfg, const char *school)
+{
+	if (school == NULL)
+		return false;
+	if (cfg->gpi.all_schools)
+		return true;
+	for (char **s = cfg->gpi.subscribed_schools; s != NULL && *s != NULL; s++)
+		if (pt_ascii_caseeq(*s, school))
+			return true;
+	return false;
+}
+
+static int
+cmp_child(const void *a, const void *b)
+{
+	const struct portail_gpi_child *x = a, *y = b;
+	int c = strcmp(x->school ? x->school : "", y->school ? y->school : "");
+
+	return c != 0 ? c : strcmp(x->student_id ? x->student_id : "",
+	    y->student_id ? y->student_id : "");
+}
+
+portail_status
+portail_gpi_lookup(portail_gpi *g, const char *email, portail_gpi_result **out,
+    portail_error *err)
+{
+	const struct portail_gpi_config *c = &g->cfg->gpi;
+	char *attrs[5];
+	char *filter = NULL, *key = NULL;
+	LDAPMessage *res = NULL;
+	portail_gpi_result *result = NULL;
+	portail_status r;
+	int n;
+
+	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
+		return r;
+	if ((r = build_filter(c->filter, email, &filter)) != PORTAIL_OK)
+		goto out;
+	attrs[0] = c->email_attribute;
+	attrs[1] = c->student_id_attribute;
+	attrs[2] = c->name_attribute;
+	attrs[3] = c->school_attribute;
+	attrs[4] = NULL;
+
+	pthread_mutex_lock(&g->lock);
+	r = search(g, c->base, LDAP_SCOPE_SUBTREE, filter, attrs, &res, err);
+	if (r != PORTAIL_OK) {
+		pthread_mutex_unlock(&g->lock);
+		goto out;
+	}
+	r = PORTAIL_ERR_NOMEM;
+	n = ldap_count_entries(g->ld, res);
+	if ((result = calloc(1, sizeof(*result))) == NULL ||
+	    (n > 0 && (result->children = calloc((size_t)n, sizeof(*result->children))) == NULL)) {
+		pthread_mutex_unlock(&g->lock);
+		goto out;
+	}
+	for (LDAPMessage *e = ldap_first_entry(g->ld, res); e != NULL;
+	    e = ldap_next_entry(g->ld, e)) {
+		struct portail_gpi_child *ch;
+
+		if (!entry_has_email(g->ld, e, c->email_attribute, key))
+			continue;
+		ch = &result->children[result->n_children++];
+		ch->student_id = first_value(g->ld, e, c->student_id_attribute);
+		ch->name = first_value(g->ld, e, c->name_attribute);
+		ch->school = first_value(g->ld, e, c->school_attribute);
+		ch->subscribed = portail_gpi_subscribed(g->cfg, ch->school);
+		if (ch->subscribed)
+			result->known = true;
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (result->n_children > 1)
+		qsort(result->children, result->n_children, sizeof(*result->children), cmp_child);
+	*out = result;
+	result = NULL;
+	r = PORTAIL_OK;
+out:
+	if (r == PORTAIL_ERR_NOMEM)
+		portail_error_set(err, r, "out of memory");
+	if (res != NULL)
+		ldap_msgfree(res);
+	portail_gpi_result_free(result);
+	free(filter);
+	free(key);
+	return r;
+}
+
+portail_status
+portail_gpi_probe(portail_gpi *g, char *uri, size_t uri_len, portail_error *err)
+{
+	char no_attrs[] = LDAP_NO_ATTRS;
+	char *attrs[] = { no_attrs, NULL };
+	LDAPMessage *res = NULL;
+	portail_status r;
+
+	pthread_mutex_lock(&g->lock);
+	r = search(g, g->cfg->gpi.base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, &res, err);
+	if (r == PORTAIL_OK && uri != NULL && uri_len > 0)
+		(void)snprintf(uri, uri_len, "%s", g->cfg->gpi.uris[g->current]);
+	pthread_mutex_unlock(&g->lock);
+	if (res != NULL)
+		ldap_msgfree(res);
+	return r;
+}
+
+void
+portail_gpi_result_free(portail_gpi_result *res)
+{
+	if (res == NULL)
+		return;
+	for (size_t i = 0; i < res->n_children; i++) {
+		free(res->children[i].student_id);
+		free(res->children[i].name);
+		free(res->children[i].school);
+	}
+	free(res->children);
+	free(res);
+}

@@ -1,0 +1,66 @@
+/*
+ * gpi.h — the GPI directory: which children (student records) carry a
+ * guardian's e-mail address, in which schools, and whether any of
+ * those schools subscribes to the portal.
+ *
+ * A portail_gpi handle owns one LDAP connection, opened on first use
+ * and kept; it is safe to share between threads (calls are serialized).
+ * The URI list is walked in our own code, from the last server that
+ * answered, with the network and operation timeouts set on each: libldap's
+ * own failover does not move on from a server that accepts and never
+ * answers (TESTING.md).
+ */
+#ifndef PORTAIL_GPI_H
+#define PORTAIL_GPI_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+typedef struct portail_gpi portail_gpi;
+
+struct portail_gpi_child {
+	char *student_id;   /* may be NULL when the entry lacks it */
+	char *name;         /* may be NULL */
+	char *school;       /* may be NULL */
+	bool subscribed;    /* school in [gpi] subscribed_schools */
+};
+
+typedef struct portail_gpi_result {
+	struct portail_gpi_child *children;
+	size_t n_children;
+	bool known;         /* at least one child in a subscribed school */
+} portail_gpi_result;
+
+/* cfg is borrowed and must outlive the handle. */
+PORTAIL_EXPORT portail_status portail_gpi_new(const portail_config *cfg,
+    portail_gpi **out);
+PORTAIL_EXPORT void portail_gpi_free(portail_gpi *gpi);
+
+/*
+ * Looks the address up. On PORTAIL_OK, *out is a new result (possibly
+ * with no children: the address is on no record) that the caller frees
+ * with portail_gpi_result_free. PORTAIL_ERR_INVALID for an address that
+ * fails portail_email_check; PORTAIL_ERR_UNAVAILABLE when no server
+ * answered in time or the bind was refused (err says which; a refused
+ * bind is a configuration problem); PORTAIL_ERR_CONFIG when the server
+ * rejects the configured filter or base.
+ */
+PORTAIL_EXPORT portail_status portail_gpi_lookup(portail_gpi *gpi,
+    const char *email, portail_gpi_result **out, portail_error *err);
+
+/*
+ * Probes the directory: connects (or reuses the connection), binds, and
+ * reads the base entry. For `portail check` and the daemon's status.
+ * On success, uri (if not NULL) receives the server that answered.
+ */
+PORTAIL_EXPORT portail_status portail_gpi_probe(portail_gpi *gpi,
+    char *uri, size_t uri_len, portail_error *err);
+
+PORTAIL_EXPORT void portail_gpi_result_free(portail_gpi_result *res);
+
+/* True when the school code is in [gpi] subscribed_schools. */
+PORTAIL_EXPORT bool portail_gpi_subscribed(const portail_config *cfg,
+    const char *school);
+
+#endif /* PORTAIL_GPI_H */

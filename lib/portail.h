@@ -1,0 +1,50 @@
+/*
+ * portail.h — the public contract of libportail, the core library.
+ *
+ * Every function returns a portail_status. Out-parameters are left
+ * untouched unless the call returns PORTAIL_OK. Where a call takes a
+ * `portail_error *err`, it may be NULL; when it is not, it receives a
+ * human-readable explanation on failure (never a secret).
+ *
+ * The numbers of portail_status never change: scripts and the wire
+ * protocol depend on them. Keep "refused", "unknown" and "unavailable"
+ * apart: they become PAM_AUTH_ERR, PAM_USER_UNKNOWN and
+ * PAM_AUTHINFO_UNAVAIL in the PAM module.
+ */
+#ifndef PORTAIL_H
+#define PORTAIL_H
+
+#include <stddef.h>
+
+#define PORTAIL_EXPORT __attribute__((visibility("default")))
+
+typedef enum portail_status {
+	PORTAIL_OK = 0,
+	PORTAIL_ERR_NOMEM = 1,        /* out of memory */
+	PORTAIL_ERR_INVALID = 2,      /* malformed input (address, argument) */
+	PORTAIL_ERR_CONFIG = 3,       /* configuration error */
+	PORTAIL_ERR_UNAVAILABLE = 4,  /* directory, store, mail or daemon down */
+	PORTAIL_ERR_UNKNOWN = 5,      /* no such parent / account */
+	PORTAIL_ERR_REFUSED = 6,      /* wrong credentials, policy */
+	PORTAIL_ERR_FORBIDDEN = 7,    /* caller lacks the privilege */
+	PORTAIL_ERR_PROTOCOL = 8,     /* malformed message on the wire */
+	PORTAIL_ERR_IO = 9,           /* local file or socket error */
+} portail_status;
+
+/* Static English text for a status; never NULL. */
+PORTAIL_EXPORT const char *portail_strerror(portail_status s);
+
+/* Detail of a failure, filled by calls that take one. */
+typedef struct portail_error {
+	char message[512];
+} portail_error;
+
+/* printf-like helper: fills err (if not NULL) and returns s. */
+PORTAIL_EXPORT portail_status portail_error_set(portail_error *err,
+    portail_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Library version string, e.g. "0.1.0". */
+PORTAIL_EXPORT const char *portail_version(void);
+
+#endif /* PORTAIL_H */

@@ -1,0 +1,484 @@
+/*
+ * test_gpi.c — GPI lookups against a real slapd (tests/fixtures/slapd.sh)
+ * loaded with examples/ldap/sample.ldif and tests/fixtures/hostile.ldif.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "fixture.h"
+#include "gpi.h"
+
+static struct fx_slapd shared;
+
+static portail_config *
+config_for(const struct fx_slapd *s, const char *uris, const char *extra)
+{
+	char text[4096];
+	portail_config *cfg = NULL;
+	portail_error err = { { 0 } };
+	const char *dir = fx_tmpdir("conf");
+
+	snprintf(text, sizeof(text),
+	    "[gpi]\n"
+	    "uri = %s\n"
+	    "base = " FX_BASE "\n"
+	    "%s"
+	    "subscribed_schools = 751001, 751501\n"
+	    "%s",
+	    uris,
+	    strstr(extra, "sasl_mech") ? "" : "bind_dn = " FX_BIND_DN "\n",
+	    extra);
+	if (strstr(extra, "sasl_mech") == NULL) {
+		char line[700];
+
+		snprintf(line, sizeof(line), "bind_password_file = %s\n", s->bind_pw_file);
+		strncat(text, line, sizeof(text) - strlen(text) - 1);
+	}
+	if (portail_config_load(fx_write(dir, "portail.conf", text, 0600), &cfg, &err) != PORTAIL_OK)
+		fail_msg("config: %s", err.message);
+	return cfg;
+}
+
+struct ctx {
+	portail_config *cfg;
+	portail_gpi *gpi;
+};
+
+static portail_status
+lookup(struct ctx *c, const char *email, portail_gpi_result **res, portail_error *err)
+{
+	*res = NULL;
+	return portail_gpi_lookup(c->gpi, email, res, err);
+}
+
+static void
+open_ctx(struct ctx *c, const struct fx_slapd *s, const char *uris, const char *extra)
+{
+	c->cfg = config_for(s, uris, extra);
+	assert_int_equal(portail_gpi_new(c->cfg, &c->gpi), PORTAIL_OK);
+}
+
+static void
+close_ctx(struct ctx *c)
+{
+	portail_gpi_free(c->gpi);
+	portail_config_free(c->cfg);
+}
+
+static int
+group_setup(void **state)
+{
+	fx_slapd_start(&shared, fx_src("tests/fixtures/hostile.ldif"));
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	fx_slapd_stop(&shared);
+	return 0;
+}
+
+static const struct portail_gpi_child *
+child(const portail_gpi_result *r, const char *id)
+{
+	for (size_t i = 0; i < r->n_children; i++)
+		if (r->children[i].student_id && strcmp(r->children[i].student_id, id) == 0)
+			return &r->children[i];
+	return NULL;
+}
+
+static void
+test_found_two_schools(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.uri, "");
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_true(r->known);
+	assert_int_equal(r->n_children, 2);
+	assert_non_null(child(r, "1000001"));
+	assert_string_equal(child(r, "1000001")->name, "Léa Tremblay");
+	assert_string_equal(child(r, "1000001")->school, "751001");
+	assert_true(child(r, "1000001")->subscribed);
+	assert_string_equal(child(r, "1000002")->school, "751501");
+	assert_true(child(r, "1000002")->subscribed);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_not_found(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.uri, "");
+	assert_int_equal(lookup(&c, "personne@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_false(r->known);
+	assert_int_equal(r->n_children, 0);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_mixed_case(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.uri, "");
+	/* typed differently from the record, both ways */
+	assert_int_equal(lookup(&c, "CHANTAL.Gagnon@Exemple.CA", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 2);
+	portail_gpi_result_free(r);
+	assert_int_equal(lookup(&c, "marc.roy@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 1);
+	assert_string_equal(r->children[0].name, "Emma Roy");
+	assert_true(r->known);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_two_guardians(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.uri, "");
+	assert_int_equal(lookup(&c, "julie.cote@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 1);
+	assert_string_equal(r->children[0].student_id, "1000003");
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_unsubscribed(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.uri, "");
+	assert_int_equal(lookup(&c, "pierre.lavoie@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 1);
+	assert_false(r->children[0].subscribed);
+	assert_false(r->known);
+	portail_gpi_result_free(r);
+	/* one child in a subscribed school is enough */
+	assert_int_equal(lookup(&c, "nadia.belanger@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 2);
+	assert_true(r->known);
+	assert_true(child(r, "1000005")->subscribed);
+	assert_false(child(r, "1000006")->subscribed);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_all_schools(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+	/* same directory, "*" subscribes every school */
+	{
+		portail_config *all = NULL;
+		char text[2048];
+		portail_error e;
+
+		snprintf(text, sizeof(text), "[gpi]\nuri = %s\nbase = " FX_BASE "\n"
+		    "bind_dn = " FX_BIND_DN "\nbind_password_file = %s\nsubscribed_schools = *\n",
+		    shared.uri, shared.bind_pw_file);
+		assert_int_equal(portail_config_load(fx_write(fx_tmpdir("conf"), "all.conf",
+		    text, 0600), &all, &e), PORTAIL_OK);
+		assert_int_equal(portail_gpi_new(all, &c.gpi), PORTAIL_OK);
+		assert_int_equal(lookup(&c, "pierre.lavoie@exemple.ca", &r, &err), PORTAIL_OK);
+		assert_true(r->known);
+		portail_gpi_result_free(r);
+		portail_gpi_free(c.gpi);
+		portail_config_free(all);
+	}
+}
+
+static void
+test_hostile_addresses(void **state)
+{
+	static const char *const invalid[] = {
+		"*)(objectClass=*",
+		"*)(gpiGuardianEmail=*",
+		"x@exemple.ca)(gpiGuardianEmail=*",
+		"chantal.gagnon@exemple.ca)(|(objectClass=*",
+		"a\\2a@exemple.ca",
+		"a\\@exemple.ca",
+		"\xff\xfe@exemple.ca",
+		"chantal.gagnon@exemple.ca\n",
+		"",
+		"@",
+	};
+	static const char *const match_nothing[] = {
+		"*@exemple.ca",
+		"chantal*@exemple.ca",
+		"*gagnon@exemple.ca",
+		"st**r@exemple.ca",
+	};
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.uri, "");
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+		r = NULL;
+		assert_int_equal(lookup(&c, invalid[i], &r, &err), PORTAIL_ERR_INVALID);
+		assert_null(r);
+	}
+	for (size_t i = 0; i < sizeof(match_nothing) / sizeof(match_nothing[0]); i++) {
+		assert_int_equal(lookup(&c, match_nothing[i], &r, &err), PORTAIL_OK);
+		assert_int_equal(r->n_children, 0);
+		portail_gpi_result_free(r);
+	}
+	/* a '*' that is really in the address matches only itself */
+	assert_int_equal(lookup(&c, "ST*R@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 1);
+	assert_string_equal(r->children[0].student_id, "9000002");
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_hostile_values(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.uri, "");
+	assert_int_equal(lookup(&c, "hostile@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 1);
+	/* newline and escape sequence: the value is dropped, the record kept */
+	assert_null(r->children[0].name);
+	assert_string_equal(r->children[0].student_id, "9000001");
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_broad_filter_rechecked(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	/* An admin's substring filter matches more than the address: the
+	 * entries whose e-mail is not the address are not counted. */
+	open_ctx(&c, &shared, shared.uri,
+	    "filter = (&(objectClass=gpiStudent)(gpiGuardianEmail=*%s))\n");
+	assert_int_equal(lookup(&c, "gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 0);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_ldapi_external(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.ldapi_uri, "sasl_mech = EXTERNAL\n");
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 2);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+test_bad_bind_is_unavailable(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r = NULL;
+	portail_error err = { { 0 } };
+	char *pw = fx_write(fx_tmpdir("pw"), "wrong.pw", "not-the-password\n", 0600);
+	c.cfg = NULL;
+	{
+		char text[2048];
+
+		snprintf(text, sizeof(text), "[gpi]\nuri = %s\nbase = " FX_BASE "\n"
+		    "bind_dn = " FX_BIND_DN "\nbind_password_file = %s\n", shared.uri, pw);
+		assert_int_equal(portail_config_load(fx_write(fx_tmpdir("conf"), "p.conf",
+		    text, 0600), &c.cfg, &err), PORTAIL_OK);
+	}
+	assert_int_equal(portail_gpi_new(c.cfg, &c.gpi), PORTAIL_OK);
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_ERR_UNAVAILABLE);
+	assert_null(r);
+	assert_non_null(strstr(err.message, "configuration problem"));
+	assert_int_equal(portail_gpi_probe(c.gpi, NULL, 0, &err), PORTAIL_ERR_UNAVAILABLE);
+	close_ctx(&c);
+}
+
+static void
+test_bad_base_is_config(void **state)
+{
+	struct ctx c;
+	portail_error err = { { 0 } };
+	char server[256];
+	char text[2048];
+
+	snprintf(text, sizeof(text), "[gpi]\nuri = %s\nbase = ou=absent," FX_BASE "\n"
+	    "bind_dn = " FX_BIND_DN "\nbind_password_file = %s\n", shared.uri, shared.bind_pw_file);
+	assert_int_equal(portail_config_load(fx_write(fx_tmpdir("conf"), "b.conf", text, 0600),
+	    &c.cfg, &err), PORTAIL_OK);
+	assert_int_equal(portail_gpi_new(c.cfg, &c.gpi), PORTAIL_OK);
+	assert_int_equal(portail_gpi_probe(c.gpi, server, sizeof(server), &err), PORTAIL_ERR_CONFIG);
+	close_ctx(&c);
+
+	open_ctx(&c, &shared, shared.uri, "");
+	assert_int_equal(portail_gpi_probe(c.gpi, server, sizeof(server), &err), PORTAIL_OK);
+	assert_string_equal(server, shared.uri);
+	close_ctx(&c);
+}
+
+static void
+test_failover_refused_first(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+	char uris[512];
+
+	snprintf(uris, sizeof(uris), "ldap://127.0.0.1:%d %s", fx_closed_port(), shared.uri);
+	open_ctx(&c, &shared, uris, "");
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 2);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+test_server_stopped_mid_run(void **state)
+{
+	struct fx_slapd s;
+	struct ctx c;
+	portail_gpi_result *r = NULL;
+	portail_error err;
+
+	fx_slapd_start(&s, NULL);
+	open_ctx(&c, &s, s.uri, "timeout = 2\nnetwork_timeout = 1\n");
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	portail_gpi_result_free(r);
+
+	fx_slapd_stop(&s);
+	r = NULL;
+	/* an outage, not "no such parent" */
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_ERR_UNAVAILABLE);
+	assert_null(r);
+
+	/* the dead connection is reopened once the server is back */
+	fx_slapd_restart(&s);
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 2);
+	portail_gpi_result_free(r);
+
+	/* killed under an open connection: reopened on the next lookup */
+	fx_slapd_stop(&s);
+	fx_slapd_restart(&s);
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+	fx_slapd_stop(&s);
+}
+
+static void
+test_hung_server_times_out(void **state)
+{
+	struct fx_slapd s;
+	struct ctx c;
+	portail_gpi_result *r = NULL;
+	portail_error err;
+	double t0, dt;
+	char uris[1024];
+
+	fx_slapd_start(&s, NULL);
+	/* A server that accepts and never answers (SIGSTOP). */
+	assert_int_equal(kill(s.pid, SIGSTOP), 0);
+	open_ctx(&c, &s, s.uri, "timeout = 1\nnetwork_timeout = 1\n");
+	t0 = now();
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_ERR_UNAVAILABLE);
+	dt = now() - t0;
+	assert_null(r);
+	/* The deadline is honoured: one timeout per attempt, two attempts,
+	 * plus slack for a loaded machine. Not a benchmark: a hang would be
+	 * 127 s or forever. */
+	print_message("# hung server answered unavailable after %.2f s\n", dt);
+	assert_true(dt < 2 * 1 + 3);
+	close_ctx(&c);
+
+	/* The same hung server first in the list: the second one answers. */
+	snprintf(uris, sizeof(uris), "%s %s", s.uri, shared.uri);
+	open_ctx(&c, &shared, uris, "timeout = 1\nnetwork_timeout = 1\n");
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_int_equal(r->n_children, 2);
+	portail_gpi_result_free(r);
+	/* and the connection stays with the one that answered */
+	{
+		char server[256];
+
+		assert_int_equal(portail_gpi_probe(c.gpi, server, sizeof(server), &err), PORTAIL_OK);
+		assert_string_equal(server, shared.uri);
+	}
+	close_ctx(&c);
+
+	kill(s.pid, SIGCONT);
+	fx_slapd_stop(&s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_found_two_schools),
+		cmocka_unit_test(test_not_found),
+		cmocka_unit_test(test_mixed_case),
+		cmocka_unit_test(test_two_guardians),
+		cmocka_unit_test(test_unsubscribed),
+		cmocka_unit_test(test_all_schools),
+		cmocka_unit_test(test_hostile_addresses),
+		cmocka_unit_test(test_hostile_values),
+		cmocka_unit_test(test_broad_filter_rechecked),
+		cmocka_unit_test(test_ldapi_external),
+		cmocka_unit_test(test_bad_bind_is_unavailable),
+		cmocka_unit_test(test_bad_base_is_config),
+		cmocka_unit_test(test_failover_refused_first),
+		cmocka_unit_test(test_server_stopped_mid_run),
+		cmocka_unit_test(test_hung_server_times_out),
+	};
+
+	return cmocka_run_group_tests_name("gpi", tests, group_setup, group_teardown);
+}

@@ -1,0 +1,393 @@
+/*
+ * test_config.c — the portail.conf parser on good, clumsy and hostile
+ * files. Each bad case names the message (with file:line and key) an
+ * admin must see.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char dir[256];
+static char good_secret[300], open_secret[300];
+
+#define GPI "[gpi]\nuri = ldap://127.0.0.1:389\nbase = dc=exemple,dc=qc,dc=ca\n"
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Replaces @GOOD@ and @OPEN@ with the secret files' paths. */
+static char *
+expand(const char *t)
+{
+	size_t cap = strlen(t) + 4096;
+	char *out = calloc(1, cap), *w = out;
+
+	assert_non_null(out);
+	while (*t) {
+		if (strncmp(t, "@GOOD@", 6) == 0) {
+			w += sprintf(w, "%s", good_secret);
+			t += 6;
+		} else if (strncmp(t, "@OPEN@", 6) == 0) {
+			w += sprintf(w, "%s", open_secret);
+			t += 6;
+		} else {
+			*w++ = *t++;
+		}
+	}
+	return out;
+}
+
+static portail_status
+parse(const char *text, portail_config **cfg, portail_error *err)
+{
+	char *t = expand(text);
+	portail_status r;
+
+	*cfg = NULL;
+	memset(err, 0, sizeof(*err));
+	r = portail_config_parse("test.conf", t, strlen(t), cfg, err);
+	free(t);
+	return r;
+}
+
+struct bad_case {
+	const char *text;
+	const char *message;    /* expected substring */
+};
+
+static const struct bad_case bad[] = {
+	{ "[gpii]\n", "test.conf:1: unknown section [gpii]" },
+	{ GPI "urri = x\n", "test.conf:4: [gpi]: unknown key 'urri'" },
+	{ GPI "uri = ldap://b\n", "test.conf:4: [gpi] uri: set twice (first at line 2)" },
+	{ GPI "[gpi]\n", "test.conf:4: [gpi] appears twice" },
+	{ GPI "[daemon\n", "test.conf:4: missing ']'" },
+	{ GPI "[daemon] x\n", "test.conf:4: text after ']'" },
+	{ "uri = x\n[gpi]\n", "test.conf:1: 'uri' comes before any [section]" },
+	{ GPI "just words\n", "test.conf:4: expected 'key = value' or '[section]'" },
+	{ GPI "= v\n", "test.conf:4: missing key before '='" },
+	{ GPI "Uri = x\n", "test.conf:4: 'Uri' is not a key name" },
+	{ GPI "[daemon]\nworkers = 8x\n", "test.conf:5: [daemon] workers: '8x' is not a whole number" },
+	{ GPI "[daemon]\nworkers = 0\n", "test.conf:5: [daemon] workers: 0 is out of range (1 to 256)" },
+	{ GPI "[daemon]\nworkers = -1\n", "[daemon] workers: '-1' is not a whole number" },
+	{ GPI "[daemon]\nworkers = 99999999999999999999\n", "is not a whole number" },
+	{ GPI "[daemon]\nworkers =\n", "test.conf:5: [daemon] workers: empty value" },
+	{ "[daemon]\n", "test.conf: [gpi] uri: required (section missing)" },
+	{ "[gpi]\nuri = ldap://x\n", "test.conf: [gpi] base: required" },
+	{ GPI "# a\0b\n", "test.conf:4: NUL byte in line" },
+	{ GPI "base2 = \xc3\x28\n", "test.conf:4: not valid UTF-8" },
+	{ GPI "a = b\x1b[31m\n", "test.conf:4: control character 0x1b in line" },
+	{ "  uri = x\n", "test.conf:1: indented line continues no key" },
+	{ GPI "\n   (x)\n", "test.conf:5: indented line continues no key" },
+	{ "[gpi]\nuri = http://x\nbase = b\n", "[gpi] uri: 'http://x' is not an ldap://, ldaps:// or ldapi:// URI" },
+	{ GPI "filter = (mail=x)\n", "[gpi] filter: must contain %s where the address goes" },
+	{ GPI "filter = (&(mail=%s)\n", "[gpi] filter: unbalanced parentheses" },
+	{ GPI "filter = (mail=%d)\n", "[gpi] filter: only %s may follow '%'" },
+	{ GPI "filter = mail=%s\n", "[gpi] filter: must start with '('" },
+	{ GPI "filter = (mail=\\zz%s)\n", "[gpi] filter: a backslash must start an escape" },
+	{ GPI "email_attribute = mail;binary\n", "[gpi] email_attribute: 'mail;binary' is not an attribute name" },
+	{ GPI "bind_dn = cn=x\nbind_password_file = @OPEN@\n", "test.conf:5: [gpi] bind_password_file: " },
+	{ GPI "bind_dn = cn=x\nbind_password_file = /nonexistent/pw\n", "test.conf:5: [gpi] bind_password_file: /nonexistent/pw: No such file or directory" },
+	{ GPI "bind_password_file = @GOOD@\n", "[gpi] bind_password_file: needs bind_dn" },
+	{ GPI "bind_dn = cn=x\nsasl_mech = EXTERNAL\n", "bind_dn and sasl_mech exclude each other" },
+	{ GPI "sasl_mech = GSSAPI\n", "[gpi] sasl_mech: 'GSSAPI' is not supported (only EXTERNAL)" },
+	{ GPI "ca_file = certs/ca.pem\n", "[gpi] ca_file: 'certs/ca.pem' is not an absolute path" },
+	{ GPI "starttls = maybe\n", "[gpi] starttls: 'maybe' is not yes or no" },
+	{ GPI "subscribed_schools = 1, *\n", "[gpi] subscribed_schools: '*' must stand alone" },
+	{ GPI "subscribed_schools = , ,\n", "[gpi] subscribed_schools: empty list" },
+	{ GPI "timeout = 61\n", "[gpi] timeout: 61 is out of range (1 to 60)" },
+	{ GPI "timeout = 15\n", "test.conf:4: [gpi] timeout: must be less than [daemon] request_timeout (15)" },
+	{ GPI "network_timeout = 6\n", "[gpi] network_timeout: must not exceed [gpi] timeout (5)" },
+	{ GPI "[daemon]\nrequest_timeout = 20\n", "[daemon] request_timeout: 20 is out of range (2 to 19)" },
+	{ GPI "[codes]\nalphabet = 01\n", "[codes] length: 6 characters from a 2-letter alphabet give fewer than 20 bits; use at least 20" },
+	{ GPI "[codes]\nalphabet = abcA\n", "[codes] alphabet: 'A' appears twice" },
+	{ GPI "[codes]\nalphabet = ab c\n", "[codes] alphabet: only printable ASCII" },
+	{ GPI "[password]\nmin_length = 7\n", "[password] min_length: 7 is out of range (8 to 128)" },
+	{ GPI "[password]\nmin_length = 100\nmax_length = 50\n", "[password] min_length: must not exceed max_length (50)" },
+	{ GPI "[mail]\nurl = http://mail\n", "[mail] url: 'http://mail' is not an smtp:// or smtps:// URL" },
+	{ GPI "[mail]\nlanguage = de\n", "[mail] language: 'de' is not fr or en" },
+	{ GPI "[mail]\nstarttls = sometimes\n", "[mail] starttls: 'sometimes' is not no, try or yes" },
+	{ GPI "[provider.google]\nclient_id = x\n", "test.conf: [provider.google] kind: required" },
+	{ GPI "[provider.google]\nkind = myspace\nclient_id = x\n", "[provider.google] kind: 'myspace' is not google" },
+	{ GPI "[provider.g]\nkind = oidc\nclient_id = x\nuserinfo_url = http://idp.example/me\n", "[provider.g] userinfo_url: 'http://idp.example/me' must be https://" },
+	{ GPI "[provider.g]\nkind = oidc\nclient_id = x\n[provider.g]\n", "[provider.g] appears twice" },
+	{ GPI "[provider.G!]\n", "a provider name has only a-z" },
+	{ GPI "[provider.]\n", "a provider name has 1 to 32 characters" },
+	{ GPI "[provider.g]\nkind = oidc\nclient_id = x\nsecret = y\n", "[provider.g]: unknown key 'secret'" },
+	{ GPI "[security]\nkey_file = @OPEN@\n", "[security] key_file: " },
+	{ GPI "[tokens]\nlifetime = 999999999\n", "[tokens] lifetime: 999999999 is out of range" },
+};
+
+static void
+test_bad_files(void **state)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		portail_config *cfg;
+		portail_error err;
+		/* texts with an embedded NUL need their true length */
+		size_t len = strlen(bad[i].text);
+		portail_status r;
+
+		if (strstr(bad[i].message, "NUL byte") != NULL) {
+			len += 1 + strlen(bad[i].text + len + 1);
+			memset(&err, 0, sizeof(err));
+			cfg = NULL;
+			r = portail_config_parse("test.conf", bad[i].text, len, &cfg, &err);
+		} else {
+			r = parse(bad[i].text, &cfg, &err);
+		}
+		if (r != PORTAIL_ERR_CONFIG || strstr(err.message, bad[i].message) == NULL)
+			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.message, bad[i].message);
+		assert_null(cfg);
+	}
+}
+
+static void
+test_minimal_defaults(void **state)
+{
+	portail_config *cfg;
+	portail_error err;
+
+	assert_int_equal(parse(GPI, &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->gpi.n_uris, 1);
+	assert_string_equal(cfg->gpi.uris[0], "ldap://127.0.0.1:389");
+	assert_string_equal(cfg->gpi.filter, "(&(objectClass=gpiStudent)(gpiGuardianEmail=%s))");
+	assert_string_equal(cfg->gpi.email_attribute, "gpiGuardianEmail");
+	assert_true(cfg->gpi.all_schools);
+	assert_int_equal(cfg->gpi.network_timeout, 3);
+	assert_int_equal(cfg->gpi.timeout, 5);
+	assert_int_equal(cfg->gpi.grace, 86400);
+	assert_false(cfg->gpi.starttls);
+	assert_null(cfg->gpi.bind_dn);
+	assert_string_equal(cfg->daemon.socket, "/run/portail/portaild.sock");
+	assert_int_equal(cfg->daemon.workers, 8);
+	assert_int_equal(cfg->daemon.request_timeout, 15);
+	assert_string_equal(cfg->store_path, "/var/lib/portail/portail.db");
+	assert_string_equal(cfg->key_file, "/etc/portail/secret.key");
+	assert_string_equal(cfg->codes.alphabet, "0123456789abcdef");
+	assert_int_equal(cfg->codes.length, 6);
+	assert_int_equal(cfg->codes.lifetime, 600);
+	assert_int_equal(cfg->codes.max_attempts, 5);
+	assert_int_equal(cfg->codes.resend_interval, 30);
+	assert_int_equal(cfg->codes.max_per_day, 10);
+	assert_int_equal(cfg->password.min_length, 8);
+	assert_int_equal(cfg->password.max_length, 128);
+	assert_int_equal(cfg->password.argon2_opslimit, 2);
+	assert_int_equal(cfg->password.argon2_memlimit_kib, 65536);
+	assert_int_equal(cfg->password.max_failures, 10);
+	assert_int_equal(cfg->password.lockout, 60);
+	assert_int_equal(cfg->password.lockout_max, 3600);
+	assert_int_equal(cfg->mail.starttls, PORTAIL_TLS_TRY);
+	assert_string_equal(cfg->mail.language, "fr");
+	assert_int_equal(cfg->token_lifetime, 90 * 86400);
+	assert_int_equal(cfg->n_providers, 0);
+	portail_config_free(cfg);
+}
+
+static void
+test_full_file(void **state)
+{
+	static const char text[] =
+	    "\xef\xbb\xbf# portail.conf with everything\r\n"
+	    "[gpi]\r\n"
+	    "uri = ldap://a.example ldaps://b.example:636  ldapi://%2Frun%2Fslapd%2Fldapi\r\n"
+	    "base = ou=eleves,dc=exemple,dc=qc,dc=ca\r\n"
+	    "bind_dn = cn=portail,dc=exemple,dc=qc,dc=ca\n"
+	    "bind_password_file = @GOOD@\n"
+	    "\n"
+	    "# a filter over three lines\n"
+	    "filter = (&(objectClass=gpiStudent)\n"
+	    "    (|(gpiGuardianEmail=%s)\n"
+	    "\t  (mail=%s)))\n"
+	    "subscribed_schools = 751001,751501 751999\n"
+	    "  752000\n"
+	    "starttls = yes\n"
+	    "[daemon]\n"
+	    "workers = 4\n"
+	    "request_timeout = 12\n"
+	    "[provider.google]\n"
+	    "kind = google\n"
+	    "client_id = 123.apps.googleusercontent.com\n"
+	    "client_secret_file = @GOOD@\n"
+	    "tokeninfo_url = https://oauth2.googleapis.com/tokeninfo\n"
+	    "[provider.ecole]\n"
+	    "kind = oidc\n"
+	    "client_id = portail\n"
+	    "userinfo_url = http://127.0.0.1:9999/me\n";
+	portail_config *cfg;
+	portail_error err;
+
+	assert_int_equal(parse(text, &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->gpi.n_uris, 3);
+	assert_string_equal(cfg->gpi.uris[1], "ldaps://b.example:636");
+	assert_string_equal(cfg->gpi.base, "ou=eleves,dc=exemple,dc=qc,dc=ca");
+	assert_string_equal(cfg->gpi.filter,
+	    "(&(objectClass=gpiStudent)(|(gpiGuardianEmail=%s)(mail=%s)))");
+	assert_false(cfg->gpi.all_schools);
+	assert_string_equal(cfg->gpi.subscribed_schools[0], "751001");
+	assert_string_equal(cfg->gpi.subscribed_schools[3], "752000");
+	assert_null(cfg->gpi.subscribed_schools[4]);
+	assert_true(cfg->gpi.starttls);
+	assert_int_equal(cfg->daemon.workers, 4);
+	assert_int_equal(cfg->n_providers, 2);
+	assert_string_equal(cfg->providers[0].name, "google");
+	assert_string_equal(cfg->providers[1].kind, "oidc");
+	assert_int_equal(cfg->providers[1].timeout, 5);
+	portail_config_free(cfg);
+}
+
+static void
+test_long_lines(void **state)
+{
+	/* No line-length limit: a 1 MB comment and a 1 MB value. */
+	size_t big = 1024 * 1024;
+	char *text = malloc(2 * big + 256), *w = text;
+	portail_config *cfg = NULL;
+	portail_error err;
+
+	assert_non_null(text);
+	w += sprintf(w, "#");
+	memset(w, 'x', big);
+	w += big;
+	w += sprintf(w, "\n" GPI "[mail]\nportal_name = ");
+	memset(w, 'y', big);
+	w += big;
+	*w++ = '\n';
+	assert_int_equal(portail_config_parse("big.conf", text, (size_t)(w - text), &cfg, &err),
+	    PORTAIL_OK);
+	assert_int_equal(strlen(cfg->mail.portal_name), big);
+	portail_config_free(cfg);
+	free(text);
+}
+
+static void
+test_too_large(void **state)
+{
+	size_t n = 5 * 1024 * 1024;
+	char *text = malloc(n);
+	portail_config *cfg = NULL;
+	portail_error err;
+
+	assert_non_null(text);
+	memset(text, '#', n);
+	assert_int_equal(portail_config_parse("huge.conf", text, n, &cfg, &err), PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "huge.conf: larger than"));
+	free(text);
+}
+
+static void
+test_load_errors(void **state)
+{
+	portail_config *cfg = NULL;
+	portail_error err;
+	char path[512];
+
+	assert_int_equal(portail_config_load("/nonexistent/portail.conf", &cfg, &err), PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "/nonexistent/portail.conf: No such file"));
+	assert_null(cfg);
+
+	snprintf(path, sizeof(path), "%s/good.conf", dir);
+	write_file(path, GPI "[daemon]\nworkers = 3\n", 0644);
+	assert_int_equal(portail_config_load(path, &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->daemon.workers, 3);
+	assert_string_equal(cfg->path, path);
+	portail_config_free(cfg);
+
+	/* PORTAIL_CONFIG names the default */
+	setenv("PORTAIL_CONFIG", path, 1);
+	assert_string_equal(portail_config_default_path(), path);
+	assert_int_equal(portail_config_load(NULL, &cfg, &err), PORTAIL_OK);
+	portail_config_free(cfg);
+	unsetenv("PORTAIL_CONFIG");
+	assert_string_equal(portail_config_default_path(), PORTAIL_DEFAULT_CONFIG);
+}
+
+static void
+test_example_file(void **state)
+{
+	char path[1024];
+	portail_config *cfg = NULL;
+	portail_error err;
+	const char *top = getenv("top_srcdir");
+
+	snprintf(path, sizeof(path), "%s/examples/portail.conf", top ? top : ".");
+	if (portail_config_load(path, &cfg, &err) != PORTAIL_OK)
+		fail_msg("%s", err.message);
+	assert_false(cfg->gpi.all_schools);
+	portail_config_free(cfg);
+}
+
+static void
+test_secret_read(void **state)
+{
+	char *s = NULL;
+	portail_error err;
+	char path[512];
+
+	assert_int_equal(portail_secret_read(good_secret, &s, &err), PORTAIL_OK);
+	assert_string_equal(s, "s3cret");
+	portail_secret_free(s);
+	s = NULL;
+	assert_int_equal(portail_secret_read(open_secret, &s, &err), PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "chmod 600"));
+	assert_null(s);
+	snprintf(path, sizeof(path), "%s/empty.pw", dir);
+	write_file(path, "\n", 0600);
+	assert_int_equal(portail_secret_read(path, &s, &err), PORTAIL_ERR_CONFIG);
+	assert_int_equal(portail_secret_read(dir, &s, &err), PORTAIL_ERR_IO);
+	snprintf(path, sizeof(path), "%s/crlf.pw", dir);
+	write_file(path, "abc\r\nignored\n", 0600);
+	assert_int_equal(portail_secret_read(path, &s, &err), PORTAIL_OK);
+	assert_string_equal(s, "abc");
+	portail_secret_free(s);
+	portail_secret_free(NULL);
+}
+
+static int
+setup(void **state)
+{
+	const char *base = getenv("PORTAIL_TEST_TMP");
+
+	snprintf(dir, sizeof(dir), "%s/config.XXXXXX", base ? base : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(good_secret, sizeof(good_secret), "%s/good.pw", dir);
+	snprintf(open_secret, sizeof(open_secret), "%s/open.pw", dir);
+	write_file(good_secret, "s3cret\n", 0600);
+	write_file(open_secret, "s3cret\n", 0644);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_example_file),
+		cmocka_unit_test(test_secret_read),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, setup, NULL);
+}
