@@ -172,6 +172,18 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* Prints s padded to width columns (code points, not bytes: "école"). */
+static void
+print_col(const char *s, int width)
+{
+	int cols = 0;
+
+	for (const char *c = s; *c; c++)
+		if (((unsigned char)*c & 0xc0) != 0x80)
+			cols++;
+	printf("%s%*s", s, width > cols ? width - cols : 0, "");
+}
+
 static json_t *
 json_str_or_null(const char *s)
 {
@@ -251,14 +263,19 @@ cmd_gpi(struct cli *cli, int argc, char **argv)
 	printf("%s: %s\n", argv[2], res->known ?
 	    T("parent connu", "known parent") :
 	    T("aucun enfant dans une école abonnée", "no child in a subscribed school"));
-	printf("  %-12s %-8s %-10s %s\n", T("fiche", "student"), T("école", "school"),
-	    T("abonnée", "subscribed"), T("nom", "name"));
+	printf("  ");
+	print_col(T("fiche", "student"), 12);
+	print_col(T("école", "school"), 9);
+	print_col(T("abonnée", "subscribed"), 11);
+	printf("%s\n", T("nom", "name"));
 	for (size_t i = 0; i < res->n_children; i++) {
 		const struct portail_gpi_child *c = &res->children[i];
 
-		printf("  %-12s %-8s %-10s %s\n", c->student_id ? c->student_id : "?",
-		    c->school ? c->school : "?",
-		    c->subscribed ? T("oui", "yes") : T("non", "no"), c->name ? c->name : "?");
+		printf("  ");
+		print_col(c->student_id ? c->student_id : "?", 12);
+		print_col(c->school ? c->school : "?", 9);
+		print_col(c->subscribed ? T("oui", "yes") : T("non", "no"), 11);
+		printf("%s\n", c->name ? c->name : "?");
 	}
 out:
 	portail_gpi_result_free(res);
