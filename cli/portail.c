@@ -19,6 +19,7 @@
 #include "email.h"
 #include "gpi.h"
 #include "i18n.h"
+#include "portail-client.h"
 
 enum { EX_DONE = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNAVAILABLE = 3 };
 
@@ -66,7 +67,8 @@ usage(FILE *f)
 	    T("usage : portail [-c FICHIER] [--json] [--lang fr|en] COMMANDE [ARGUMENTS]\n"
 	      "\n"
 	      "Commandes :\n"
-	      "  check               valide la configuration, sonde l'annuaire\n"
+	      "  check               valide la configuration, sonde l'annuaire et portaild\n"
+	      "  status              état de portaild (admin)\n"
 	      "  gpi lookup COURRIEL enfants et écoles inscrits pour cette adresse (admin)\n"
 	      "\n"
 	      "Options :\n"
@@ -81,7 +83,8 @@ usage(FILE *f)
 	      "usage: portail [-c FILE] [--json] [--lang fr|en] COMMAND [ARGS]\n"
 	      "\n"
 	      "Commands:\n"
-	      "  check               validate the configuration, probe the directory\n"
+	      "  check               validate the configuration, probe the directory and portaild\n"
+	      "  status              portaild's state (admin)\n"
 	      "  gpi lookup EMAIL    children and schools on record for this address (admin)\n"
 	      "\n"
 	      "Options:\n"
@@ -130,14 +133,16 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	portail_gpi *gpi = NULL;
 	portail_error err = { { 0 } };
 	char server[512] = "";
-	portail_status r;
+	portail_status r, dr;
 	int rc;
 
 	if (wants_help(argc, argv)) {
 		printf("%s", T("usage : portail check\n"
-		    "Valide la configuration et sonde l'annuaire GPI (connexion, liaison, base).\n",
+		    "Valide la configuration, sonde l'annuaire GPI (connexion, liaison, base) et\n"
+		    "portaild (ping sur son socket). Sortie 0 quand tout répond.\n",
 		    "usage: portail check\n"
-		    "Validates the configuration and probes the GPI directory (connect, bind, base).\n"));
+		    "Validates the configuration, probes the GPI directory (connect, bind, base)\n"
+		    "and portaild (ping on its socket). Exit 0 when everything answers.\n"));
 		return EX_DONE;
 	}
 	if (argc > 1) {
@@ -147,25 +152,43 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = load_config(cli, &cfg)) != EX_DONE)
 		return rc;
-	r = portail_gpi_new(cfg, &gpi);
+	r = portail_gpi_new(cfg, &gpi, &err);
 	if (r == PORTAIL_OK)
 		r = portail_gpi_probe(gpi, server, sizeof(server), &err);
-	else
-		portail_error_set(&err, r, "%s", portail_strerror(r));
-	rc = exit_for(r);
-	if (cli->json) {
-		print_json(json_pack("{s:b, s:{s:b, s:s}, s:{s:b, s:s}}",
-		    "ok", r == PORTAIL_OK,
-		    "config", "ok", 1, "path", cfg->path,
-		    "directory", "ok", r == PORTAIL_OK,
-		    r == PORTAIL_OK ? "server" : "error", r == PORTAIL_OK ? server : err.message));
-	} else {
-		printf("%s %s\n", T("configuration : OK,", "configuration: OK,"), cfg->path);
-		if (r == PORTAIL_OK)
-			printf("%s %s\n", T("annuaire GPI : OK,", "GPI directory: OK,"), server);
+	{
+		portail_client *pc = NULL;
+		portail_error derr = { { 0 } };
+		char version[64] = "";
+		long long uptime = 0;
+
+		dr = portail_client_new(cfg->daemon.socket, 0, &pc);
+		if (dr == PORTAIL_OK)
+			dr = portail_client_ping(pc, version, sizeof(version), &uptime, &derr);
 		else
-			printf("%s %s\n", T("annuaire GPI : ÉCHEC,", "GPI directory: FAILED,"),
-			    err.message);
+			snprintf(derr.message, sizeof(derr.message), "%s", cfg->daemon.socket);
+		portail_client_free(pc);
+		rc = exit_for(r != PORTAIL_OK ? r : dr);
+		if (cli->json) {
+			print_json(json_pack("{s:b, s:{s:b, s:s}, s:{s:b, s:s}, s:{s:b, s:s, s:s}}",
+			    "ok", r == PORTAIL_OK && dr == PORTAIL_OK,
+			    "config", "ok", 1, "path", cfg->path,
+			    "directory", "ok", r == PORTAIL_OK,
+			    r == PORTAIL_OK ? "server" : "error", r == PORTAIL_OK ? server : err.message,
+			    "daemon", "ok", dr == PORTAIL_OK, "socket", cfg->daemon.socket,
+			    dr == PORTAIL_OK ? "version" : "error", dr == PORTAIL_OK ? version : derr.message));
+		} else {
+			printf("%s %s\n", T("configuration : OK,", "configuration: OK,"), cfg->path);
+			if (r == PORTAIL_OK)
+				printf("%s %s\n", T("annuaire GPI : OK,", "GPI directory: OK,"), server);
+			else
+				printf("%s %s\n", T("annuaire GPI : ÉCHEC,", "GPI directory: FAILED,"),
+				    err.message);
+			if (dr == PORTAIL_OK)
+				printf("%s %s, version %s, %s %lld s\n", T("portaild : OK,", "portaild: OK,"),
+				    cfg->daemon.socket, version, T("actif depuis", "up for"), uptime);
+			else
+				printf("%s %s\n", T("portaild : ÉCHEC,", "portaild: FAILED,"), derr.message);
+		}
 	}
 	portail_gpi_free(gpi);
 	portail_config_free(cfg);
@@ -182,6 +205,89 @@ print_col(const char *s, int width)
 		if (((unsigned char)*c & 0xc0) != 0x80)
 			cols++;
 	printf("%s%*s", s, width > cols ? width - cols : 0, "");
+}
+
+/* st.a.b as an integer, 0 when absent. */
+static long long
+get2(json_t *st, const char *a, const char *b)
+{
+	return (long long)json_integer_value(json_object_get(json_object_get(st, a), b));
+}
+
+/* portail status — asks the daemon (admin) */
+static int
+cmd_status(struct cli *cli, int argc, char **argv)
+{
+	portail_config *cfg = NULL;
+	portail_client *pc = NULL;
+	portail_error err = { { 0 } };
+	json_t *st = NULL, *dir;
+	portail_status r;
+	int rc;
+
+	if (wants_help(argc, argv)) {
+		printf("%s", T("usage : portail status\n"
+		    "Demande à portaild son état : version, requêtes, connexions, annuaire.\n"
+		    "Réservé à root et au groupe [daemon] admin_group.\n",
+		    "usage: portail status\n"
+		    "Asks portaild for its state: version, requests, connections, directory.\n"
+		    "For root and the [daemon] admin_group.\n"));
+		return EX_DONE;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "%s", T("portail: status ne prend pas d'argument\n",
+		    "portail: status takes no argument\n"));
+		return EX_USAGE;
+	}
+	if ((rc = load_config(cli, &cfg)) != EX_DONE)
+		return rc;
+	r = portail_client_new(cfg->daemon.socket, 0, &pc);
+	if (r == PORTAIL_OK) {
+		portail_client_set_lang(pc, cli_english ? "en" : "fr");
+		r = portail_client_status(pc, &st, &err);
+	}
+	rc = exit_for(r);
+	if (r != PORTAIL_OK) {
+		if (cli->json)
+			print_json(json_pack("{s:b, s:s, s:s}", "ok", 0, "error",
+			    portail_strerror(r), "message", err.message));
+		else
+			fprintf(stderr, "portail: %s\n", err.message);
+		goto out;
+	}
+	if (cli->json) {
+		print_json(json_incref(st));
+		goto out;
+	}
+	dir = json_object_get(st, "directory");
+	printf("portaild %s, %s %lld s\n", json_string_value(json_object_get(st, "version")),
+	    T("actif depuis", "up for"),
+	    (long long)json_integer_value(json_object_get(st, "uptime")));
+	printf("%s %lld, %s %lld, %s %lld, %s %lld\n", T("requêtes :", "requests:"),
+	    get2(st, "requests", "total"),
+	    T("mal formées", "malformed"),
+	    get2(st, "requests", "bad_request"),
+	    T("refusées", "refused"),
+	    get2(st, "requests", "refused"),
+	    T("indisponible", "unavailable"),
+	    get2(st, "requests", "unavailable"));
+	printf("%s %lld %s, %lld max, %lld %s\n", T("connexions :", "connections:"),
+	    get2(st, "connections", "open"),
+	    T("ouvertes", "open"),
+	    get2(st, "connections", "max"),
+	    get2(st, "connections", "total"),
+	    T("depuis le départ", "since start"));
+	if (json_is_true(json_object_get(dir, "ok")))
+		printf("%s %s\n", T("annuaire GPI : OK,", "GPI directory: OK,"),
+		    json_string_value(json_object_get(dir, "server")));
+	else
+		printf("%s %s\n", T("annuaire GPI : ÉCHEC,", "GPI directory: FAILED,"),
+		    json_string_value(json_object_get(dir, "error")));
+out:
+	json_decref(st);
+	portail_client_free(pc);
+	portail_config_free(cfg);
+	return rc;
 }
 
 static json_t *
@@ -224,10 +330,8 @@ cmd_gpi(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = load_config(cli, &cfg)) != EX_DONE)
 		return rc;
-	if ((r = portail_gpi_new(cfg, &gpi)) == PORTAIL_OK)
+	if ((r = portail_gpi_new(cfg, &gpi, &err)) == PORTAIL_OK)
 		r = portail_gpi_lookup(gpi, argv[2], &res, &err);
-	else
-		portail_error_set(&err, r, "%s", portail_strerror(r));
 	if (r != PORTAIL_OK) {
 		rc = exit_for(r);
 		if (cli->json)
@@ -338,6 +442,8 @@ main(int argc, char **argv)
 		return cmd_check(&cli, argc, argv);
 	if (strcmp(argv[0], "gpi") == 0)
 		return cmd_gpi(&cli, argc, argv);
+	if (strcmp(argv[0], "status") == 0)
+		return cmd_status(&cli, argc, argv);
 	fprintf(stderr, T("portail: commande inconnue « %s » (portail --help)\n",
 	    "portail: unknown command '%s' (portail --help)\n"), argv[0]);
 	return EX_USAGE;

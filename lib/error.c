@@ -18,6 +18,19 @@ portail_strerror(portail_status s)
 	case PORTAIL_ERR_FORBIDDEN:   return "forbidden";
 	case PORTAIL_ERR_PROTOCOL:    return "protocol error";
 	case PORTAIL_ERR_IO:          return "input/output error";
+	case PORTAIL_ERR_LOCKED:      return "account locked";
+	case PORTAIL_ERR_DISABLED:    return "account disabled";
+	case PORTAIL_ERR_EXPIRED:     return "account expired";
+	case PORTAIL_ERR_WRONG_CODE:  return "wrong code";
+	case PORTAIL_ERR_EXPIRED_CODE: return "expired code";
+	case PORTAIL_ERR_TOO_MANY_TRIES: return "too many tries";
+	case PORTAIL_ERR_NO_CODE:     return "no code requested";
+	case PORTAIL_ERR_TOO_SOON:    return "too soon";
+	case PORTAIL_ERR_RATE_LIMITED: return "too many codes";
+	case PORTAIL_ERR_BAD_TICKET:  return "invalid ticket";
+	case PORTAIL_ERR_EXISTS:      return "already exists";
+	case PORTAIL_ERR_POLICY:      return "password refused";
+	case PORTAIL_ERR_MISMATCH:    return "confirmation differs";
 	}
 	return "unknown status";
 }

@@ -23,20 +23,43 @@ struct portail_gpi {
 	pthread_mutex_t lock;
 	LDAP *ld;               /* NULL until connected */
 	int current;            /* index of the URI in use, or to try first */
+	char *bind_pw;          /* sodium_malloc'd: guarded, locked, wiped on free */
 };
 
 portail_status
-portail_gpi_new(const portail_config *cfg, portail_gpi **out)
+portail_gpi_new(const portail_config *cfg, portail_gpi **out, portail_error *err)
 {
 	portail_gpi *g;
+	char *pw = NULL;
+	portail_status r;
 
+	if (sodium_init() < 0)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "libsodium failed to initialize");
 	if ((g = calloc(1, sizeof(*g))) == NULL)
-		return PORTAIL_ERR_NOMEM;
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	if (pthread_mutex_init(&g->lock, NULL) != 0) {
 		free(g);
-		return PORTAIL_ERR_NOMEM;
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
 	g->cfg = cfg;
+	/* Read once, while we may still be root: the daemon drops privileges
+	 * after start-up and reconnects later without the file. */
+	if (cfg->gpi.bind_password_file != NULL) {
+		size_t n;
+
+		if ((r = portail_secret_read(cfg->gpi.bind_password_file, &pw, err)) != PORTAIL_OK) {
+			portail_gpi_free(g);
+			return r == PORTAIL_ERR_NOMEM ? r : PORTAIL_ERR_CONFIG;
+		}
+		n = strlen(pw);
+		if ((g->bind_pw = sodium_malloc(n + 1)) == NULL) {
+			portail_secret_free(pw);
+			portail_gpi_free(g);
+			return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		}
+		memcpy(g->bind_pw, pw, n + 1);
+		portail_secret_free(pw);
+	}
 	*out = g;
 	return PORTAIL_OK;
 }
@@ -56,6 +79,8 @@ portail_gpi_free(portail_gpi *g)
 	if (g == NULL)
 		return;
 	disconnect(g);
+	if (g->bind_pw != NULL)
+		sodium_free(g->bind_pw);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 }
@@ -142,22 +167,11 @@ connect_one(portail_gpi *g, const char *uri, LDAP **out, portail_error *err)
 
 		rc = ldap_sasl_bind_s(ld, NULL, c->sasl_mech, &none, NULL, NULL, NULL);
 	} else if (c->bind_dn != NULL) {
-		char *pw = NULL;
 		struct berval cred;
-		portail_status pr;
 
-		if (c->bind_password_file != NULL) {
-			pr = portail_secret_read(c->bind_password_file, &pw, err);
-			if (pr != PORTAIL_OK) {
-				r = portail_error_set(err, PORTAIL_ERR_CONFIG,
-				    "[gpi] bind_password_file: %s", err ? err->message : "unreadable");
-				goto out;
-			}
-		}
-		cred.bv_val = pw;
-		cred.bv_len = pw ? strlen(pw) : 0;
+		cred.bv_val = g->bind_pw;
+		cred.bv_len = g->bind_pw ? strlen(g->bind_pw) : 0;
 		rc = ldap_sasl_bind_s(ld, c->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-		portail_secret_free(pw);
 	} else {
 		rc = LDAP_SUCCESS;      /* anonymous: the first search connects */
 	}

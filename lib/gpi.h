@@ -32,9 +32,13 @@ typedef struct portail_gpi_result {
 	bool known;         /* at least one child in a subscribed school */
 } portail_gpi_result;
 
-/* cfg is borrowed and must outlive the handle. */
+/*
+ * cfg is borrowed and must outlive the handle. Reads the bind password
+ * file now (PORTAIL_ERR_CONFIG when it cannot), so that a daemon can
+ * drop the privileges that file needs; no network traffic yet.
+ */
 PORTAIL_EXPORT portail_status portail_gpi_new(const portail_config *cfg,
-    portail_gpi **out);
+    portail_gpi **out, portail_error *err);
 PORTAIL_EXPORT void portail_gpi_free(portail_gpi *gpi);
 
 /*

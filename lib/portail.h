@@ -29,6 +29,19 @@ typedef enum portail_status {
 	PORTAIL_ERR_FORBIDDEN = 7,    /* caller lacks the privilege */
 	PORTAIL_ERR_PROTOCOL = 8,     /* malformed message on the wire */
 	PORTAIL_ERR_IO = 9,           /* local file or socket error */
+	PORTAIL_ERR_LOCKED = 10,      /* too many failed sign-ins: locked for a while */
+	PORTAIL_ERR_DISABLED = 11,    /* account disabled by an admin */
+	PORTAIL_ERR_EXPIRED = 12,     /* no child in a subscribed school any more */
+	PORTAIL_ERR_WRONG_CODE = 13,  /* verification code does not match */
+	PORTAIL_ERR_EXPIRED_CODE = 14,
+	PORTAIL_ERR_TOO_MANY_TRIES = 15, /* the code is dead: ask for a new one */
+	PORTAIL_ERR_NO_CODE = 16,     /* no code was asked for */
+	PORTAIL_ERR_TOO_SOON = 17,    /* a new code too soon after the last */
+	PORTAIL_ERR_RATE_LIMITED = 18, /* too many codes today */
+	PORTAIL_ERR_BAD_TICKET = 19,  /* unknown, used, expired or other-purpose ticket */
+	PORTAIL_ERR_EXISTS = 20,      /* the account exists already */
+	PORTAIL_ERR_POLICY = 21,      /* password refused by the policy */
+	PORTAIL_ERR_MISMATCH = 22,    /* password and confirmation differ */
 } portail_status;
 
 /* Static English text for a status; never NULL. */

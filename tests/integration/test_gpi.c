@@ -65,7 +65,7 @@ static void
 open_ctx(struct ctx *c, const struct fx_slapd *s, const char *uris, const char *extra)
 {
 	c->cfg = config_for(s, uris, extra);
-	assert_int_equal(portail_gpi_new(c->cfg, &c->gpi), PORTAIL_OK);
+	assert_int_equal(portail_gpi_new(c->cfg, &c->gpi, NULL), PORTAIL_OK);
 }
 
 static void
@@ -209,7 +209,7 @@ test_all_schools(void **state)
 		    shared.uri, shared.bind_pw_file);
 		assert_int_equal(portail_config_load(fx_write(fx_tmpdir("conf"), "all.conf",
 		    text, 0600), &all, &e), PORTAIL_OK);
-		assert_int_equal(portail_gpi_new(all, &c.gpi), PORTAIL_OK);
+		assert_int_equal(portail_gpi_new(all, &c.gpi, NULL), PORTAIL_OK);
 		assert_int_equal(lookup(&c, "pierre.lavoie@exemple.ca", &r, &err), PORTAIL_OK);
 		assert_true(r->known);
 		portail_gpi_result_free(r);
@@ -326,7 +326,7 @@ test_bad_bind_is_unavailable(void **state)
 		assert_int_equal(portail_config_load(fx_write(fx_tmpdir("conf"), "p.conf",
 		    text, 0600), &c.cfg, &err), PORTAIL_OK);
 	}
-	assert_int_equal(portail_gpi_new(c.cfg, &c.gpi), PORTAIL_OK);
+	assert_int_equal(portail_gpi_new(c.cfg, &c.gpi, NULL), PORTAIL_OK);
 	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_ERR_UNAVAILABLE);
 	assert_null(r);
 	assert_non_null(strstr(err.message, "configuration problem"));
@@ -346,7 +346,7 @@ test_bad_base_is_config(void **state)
 	    "bind_dn = " FX_BIND_DN "\nbind_password_file = %s\n", shared.uri, shared.bind_pw_file);
 	assert_int_equal(portail_config_load(fx_write(fx_tmpdir("conf"), "b.conf", text, 0600),
 	    &c.cfg, &err), PORTAIL_OK);
-	assert_int_equal(portail_gpi_new(c.cfg, &c.gpi), PORTAIL_OK);
+	assert_int_equal(portail_gpi_new(c.cfg, &c.gpi, NULL), PORTAIL_OK);
 	assert_int_equal(portail_gpi_probe(c.gpi, server, sizeof(server), &err), PORTAIL_ERR_CONFIG);
 	close_ctx(&c);
 

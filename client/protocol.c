@@ -1,0 +1,238 @@
+/* protocol.c — see protocol.h and doc/protocol.md. */
+#include "protocol.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	portail_status status;
+	const char *name;
+} names[] = {
+	{ PORTAIL_ERR_PROTOCOL, "bad_request" },
+	{ PORTAIL_ERR_INVALID, "invalid" },
+	{ PORTAIL_ERR_FORBIDDEN, "forbidden" },
+	{ PORTAIL_ERR_UNAVAILABLE, "unavailable" },
+	{ PORTAIL_ERR_REFUSED, "refused" },
+	{ PORTAIL_ERR_UNKNOWN, "unknown" },
+	{ PORTAIL_ERR_LOCKED, "locked" },
+	{ PORTAIL_ERR_DISABLED, "disabled" },
+	{ PORTAIL_ERR_EXPIRED, "expired" },
+	{ PORTAIL_ERR_WRONG_CODE, "wrong_code" },
+	{ PORTAIL_ERR_EXPIRED_CODE, "expired_code" },
+	{ PORTAIL_ERR_TOO_MANY_TRIES, "too_many_tries" },
+	{ PORTAIL_ERR_NO_CODE, "no_code" },
+	{ PORTAIL_ERR_TOO_SOON, "too_soon" },
+	{ PORTAIL_ERR_RATE_LIMITED, "rate_limited" },
+	{ PORTAIL_ERR_BAD_TICKET, "bad_ticket" },
+	{ PORTAIL_ERR_EXISTS, "exists" },
+	{ PORTAIL_ERR_POLICY, "policy" },
+	{ PORTAIL_ERR_MISMATCH, "mismatch" },
+	{ PORTAIL_ERR_CONFIG, "unavailable" },  /* to a client, a config problem is an outage */
+	{ PORTAIL_ERR_IO, "unavailable" },
+	{ PORTAIL_ERR_NOMEM, "unavailable" },
+};
+
+const char *
+portail_proto_error_name(portail_status s)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].status == s)
+			return names[i].name;
+	return "unavailable";
+}
+
+portail_status
+portail_proto_error_status(const char *name)
+{
+	if (name == NULL)
+		return PORTAIL_ERR_UNAVAILABLE;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i].name, name) == 0)
+			return names[i].status;
+	/* An error name from a newer daemon: a refusal, never a success. */
+	return PORTAIL_ERR_REFUSED;
+}
+
+static portail_status
+bad(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static portail_status
+bad(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why != NULL && why_len > 0) {
+		va_start(ap, fmt);
+		(void)vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return PORTAIL_ERR_PROTOCOL;
+}
+
+static bool
+has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char u = (unsigned char)s[i];
+
+		if (u < 0x20 || u == 0x7f)
+			return true;
+	}
+	return false;
+}
+
+/* The envelope: fields every request may carry. */
+static const struct portail_proto_field envelope[] = {
+	{ "v", PT_INT, true, 0, false },
+	{ "op", PT_STR, true, 64, false },
+	{ "lang", PT_STR, false, 2, false },
+	{ "service", PT_STR, false, 64, false },
+	{ "rhost", PT_STR, false, 256, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static const struct portail_proto_field *
+find_field(const struct portail_proto_field *spec, const char *name)
+{
+	for (; spec != NULL && spec->name != NULL; spec++)
+		if (strcmp(spec->name, name) == 0)
+			return spec;
+	return NULL;
+}
+
+static portail_status
+check_value(const struct portail_proto_field *f, json_t *v, char *why, size_t why_len)
+{
+	switch (f->type) {
+	case PT_INT:
+		if (!json_is_integer(v))
+			return bad(why, why_len, "\"%s\" must be an integer", f->name);
+		return PORTAIL_OK;
+	case PT_BOOL:
+		if (!json_is_boolean(v))
+			return bad(why, why_len, "\"%s\" must be true or false", f->name);
+		return PORTAIL_OK;
+	case PT_STR: {
+		size_t max = f->max_len ? f->max_len : 1024;
+
+		if (!json_is_string(v))
+			return bad(why, why_len, "\"%s\" must be a string", f->name);
+		if (json_string_length(v) > max)
+			return bad(why, why_len, "\"%s\" is too long", f->name);
+		if (!f->secret && has_control(json_string_value(v), json_string_length(v)))
+			return bad(why, why_len, "\"%s\" holds a control character", f->name);
+		return PORTAIL_OK;
+	}
+	}
+	return bad(why, why_len, "\"%s\": unknown type", f->name);
+}
+
+portail_status
+portail_proto_decode(const char *line, size_t len, json_t **out, const char **op,
+    char *why, size_t why_len)
+{
+	json_error_t jerr;
+	json_t *obj;
+	const char *key;
+	json_t *v;
+	portail_status r;
+
+	if (len >= PORTAIL_PROTO_MAX)
+		return bad(why, why_len, "%s", "message larger than 64 KiB");
+	/* jansson checks UTF-8 and refuses \u0000 unless told otherwise. */
+	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (obj == NULL)
+		return bad(why, why_len, "not a JSON object: %s", jerr.text);
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return bad(why, why_len, "%s", "not a JSON object");
+	}
+	json_object_foreach(obj, key, v) {
+		const struct portail_proto_field *f = find_field(envelope, key);
+
+		if (f != NULL && (r = check_value(f, v, why, why_len)) != PORTAIL_OK) {
+			json_decref(obj);
+			return r;
+		}
+	}
+	v = json_object_get(obj, "v");
+	if (v == NULL) {
+		json_decref(obj);
+		return bad(why, why_len, "%s", "missing \"v\" (protocol version)");
+	}
+	if (json_integer_value(v) != PORTAIL_PROTO_VERSION) {
+		json_decref(obj);
+		return bad(why, why_len, "%s", "unsupported protocol version (this daemon speaks 1)");
+	}
+	v = json_object_get(obj, "op");
+	if (v == NULL || json_string_length(v) == 0) {
+		json_decref(obj);
+		return bad(why, why_len, "%s", "missing \"op\"");
+	}
+	v = json_object_get(obj, "lang");
+	if (v != NULL && strcmp(json_string_value(v), "fr") != 0 &&
+	    strcmp(json_string_value(v), "en") != 0) {
+		json_decref(obj);
+		return bad(why, why_len, "%s", "\"lang\" must be \"fr\" or \"en\"");
+	}
+	*op = json_string_value(json_object_get(obj, "op"));
+	*out = obj;
+	return PORTAIL_OK;
+}
+
+portail_status
+portail_proto_check(json_t *req, const struct portail_proto_field *spec, char *why,
+    size_t why_len)
+{
+	const char *key;
+	json_t *v;
+	portail_status r;
+
+	json_object_foreach(req, key, v) {
+		const struct portail_proto_field *f;
+
+		if (find_field(envelope, key) != NULL)
+			continue;
+		if ((f = find_field(spec, key)) == NULL)
+			return bad(why, why_len, "unknown field \"%s\"", key);
+		if ((r = check_value(f, v, why, why_len)) != PORTAIL_OK)
+			return r;
+	}
+	for (; spec != NULL && spec->name != NULL; spec++)
+		if (spec->required && json_object_get(req, spec->name) == NULL)
+			return bad(why, why_len, "missing field \"%s\"", spec->name);
+	return PORTAIL_OK;
+}
+
+char *
+portail_proto_encode(json_t *obj, size_t *len)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+	size_t n;
+	char *line;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	if (n + 1 >= PORTAIL_PROTO_MAX) {
+		free(s);
+		return NULL;
+	}
+	if ((line = realloc(s, n + 2)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	*len = n + 1;
+	return line;
+}
+
+json_t *
+portail_proto_error(portail_status s, const char *message)
+{
+	return json_pack("{s:i, s:b, s:s, s:s}", "v", PORTAIL_PROTO_VERSION, "ok", 0,
+	    "error", portail_proto_error_name(s), "message", message ? message : "");
+}

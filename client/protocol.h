@@ -1,0 +1,67 @@
+/*
+ * protocol.h — the portaild wire format, shared by the daemon and
+ * libportail-client (doc/protocol.md is the reference).
+ *
+ * One JSON object per line over a unix stream socket. Requests carry
+ * "v" (the protocol version) and "op"; responses carry "v", "ok" and,
+ * when ok is false, a stable "error" name and a human "message".
+ * Depends on jansson and libc only.
+ */
+#ifndef PORTAIL_PROTOCOL_H
+#define PORTAIL_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "portail.h"
+
+#define PORTAIL_PROTO_VERSION 1
+/* Largest message, its newline included. */
+#define PORTAIL_PROTO_MAX 65536
+#define PORTAIL_DEFAULT_SOCKET "/run/portail/portaild.sock"
+
+/* The stable error names of the wire, and the status each stands for. */
+const char *portail_proto_error_name(portail_status s);
+portail_status portail_proto_error_status(const char *name);
+
+enum portail_proto_type { PT_STR, PT_INT, PT_BOOL };
+
+/* One field of a request, beyond the envelope (v, op, lang, service, rhost). */
+struct portail_proto_field {
+	const char *name;
+	enum portail_proto_type type;
+	bool required;
+	size_t max_len;         /* PT_STR: bytes; 0 means 1024 */
+	bool secret;            /* PT_STR: may hold control characters; never logged */
+};
+
+/*
+ * Decodes one request line (without its newline). On success *out is a
+ * new reference to the object and *op points into it. Otherwise
+ * PORTAIL_ERR_PROTOCOL and why says what is wrong: over the size limit,
+ * not JSON, not UTF-8, a NUL, duplicate keys, not an object, missing or
+ * wrong "v", missing "op", bad envelope fields.
+ */
+portail_status portail_proto_decode(const char *line, size_t len, json_t **out,
+    const char **op, char *why, size_t why_len);
+
+/*
+ * Checks req's fields against spec (terminated by a NULL name): every
+ * required field present, every field of the right type and size, text
+ * without control characters (except secret fields), no other field.
+ */
+portail_status portail_proto_check(json_t *req,
+    const struct portail_proto_field *spec, char *why, size_t why_len);
+
+/*
+ * Encodes obj as one compact line ending in '\n' (strings escaped, so
+ * no raw newline inside). *out is new; NULL when over PORTAIL_PROTO_MAX.
+ */
+char *portail_proto_encode(json_t *obj, size_t *len);
+
+/* A response {"v":1,"ok":false,"error":NAME,"message":MSG}; new reference. */
+json_t *portail_proto_error(portail_status s, const char *message);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * daemon.h — portaild's shared state and the pieces of the daemon:
+ * the request handling (ops.c), the event loop and workers (loop.c),
+ * and logging (log.c). The logic lives in libportail; this is the shell
+ * that holds the secrets and answers on the socket.
+ */
+#ifndef PORTAILD_DAEMON_H
+#define PORTAILD_DAEMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "config.h"
+#include "gpi.h"
+
+struct daemon {
+	portail_config *cfg;
+	portail_gpi *gpi;               /* NULL when the directory is not set up */
+	time_t started;
+	bool debug;
+	bool has_admin_group;
+	gid_t admin_gid;
+	/* counters for the status op */
+	atomic_ulong requests;
+	atomic_ulong bad_requests;
+	atomic_ulong refusals;
+	atomic_ulong unavailable;
+	atomic_ulong deadline_exceeded;
+	atomic_ulong connections_total;
+	atomic_long connections_open;
+	atomic_ulong connections_evicted;
+};
+
+/* What the kernel says of the process at the other end (SO_PEERCRED). */
+struct peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
+/*
+ * Handles one request line (without its newline) from peer and returns
+ * the response line (with its newline; new, the caller frees it).
+ * *close_after is set when the connection must be closed after the
+ * answer. Never returns NULL (out of memory yields a fixed answer).
+ */
+char *ops_handle(struct daemon *d, const struct peer *peer, const char *line,
+    size_t len, size_t *resp_len, bool *close_after);
+
+/* A fixed error response for the loop itself (oversize, deadline). */
+char *ops_error_line(portail_status s, const char *message, size_t *len);
+
+/* True when peer may use admin ops: uid 0 or a member of admin_group. */
+bool ops_peer_is_admin(const struct daemon *d, const struct peer *peer);
+
+/* log.c */
+void log_open(bool to_stderr, bool debug);
+void log_reopen(void);
+void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copies s into buf with control characters, spaces, '"' and '\' escaped as
+ * \xHH (log-injection proof); returns buf. */
+const char *log_safe(const char *s, char *buf, size_t size);
+
+/* loop.c: runs until SIGTERM/SIGINT; returns the exit status. */
+int loop_run(struct daemon *d, int listen_fd, void (*ready)(void));
+
+#endif

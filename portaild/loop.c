@@ -1,0 +1,659 @@
+/*
+ * loop.c — portaild's event loop and worker pool.
+ *
+ * One thread owns every connection: it reads without blocking, buffers
+ * up to one message (64 KiB) per connection, and hands only complete
+ * request lines to a fixed pool of workers. Slow or idle clients hold a
+ * buffer, never a worker. Answers come back through a queue and an
+ * eventfd. One request per connection is with a worker at a time; the
+ * next line waits in the buffer (a PAM conversation sends several).
+ *
+ * Limits: a request must be complete within request_timeout of its first
+ * byte, answered within request_timeout of being complete (else the
+ * client gets "unavailable" and the late answer is dropped); an idle
+ * connection lives idle_timeout; at max_connections the oldest idle
+ * connection is closed to make room.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+struct conn {
+	int fd;
+	uint64_t id;                    /* changes when an answer is abandoned */
+	struct peer peer;
+	char *in;                       /* PORTAIL_PROTO_MAX bytes */
+	size_t in_len;
+	char *out;
+	size_t out_len, out_off;
+	bool busy;                      /* a request is with a worker */
+	bool closing;                   /* close once out is flushed */
+	bool eof;                       /* the client shut its side */
+	uint32_t events;                /* epoll interest now */
+	long long last_active;          /* ms */
+	long long partial_since;        /* ms; 0: no partial line */
+	long long busy_since;           /* ms */
+	struct conn *prev, *next;       /* all connections, oldest first */
+};
+
+struct job {
+	struct job *next;
+	int fd;
+	uint64_t id;
+	struct peer peer;
+	char *line;
+	size_t len;
+	char *resp;
+	size_t resp_len;
+	bool close_after;
+};
+
+struct queue {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job *head, *tail;
+};
+
+struct loop {
+	struct daemon *d;
+	int epfd, listen_fd, efd, sfd;
+	struct conn **by_fd;            /* index: fd */
+	int by_fd_len;
+	struct conn *first, *last;
+	long open;
+	uint64_t next_id;
+	struct queue todo, done;
+	pthread_t *workers;
+	int n_workers;
+	bool stopping;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+queue_push(struct queue *q, struct job *j)
+{
+	pthread_mutex_lock(&q->lock);
+	j->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Pops a job; waits when wait is true; NULL on an empty queue or a NULL job. */
+static struct job *
+queue_pop(struct queue *q, bool wait, bool *stop)
+{
+	struct job *j;
+
+	pthread_mutex_lock(&q->lock);
+	while (wait && q->head == NULL && !(stop != NULL && *stop))
+		pthread_cond_wait(&q->cond, &q->lock);
+	j = q->head;
+	if (j != NULL) {
+		q->head = j->next;
+		if (q->head == NULL)
+			q->tail = NULL;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return j;
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	if (j->line != NULL) {
+		explicit_bzero(j->line, j->len);        /* may hold a password */
+		free(j->line);
+	}
+	free(j->resp);
+	free(j);
+}
+
+static bool workers_stop;
+
+static void *
+worker_main(void *arg)
+{
+	struct loop *l = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		struct job *j = queue_pop(&l->todo, true, &workers_stop);
+		uint64_t one = 1;
+
+		if (j == NULL)
+			break;
+		j->resp = ops_handle(l->d, &j->peer, j->line, j->len, &j->resp_len, &j->close_after);
+		explicit_bzero(j->line, j->len);
+		free(j->line);
+		j->line = NULL;
+		queue_push(&l->done, j);
+		if (write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_msg(LOG_ERR, "eventfd: %s", strerror(errno));
+	}
+	return NULL;
+}
+
+static void
+set_events(struct loop *l, struct conn *c)
+{
+	uint32_t want = 0;
+	struct epoll_event ev = { 0 };
+
+	if (!c->closing && !c->eof && c->in_len < PORTAIL_PROTO_MAX)
+		want |= EPOLLIN;
+	if (c->out_len > c->out_off)
+		want |= EPOLLOUT;
+	if (want == c->events)
+		return;
+	ev.events = want;
+	ev.data.fd = c->fd;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = want;
+}
+
+static void
+list_unlink(struct loop *l, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->first = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->last = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+list_append(struct loop *l, struct conn *c)
+{
+	c->prev = l->last;
+	c->next = NULL;
+	if (l->last)
+		l->last->next = c;
+	else
+		l->first = c;
+	l->last = c;
+}
+
+static void
+conn_close(struct loop *l, struct conn *c)
+{
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	l->by_fd[c->fd] = NULL;
+	list_unlink(l, c);
+	l->open--;
+	atomic_store(&l->d->connections_open, l->open);
+	if (c->in != NULL) {
+		explicit_bzero(c->in, PORTAIL_PROTO_MAX);
+		free(c->in);
+	}
+	free(c->out);
+	free(c);
+}
+
+/* Queues an answer on c (takes line). */
+static void
+conn_answer(struct loop *l, struct conn *c, char *line, size_t len)
+{
+	if (line == NULL) {
+		c->closing = true;
+		return;
+	}
+	if (c->out_off == c->out_len) {
+		free(c->out);
+		c->out = line;
+		c->out_len = len;
+		c->out_off = 0;
+	} else {
+		char *n = realloc(c->out, c->out_len + len);
+
+		if (n == NULL) {
+			free(line);
+			c->closing = true;
+			return;
+		}
+		memcpy(n + c->out_len, line, len);
+		c->out = n;
+		c->out_len += len;
+		free(line);
+	}
+}
+
+static void
+conn_error(struct loop *l, struct conn *c, portail_status s, const char *msg, bool close_after)
+{
+	size_t len = 0;
+	char *line = ops_error_line(s, msg, &len);
+
+	conn_answer(l, c, line, len);
+	if (close_after)
+		c->closing = true;
+}
+
+/* Hands the next complete line, if any, to a worker. */
+static void
+conn_dispatch(struct loop *l, struct conn *c)
+{
+	char *nl;
+	struct job *j;
+	size_t len;
+
+	if (c->busy || c->closing || l->stopping)
+		return;
+	nl = memchr(c->in, '\n', c->in_len);
+	if (nl == NULL) {
+		if (c->in_len >= PORTAIL_PROTO_MAX) {
+			/* framing is lost: answer and close */
+			atomic_fetch_add(&l->d->bad_requests, 1);
+			log_msg(LOG_NOTICE, "op=- uid=%u pid=%d result=bad_request reason=oversize",
+			    (unsigned)c->peer.uid, (int)c->peer.pid);
+			conn_error(l, c, PORTAIL_ERR_PROTOCOL, "message larger than 64 KiB", true);
+		}
+		return;
+	}
+	len = (size_t)(nl - c->in);
+	if ((j = calloc(1, sizeof(*j))) == NULL || (j->line = malloc(len + 1)) == NULL) {
+		free(j);
+		conn_error(l, c, PORTAIL_ERR_UNAVAILABLE, "out of memory", true);
+		return;
+	}
+	memcpy(j->line, c->in, len);
+	j->line[len] = '\0';
+	j->len = len;
+	j->fd = c->fd;
+	j->id = c->id;
+	j->peer = c->peer;
+	/* keep what follows the line (a pipelined request) */
+	explicit_bzero(c->in, len + 1);
+	memmove(c->in, nl + 1, c->in_len - len - 1);
+	c->in_len -= len + 1;
+	c->partial_since = c->in_len > 0 ? now_ms() : 0;
+	c->busy = true;
+	c->busy_since = now_ms();
+	queue_push(&l->todo, j);
+}
+
+static void
+conn_flush(struct loop *l, struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			c->last_active = now_ms();
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		conn_close(l, c);       /* the client went away */
+		return;
+	}
+	if (c->out_off == c->out_len) {
+		free(c->out);
+		c->out = NULL;
+		c->out_len = c->out_off = 0;
+		if (c->closing || (c->eof && !c->busy && memchr(c->in, '\n', c->in_len) == NULL)) {
+			conn_close(l, c);
+			return;
+		}
+	}
+	set_events(l, c);
+}
+
+static void
+conn_read(struct loop *l, struct conn *c)
+{
+	while (c->in_len < PORTAIL_PROTO_MAX) {
+		ssize_t n = recv(c->fd, c->in + c->in_len, PORTAIL_PROTO_MAX - c->in_len,
+		    MSG_DONTWAIT);
+
+		if (n > 0) {
+			if (c->in_len == 0)
+				c->partial_since = now_ms();
+			c->in_len += (size_t)n;
+			c->last_active = now_ms();
+			continue;
+		}
+		if (n == 0) {
+			c->eof = true;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		conn_close(l, c);
+		return;
+	}
+	conn_dispatch(l, c);
+	if (c->eof && !c->busy && c->out_len == c->out_off) {
+		/* half a line and gone, or nothing more to do */
+		conn_close(l, c);
+		return;
+	}
+	conn_flush(l, c);
+}
+
+/* Closes the oldest connection with nothing in progress; false if none. */
+static bool
+evict_idle(struct loop *l)
+{
+	for (struct conn *c = l->first; c != NULL; c = c->next) {
+		if (!c->busy && c->out_len == c->out_off) {
+			atomic_fetch_add(&l->d->connections_evicted, 1);
+			conn_close(l, c);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+do_accept(struct loop *l)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct epoll_event ev = { 0 };
+		struct conn *c;
+		int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_msg(LOG_ERR, "accept: %s", strerror(errno));
+			return;
+		}
+		if (fd >= l->by_fd_len ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+			close(fd);
+			continue;
+		}
+		if (l->open >= l->d->cfg->daemon.max_connections && !evict_idle(l)) {
+			log_msg(LOG_WARNING, "connection from uid=%u refused: %ld connections, all busy",
+			    (unsigned)cred.uid, l->open);
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL || (c->in = malloc(PORTAIL_PROTO_MAX)) == NULL) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->id = ++l->next_id;
+		c->peer.uid = cred.uid;
+		c->peer.gid = cred.gid;
+		c->peer.pid = cred.pid;
+		c->last_active = now_ms();
+		c->events = EPOLLIN;
+		ev.events = EPOLLIN;
+		ev.data.fd = fd;
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			free(c->in);
+			free(c);
+			close(fd);
+			continue;
+		}
+		l->by_fd[fd] = c;
+		list_append(l, c);
+		l->open++;
+		atomic_store(&l->d->connections_open, l->open);
+		atomic_fetch_add(&l->d->connections_total, 1);
+	}
+}
+
+static void
+collect_answers(struct loop *l)
+{
+	uint64_t n;
+	struct job *j;
+
+	while (read(l->efd, &n, sizeof(n)) > 0)
+		;
+	while ((j = queue_pop(&l->done, false, NULL)) != NULL) {
+		struct conn *c = (j->fd < l->by_fd_len) ? l->by_fd[j->fd] : NULL;
+
+		if (c != NULL && c->id == j->id && c->busy) {
+			c->busy = false;
+			c->last_active = now_ms();
+			conn_answer(l, c, j->resp, j->resp_len);
+			j->resp = NULL;
+			if (j->close_after)
+				c->closing = true;
+			conn_dispatch(l, c);
+			conn_flush(l, c);
+		}
+		job_free(j);
+	}
+}
+
+/* Deadlines and idle connections. */
+static void
+sweep(struct loop *l)
+{
+	const struct portail_daemon_config *dc = &l->d->cfg->daemon;
+	long long now = now_ms();
+	struct conn *c, *next;
+
+	for (c = l->first; c != NULL; c = next) {
+		next = c->next;
+		if (c->busy && now - c->busy_since >= (long long)dc->request_timeout * 1000) {
+			/* abandon the answer: the worker's late result will not match */
+			c->id = ++l->next_id;
+			c->busy = false;
+			atomic_fetch_add(&l->d->deadline_exceeded, 1);
+			atomic_fetch_add(&l->d->unavailable, 1);
+			log_msg(LOG_WARNING, "uid=%u pid=%d result=unavailable reason=deadline_exceeded",
+			    (unsigned)c->peer.uid, (int)c->peer.pid);
+			conn_error(l, c, PORTAIL_ERR_UNAVAILABLE, "request deadline exceeded", false);
+			conn_dispatch(l, c);
+			conn_flush(l, c);
+			continue;
+		}
+		if (!c->busy && c->partial_since != 0 &&
+		    now - c->partial_since >= (long long)dc->request_timeout * 1000) {
+			atomic_fetch_add(&l->d->bad_requests, 1);
+			conn_error(l, c, PORTAIL_ERR_PROTOCOL, "request not completed in time", true);
+			conn_flush(l, c);
+			continue;
+		}
+		if (!c->busy && c->in_len == 0 && c->out_len == c->out_off &&
+		    now - c->last_active >= (long long)dc->idle_timeout * 1000) {
+			conn_close(l, c);
+			continue;
+		}
+	}
+}
+
+static void
+handle_signal(struct loop *l)
+{
+	struct signalfd_siginfo si;
+
+	while (read(l->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_reopen();
+			log_msg(LOG_INFO, "SIGHUP: log reopened (configuration is not reloaded; restart to apply it)");
+		} else if (!l->stopping) {
+			log_msg(LOG_INFO, "signal %u: stopping; finishing requests in flight", si.ssi_signo);
+			l->stopping = true;
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
+			close(l->listen_fd);
+			l->listen_fd = -1;
+		}
+	}
+}
+
+static bool
+anything_in_flight(struct loop *l)
+{
+	for (struct conn *c = l->first; c != NULL; c = c->next)
+		if (c->busy || c->out_len > c->out_off)
+			return true;
+	return false;
+}
+
+int
+loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
+{
+	struct loop l = { .d = d, .listen_fd = listen_fd, .epfd = -1, .efd = -1, .sfd = -1 };
+	struct epoll_event ev = { 0 }, events[64];
+	sigset_t mask;
+	long long stop_deadline = 0;
+	int rc = 1;
+
+	pthread_mutex_init(&l.todo.lock, NULL);
+	pthread_cond_init(&l.todo.cond, NULL);
+	pthread_mutex_init(&l.done.lock, NULL);
+	pthread_cond_init(&l.done.cond, NULL);
+	l.by_fd_len = 65536 + 64;
+	if ((l.by_fd = calloc((size_t)l.by_fd_len, sizeof(*l.by_fd))) == NULL)
+		goto out;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	sigdelset(&mask, SIGPIPE);
+	if ((l.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (l.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    (l.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+		log_msg(LOG_ERR, "event loop: %s", strerror(errno));
+		goto out;
+	}
+	ev.events = EPOLLIN;
+	ev.data.fd = listen_fd;
+	epoll_ctl(l.epfd, EPOLL_CTL_ADD, listen_fd, &ev);
+	ev.data.fd = l.efd;
+	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.efd, &ev);
+	ev.data.fd = l.sfd;
+	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sfd, &ev);
+
+	l.n_workers = d->cfg->daemon.workers;
+	if ((l.workers = calloc((size_t)l.n_workers, sizeof(*l.workers))) == NULL)
+		goto out;
+	for (int i = 0; i < l.n_workers; i++) {
+		if (pthread_create(&l.workers[i], NULL, worker_main, &l) != 0) {
+			log_msg(LOG_ERR, "cannot start worker %d", i);
+			l.n_workers = i;
+			goto out;
+		}
+	}
+	if (ready != NULL)
+		ready();
+
+	for (;;) {
+		int n = epoll_wait(l.epfd, events, 64, 200);
+
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+			struct conn *c;
+
+			if (fd == l.listen_fd) {
+				do_accept(&l);
+			} else if (fd == l.efd) {
+				collect_answers(&l);
+			} else if (fd == l.sfd) {
+				handle_signal(&l);
+			} else if (fd < l.by_fd_len && (c = l.by_fd[fd]) != NULL) {
+				if (events[i].events & EPOLLIN)
+					conn_read(&l, c);
+				else if (events[i].events & EPOLLOUT)
+					conn_flush(&l, c);
+				else if (events[i].events & (EPOLLHUP | EPOLLERR))
+					conn_close(&l, c);
+			}
+		}
+		sweep(&l);
+		if (l.stopping) {
+			struct conn *c, *next;
+
+			if (stop_deadline == 0)
+				stop_deadline = now_ms() + (long long)d->cfg->daemon.request_timeout * 1000;
+			/* connections with nothing in progress go now */
+			for (c = l.first; c != NULL; c = next) {
+				next = c->next;
+				if (!c->busy && c->out_len == c->out_off)
+					conn_close(&l, c);
+			}
+			if (!anything_in_flight(&l) || now_ms() >= stop_deadline)
+				break;
+		}
+	}
+	rc = 0;
+out:
+	/* stop the workers: they finish the job at hand */
+	pthread_mutex_lock(&l.todo.lock);
+	workers_stop = true;
+	pthread_cond_broadcast(&l.todo.cond);
+	pthread_mutex_unlock(&l.todo.lock);
+	for (int i = 0; i < l.n_workers; i++)
+		pthread_join(l.workers[i], NULL);
+	free(l.workers);
+	{
+		struct job *j;
+
+		while ((j = queue_pop(&l.todo, false, NULL)) != NULL)
+			job_free(j);
+		while ((j = queue_pop(&l.done, false, NULL)) != NULL)
+			job_free(j);
+	}
+	while (l.first != NULL)
+		conn_close(&l, l.first);
+	if (l.listen_fd >= 0)
+		close(l.listen_fd);
+	if (l.epfd >= 0)
+		close(l.epfd);
+	if (l.efd >= 0)
+		close(l.efd);
+	if (l.sfd >= 0)
+		close(l.sfd);
+	free(l.by_fd);
+	return rc;
+}
