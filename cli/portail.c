@@ -18,20 +18,14 @@
 #include "config.h"
 #include "email.h"
 #include "gpi.h"
+#include "cli.h"
 #include "i18n.h"
 #include "portail-client.h"
 
-enum { EX_DONE = 0, EX_REFUSED = 1, EX_USAGE = 2, EX_UNAVAILABLE = 3 };
-
 bool cli_english;
 
-struct cli {
-	const char *config_path;
-	bool json;
-};
-
-static int
-exit_for(portail_status s)
+int
+cli_exit_for(portail_status s)
 {
 	switch (s) {
 	case PORTAIL_OK:
@@ -48,8 +42,8 @@ exit_for(portail_status s)
 	}
 }
 
-static void
-print_json(json_t *j)
+void
+cli_print_json(json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 
@@ -67,8 +61,14 @@ usage(FILE *f)
 	    T("usage : portail [-c FICHIER] [--json] [--lang fr|en] COMMANDE [ARGUMENTS]\n"
 	      "\n"
 	      "Commandes :\n"
+	      "  init                crée la clé du serveur et le magasin (root)\n"
 	      "  check               valide la configuration, sonde l'annuaire et portaild\n"
 	      "  status              état de portaild (admin)\n"
+	      "  signup              « Inscrivez-vous maintenant » : code par courriel, mot de passe\n"
+	      "  reset               « Mot de passe oublié? »\n"
+	      "  auth COURRIEL       vérifie un mot de passe et l'accès\n"
+	      "  account ...         comptes des parents : list, show, disable, enable, unlock,\n"
+	      "                      delete (admin)\n"
 	      "  gpi lookup COURRIEL enfants et écoles inscrits pour cette adresse (admin)\n"
 	      "\n"
 	      "Options :\n"
@@ -83,8 +83,14 @@ usage(FILE *f)
 	      "usage: portail [-c FILE] [--json] [--lang fr|en] COMMAND [ARGS]\n"
 	      "\n"
 	      "Commands:\n"
+	      "  init                create the server key and the store (root)\n"
 	      "  check               validate the configuration, probe the directory and portaild\n"
 	      "  status              portaild's state (admin)\n"
+	      "  signup              \"Sign up now\": a code by e-mail, a password\n"
+	      "  reset               \"Forgot your password?\"\n"
+	      "  auth EMAIL          check a password and access\n"
+	      "  account ...         parents' accounts: list, show, disable, enable, unlock,\n"
+	      "                      delete (admin)\n"
 	      "  gpi lookup EMAIL    children and schools on record for this address (admin)\n"
 	      "\n"
 	      "Options:\n"
@@ -98,8 +104,8 @@ usage(FILE *f)
 	      "Exit status: 0 done, 1 refused, 2 usage or configuration, 3 unavailable.\n"));
 }
 
-static bool
-wants_help(int argc, char **argv)
+bool
+cli_wants_help(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
@@ -107,15 +113,15 @@ wants_help(int argc, char **argv)
 	return false;
 }
 
-static int
-load_config(struct cli *cli, portail_config **cfg)
+int
+cli_load_config(struct cli *cli, portail_config **cfg)
 {
 	portail_error err = { { 0 } };
 	portail_status r = portail_config_load(cli->config_path, cfg, &err);
 
 	if (r != PORTAIL_OK) {
 		if (cli->json) {
-			print_json(json_pack("{s:b, s:s, s:s}", "ok", 0, "error", "config",
+			cli_print_json(json_pack("{s:b, s:s, s:s}", "ok", 0, "error", "config",
 			    "message", err.message));
 		} else {
 			fprintf(stderr, "portail: %s\n", err.message);
@@ -136,7 +142,7 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	portail_status r, dr;
 	int rc;
 
-	if (wants_help(argc, argv)) {
+	if (cli_wants_help(argc, argv)) {
 		printf("%s", T("usage : portail check\n"
 		    "Valide la configuration, sonde l'annuaire GPI (connexion, liaison, base) et\n"
 		    "portaild (ping sur son socket). Sortie 0 quand tout répond.\n",
@@ -150,7 +156,7 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		    "portail: check takes no argument\n"));
 		return EX_USAGE;
 	}
-	if ((rc = load_config(cli, &cfg)) != EX_DONE)
+	if ((rc = cli_load_config(cli, &cfg)) != EX_DONE)
 		return rc;
 	r = portail_gpi_new(cfg, &gpi, &err);
 	if (r == PORTAIL_OK)
@@ -167,9 +173,9 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		else
 			snprintf(derr.message, sizeof(derr.message), "%s", cfg->daemon.socket);
 		portail_client_free(pc);
-		rc = exit_for(r != PORTAIL_OK ? r : dr);
+		rc = cli_exit_for(r != PORTAIL_OK ? r : dr);
 		if (cli->json) {
-			print_json(json_pack("{s:b, s:{s:b, s:s}, s:{s:b, s:s}, s:{s:b, s:s, s:s}}",
+			cli_print_json(json_pack("{s:b, s:{s:b, s:s}, s:{s:b, s:s}, s:{s:b, s:s, s:s}}",
 			    "ok", r == PORTAIL_OK && dr == PORTAIL_OK,
 			    "config", "ok", 1, "path", cfg->path,
 			    "directory", "ok", r == PORTAIL_OK,
@@ -225,7 +231,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	portail_status r;
 	int rc;
 
-	if (wants_help(argc, argv)) {
+	if (cli_wants_help(argc, argv)) {
 		printf("%s", T("usage : portail status\n"
 		    "Demande à portaild son état : version, requêtes, connexions, annuaire.\n"
 		    "Réservé à root et au groupe [daemon] admin_group.\n",
@@ -239,24 +245,24 @@ cmd_status(struct cli *cli, int argc, char **argv)
 		    "portail: status takes no argument\n"));
 		return EX_USAGE;
 	}
-	if ((rc = load_config(cli, &cfg)) != EX_DONE)
+	if ((rc = cli_load_config(cli, &cfg)) != EX_DONE)
 		return rc;
 	r = portail_client_new(cfg->daemon.socket, 0, &pc);
 	if (r == PORTAIL_OK) {
 		portail_client_set_lang(pc, cli_english ? "en" : "fr");
 		r = portail_client_status(pc, &st, &err);
 	}
-	rc = exit_for(r);
+	rc = cli_exit_for(r);
 	if (r != PORTAIL_OK) {
 		if (cli->json)
-			print_json(json_pack("{s:b, s:s, s:s}", "ok", 0, "error",
+			cli_print_json(json_pack("{s:b, s:s, s:s}", "ok", 0, "error",
 			    portail_strerror(r), "message", err.message));
 		else
 			fprintf(stderr, "portail: %s\n", err.message);
 		goto out;
 	}
 	if (cli->json) {
-		print_json(json_incref(st));
+		cli_print_json(json_incref(st));
 		goto out;
 	}
 	dir = json_object_get(st, "directory");
@@ -307,7 +313,7 @@ cmd_gpi(struct cli *cli, int argc, char **argv)
 	portail_status r;
 	int rc;
 
-	if (wants_help(argc, argv)) {
+	if (cli_wants_help(argc, argv)) {
 		printf("%s", T("usage : portail gpi lookup COURRIEL\n"
 		    "Affiche les enfants dont le dossier GPI porte cette adresse, leur école et si\n"
 		    "elle est abonnée. Sortie 0 : parent connu ; 1 : aucun enfant dans une école\n"
@@ -328,14 +334,14 @@ cmd_gpi(struct cli *cli, int argc, char **argv)
 		    err.message);
 		return EX_USAGE;
 	}
-	if ((rc = load_config(cli, &cfg)) != EX_DONE)
+	if ((rc = cli_load_config(cli, &cfg)) != EX_DONE)
 		return rc;
 	if ((r = portail_gpi_new(cfg, &gpi, &err)) == PORTAIL_OK)
 		r = portail_gpi_lookup(gpi, argv[2], &res, &err);
 	if (r != PORTAIL_OK) {
-		rc = exit_for(r);
+		rc = cli_exit_for(r);
 		if (cli->json)
-			print_json(json_pack("{s:b, s:s, s:s}", "ok", 0,
+			cli_print_json(json_pack("{s:b, s:s, s:s}", "ok", 0,
 			    "error", r == PORTAIL_ERR_UNAVAILABLE ? "unavailable" : "config",
 			    "message", err.message));
 		else
@@ -355,7 +361,7 @@ cmd_gpi(struct cli *cli, int argc, char **argv)
 			    "school", json_str_or_null(c->school),
 			    "subscribed", c->subscribed));
 		}
-		print_json(json_pack("{s:b, s:s, s:b, s:o}", "ok", 1, "email", argv[2],
+		cli_print_json(json_pack("{s:b, s:s, s:b, s:o}", "ok", 1, "email", argv[2],
 		    "known", res->known, "children", kids));
 		goto out;
 	}
@@ -444,6 +450,16 @@ main(int argc, char **argv)
 		return cmd_gpi(&cli, argc, argv);
 	if (strcmp(argv[0], "status") == 0)
 		return cmd_status(&cli, argc, argv);
+	if (strcmp(argv[0], "init") == 0)
+		return cmd_init(&cli, argc, argv);
+	if (strcmp(argv[0], "signup") == 0)
+		return cmd_signup(&cli, argc, argv);
+	if (strcmp(argv[0], "reset") == 0)
+		return cmd_reset(&cli, argc, argv);
+	if (strcmp(argv[0], "auth") == 0)
+		return cmd_auth(&cli, argc, argv);
+	if (strcmp(argv[0], "account") == 0)
+		return cmd_account(&cli, argc, argv);
 	fprintf(stderr, T("portail: commande inconnue « %s » (portail --help)\n",
 	    "portail: unknown command '%s' (portail --help)\n"), argv[0]);
 	return EX_USAGE;

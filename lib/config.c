@@ -920,24 +920,13 @@ portail_secret_read(const char *path, char **out, portail_error *err)
 {
 	/* Read in one fixed buffer: no realloc leaves a copy behind. */
 	enum { SECRET_MAX = 4096 };
-	struct stat st;
 	char *buf = NULL;
 	size_t used = 0;
 	int fd = -1;
 	portail_status r = PORTAIL_ERR_IO;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		r = portail_error_set(err, PORTAIL_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		r = portail_error_set(err, PORTAIL_ERR_IO, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		r = portail_error_set(err, PORTAIL_ERR_CONFIG,
-		    "%s: readable by group or others (mode %04o); run chmod 600 %s",
-		    path, (unsigned)(st.st_mode & 07777), path);
+	if ((r = pt_open_secret(path, &fd, err)) != PORTAIL_OK) {
+		fd = -1;
 		goto out;
 	}
 	if ((buf = calloc(1, SECRET_MAX + 1)) == NULL) {

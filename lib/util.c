@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <unistr.h>
@@ -132,4 +133,29 @@ pt_ascii_caseeq(const char *a, const char *b)
 		if (x == '\0')
 			return true;
 	}
+}
+
+portail_status
+pt_open_secret(const char *path, int *out, portail_error *err)
+{
+	struct stat st;
+	portail_status r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return portail_error_set(err, PORTAIL_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		r = portail_error_set(err, PORTAIL_ERR_CONFIG, "%s: not a regular file", path);
+		close(fd);
+		return r;
+	}
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		r = portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "%s: readable by group or others (mode %04o); run chmod 600 %s",
+		    path, (unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		return r;
+	}
+	*out = fd;
+	return PORTAIL_OK;
 }

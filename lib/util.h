@@ -29,6 +29,13 @@ portail_status pt_file_read(const char *path, size_t max, char **out,
 portail_status pt_fd_read(int fd, const char *name, size_t max, char **out,
     size_t *len, portail_error *err);
 
+/*
+ * Opens a secret file for reading: a regular file, not through a link,
+ * not readable by group or others. *fd is the caller's to close.
+ * PORTAIL_ERR_IO when it cannot be opened, PORTAIL_ERR_CONFIG otherwise.
+ */
+portail_status pt_open_secret(const char *path, int *fd, portail_error *err);
+
 /* ASCII lower-casing (the case folding of RFC 5321 domains and our keys). */
 void pt_ascii_lower(char *s);
 bool pt_ascii_caseeq(const char *a, const char *b);

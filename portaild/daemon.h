@@ -14,11 +14,17 @@
 #include <time.h>
 
 #include "config.h"
+#include "flow.h"
 #include "gpi.h"
 
 struct daemon {
 	portail_config *cfg;
 	portail_gpi *gpi;               /* NULL when the directory is not set up */
+	portail_key *key;
+	portail_store *store;
+	portail_mailq *mailq;
+	portail_flow *flow;             /* NULL: only ping, status and gpi.lookup work */
+	atomic_llong last_gc;
 	time_t started;
 	bool debug;
 	bool has_admin_group;

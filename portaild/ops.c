@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "email.h"
 #include "protocol.h"
@@ -28,7 +29,8 @@ struct op_ctx {
 
 struct op_result {
 	portail_status status;
-	json_t *body;                   /* fields of a successful answer */
+	json_t *body;                   /* fields of a successful answer, or extra
+					 * fields of a failed one (tries_left …) */
 	char message[512];              /* for a failed one, in the caller's language */
 	const char *reason;             /* for the log line */
 };
@@ -80,8 +82,22 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	} else {
 		dir = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
 	}
+	json_t *store, *mail;
+	struct portail_mailq_stats ms = { 0 };
+
+	if (d->store == NULL)
+		store = json_pack("{s:b, s:s}", "ok", 0, "error", "not open");
+	else if (portail_store_probe(d->store, &err) == PORTAIL_OK)
+		store = json_pack("{s:b, s:s}", "ok", 1, "path", d->cfg->store_path);
+	else
+		store = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
+	if (d->mailq != NULL)
+		portail_mailq_stats(d->mailq, &ms);
+	mail = json_pack("{s:I, s:I, s:I, s:I, s:s}", "queued", (json_int_t)ms.queued,
+	    "sent", (json_int_t)ms.sent, "failed", (json_int_t)ms.failed,
+	    "last_failure", (json_int_t)ms.last_failure, "last_error", ms.last_error);
 	res->body = json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
-	    "s:{s:I, s:I, s:I, s:i}, s:i, s:o}",
+	    "s:{s:I, s:I, s:I, s:i}, s:i, s:o, s:o, s:o}",
 	    "version", portail_version(),
 	    "uptime", (json_int_t)(time(NULL) - d->started),
 	    "requests",
@@ -96,7 +112,7 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	    "evicted", (json_int_t)atomic_load(&d->connections_evicted),
 	    "max", d->cfg->daemon.max_connections,
 	    "workers", d->cfg->daemon.workers,
-	    "directory", dir);
+	    "directory", dir, "store", store, "mail", mail);
 }
 
 /* ---- gpi.lookup (admin) -------------------------------------------------- */
@@ -154,6 +170,390 @@ op_gpi_lookup(struct op_ctx *ctx, struct op_result *res)
 	portail_gpi_result_free(r);
 }
 
+/* ---- the parent's flows --------------------------------------------------- */
+
+static const char *
+lang_of(struct op_ctx *ctx)
+{
+	return ctx->en ? "en" : "fr";
+}
+
+static bool
+flow_ready(struct op_ctx *ctx, struct op_result *res)
+{
+	if (ctx->d->flow != NULL)
+		return true;
+	fail_with(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_store",
+	    MSG(ctx, "Service indisponible.", "Service unavailable."));
+	return false;
+}
+
+/* The message a parent sees for each refusal of the flows. */
+static void
+flow_failed(struct op_ctx *ctx, struct op_result *res, portail_status s, const portail_error *err)
+{
+	const char *fr, *en, *reason;
+
+	switch (s) {
+	case PORTAIL_ERR_INVALID:
+		reason = "bad_input";
+		fr = "Adresse courriel ou code mal formé : vérifiez ce que vous avez tapé.";
+		en = "Malformed e-mail address or code: check what you typed.";
+		break;
+	case PORTAIL_ERR_TOO_SOON:
+		reason = "too_soon";
+		fr = "Un code vient d'être envoyé : attendez un peu avant d'en demander un nouveau.";
+		en = "A code was just sent: wait a little before asking for a new one.";
+		break;
+	case PORTAIL_ERR_RATE_LIMITED:
+		reason = "rate_limited";
+		fr = "Trop de codes demandés aujourd'hui pour cette adresse : réessayez demain.";
+		en = "Too many codes asked for this address today: try again tomorrow.";
+		break;
+	case PORTAIL_ERR_WRONG_CODE:
+		reason = "wrong_code";
+		fr = "Ce code n'est pas le bon : vérifiez le dernier courriel reçu.";
+		en = "This code is not the right one: check the last message you received.";
+		break;
+	case PORTAIL_ERR_EXPIRED_CODE:
+		reason = "expired_code";
+		fr = "Ce code est expiré : choisissez « Obtenir un nouveau code ».";
+		en = "This code has expired: choose \"Get a new code\".";
+		break;
+	case PORTAIL_ERR_TOO_MANY_TRIES:
+		reason = "too_many_tries";
+		fr = "Trop d'essais pour ce code : choisissez « Obtenir un nouveau code ».";
+		en = "Too many tries for this code: choose \"Get a new code\".";
+		break;
+	case PORTAIL_ERR_NO_CODE:
+		reason = "no_code";
+		fr = "Aucun code en attente pour cette adresse : choisissez « Obtenir un code de vérification ».";
+		en = "No code waiting for this address: choose \"Get a verification code\".";
+		break;
+	case PORTAIL_ERR_BAD_TICKET:
+		reason = "bad_ticket";
+		fr = "Cette vérification n'est plus valide : recommencez depuis le début.";
+		en = "This verification is no longer valid: start again from the beginning.";
+		break;
+	case PORTAIL_ERR_EXISTS:
+		reason = "exists";
+		fr = "Cette adresse a déjà un compte : connectez-vous, ou choisissez « Mot de passe oublié? ».";
+		en = "This address already has an account: sign in, or choose \"Forgot your password?\".";
+		break;
+	case PORTAIL_ERR_UNKNOWN:
+		reason = "unknown";
+		fr = "Aucun compte actif pour cette adresse, ou aucun enfant dans une école abonnée.";
+		en = "No active account for this address, or no child in a subscribed school.";
+		break;
+	case PORTAIL_ERR_REFUSED:
+		reason = "bad_password";
+		fr = "Courriel ou mot de passe incorrect.";
+		en = "Wrong e-mail address or password.";
+		break;
+	case PORTAIL_ERR_LOCKED:
+		reason = "locked";
+		fr = "Trop d'essais : le compte est bloqué pour un moment. « Mot de passe oublié? » le débloque.";
+		en = "Too many tries: the account is locked for a while. \"Forgot your password?\" unlocks it.";
+		break;
+	case PORTAIL_ERR_DISABLED:
+		reason = "disabled";
+		fr = "Ce compte est désactivé : écrivez à l'école de votre enfant.";
+		en = "This account is disabled: write to your child's school.";
+		break;
+	case PORTAIL_ERR_EXPIRED:
+		reason = "expired";
+		fr = "Votre adresse n'est plus inscrite au dossier d'un enfant dans une école abonnée.";
+		en = "Your address is no longer on a child's record in a subscribed school.";
+		break;
+	default:
+		reason = "unavailable";
+		if (err != NULL && err->message[0] != '\0')
+			log_msg(LOG_ERR, "%s", err->message);
+		s = PORTAIL_ERR_UNAVAILABLE;
+		fr = "Le service est indisponible pour le moment; réessayez plus tard.";
+		en = "The service is unavailable for now; try again later.";
+		break;
+	}
+	fail_with(ctx, res, s, reason, MSG(ctx, fr, en));
+}
+
+static const char *
+str(struct op_ctx *ctx, const char *name)
+{
+	return json_string_value(json_object_get(ctx->req, name));
+}
+
+static const struct portail_proto_field code_request_fields[] = {
+	{ "email", PT_STR, true, 254, false },
+	{ "purpose", PT_STR, true, 16, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+maybe_gc(struct daemon *d, int64_t now)
+{
+	long long last = atomic_load(&d->last_gc);
+
+	if (now - last > 3600 && atomic_compare_exchange_strong(&d->last_gc, &last, now))
+		(void)portail_store_gc(d->store, now, NULL);
+}
+
+static void
+op_code_request(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	int64_t now = (int64_t)time(NULL);
+	int wait = 0;
+	portail_status s;
+
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return;
+	maybe_gc(ctx->d, now);
+	s = portail_flow_code_request(ctx->d->flow, str(ctx, "email"), str(ctx, "purpose"),
+	    lang_of(ctx), now, &wait, &err);
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		if (s == PORTAIL_ERR_TOO_SOON)
+			res->body = json_pack("{s:i}", "retry_after", wait);
+		return;
+	}
+	/* the same answer whatever the address (no enumeration) */
+	res->body = json_pack("{s:s}", "message", MSG(ctx,
+	    "Si cette adresse est celle inscrite au dossier de votre enfant dans une école abonnée, "
+	    "un code de vérification vient d'y être envoyé.",
+	    "If this address is the one on your child's record in a subscribed school, a "
+	    "verification code has just been sent to it."));
+	res->reason = "code_requested";
+}
+
+static const struct portail_proto_field code_verify_fields[] = {
+	{ "email", PT_STR, true, 254, false },
+	{ "purpose", PT_STR, true, 16, false },
+	{ "code", PT_STR, true, 64, true },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_code_verify(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	char ticket[PORTAIL_TICKET_LEN + 1];
+	int tries = 0;
+	portail_status s;
+
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return;
+	s = portail_flow_code_verify(ctx->d->flow, str(ctx, "email"), str(ctx, "purpose"),
+	    str(ctx, "code"), (int64_t)time(NULL), ticket, &tries, &err);
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		if (s == PORTAIL_ERR_WRONG_CODE)
+			res->body = json_pack("{s:i}", "tries_left", tries);
+		return;
+	}
+	res->body = json_pack("{s:s, s:i}", "ticket", ticket, "expires_in", PORTAIL_TICKET_LIFETIME);
+	sodium_memzero(ticket, sizeof(ticket));
+	res->reason = "code_verified";
+}
+
+static const struct portail_proto_field finish_fields[] = {
+	{ "ticket", PT_STR, true, 64, true },
+	{ "password", PT_STR, true, 4096, true },
+	{ "confirmation", PT_STR, true, 4096, true },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_finish(struct op_ctx *ctx, struct op_result *res, bool signup)
+{
+	portail_error err = { { 0 } };
+	enum portail_policy_reason why = PORTAIL_POLICY_OK;
+	char *email = NULL, msg[512];
+	portail_status s;
+
+	if (!flow_ready(ctx, res))
+		return;
+	s = (signup ? portail_flow_signup_finish : portail_flow_reset_finish)(ctx->d->flow,
+	    str(ctx, "ticket"), str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx),
+	    (int64_t)time(NULL), &why, &email, &err);
+	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
+		static const char *const names[] = { "ok", "too_short", "too_long", "mismatch",
+			"not_text", "dictionary", "simple", "personal" };
+
+		fail_with(ctx, res, s, names[why],
+		    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
+		res->body = json_pack("{s:s}", "reason", names[why]);
+		return;
+	}
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	res->body = json_pack("{s:s}", "email", email);
+	res->reason = signup ? "account_created" : "password_reset";
+	/* the log names the account: kept in the body, which outlives ctx */
+	ctx->user = json_string_value(json_object_get(res->body, "email"));
+	free(email);
+}
+
+static void
+op_account_create(struct op_ctx *ctx, struct op_result *res)
+{
+	op_finish(ctx, res, true);
+}
+
+static void
+op_password_reset(struct op_ctx *ctx, struct op_result *res)
+{
+	op_finish(ctx, res, false);
+}
+
+static const struct portail_proto_field auth_fields[] = {
+	{ "email", PT_STR, true, 1024, false },
+	{ "password", PT_STR, true, 4096, true },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_auth_password(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	int64_t retry = 0;
+	portail_status s;
+
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return;
+	s = portail_flow_auth_password(ctx->d->flow, str(ctx, "email"), str(ctx, "password"),
+	    (int64_t)time(NULL), &retry, &err);
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		if (s == PORTAIL_ERR_LOCKED)
+			res->body = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+		return;
+	}
+	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
+	res->reason = "password";
+}
+
+static const struct portail_proto_field email_fields[] = {
+	{ "email", PT_STR, true, 1024, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_account_check(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	bool grace = false;
+	portail_status s;
+
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return;
+	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), (int64_t)time(NULL),
+	    &grace, &err);
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	if (grace)
+		log_msg(LOG_WARNING, "directory down: %s allowed on a check younger than [gpi] grace",
+		    str(ctx, "email"));
+	res->body = json_pack("{s:s, s:b}", "email", str(ctx, "email"), "grace", grace);
+	res->reason = grace ? "grace" : "active";
+}
+
+/* ---- accounts (admin) --------------------------------------------------------- */
+
+static json_t *
+account_json(const struct portail_account *a, int64_t now)
+{
+	return json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:i, s:I, s:I}",
+	    "email", a->email,
+	    "state", a->state == PORTAIL_ACCOUNT_DISABLED ? "disabled" : "enabled",
+	    "has_password", a->password_hash != NULL,
+	    "created", (json_int_t)a->created,
+	    "updated", (json_int_t)a->updated,
+	    "last_signin", (json_int_t)a->last_signin,
+	    "failures", a->failures,
+	    "locked_for", (json_int_t)(a->locked_until > now ? a->locked_until - now : 0),
+	    "gpi_checked", (json_int_t)a->gpi_checked);
+}
+
+static void
+op_account_list(struct op_ctx *ctx, struct op_result *res)
+{
+	struct portail_account *list = NULL;
+	portail_error err = { { 0 } };
+	size_t n = 0;
+	json_t *arr;
+	int64_t now = (int64_t)time(NULL);
+	portail_status s;
+
+	if (!flow_ready(ctx, res))
+		return;
+	if ((s = portail_store_account_list(ctx->d->store, &list, &n, &err)) != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(arr, account_json(&list[i], now));
+		portail_account_clear(&list[i]);
+	}
+	free(list);
+	res->body = json_pack("{s:o}", "accounts", arr);
+}
+
+/* show, disable, enable, unlock, delete: one address each */
+static void
+account_admin(struct op_ctx *ctx, struct op_result *res, const char *what)
+{
+	struct portail_account a = { 0 };
+	portail_error err = { { 0 } };
+	int64_t now = (int64_t)time(NULL);
+	char *key = NULL;
+	portail_status s;
+
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return;
+	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
+		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
+		return;
+	}
+	if (strcmp(what, "disable") == 0)
+		s = portail_store_account_set_state(ctx->d->store, key, PORTAIL_ACCOUNT_DISABLED, now, &err);
+	else if (strcmp(what, "enable") == 0)
+		s = portail_store_account_set_state(ctx->d->store, key, PORTAIL_ACCOUNT_ENABLED, now, &err);
+	else if (strcmp(what, "unlock") == 0)
+		s = portail_store_account_unlock(ctx->d->store, key, now, &err);
+	else if (strcmp(what, "delete") == 0)
+		s = portail_store_account_delete(ctx->d->store, key, &err);
+	else
+		s = PORTAIL_OK;
+	if (s == PORTAIL_OK && strcmp(what, "delete") != 0)
+		s = portail_store_account_get(ctx->d->store, key, &a, &err);
+	free(key);
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	res->body = strcmp(what, "delete") == 0 ? json_pack("{s:b}", "deleted", 1) :
+	    json_pack("{s:o}", "account", account_json(&a, now));
+	res->reason = what;
+	portail_account_clear(&a);
+}
+
+static void op_account_show(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "show"); }
+static void op_account_disable(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "disable"); }
+static void op_account_enable(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "enable"); }
+static void op_account_unlock(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "unlock"); }
+static void op_account_delete(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "delete"); }
+
 /* ---- the table ----------------------------------------------------------- */
 
 static const struct portail_proto_field no_fields[] = {
@@ -164,6 +564,18 @@ static const struct op ops[] = {
 	{ "ping", false, true, no_fields, op_ping },
 	{ "status", true, false, no_fields, op_status },
 	{ "gpi.lookup", true, false, gpi_lookup_fields, op_gpi_lookup },
+	{ "code.request", false, false, code_request_fields, op_code_request },
+	{ "code.verify", false, false, code_verify_fields, op_code_verify },
+	{ "account.create", false, false, finish_fields, op_account_create },
+	{ "password.reset", false, false, finish_fields, op_password_reset },
+	{ "auth.password", false, false, auth_fields, op_auth_password },
+	{ "account.check", false, false, email_fields, op_account_check },
+	{ "account.list", true, false, no_fields, op_account_list },
+	{ "account.show", true, false, email_fields, op_account_show },
+	{ "account.disable", true, false, email_fields, op_account_disable },
+	{ "account.enable", true, false, email_fields, op_account_enable },
+	{ "account.unlock", true, false, email_fields, op_account_unlock },
+	{ "account.delete", true, false, email_fields, op_account_delete },
 };
 
 static const struct op *
@@ -306,7 +718,14 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 		if (out == NULL)
 			out = ops_error_line(PORTAIL_ERR_UNAVAILABLE, "answer too large", resp_len);
 	} else {
-		out = ops_error_line(res.status, res.message, resp_len);
+		json_t *e = portail_proto_error(res.status, res.message);
+
+		if (e != NULL && res.body != NULL)
+			json_object_update(e, res.body);
+		out = e ? portail_proto_encode(e, resp_len) : NULL;
+		json_decref(e);
+		if (out == NULL)
+			out = ops_error_line(res.status, res.message, resp_len);
 	}
 	json_decref(res.body);
 	json_decref(ctx.req);

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +60,12 @@ sd_notify_ready(void)
 	(void)sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa,
 	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
 	close(fd);
+}
+
+static void
+mail_log(int priority, const char *message)
+{
+	log_msg(priority, "%s", message);
 }
 
 static void
@@ -255,21 +262,53 @@ main(int argc, char **argv)
 		d.has_admin_group = true;
 		d.admin_gid = g->gr_gid;
 	}
+	signal(SIGPIPE, SIG_IGN);
+	{
+		/* blocked before any thread exists; the loop reads them from a signalfd */
+		sigset_t mask;
+
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGINT);
+		sigaddset(&mask, SIGHUP);
+		pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	}
+	log_open(foreground, d.debug);
+	/* before any thread: the mail queue's must live in the final process */
+	if (!foreground)
+		daemonize();
 	/* Secrets are read now, before privileges go. */
-	if (portail_gpi_new(d.cfg, &d.gpi, &err) != PORTAIL_OK) {
+	if (portail_gpi_new(d.cfg, &d.gpi, &err) != PORTAIL_OK ||
+	    portail_key_load(d.cfg->key_file, &d.key, &err) != PORTAIL_OK) {
 		fprintf(stderr, "portaild: %s\n", err.message);
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
-	log_open(foreground, d.debug);
-	if (!foreground)
-		daemonize();
+	if (portail_mailq_new(d.cfg, mail_log, &d.mailq, &err) != PORTAIL_OK) {
+		fprintf(stderr, "portaild: %s\n", err.message);
+		return 2;
+	}
 	snprintf(socket_path, sizeof(socket_path), "%s", d.cfg->daemon.socket);
 	if ((fd = make_socket(d.cfg->daemon.socket, d.cfg->daemon.user)) < 0)
 		return 1;
 	if (drop_privileges(d.cfg->daemon.user) != 0) {
 		unlink(socket_path);
 		return 1;
+	}
+	/* the store is opened as the daemon's user: its WAL files must be too */
+	if (portail_store_open(d.cfg->store_path, &d.store, &err) != PORTAIL_OK) {
+		fprintf(stderr, "portaild: %s (portail init creates it, owned by [daemon] user)\n",
+		    err.message);
+		unlink(socket_path);
+		return 2;
+	}
+	{
+		struct portail_flow_deps deps = { d.cfg, d.store, d.gpi, d.mailq, d.key };
+
+		if (portail_flow_new(&deps, &d.flow, &err) != PORTAIL_OK) {
+			fprintf(stderr, "portaild: %s\n", err.message);
+			unlink(socket_path);
+			return 2;
+		}
 	}
 	d.started = time(NULL);
 	rc = loop_run(&d, fd, on_ready);
@@ -281,6 +320,10 @@ main(int argc, char **argv)
 			log_msg(LOG_WARNING, "cannot remove %s: %s", socket_path, strerror(errno));
 	}
 	log_msg(LOG_INFO, "portaild stopped");
+	portail_flow_free(d.flow);
+	portail_mailq_free(d.mailq);
+	portail_store_close(d.store);
+	portail_key_free(d.key);
 	portail_gpi_free(d.gpi);
 	portail_config_free(d.cfg);
 	return rc;

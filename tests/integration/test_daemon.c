@@ -40,16 +40,24 @@ write_config(const char *dir, const char *name, const char *socket_path, const c
 {
 	char text[4096];
 
+	char files[1400] = "";
+
+	if (strstr(extra, "[security]") == NULL)
+		snprintf(files, sizeof(files), "[security]\nkey_file = %s/etc/secret.key\n", dir);
+	snprintf(files + strlen(files), sizeof(files) - strlen(files),
+	    "[store]\npath = %s/state/portail.db\n", dir);
 	snprintf(text, sizeof(text),
 	    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
 	    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
 	    "timeout = 2\nnetwork_timeout = 1\n"
 	    "[mail]\ntimeout = 2\n"
+	    "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\n%s"
 	    "[daemon]\nsocket = %s\nuser = nobody\nworkers = 4\nrequest_timeout = %d\n"
 	    "%s%s",
-	    uris, slapd.bind_pw_file, socket_path, request_timeout,
+	    uris, slapd.bind_pw_file, files, socket_path, request_timeout,
 	    strstr(extra, "max_connections") ? "" : "max_connections = 400\n", extra);
 	snprintf(out, out_len, "%s", fx_write(dir, name, text, 0644));
+	fx_init(out);
 }
 
 static void

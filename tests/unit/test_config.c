@@ -351,7 +351,9 @@ test_secret_read(void **state)
 	snprintf(path, sizeof(path), "%s/empty.pw", dir);
 	write_file(path, "\n", 0600);
 	assert_int_equal(portail_secret_read(path, &s, &err), PORTAIL_ERR_CONFIG);
-	assert_int_equal(portail_secret_read(dir, &s, &err), PORTAIL_ERR_IO);
+	assert_int_equal(portail_secret_read(dir, &s, &err), PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "not a regular file"));
+	assert_int_equal(portail_secret_read("/nonexistent/pw", &s, &err), PORTAIL_ERR_IO);
 	snprintf(path, sizeof(path), "%s/crlf.pw", dir);
 	write_file(path, "abc\r\nignored\n", 0600);
 	assert_int_equal(portail_secret_read(path, &s, &err), PORTAIL_OK);

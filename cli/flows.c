@@ -1,0 +1,659 @@
+/*
+ * flows.c — the CLI's parent and admin commands that go through portaild:
+ * signup, reset, auth, account; and init, which prepares the key and
+ * the store in-process (as root).
+ *
+ * The interactive prompts follow the seed's screens (Complétez les
+ * informations suivantes, Obtenir un code de vérification, Vérifier le
+ * code, Obtenir un nouveau code, Modifier le courriel, Nouveau mot de
+ * passe, Confirmation, Enregistrer); Ctrl-C is "Annuler" and leaves
+ * nothing behind. Passwords are never read from the command line,
+ * never echoed, and wiped after use.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "cli.h"
+#include "codes.h"
+#include "email.h"
+#include "i18n.h"
+#include "key.h"
+#include "portail-client.h"
+#include "store.h"
+
+/* ---- input ------------------------------------------------------------------ */
+
+/*
+ * Reads one line into buf (newline removed). Echo off when secret and
+ * reading from a terminal. False at end of input.
+ */
+static bool
+read_line(const char *prompt, char *buf, size_t len, bool secret)
+{
+	struct termios old, noecho;
+	bool restore = false, ok;
+	FILE *in = stdin;
+
+	if (prompt != NULL) {
+		fputs(prompt, stdout);
+		fflush(stdout);
+	}
+	if (secret && isatty(fileno(in)) && tcgetattr(fileno(in), &old) == 0) {
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr(fileno(in), TCSAFLUSH, &noecho) == 0;
+	}
+	ok = fgets(buf, (int)len, in) != NULL;
+	if (restore) {
+		tcsetattr(fileno(in), TCSAFLUSH, &old);
+		fputc('\n', stdout);
+	}
+	if (!ok) {
+		buf[0] = '\0';
+		return false;
+	}
+	if (strchr(buf, '\n') == NULL && !feof(in)) {
+		/* longer than the buffer: refuse rather than cut a password */
+		int c;
+
+		while ((c = fgetc(in)) != EOF && c != '\n')
+			;
+		sodium_memzero(buf, len);
+		buf[0] = '\0';
+		return false;
+	}
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return true;
+}
+
+/* ---- talking to the daemon -------------------------------------------------- */
+
+struct session {
+	struct cli *cli;
+	portail_config *cfg;
+	portail_client *client;
+};
+
+static int
+session_open(struct cli *cli, struct session *s)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->cli = cli;
+	if ((rc = cli_load_config(cli, &s->cfg)) != EX_DONE)
+		return rc;
+	if (portail_client_new(s->cfg->daemon.socket, 0, &s->client) != PORTAIL_OK) {
+		fprintf(stderr, "portail: %s\n", s->cfg->daemon.socket);
+		portail_config_free(s->cfg);
+		return EX_USAGE;
+	}
+	portail_client_set_lang(s->client, cli_english ? "en" : "fr");
+	portail_client_set_origin(s->client, "portail-cli", NULL);
+	return EX_DONE;
+}
+
+static void
+session_close(struct session *s)
+{
+	portail_client_free(s->client);
+	portail_config_free(s->cfg);
+}
+
+/*
+ * Sends req (consumed; its secret strings are wiped) and returns the
+ * exit status; on success *resp (if not NULL) holds the answer. A
+ * refusal's message is printed (or the JSON answer, with --json).
+ */
+static int
+call(struct session *s, json_t *req, json_t **resp)
+{
+	portail_error err = { { 0 } };
+	json_t *answer = NULL;
+	portail_status r;
+	const char *k;
+	json_t *v;
+
+	if (req == NULL)
+		return EX_UNAVAILABLE;
+	r = portail_client_call(s->client, req, &answer, &err);
+	json_object_foreach(req, k, v) {
+		if (json_is_string(v) && (strcmp(k, "password") == 0 ||
+		    strcmp(k, "confirmation") == 0 || strcmp(k, "code") == 0 ||
+		    strcmp(k, "ticket") == 0))
+			sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+	}
+	json_decref(req);
+	if (r == PORTAIL_OK) {
+		if (resp != NULL)
+			*resp = answer;
+		else
+			json_decref(answer);
+		return EX_DONE;
+	}
+	if (s->cli->json && answer != NULL)
+		cli_print_json(json_incref(answer));
+	else
+		fprintf(stderr, "%s\n", err.message);
+	json_decref(answer);
+	return cli_exit_for(r);
+}
+
+/* ---- signup and reset --------------------------------------------------------- */
+
+struct flow_opts {
+	const char *email;
+	const char *code;
+	bool send_code;
+	bool password_stdin;
+};
+
+static int
+parse_flow_opts(int argc, char **argv, struct flow_opts *o, const char *usage_text)
+{
+	static const struct option opts[] = {
+		{ "email", required_argument, NULL, 'e' },
+		{ "code", required_argument, NULL, 'k' },
+		{ "send-code", no_argument, NULL, 's' },
+		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	optind = 0;	/* glibc: 0 re-initializes getopt after main's scan */
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'e': o->email = optarg; break;
+		case 'k': o->code = optarg; break;
+		case 's': o->send_code = true; break;
+		case 'p': o->password_stdin = true; break;
+		case 'h': printf("%s", usage_text); return -1;
+		default: fprintf(stderr, "%s", usage_text); return EX_USAGE;
+		}
+	}
+	if (optind != argc || (o->send_code && o->code) ||
+	    ((o->send_code || o->code) && o->email == NULL) ||
+	    (o->password_stdin && o->code == NULL)) {
+		fprintf(stderr, "%s", usage_text);
+		return EX_USAGE;
+	}
+	return EX_DONE;
+}
+
+static int
+send_code(struct session *s, const char *email, const char *purpose)
+{
+	json_t *resp = NULL;
+	int rc = call(s, json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", email,
+	    "purpose", purpose), &resp);
+
+	if (rc == EX_DONE) {
+		if (s->cli->json)
+			cli_print_json(json_incref(resp));
+		else
+			printf("%s\n", json_string_value(json_object_get(resp, "message")));
+	}
+	json_decref(resp);
+	return rc;
+}
+
+/* Verifies code; on success ticket is filled. */
+static int
+verify_code(struct session *s, const char *email, const char *purpose, const char *code,
+    char *ticket, size_t len)
+{
+	json_t *resp = NULL;
+	int rc = call(s, json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email", email,
+	    "purpose", purpose, "code", code), &resp);
+
+	if (rc == EX_DONE) {
+		snprintf(ticket, len, "%s", json_string_value(json_object_get(resp, "ticket")));
+		sodium_memzero((void *)(uintptr_t)json_string_value(json_object_get(resp, "ticket")),
+		    strlen(ticket));
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int
+save_password(struct session *s, const char *op, const char *ticket, const char *pw,
+    const char *confirmation)
+{
+	json_t *resp = NULL;
+	int rc = call(s, json_pack("{s:s, s:s, s:s, s:s}", "op", op, "ticket", ticket,
+	    "password", pw, "confirmation", confirmation), &resp);
+
+	if (rc == EX_DONE) {
+		if (s->cli->json)
+			cli_print_json(json_incref(resp));
+		else if (strcmp(op, "account.create") == 0)
+			printf(T("Votre compte est créé : %s\n", "Your account is ready: %s\n"),
+			    json_string_value(json_object_get(resp, "email")));
+		else
+			printf(T("Votre mot de passe est changé : %s\n", "Your password is changed: %s\n"),
+			    json_string_value(json_object_get(resp, "email")));
+	}
+	json_decref(resp);
+	return rc;
+}
+
+static int
+interactive(struct session *s, const char *purpose, const char *email_opt)
+{
+	bool signup = strcmp(purpose, "signup") == 0;
+	char email[300] = "", code[80], ticket[PORTAIL_TICKET_LEN + 1] = "";
+	char pw[1100], conf[1100];
+	int rc;
+
+	printf("%s\n\n%s\n", signup ? T("Le Portail Parents — Inscrivez-vous maintenant",
+	    "The Parents' Portal — Sign up now") : T("Le Portail Parents — Mot de passe oublié?",
+	    "The Parents' Portal — Forgot your password?"),
+	    T("Complétez les informations suivantes :", "Complete the following:"));
+	if (signup)
+		printf("%s\n", T("Le courriel doit être celui que vous avez fourni à l'école.",
+		    "The e-mail address must be the one you gave the school."));
+address:
+	if (email_opt != NULL && email[0] == '\0') {
+		snprintf(email, sizeof(email), "%s", email_opt);
+		printf("%s %s\n", T("Courriel :", "E-mail:"), email);
+	} else {
+		do {
+			if (!read_line(T("Courriel : ", "E-mail: "), email, sizeof(email), false))
+				return EX_USAGE;
+		} while (email[0] == '\0');
+	}
+	printf("[%s]\n", T("Obtenir un code de vérification", "Get a verification code"));
+	if ((rc = send_code(s, email, purpose)) != EX_DONE && rc != EX_REFUSED)
+		return rc;
+	for (;;) {
+		if (!read_line(signup ?
+		    T("Code de vérification (n : obtenir un nouveau code) : ",
+		    "Verification code (n: get a new code): ") :
+		    T("Code de vérification (n : obtenir un nouveau code, c : modifier le courriel) : ",
+		    "Verification code (n: get a new code, c: change the e-mail address): "),
+		    code, sizeof(code), false))
+			return EX_USAGE;
+		if (strcmp(code, "n") == 0 || strcmp(code, "N") == 0) {
+			printf("[%s]\n", T("Obtenir un nouveau code", "Get a new code"));
+			if ((rc = send_code(s, email, purpose)) != EX_DONE && rc != EX_REFUSED)
+				return rc;
+			continue;
+		}
+		if (!signup && (strcmp(code, "c") == 0 || strcmp(code, "C") == 0)) {
+			printf("[%s]\n", T("Modifier le courriel", "Change the e-mail address"));
+			email[0] = '\0';
+			email_opt = NULL;
+			goto address;
+		}
+		printf("[%s]\n", T("Vérifier le code", "Verify the code"));
+		rc = verify_code(s, email, purpose, code, ticket, sizeof(ticket));
+		sodium_memzero(code, sizeof(code));
+		if (rc == EX_DONE)
+			break;
+		if (rc != EX_REFUSED)
+			return rc;
+	}
+	for (;;) {
+		bool ok = read_line(T("Nouveau mot de passe : ", "New password: "), pw, sizeof(pw), true) &&
+		    read_line(T("Confirmation : ", "Confirmation: "), conf, sizeof(conf), true);
+
+		if (!ok) {
+			rc = EX_USAGE;
+			break;
+		}
+		printf("[%s]\n", T("Enregistrer", "Save"));
+		rc = save_password(s, signup ? "account.create" : "password.reset", ticket, pw, conf);
+		sodium_memzero(pw, sizeof(pw));
+		sodium_memzero(conf, sizeof(conf));
+		/* a refused password: choose another with the same ticket */
+		if (rc != EX_REFUSED)
+			break;
+	}
+	sodium_memzero(ticket, sizeof(ticket));
+	sodium_memzero(pw, sizeof(pw));
+	sodium_memzero(conf, sizeof(conf));
+	return rc;
+}
+
+static int
+flow_command(struct cli *cli, int argc, char **argv, const char *purpose)
+{
+	bool signup = strcmp(purpose, "signup") == 0;
+	const char *usage_text = signup ?
+	    T("usage : portail signup [--email COURRIEL]\n"
+	      "        portail signup --email COURRIEL --send-code\n"
+	      "        portail signup --email COURRIEL --code CODE --password-stdin\n"
+	      "Sans --send-code ni --code : chaque étape de l'inscription, à l'écran.\n"
+	      "--password-stdin lit le mot de passe puis sa confirmation, une ligne chacun.\n",
+	      "usage: portail signup [--email EMAIL]\n"
+	      "       portail signup --email EMAIL --send-code\n"
+	      "       portail signup --email EMAIL --code CODE --password-stdin\n"
+	      "Without --send-code or --code: every step of the sign-up, on screen.\n"
+	      "--password-stdin reads the password then its confirmation, one line each.\n") :
+	    T("usage : portail reset [--email COURRIEL]\n"
+	      "        portail reset --email COURRIEL --send-code\n"
+	      "        portail reset --email COURRIEL --code CODE --password-stdin\n"
+	      "Mot de passe oublié : un code par courriel, puis un nouveau mot de passe.\n",
+	      "usage: portail reset [--email EMAIL]\n"
+	      "       portail reset --email EMAIL --send-code\n"
+	      "       portail reset --email EMAIL --code CODE --password-stdin\n"
+	      "Forgotten password: a code by e-mail, then a new password.\n");
+	struct flow_opts o;
+	struct session s;
+	int rc;
+
+	if ((rc = parse_flow_opts(argc, argv, &o, usage_text)) != EX_DONE)
+		return rc < 0 ? EX_DONE : rc;
+	if ((rc = session_open(cli, &s)) != EX_DONE)
+		return rc;
+	if (o.send_code) {
+		rc = send_code(&s, o.email, purpose);
+	} else if (o.code != NULL) {
+		char ticket[PORTAIL_TICKET_LEN + 1] = "", pw[1100] = "", conf[1100] = "";
+
+		if (!o.password_stdin) {
+			fprintf(stderr, "%s", usage_text);
+			rc = EX_USAGE;
+		} else if ((rc = verify_code(&s, o.email, purpose, o.code, ticket, sizeof(ticket))) ==
+		    EX_DONE) {
+			if (!read_line(NULL, pw, sizeof(pw), true) ||
+			    !read_line(NULL, conf, sizeof(conf), true)) {
+				fprintf(stderr, "%s", T("portail: deux lignes attendues sur l'entrée : "
+				    "le mot de passe et sa confirmation\n",
+				    "portail: two lines expected on input: the password and its confirmation\n"));
+				rc = EX_USAGE;
+			} else {
+				rc = save_password(&s, signup ? "account.create" : "password.reset",
+				    ticket, pw, conf);
+			}
+		}
+		sodium_memzero(ticket, sizeof(ticket));
+		sodium_memzero(pw, sizeof(pw));
+		sodium_memzero(conf, sizeof(conf));
+	} else {
+		rc = interactive(&s, purpose, o.email);
+	}
+	session_close(&s);
+	return rc;
+}
+
+int
+cmd_signup(struct cli *cli, int argc, char **argv)
+{
+	return flow_command(cli, argc, argv, "signup");
+}
+
+int
+cmd_reset(struct cli *cli, int argc, char **argv)
+{
+	return flow_command(cli, argc, argv, "reset");
+}
+
+/* ---- auth -------------------------------------------------------------------- */
+
+int
+cmd_auth(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *usage_text = T("usage : portail auth COURRIEL [--password-stdin]\n"
+	    "Vérifie le mot de passe puis l'accès (compte actif, enfant dans une école abonnée).\n",
+	    "usage: portail auth EMAIL [--password-stdin]\n"
+	    "Checks the password, then access (account enabled, a child in a subscribed school).\n");
+	bool from_stdin = false;
+	char pw[1100] = "";
+	struct session s;
+	json_t *resp = NULL;
+	int ch, rc;
+
+	optind = 0;	/* glibc: 0 re-initializes getopt after main's scan */
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (ch == 'p') {
+			from_stdin = true;
+		} else if (ch == 'h') {
+			printf("%s", usage_text);
+			return EX_DONE;
+		} else {
+			fprintf(stderr, "%s", usage_text);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "%s", usage_text);
+		return EX_USAGE;
+	}
+	if ((rc = session_open(cli, &s)) != EX_DONE)
+		return rc;
+	if (!read_line(from_stdin ? NULL : T("Mot de passe : ", "Password: "), pw, sizeof(pw), true)) {
+		session_close(&s);
+		return EX_USAGE;
+	}
+	rc = call(&s, json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", argv[optind],
+	    "password", pw), NULL);
+	sodium_memzero(pw, sizeof(pw));
+	if (rc == EX_DONE)
+		rc = call(&s, json_pack("{s:s, s:s}", "op", "account.check", "email", argv[optind]),
+		    &resp);
+	if (rc == EX_DONE) {
+		if (cli->json)
+			cli_print_json(json_pack("{s:b, s:s, s:b}", "ok", 1, "email", argv[optind],
+			    "grace", json_is_true(json_object_get(resp, "grace"))));
+		else
+			printf(T("Connexion acceptée : %s\n", "Signed in: %s\n"), argv[optind]);
+	}
+	json_decref(resp);
+	session_close(&s);
+	return rc;
+}
+
+/* ---- account (admin) ----------------------------------------------------------- */
+
+static void
+print_account(json_t *a)
+{
+	long long locked = json_integer_value(json_object_get(a, "locked_for"));
+
+	printf("%s  %s%s%s  %s %lld%s\n", json_string_value(json_object_get(a, "email")),
+	    strcmp(json_string_value(json_object_get(a, "state")), "disabled") == 0 ?
+	    T("désactivé", "disabled") : T("actif", "enabled"),
+	    json_is_true(json_object_get(a, "has_password")) ? "" : T(", sans mot de passe", ", no password"),
+	    locked > 0 ? T(", bloqué", ", locked") : "",
+	    T("échecs", "failures"), (long long)json_integer_value(json_object_get(a, "failures")),
+	    "");
+}
+
+int
+cmd_account(struct cli *cli, int argc, char **argv)
+{
+	const char *usage_text = T("usage : portail account list\n"
+	    "        portail account show|disable|enable|unlock|delete COURRIEL\n"
+	    "Comptes des parents (admin). show n'affiche jamais de hachage.\n",
+	    "usage: portail account list\n"
+	    "       portail account show|disable|enable|unlock|delete EMAIL\n"
+	    "Parents' accounts (admin). show never prints a hash.\n");
+	static const char *const verbs[] = { "show", "disable", "enable", "unlock", "delete" };
+	struct session s;
+	json_t *resp = NULL;
+	int rc;
+
+	if (cli_wants_help(argc, argv)) {
+		printf("%s", usage_text);
+		return EX_DONE;
+	}
+	if (argc == 2 && strcmp(argv[1], "list") == 0) {
+		if ((rc = session_open(cli, &s)) != EX_DONE)
+			return rc;
+		rc = call(&s, json_pack("{s:s}", "op", "account.list"), &resp);
+		if (rc == EX_DONE) {
+			if (cli->json) {
+				cli_print_json(json_incref(resp));
+			} else {
+				size_t i;
+				json_t *a;
+
+				json_array_foreach(json_object_get(resp, "accounts"), i, a)
+					print_account(a);
+			}
+		}
+		json_decref(resp);
+		session_close(&s);
+		return rc;
+	}
+	for (size_t i = 0; argc == 3 && i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		char op[32];
+
+		if (strcmp(argv[1], verbs[i]) != 0)
+			continue;
+		if ((rc = session_open(cli, &s)) != EX_DONE)
+			return rc;
+		snprintf(op, sizeof(op), "account.%s", verbs[i]);
+		rc = call(&s, json_pack("{s:s, s:s}", "op", op, "email", argv[2]), &resp);
+		if (rc == EX_DONE) {
+			if (cli->json)
+				cli_print_json(json_incref(resp));
+			else if (strcmp(verbs[i], "delete") == 0)
+				printf(T("Compte supprimé : %s\n", "Account deleted: %s\n"), argv[2]);
+			else
+				print_account(json_object_get(resp, "account"));
+		}
+		json_decref(resp);
+		session_close(&s);
+		return rc;
+	}
+	fprintf(stderr, "%s", usage_text);
+	return EX_USAGE;
+}
+
+/* ---- init ------------------------------------------------------------------------ */
+
+static int
+make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	char copy[1024], *dir;
+	struct stat st;
+
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	if (stat(dir, &st) == 0)
+		return 0;
+	if (mkdir(dir, mode) != 0) {
+		fprintf(stderr, "portail: mkdir %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (uid != (uid_t)-1 && chown(dir, uid, gid) != 0) {
+		fprintf(stderr, "portail: chown %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	printf(T("créé : %s/\n", "created: %s/\n"), dir);
+	return 0;
+}
+
+int
+cmd_init(struct cli *cli, int argc, char **argv)
+{
+	portail_config *cfg = NULL;
+	portail_error err = { { 0 } };
+	portail_store *st = NULL;
+	portail_key *key = NULL;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	struct stat sb;
+	bool key_existed, store_existed;
+	int rc;
+
+	if (cli_wants_help(argc, argv)) {
+		printf("%s", T("usage : portail init\n"
+		    "Crée la clé du serveur ([security] key_file, 32 octets aléatoires, 0600) et le\n"
+		    "magasin ([store] path, 0600), appartenant à [daemon] user, et vérifie leurs\n"
+		    "permissions. Ne change rien à ce qui existe déjà.\n",
+		    "usage: portail init\n"
+		    "Creates the server key ([security] key_file, 32 random bytes, 0600) and the store\n"
+		    "([store] path, 0600), owned by [daemon] user, and checks their permissions.\n"
+		    "Changes nothing that exists already.\n"));
+		return EX_DONE;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "usage: portail init\n");
+		return EX_USAGE;
+	}
+	if ((rc = cli_load_config(cli, &cfg)) != EX_DONE)
+		return rc;
+	if (geteuid() == 0) {
+		struct passwd *pw = getpwnam(cfg->daemon.user);
+
+		if (pw == NULL) {
+			fprintf(stderr, T("portail: l'utilisateur « %s » ([daemon] user) n'existe pas : "
+			    "adduser --system --group %s\n", "portail: user '%s' ([daemon] user) does not "
+			    "exist: adduser --system --group %s\n"), cfg->daemon.user, cfg->daemon.user);
+			rc = EX_USAGE;
+			goto out;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	/* the key */
+	rc = EX_UNAVAILABLE;
+	if (make_dir(cfg->key_file, 0755, (uid_t)-1, (gid_t)-1) != 0)
+		goto out;
+	key_existed = stat(cfg->key_file, &sb) == 0;
+	if (portail_key_create(cfg->key_file, uid, gid, &err) != PORTAIL_OK ||
+	    portail_key_load(cfg->key_file, &key, &err) != PORTAIL_OK) {
+		fprintf(stderr, "portail: %s\n", err.message);
+		rc = EX_USAGE;
+		goto out;
+	}
+	printf("%s %s\n", key_existed ? T("clé : OK,", "key: OK,") : T("clé : créée,", "key: created,"),
+	    cfg->key_file);
+	/* the store, in a directory of the daemon's */
+	if (make_dir(cfg->store_path, 0700, uid, gid) != 0)
+		goto out;
+	store_existed = stat(cfg->store_path, &sb) == 0;
+	if (portail_store_open(cfg->store_path, &st, &err) != PORTAIL_OK) {
+		fprintf(stderr, "portail: %s\n", err.message);
+		goto out;
+	}
+	portail_store_close(st);
+	if (uid != (uid_t)-1) {
+		static const char *const suffixes[] = { "", "-wal", "-shm" };
+
+		for (size_t i = 0; i < 3; i++) {
+			char p[1100];
+
+			snprintf(p, sizeof(p), "%s%s", cfg->store_path, suffixes[i]);
+			if (stat(p, &sb) == 0 && chown(p, uid, gid) != 0) {
+				fprintf(stderr, "portail: chown %s: %s\n", p, strerror(errno));
+				goto out;
+			}
+		}
+	}
+	if (stat(cfg->store_path, &sb) != 0 || (sb.st_mode & 077) != 0) {
+		fprintf(stderr, T("portail: %s est lisible par d'autres : chmod 600 %s\n",
+		    "portail: %s is readable by others: chmod 600 %s\n"), cfg->store_path, cfg->store_path);
+		rc = EX_USAGE;
+		goto out;
+	}
+	printf("%s %s\n", store_existed ? T("magasin : OK,", "store: OK,") :
+	    T("magasin : créé,", "store: created,"), cfg->store_path);
+	rc = EX_DONE;
+out:
+	portail_key_free(key);
+	portail_config_free(cfg);
+	return rc;
+}

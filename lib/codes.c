@@ -1,0 +1,85 @@
+/* codes.c — verification codes and tickets; see codes.h. */
+#include "codes.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include <sodium.h>
+
+void
+portail_code_generate(const struct portail_codes_config *c, char *code)
+{
+	uint32_t n = (uint32_t)strlen(c->alphabet);
+
+	for (int i = 0; i < c->length; i++)
+		code[i] = c->alphabet[randombytes_uniform(n)];
+	code[c->length] = '\0';
+}
+
+portail_status
+portail_code_normalize(const struct portail_codes_config *c, const char *typed, char *out)
+{
+	size_t n = 0;
+	const char *p = typed, *e;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	e = p + strlen(p);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		e--;
+	if ((size_t)(e - p) != (size_t)c->length)
+		return PORTAIL_ERR_INVALID;
+	for (; p < e; p++) {
+		char ch = *p;
+
+		if (strchr(c->alphabet, ch) == NULL || ch == '\0') {
+			/* the alphabet has each letter in one case only (config.c) */
+			char other = islower((unsigned char)ch) ? (char)toupper((unsigned char)ch) :
+			    (char)tolower((unsigned char)ch);
+
+			if (other == ch || strchr(c->alphabet, other) == NULL)
+				return PORTAIL_ERR_INVALID;
+			ch = other;
+		}
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	return PORTAIL_OK;
+}
+
+void
+portail_code_hash(const portail_key *key, const char *email_key, const char *purpose,
+    const char *code, unsigned char out[PORTAIL_HASH_BYTES])
+{
+	const char *parts[] = { "code", email_key, purpose, code };
+
+	portail_key_hash(key, PORTAIL_KEY_CODES, out, parts, 4);
+}
+
+void
+portail_ticket_generate(const portail_key *key, char *ticket, unsigned char hash[PORTAIL_HASH_BYTES])
+{
+	unsigned char raw[32];
+
+	randombytes_buf(raw, sizeof(raw));
+	memcpy(ticket, "ptt_", 4);
+	sodium_bin2base64(ticket + 4, PORTAIL_TICKET_LEN + 1 - 4, raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+	(void)portail_ticket_hash(key, ticket, hash);
+}
+
+portail_status
+portail_ticket_hash(const portail_key *key, const char *ticket, unsigned char hash[PORTAIL_HASH_BYTES])
+{
+	const char *parts[] = { "ticket", ticket };
+	size_t n = strlen(ticket);
+
+	if (n != PORTAIL_TICKET_LEN || strncmp(ticket, "ptt_", 4) != 0)
+		return PORTAIL_ERR_INVALID;
+	for (size_t i = 4; i < n; i++)
+		if (!isalnum((unsigned char)ticket[i]) && ticket[i] != '-' && ticket[i] != '_')
+			return PORTAIL_ERR_INVALID;
+	portail_key_hash(key, PORTAIL_KEY_TICKETS, hash, parts, 2);
+	return PORTAIL_OK;
+}

@@ -1,0 +1,353 @@
+/* flow.c — the parent's flows; see flow.h. */
+#include "flow.h"
+
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "email.h"
+
+struct portail_flow {
+	struct portail_flow_deps d;
+	/* bounds concurrent argon2id runs: memory stays under n x memlimit */
+	sem_t hashes;
+	/* verified against when there is no account, so that an unknown
+	 * address costs what a known one does */
+	char dummy_hash[crypto_pwhash_STRBYTES];
+};
+
+static void
+hash_enter(portail_flow *f)
+{
+	while (sem_wait(&f->hashes) != 0)
+		;
+}
+
+static void
+hash_leave(portail_flow *f)
+{
+	sem_post(&f->hashes);
+}
+
+portail_status
+portail_flow_new(const struct portail_flow_deps *deps, portail_flow **out, portail_error *err)
+{
+	portail_flow *f;
+	unsigned char rnd[24];
+	char pw[64];
+	long n = deps->cfg->daemon.hash_concurrency;
+	portail_status r;
+
+	if (sodium_init() < 0)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "libsodium failed to initialize");
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	f->d = *deps;
+	if (n <= 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) <= 0)
+		n = 1;
+	sem_init(&f->hashes, 0, (unsigned)n);
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
+	r = portail_password_hash(&deps->cfg->password, pw, f->dummy_hash, err);
+	sodium_memzero(pw, sizeof(pw));
+	if (r != PORTAIL_OK) {
+		sem_destroy(&f->hashes);
+		free(f);
+		return r;
+	}
+	*out = f;
+	return PORTAIL_OK;
+}
+
+void
+portail_flow_free(portail_flow *f)
+{
+	if (f == NULL)
+		return;
+	sem_destroy(&f->hashes);
+	free(f);
+}
+
+static bool
+purpose_ok(const char *p)
+{
+	return p != NULL && (strcmp(p, "signup") == 0 || strcmp(p, "reset") == 0);
+}
+
+portail_status
+portail_flow_code_request(portail_flow *f, const char *email, const char *purpose,
+    const char *lang, int64_t now, int *wait, portail_error *err)
+{
+	const portail_config *cfg = f->d.cfg;
+	struct portail_code_rules rules = { cfg->codes.lifetime, cfg->codes.max_attempts,
+		cfg->codes.resend_interval, cfg->codes.max_per_day };
+	struct portail_account acct = { 0 };
+	portail_gpi_result *g = NULL;
+	unsigned char hash[PORTAIL_HASH_BYTES];
+	char code[PORTAIL_CODE_MAX + 1], *key = NULL;
+	enum { NOTHING, CODE, EXISTS_NOTICE } action = NOTHING;
+	bool has_account;
+	portail_status r;
+
+	if (!purpose_ok(purpose))
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "unknown purpose");
+	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
+		return r;
+	r = portail_store_account_get(f->d.store, key, &acct, err);
+	if (r != PORTAIL_OK && r != PORTAIL_ERR_UNKNOWN)
+		goto out;
+	has_account = r == PORTAIL_OK;
+	if (strcmp(purpose, "signup") == 0) {
+		/* the directory is asked for every address, known or not */
+		if ((r = portail_gpi_lookup(f->d.gpi, email, &g, err)) != PORTAIL_OK)
+			goto out;
+		if (has_account)
+			action = EXISTS_NOTICE;
+		else if (g->known)
+			action = CODE;
+	} else if (has_account) {
+		/* a locked account may reset: that is how it unlocks */
+		action = CODE;
+	}
+	portail_code_generate(&cfg->codes, code);
+	portail_code_hash(f->d.key, key, purpose, code, hash);
+	r = portail_store_code_issue(f->d.store, key, email, purpose, hash, now, &rules, wait, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	if (f->d.mailq != NULL && action != NOTHING) {
+		enum portail_mail_kind kind = action == EXISTS_NOTICE ? PORTAIL_MAIL_ACCOUNT_EXISTS :
+		    strcmp(purpose, "signup") == 0 ? PORTAIL_MAIL_CODE_SIGNUP : PORTAIL_MAIL_CODE_RESET;
+
+		/* a failed send loses nothing: the code stands, a new one may be asked */
+		r = portail_mailq_send(f->d.mailq, kind, lang, email,
+		    action == CODE ? code : NULL, now + cfg->codes.lifetime, err);
+	}
+out:
+	sodium_memzero(code, sizeof(code));
+	sodium_memzero(hash, sizeof(hash));
+	portail_account_clear(&acct);
+	portail_gpi_result_free(g);
+	free(key);
+	return r;
+}
+
+portail_status
+portail_flow_code_verify(portail_flow *f, const char *email, const char *purpose,
+    const char *code, int64_t now, char *ticket, int *tries_left, portail_error *err)
+{
+	unsigned char chash[PORTAIL_HASH_BYTES], thash[PORTAIL_HASH_BYTES];
+	char norm[PORTAIL_CODE_MAX + 1], t[PORTAIL_TICKET_LEN + 1], *key = NULL;
+	portail_status r;
+
+	if (!purpose_ok(purpose))
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "unknown purpose");
+	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
+		return r;
+	if (portail_code_normalize(&f->d.cfg->codes, code, norm) != PORTAIL_OK) {
+		free(key);
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "not shaped like a code");
+	}
+	portail_code_hash(f->d.key, key, purpose, norm, chash);
+	portail_ticket_generate(f->d.key, t, thash);
+	r = portail_store_code_verify(f->d.store, key, purpose, chash, thash, now,
+	    PORTAIL_TICKET_LIFETIME, tries_left, err);
+	if (r == PORTAIL_OK)
+		memcpy(ticket, t, sizeof(t));
+	sodium_memzero(norm, sizeof(norm));
+	sodium_memzero(t, sizeof(t));
+	sodium_memzero(chash, sizeof(chash));
+	free(key);
+	return r;
+}
+
+/* Checks the new password and hashes it (bounded by the semaphore). */
+static portail_status
+new_password_hash(portail_flow *f, const char *email, const char *password,
+    const char *confirmation, enum portail_policy_reason *reason, char *hash,
+    portail_error *err)
+{
+	char *nfc = NULL;
+	portail_status r;
+
+	r = portail_password_check(&f->d.cfg->password, email, password, confirmation, reason,
+	    &nfc, err);
+	if (r != PORTAIL_OK)
+		return r;
+	hash_enter(f);
+	r = portail_password_hash(&f->d.cfg->password, nfc, hash, err);
+	hash_leave(f);
+	portail_password_free(nfc);
+	return r;
+}
+
+static portail_status
+finish(portail_flow *f, bool signup, const char *ticket, const char *password,
+    const char *confirmation, const char *lang, int64_t now,
+    enum portail_policy_reason *reason, char **email_out, portail_error *err)
+{
+	const char *purpose = signup ? "signup" : "reset";
+	unsigned char thash[PORTAIL_HASH_BYTES];
+	char hash[crypto_pwhash_STRBYTES] = "", *key = NULL, *email = NULL;
+	portail_gpi_result *g = NULL;
+	portail_status r;
+
+	*reason = PORTAIL_POLICY_OK;
+	if (portail_ticket_hash(f->d.key, ticket, thash) != PORTAIL_OK)
+		return PORTAIL_ERR_BAD_TICKET;
+	r = portail_store_ticket_peek(f->d.store, thash, purpose, now, &key, &email, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	if (signup) {
+		/* the children may have left since the code was sent */
+		if ((r = portail_gpi_lookup(f->d.gpi, email, &g, err)) != PORTAIL_OK)
+			goto out;
+		if (!g->known) {
+			r = PORTAIL_ERR_UNKNOWN;
+			goto out;
+		}
+	}
+	r = new_password_hash(f, email, password, confirmation, reason, hash, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	r = signup ? portail_store_signup_finish(f->d.store, thash, now, hash, err) :
+	    portail_store_reset_finish(f->d.store, thash, now, hash, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	if (f->d.mailq != NULL)
+		(void)portail_mailq_send(f->d.mailq, signup ? PORTAIL_MAIL_ACCOUNT_CREATED :
+		    PORTAIL_MAIL_PASSWORD_CHANGED, lang, email, NULL, now + 86400, NULL);
+	*email_out = email;
+	email = NULL;
+out:
+	sodium_memzero(hash, sizeof(hash));
+	portail_gpi_result_free(g);
+	free(key);
+	free(email);
+	return r;
+}
+
+portail_status
+portail_flow_signup_finish(portail_flow *f, const char *ticket, const char *password,
+    const char *confirmation, const char *lang, int64_t now, enum portail_policy_reason *reason,
+    char **email, portail_error *err)
+{
+	return finish(f, true, ticket, password, confirmation, lang, now, reason, email, err);
+}
+
+portail_status
+portail_flow_reset_finish(portail_flow *f, const char *ticket, const char *password,
+    const char *confirmation, const char *lang, int64_t now, enum portail_policy_reason *reason,
+    char **email, portail_error *err)
+{
+	return finish(f, false, ticket, password, confirmation, lang, now, reason, email, err);
+}
+
+portail_status
+portail_flow_auth_password(portail_flow *f, const char *email, const char *password,
+    int64_t now, int64_t *retry_after, portail_error *err)
+{
+	const struct portail_password_config *pc = &f->d.cfg->password;
+	struct portail_lockout lock = { pc->max_failures, pc->lockout, pc->lockout_max };
+	struct portail_account a = { 0 };
+	char *key = NULL, new_hash[crypto_pwhash_STRBYTES];
+	bool good;
+	portail_status r;
+
+	if (portail_email_key(email, &key, NULL) != PORTAIL_OK) {
+		/* malformed: no account can have it; same cost as any other */
+		hash_enter(f);
+		(void)portail_password_verify(f->dummy_hash, password);
+		hash_leave(f);
+		return PORTAIL_ERR_UNKNOWN;
+	}
+	r = portail_store_account_get(f->d.store, key, &a, err);
+	if (r != PORTAIL_OK && r != PORTAIL_ERR_UNKNOWN)
+		goto out;
+	if (r == PORTAIL_OK && a.locked_until > now) {
+		/* no guessing while locked: not even verified */
+		*retry_after = a.locked_until - now;
+		r = PORTAIL_ERR_LOCKED;
+		goto out;
+	}
+	hash_enter(f);
+	good = portail_password_verify(r == PORTAIL_OK && a.password_hash ? a.password_hash :
+	    f->dummy_hash, password) == 0;
+	hash_leave(f);
+	if (r == PORTAIL_ERR_UNKNOWN)
+		goto out;
+	if (!good || a.password_hash == NULL) {
+		int64_t until = 0;
+
+		r = portail_store_auth_failed(f->d.store, key, now, &lock, &until, err);
+		if (r == PORTAIL_OK)
+			r = PORTAIL_ERR_REFUSED;
+		goto out;
+	}
+	if (a.state == PORTAIL_ACCOUNT_DISABLED) {
+		r = PORTAIL_ERR_DISABLED;
+		goto out;
+	}
+	/* parameters changed since this hash was made: make it again */
+	if (portail_password_needs_rehash(pc, a.password_hash)) {
+		hash_enter(f);
+		r = portail_password_hash(pc, password, new_hash, err);
+		hash_leave(f);
+		if (r != PORTAIL_OK)
+			goto out;
+		r = portail_store_auth_succeeded(f->d.store, key, now, new_hash, err);
+		sodium_memzero(new_hash, sizeof(new_hash));
+	} else {
+		r = portail_store_auth_succeeded(f->d.store, key, now, NULL, err);
+	}
+out:
+	portail_account_clear(&a);
+	free(key);
+	return r;
+}
+
+portail_status
+portail_flow_account_check(portail_flow *f, const char *email, int64_t now, bool *grace,
+    portail_error *err)
+{
+	struct portail_account a = { 0 };
+	portail_gpi_result *g = NULL;
+	char *key = NULL;
+	portail_status r;
+
+	*grace = false;
+	if (portail_email_key(email, &key, NULL) != PORTAIL_OK)
+		return PORTAIL_ERR_UNKNOWN;
+	if ((r = portail_store_account_get(f->d.store, key, &a, err)) != PORTAIL_OK)
+		goto out;
+	if (a.state == PORTAIL_ACCOUNT_DISABLED) {
+		r = PORTAIL_ERR_DISABLED;
+		goto out;
+	}
+	r = portail_gpi_lookup(f->d.gpi, a.email, &g, err);
+	if (r == PORTAIL_OK) {
+		if (!g->known) {
+			r = PORTAIL_ERR_EXPIRED;
+			goto out;
+		}
+		r = portail_store_account_checked(f->d.store, key, now, err);
+		goto out;
+	}
+	if (r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_CONFIG) {
+		/* the directory is down: a recent positive check still counts */
+		if (f->d.cfg->gpi.grace > 0 && a.gpi_checked > 0 &&
+		    now - a.gpi_checked <= f->d.cfg->gpi.grace) {
+			*grace = true;
+			r = PORTAIL_OK;
+		} else {
+			r = PORTAIL_ERR_UNAVAILABLE;
+		}
+	}
+out:
+	portail_account_clear(&a);
+	portail_gpi_result_free(g);
+	free(key);
+	return r;
+}

@@ -1,0 +1,100 @@
+/*
+ * flow.h — the parent's flows (DESIGN §1): sign-up with a mailed code,
+ * forgotten password, sign-in, and the access check.
+ *
+ * A portail_flow ties the configuration, the store, the directory, the
+ * mail queue and the key together; the daemon holds one and calls it
+ * from its workers (thread-safe). Times come from the caller.
+ *
+ * No enumeration: code_request answers the same whatever the address.
+ * For an address that may not get a code (unknown, no subscribed school,
+ * or an account already there) a code is still made, rate-limited and
+ * stored, but never mailed, so that code_verify and the limits answer
+ * alike for every address too.
+ */
+#ifndef PORTAIL_FLOW_H
+#define PORTAIL_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "codes.h"
+#include "config.h"
+#include "gpi.h"
+#include "key.h"
+#include "mail.h"
+#include "password.h"
+#include "store.h"
+
+typedef struct portail_flow portail_flow;
+
+#define PORTAIL_TICKET_LIFETIME 900     /* 15 minutes */
+
+/* All borrowed; they must outlive the flow. mailq may be NULL (no mail). */
+struct portail_flow_deps {
+	const portail_config *cfg;
+	portail_store *store;
+	portail_gpi *gpi;
+	portail_mailq *mailq;
+	const portail_key *key;
+};
+
+PORTAIL_EXPORT portail_status portail_flow_new(const struct portail_flow_deps *deps,
+    portail_flow **out, portail_error *err);
+PORTAIL_EXPORT void portail_flow_free(portail_flow *f);
+
+/*
+ * "Obtenir un code de vérification" / "Obtenir un nouveau code".
+ * purpose: "signup" or "reset". OK whatever the address (see above);
+ * TOO_SOON (*wait seconds), RATE_LIMITED, INVALID (malformed address),
+ * UNAVAILABLE (directory or store down).
+ */
+PORTAIL_EXPORT portail_status portail_flow_code_request(portail_flow *f, const char *email,
+    const char *purpose, const char *lang, int64_t now, int *wait, portail_error *err);
+
+/*
+ * "Vérifier le code". OK: ticket (PORTAIL_TICKET_LEN + 1 bytes) proves
+ * the address for purpose, once, for 15 minutes. WRONG_CODE (*tries_left),
+ * EXPIRED_CODE, TOO_MANY_TRIES, NO_CODE, INVALID (not shaped like a code).
+ */
+PORTAIL_EXPORT portail_status portail_flow_code_verify(portail_flow *f, const char *email,
+    const char *purpose, const char *code, int64_t now, char *ticket, int *tries_left,
+    portail_error *err);
+
+/*
+ * "Enregistrer" at sign-up: re-checks the directory, the password and its
+ * confirmation, creates the account and consumes the ticket in one
+ * transaction, mails a notice. *email gets the address (new string).
+ * BAD_TICKET, UNKNOWN (no child in a subscribed school any more),
+ * MISMATCH / POLICY (*reason), EXISTS, UNAVAILABLE.
+ */
+PORTAIL_EXPORT portail_status portail_flow_signup_finish(portail_flow *f, const char *ticket,
+    const char *password, const char *confirmation, const char *lang, int64_t now,
+    enum portail_policy_reason *reason, char **email, portail_error *err);
+
+/*
+ * "Enregistrer" after a forgotten password: sets it, clears failures and
+ * lock, revokes tokens, mails a notice. Same errors as sign-up.
+ */
+PORTAIL_EXPORT portail_status portail_flow_reset_finish(portail_flow *f, const char *ticket,
+    const char *password, const char *confirmation, const char *lang, int64_t now,
+    enum portail_policy_reason *reason, char **email, portail_error *err);
+
+/*
+ * Sign-in with a password. OK; REFUSED (wrong password); UNKNOWN (no
+ * account — at the cost of a real verification, so it takes as long);
+ * LOCKED (*retry_after seconds); DISABLED; UNAVAILABLE.
+ */
+PORTAIL_EXPORT portail_status portail_flow_auth_password(portail_flow *f, const char *email,
+    const char *password, int64_t now, int64_t *retry_after, portail_error *err);
+
+/*
+ * The access check of every sign-in: OK (*grace true when it rests on a
+ * positive check younger than [gpi] grace because the directory is
+ * down); EXPIRED (no child in a subscribed school); DISABLED; UNKNOWN;
+ * UNAVAILABLE.
+ */
+PORTAIL_EXPORT portail_status portail_flow_account_check(portail_flow *f, const char *email,
+    int64_t now, bool *grace, portail_error *err);
+
+#endif

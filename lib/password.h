@@ -1,0 +1,52 @@
+/*
+ * password.h — parents' passwords: the policy (DESIGN §2, NIST 800-63B)
+ * and argon2id hashing (libsodium's crypto_pwhash_str).
+ */
+#ifndef PORTAIL_PASSWORD_H
+#define PORTAIL_PASSWORD_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+/*
+ * Why a password was refused; each has a message in French and English
+ * (portail_policy_message) that tells the parent what to do.
+ */
+enum portail_policy_reason {
+	PORTAIL_POLICY_OK = 0,
+	PORTAIL_POLICY_TOO_SHORT,
+	PORTAIL_POLICY_TOO_LONG,
+	PORTAIL_POLICY_MISMATCH,        /* confirmation differs */
+	PORTAIL_POLICY_NOT_TEXT,        /* invalid UTF-8 or control characters */
+	PORTAIL_POLICY_DICTIONARY,
+	PORTAIL_POLICY_SIMPLE,          /* palindrome, repetitions, sequences */
+	PORTAIL_POLICY_PERSONAL,        /* built from the address */
+};
+
+/* The message for r, in French or English, into buf; returns buf. */
+PORTAIL_EXPORT const char *portail_policy_message(enum portail_policy_reason r, bool english,
+    const struct portail_password_config *c, char *buf, size_t len);
+
+/*
+ * Checks password (and its confirmation) for the parent whose address is
+ * email. On success *nfc is the NFC-normalized password, sodium_malloc'd:
+ * free it with portail_password_free. PORTAIL_ERR_MISMATCH or
+ * PORTAIL_ERR_POLICY with *reason; PORTAIL_ERR_UNAVAILABLE when the
+ * dictionary cannot be loaded (never a silent accept).
+ */
+PORTAIL_EXPORT portail_status portail_password_check(const struct portail_password_config *c,
+    const char *email, const char *password, const char *confirmation,
+    enum portail_policy_reason *reason, char **nfc, portail_error *err);
+PORTAIL_EXPORT void portail_password_free(char *p);
+
+/* argon2id PHC string into out (crypto_pwhash_STRBYTES). */
+PORTAIL_EXPORT portail_status portail_password_hash(const struct portail_password_config *c,
+    const char *password, char *out, portail_error *err);
+/* 0 match, -1 no match (constant time in the password). */
+PORTAIL_EXPORT int portail_password_verify(const char *hash, const char *password);
+/* True when hash was made with other parameters than the configured ones. */
+PORTAIL_EXPORT bool portail_password_needs_rehash(const struct portail_password_config *c,
+    const char *hash);
+
+#endif

@@ -1,0 +1,810 @@
+/*
+ * store.c — the embedded SQLite store; see store.h for the contract.
+ *
+ * One connection, serialized by a mutex (SQLite's own serialized mode
+ * would do, but the mutex also makes each BEGIN…COMMIT ours alone).
+ * WAL journal, a busy timeout for other processes (portail init, a
+ * backup), foreign keys on. Every write that touches more than one row
+ * is BEGIN IMMEDIATE … COMMIT.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+struct portail_store {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+};
+
+/* Forward migrations: migrations[i] brings user_version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE accounts ("
+	"  email_key TEXT PRIMARY KEY,"
+	"  email TEXT NOT NULL,"
+	"  password_hash TEXT,"
+	"  state INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  last_signin INTEGER NOT NULL DEFAULT 0,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0,"
+	"  token_epoch INTEGER NOT NULL DEFAULT 0,"
+	"  gpi_checked INTEGER NOT NULL DEFAULT 0"
+	") WITHOUT ROWID;"
+	"CREATE TABLE verifications ("
+	"  email_key TEXT NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  email TEXT NOT NULL,"
+	"  code_hash BLOB NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  tries_left INTEGER NOT NULL,"
+	"  ticket_hash BLOB UNIQUE,"
+	"  ticket_expires INTEGER NOT NULL DEFAULT 0,"
+	"  verified INTEGER NOT NULL DEFAULT 0,"
+	"  consumed INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (email_key, purpose)"
+	");"
+	"CREATE TABLE issuance ("
+	"  email_key TEXT NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX issuance_by_key ON issuance (email_key, at);",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static portail_status
+db_err(portail_store *st, portail_error *err, const char *what)
+{
+	return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store: %s: %s", what,
+	    st->db ? sqlite3_errmsg(st->db) : "not open");
+}
+
+void
+portail_account_clear(struct portail_account *a)
+{
+	if (a == NULL)
+		return;
+	free(a->email);
+	free(a->email_key);
+	if (a->password_hash != NULL) {
+		sodium_memzero(a->password_hash, strlen(a->password_hash));
+		free(a->password_hash);
+	}
+	memset(a, 0, sizeof(*a));
+}
+
+static int
+exec(portail_store *st, const char *sql)
+{
+	return sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+}
+
+static int
+user_version(portail_store *st)
+{
+	sqlite3_stmt *s = NULL;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+portail_status
+portail_store_open(const char *path, portail_store **out, portail_error *err)
+{
+	portail_store *st;
+	portail_status r = PORTAIL_ERR_UNAVAILABLE;
+	int v, fd;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	pthread_mutex_init(&st->lock, NULL);
+	/* Create the file ourselves so that its mode is 0600 whatever the umask. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
+	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		r = db_err(st, err, path);
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_extended_result_codes(st->db, 1);
+	if (exec(st, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
+	    exec(st, "PRAGMA synchronous=NORMAL") != SQLITE_OK ||
+	    exec(st, "PRAGMA foreign_keys=ON") != SQLITE_OK) {
+		r = db_err(st, err, path);
+		goto fail;
+	}
+	if ((v = user_version(st)) < 0) {
+		r = db_err(st, err, "schema version");
+		goto fail;
+	}
+	if (v > SCHEMA_VERSION) {
+		r = portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "store %s has schema %d, newer than this portail (%d): upgrade portail", path,
+		    v, SCHEMA_VERSION);
+		goto fail;
+	}
+	for (; v < SCHEMA_VERSION; v++) {
+		char bump[64];
+
+		snprintf(bump, sizeof(bump), "PRAGMA user_version=%d", v + 1);
+		if (exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
+			goto migrate_fail;
+		if (user_version(st) != v) {     /* another process migrated meanwhile */
+			exec(st, "ROLLBACK");
+			v = user_version(st) - 1;
+			continue;
+		}
+		if (exec(st, migrations[v]) != SQLITE_OK || exec(st, bump) != SQLITE_OK ||
+		    exec(st, "COMMIT") != SQLITE_OK) {
+			exec(st, "ROLLBACK");
+			goto migrate_fail;
+		}
+	}
+	*out = st;
+	return PORTAIL_OK;
+migrate_fail:
+	r = db_err(st, err, "schema migration");
+fail:
+	portail_store_close(st);
+	return r;
+}
+
+void
+portail_store_close(portail_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->db != NULL)
+		sqlite3_close_v2(st->db);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static sqlite3_stmt *
+prep(portail_store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return NULL;
+	return s;
+}
+
+static char *
+col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? strdup((const char *)t) : NULL;
+}
+
+static portail_status
+begin(portail_store *st, portail_error *err)
+{
+	pthread_mutex_lock(&st->lock);
+	if (exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
+		portail_status r = db_err(st, err, "begin");
+
+		pthread_mutex_unlock(&st->lock);
+		return r;
+	}
+	return PORTAIL_OK;
+}
+
+/* Commits when r is OK (or keep is true), rolls back otherwise; unlocks. */
+static portail_status
+end(portail_store *st, portail_status r, bool keep, portail_error *err)
+{
+	if (r == PORTAIL_OK || keep) {
+		if (exec(st, "COMMIT") != SQLITE_OK) {
+			portail_status e = db_err(st, err, "commit");
+
+			exec(st, "ROLLBACK");
+			pthread_mutex_unlock(&st->lock);
+			return e;
+		}
+	} else {
+		exec(st, "ROLLBACK");
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_probe(portail_store *st, portail_error *err)
+{
+	portail_status r = PORTAIL_OK;
+
+	pthread_mutex_lock(&st->lock);
+	if (exec(st, "SELECT count(*) FROM accounts") != SQLITE_OK)
+		r = db_err(st, err, "probe");
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* ---- accounts --------------------------------------------------------------- */
+
+#define ACCOUNT_COLUMNS "email, email_key, password_hash, state, created, updated, " \
+	"last_signin, failures, locked_until, token_epoch, gpi_checked"
+
+static bool
+read_account(sqlite3_stmt *s, struct portail_account *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->email = col_text(s, 0);
+	a->email_key = col_text(s, 1);
+	a->password_hash = col_text(s, 2);
+	a->state = sqlite3_column_int(s, 3);
+	a->created = sqlite3_column_int64(s, 4);
+	a->updated = sqlite3_column_int64(s, 5);
+	a->last_signin = sqlite3_column_int64(s, 6);
+	a->failures = sqlite3_column_int(s, 7);
+	a->locked_until = sqlite3_column_int64(s, 8);
+	a->token_epoch = sqlite3_column_int64(s, 9);
+	a->gpi_checked = sqlite3_column_int64(s, 10);
+	if (a->email == NULL || a->email_key == NULL) {
+		portail_account_clear(a);
+		return false;
+	}
+	return true;
+}
+
+static portail_status
+account_get_locked(portail_store *st, const char *key, struct portail_account *out,
+    portail_error *err)
+{
+	sqlite3_stmt *s = prep(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE email_key = ?");
+	portail_status r;
+	int rc;
+
+	if (s == NULL)
+		return db_err(st, err, "account");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = read_account(s, out) ? PORTAIL_OK :
+		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	else if (rc == SQLITE_DONE)
+		r = PORTAIL_ERR_UNKNOWN;
+	else
+		r = db_err(st, err, "account");
+	sqlite3_finalize(s);
+	return r;
+}
+
+portail_status
+portail_store_account_get(portail_store *st, const char *key, struct portail_account *out,
+    portail_error *err)
+{
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	r = account_get_locked(st, key, out, err);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_account_list(portail_store *st, struct portail_account **out, size_t *n,
+    portail_error *err)
+{
+	sqlite3_stmt *s;
+	struct portail_account *list = NULL;
+	size_t used = 0, cap = 0;
+	portail_status r = PORTAIL_OK;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY email_key")) == NULL) {
+		r = db_err(st, err, "list");
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (used == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct portail_account *nl = realloc(list, ncap * sizeof(*nl));
+
+			if (nl == NULL) {
+				r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			list = nl;
+			cap = ncap;
+		}
+		if (read_account(s, &list[used]))
+			used++;
+	}
+	if (rc != SQLITE_DONE)
+		r = db_err(st, err, "list");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	if (r != PORTAIL_OK) {
+		for (size_t i = 0; i < used; i++)
+			portail_account_clear(&list[i]);
+		free(list);
+		return r;
+	}
+	*out = list;
+	*n = used;
+	return PORTAIL_OK;
+}
+
+/* Runs one UPDATE/DELETE on an account; UNKNOWN when no row matched. */
+static portail_status
+account_write(portail_store *st, const char *sql, const char *key, int64_t a, int64_t b,
+    int n_ints, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, sql)) == NULL) {
+		r = db_err(st, err, "account");
+		goto out;
+	}
+	if (n_ints > 0)
+		sqlite3_bind_int64(s, 1, a);
+	if (n_ints > 1)
+		sqlite3_bind_int64(s, 2, b);
+	sqlite3_bind_text(s, n_ints + 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		r = db_err(st, err, "account");
+	else
+		r = sqlite3_changes(st->db) > 0 ? PORTAIL_OK : PORTAIL_ERR_UNKNOWN;
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_account_set_state(portail_store *st, const char *key, int state, int64_t now,
+    portail_error *err)
+{
+	/* disabling also revokes every token (epoch bump) */
+	return account_write(st, state == PORTAIL_ACCOUNT_DISABLED ?
+	    "UPDATE accounts SET state = ?, updated = ?, token_epoch = token_epoch + 1 WHERE email_key = ?" :
+	    "UPDATE accounts SET state = ?, updated = ? WHERE email_key = ?",
+	    key, state, now, 2, err);
+}
+
+portail_status
+portail_store_account_unlock(portail_store *st, const char *key, int64_t now, portail_error *err)
+{
+	return account_write(st,
+	    "UPDATE accounts SET failures = 0, locked_until = 0, updated = ? WHERE email_key = ?",
+	    key, now, 0, 1, err);
+}
+
+portail_status
+portail_store_account_delete(portail_store *st, const char *key, portail_error *err)
+{
+	return account_write(st, "DELETE FROM accounts WHERE email_key = ?", key, 0, 0, 0, err);
+}
+
+portail_status
+portail_store_account_checked(portail_store *st, const char *key, int64_t now,
+    portail_error *err)
+{
+	return account_write(st, "UPDATE accounts SET gpi_checked = ? WHERE email_key = ?",
+	    key, now, 0, 1, err);
+}
+
+portail_status
+portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
+    const struct portail_lockout *p, int64_t *locked_until, portail_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	portail_status r;
+	int failures, rc;
+	int64_t until = 0;
+
+	if ((r = begin(st, err)) != PORTAIL_OK)
+		return r;
+	if ((s = prep(st, "UPDATE accounts SET failures = failures + 1 WHERE email_key = ? "
+	    "RETURNING failures")) == NULL) {
+		r = db_err(st, err, "failure");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? PORTAIL_ERR_UNKNOWN : db_err(st, err, "failure");
+		goto out;
+	}
+	failures = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (failures >= p->max_failures) {
+		/* lockout, doubling per failure past the threshold, capped */
+		int64_t len = p->lockout;
+
+		for (int i = p->max_failures; i < failures && len < p->lockout_max; i++)
+			len *= 2;
+		if (len > p->lockout_max)
+			len = p->lockout_max;
+		until = now + len;
+		if ((s = prep(st, "UPDATE accounts SET locked_until = ? WHERE email_key = ?")) == NULL) {
+			r = db_err(st, err, "lock");
+			goto out;
+		}
+		sqlite3_bind_int64(s, 1, until);
+		sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			r = db_err(st, err, "lock");
+			goto out;
+		}
+	}
+	*locked_until = until;
+	r = PORTAIL_OK;
+out:
+	sqlite3_finalize(s);
+	return end(st, r, false, err);
+}
+
+portail_status
+portail_store_auth_succeeded(portail_store *st, const char *key, int64_t now,
+    const char *new_hash, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	s = prep(st, new_hash ?
+	    "UPDATE accounts SET failures = 0, locked_until = 0, last_signin = ?1, "
+	    "password_hash = ?3, updated = ?1 WHERE email_key = ?2" :
+	    "UPDATE accounts SET failures = 0, locked_until = 0, last_signin = ?1 WHERE email_key = ?2");
+	if (s == NULL) {
+		r = db_err(st, err, "sign-in");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	if (new_hash)
+		sqlite3_bind_text(s, 3, new_hash, -1, SQLITE_STATIC);
+	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "sign-in");
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* ---- codes and tickets ------------------------------------------------------ */
+
+portail_status
+portail_store_code_issue(portail_store *st, const char *key, const char *email,
+    const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES], int64_t now,
+    const struct portail_code_rules *rules, int *wait, portail_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	portail_status r;
+	int64_t last = 0;
+	int today = 0;
+
+	if ((r = begin(st, err)) != PORTAIL_OK)
+		return r;
+	/* rate limits count every request for the address, whatever the purpose */
+	if ((s = prep(st, "SELECT count(*), coalesce(max(at), 0) FROM issuance "
+	    "WHERE email_key = ? AND at > ?")) == NULL) {
+		r = db_err(st, err, "issuance");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now - 86400);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		r = db_err(st, err, "issuance");
+		goto out;
+	}
+	today = sqlite3_column_int(s, 0);
+	last = sqlite3_column_int64(s, 1);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (last > 0 && now - last < rules->resend_interval) {
+		*wait = (int)(rules->resend_interval - (now - last));
+		r = PORTAIL_ERR_TOO_SOON;
+		goto out;
+	}
+	if (today >= rules->max_per_day) {
+		r = PORTAIL_ERR_RATE_LIMITED;
+		goto out;
+	}
+	if ((s = prep(st, "INSERT INTO issuance (email_key, purpose, at) VALUES (?, ?, ?)")) == NULL) {
+		r = db_err(st, err, "issuance");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		r = db_err(st, err, "issuance");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	/* the new code replaces the old one, which dies with its ticket */
+	if ((s = prep(st, "INSERT OR REPLACE INTO verifications (email_key, purpose, email, "
+	    "code_hash, created, expires, tries_left) VALUES (?, ?, ?, ?, ?, ?, ?)")) == NULL) {
+		r = db_err(st, err, "verification");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, email, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, code_hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, now);
+	sqlite3_bind_int64(s, 6, now + rules->lifetime);
+	sqlite3_bind_int(s, 7, rules->max_attempts);
+	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "verification");
+out:
+	sqlite3_finalize(s);
+	return end(st, r, false, err);
+}
+
+portail_status
+portail_store_code_verify(portail_store *st, const char *key, const char *purpose,
+    const unsigned char code_hash[PORTAIL_HASH_BYTES],
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now, int ticket_lifetime,
+    int *tries_left, portail_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	portail_status r;
+	unsigned char stored[PORTAIL_HASH_BYTES];
+	int64_t expires;
+	int tries, consumed, rc;
+	bool keep = false;
+
+	if ((r = begin(st, err)) != PORTAIL_OK)
+		return r;
+	if ((s = prep(st, "SELECT code_hash, expires, tries_left, consumed FROM verifications "
+	    "WHERE email_key = ? AND purpose = ?")) == NULL) {
+		r = db_err(st, err, "verification");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? PORTAIL_ERR_NO_CODE : db_err(st, err, "verification");
+		goto out;
+	}
+	if (sqlite3_column_bytes(s, 0) != PORTAIL_HASH_BYTES) {
+		r = db_err(st, err, "verification");
+		goto out;
+	}
+	memcpy(stored, sqlite3_column_blob(s, 0), PORTAIL_HASH_BYTES);
+	expires = sqlite3_column_int64(s, 1);
+	tries = sqlite3_column_int(s, 2);
+	consumed = sqlite3_column_int(s, 3);
+	sqlite3_finalize(s);
+	s = NULL;
+	if (consumed != 0) {
+		r = PORTAIL_ERR_NO_CODE;        /* used: a new one must be asked for */
+		goto out;
+	}
+	if (tries <= 0) {
+		r = PORTAIL_ERR_TOO_MANY_TRIES;
+		goto out;
+	}
+	if (now >= expires) {
+		r = PORTAIL_ERR_EXPIRED_CODE;
+		goto out;
+	}
+	if (sodium_memcmp(stored, code_hash, PORTAIL_HASH_BYTES) != 0) {
+		/* one try less, committed even though the answer is a refusal */
+		keep = true;
+		if ((s = prep(st, "UPDATE verifications SET tries_left = tries_left - 1 "
+		    "WHERE email_key = ? AND purpose = ?")) == NULL ||
+		    (sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC),
+		    sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC),
+		    sqlite3_step(s)) != SQLITE_DONE) {
+			keep = false;
+			r = db_err(st, err, "verification");
+			goto out;
+		}
+		*tries_left = tries - 1;
+		r = *tries_left > 0 ? PORTAIL_ERR_WRONG_CODE : PORTAIL_ERR_TOO_MANY_TRIES;
+		goto out;
+	}
+	/* A good code stays good until its ticket is used (a parent whose
+	 * password was refused may come back with the same code); verifying
+	 * again replaces the ticket, so only the last one works. */
+	if ((s = prep(st, "UPDATE verifications SET verified = ?, ticket_hash = ?, "
+	    "ticket_expires = ? WHERE email_key = ? AND purpose = ?")) == NULL) {
+		r = db_err(st, err, "verification");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_blob(s, 2, ticket_hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now + ticket_lifetime);
+	sqlite3_bind_text(s, 4, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 5, purpose, -1, SQLITE_STATIC);
+	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "verification");
+out:
+	sodium_memzero(stored, sizeof(stored));
+	sqlite3_finalize(s);
+	return end(st, r, keep, err);
+}
+
+static portail_status
+ticket_find(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+    const char *purpose, int64_t now, char **key, char **email, portail_error *err)
+{
+	sqlite3_stmt *s = prep(st, "SELECT email_key, email FROM verifications "
+	    "WHERE ticket_hash = ? AND purpose = ? AND verified > 0 AND consumed = 0 "
+	    "AND ticket_expires > ?");
+	portail_status r;
+	int rc;
+
+	if (s == NULL)
+		return db_err(st, err, "ticket");
+	sqlite3_bind_blob(s, 1, ticket_hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*key = col_text(s, 0);
+		*email = col_text(s, 1);
+		r = *key && *email ? PORTAIL_OK : portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	} else {
+		r = rc == SQLITE_DONE ? PORTAIL_ERR_BAD_TICKET : db_err(st, err, "ticket");
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+portail_status
+portail_store_ticket_peek(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+    const char *purpose, int64_t now, char **key, char **email, portail_error *err)
+{
+	portail_status r;
+
+	*key = *email = NULL;
+	pthread_mutex_lock(&st->lock);
+	r = ticket_find(st, ticket_hash, purpose, now, key, email, err);
+	pthread_mutex_unlock(&st->lock);
+	if (r != PORTAIL_OK) {
+		free(*key);
+		free(*email);
+		*key = *email = NULL;
+	}
+	return r;
+}
+
+static portail_status
+consume(portail_store *st, const char *key, const char *purpose, int64_t now,
+    portail_error *err)
+{
+	sqlite3_stmt *s = prep(st, "UPDATE verifications SET consumed = ? "
+	    "WHERE email_key = ? AND purpose = ?");
+	portail_status r;
+
+	if (s == NULL)
+		return db_err(st, err, "consume");
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, purpose, -1, SQLITE_STATIC);
+	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "consume");
+	sqlite3_finalize(s);
+	return r;
+}
+
+portail_status
+portail_store_signup_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+    int64_t now, const char *password_hash, portail_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	char *key = NULL, *email = NULL;
+	portail_status r;
+	int rc;
+
+	if ((r = begin(st, err)) != PORTAIL_OK)
+		return r;
+	if ((r = ticket_find(st, ticket_hash, "signup", now, &key, &email, err)) != PORTAIL_OK)
+		goto out;
+	if ((s = prep(st, "INSERT INTO accounts (email_key, email, password_hash, created, updated, "
+	    "gpi_checked) VALUES (?1, ?2, ?3, ?4, ?4, ?4)")) == NULL) {
+		r = db_err(st, err, "account");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, email, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, password_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT) {
+		r = PORTAIL_ERR_EXISTS;
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_err(st, err, "account");
+		goto out;
+	}
+	r = consume(st, key, "signup", now, err);
+out:
+	sqlite3_finalize(s);
+	free(key);
+	free(email);
+	return end(st, r, false, err);
+}
+
+portail_status
+portail_store_reset_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+    int64_t now, const char *password_hash, portail_error *err)
+{
+	sqlite3_stmt *s = NULL;
+	char *key = NULL, *email = NULL;
+	portail_status r;
+
+	if ((r = begin(st, err)) != PORTAIL_OK)
+		return r;
+	if ((r = ticket_find(st, ticket_hash, "reset", now, &key, &email, err)) != PORTAIL_OK)
+		goto out;
+	if ((s = prep(st, "UPDATE accounts SET password_hash = ?1, failures = 0, locked_until = 0, "
+	    "token_epoch = token_epoch + 1, updated = ?2 WHERE email_key = ?3")) == NULL) {
+		r = db_err(st, err, "account");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, password_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE) {
+		r = db_err(st, err, "account");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) == 0) {
+		r = PORTAIL_ERR_UNKNOWN;
+		goto out;
+	}
+	r = consume(st, key, "reset", now, err);
+out:
+	sqlite3_finalize(s);
+	free(key);
+	free(email);
+	return end(st, r, false, err);
+}
+
+portail_status
+portail_store_gc(portail_store *st, int64_t now, portail_error *err)
+{
+	sqlite3_stmt *s1 = NULL, *s2 = NULL;
+	portail_status r = PORTAIL_OK;
+
+	pthread_mutex_lock(&st->lock);
+	s1 = prep(st, "DELETE FROM verifications WHERE expires < ?1 AND ticket_expires < ?1");
+	s2 = prep(st, "DELETE FROM issuance WHERE at < ?1");
+	if (s1 == NULL || s2 == NULL) {
+		r = db_err(st, err, "gc");
+		goto out;
+	}
+	sqlite3_bind_int64(s1, 1, now - 86400);
+	sqlite3_bind_int64(s2, 1, now - 86400);
+	if (sqlite3_step(s1) != SQLITE_DONE || sqlite3_step(s2) != SQLITE_DONE)
+		r = db_err(st, err, "gc");
+out:
+	sqlite3_finalize(s1);
+	sqlite3_finalize(s2);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}

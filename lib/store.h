@@ -1,0 +1,155 @@
+/*
+ * store.h — where accounts and pending verifications live.
+ *
+ * The embedded backend is SQLite (store.c); a distributed one will come,
+ * so callers see only these operations. Each operation that changes more
+ * than one row is one transaction: after a crash at any point there is
+ * either all of a step or none of it (no account without its ticket
+ * consumed, no password changed without the whole flow).
+ *
+ * A handle is safe to share between threads (operations are serialized).
+ * Times are seconds since the epoch, passed in by the caller (tests move
+ * the clock). Every failure to reach the database is
+ * PORTAIL_ERR_UNAVAILABLE, never a refusal.
+ */
+#ifndef PORTAIL_STORE_H
+#define PORTAIL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "key.h"
+#include "portail.h"
+
+typedef struct portail_store portail_store;
+
+enum portail_account_state { PORTAIL_ACCOUNT_ENABLED = 0, PORTAIL_ACCOUNT_DISABLED = 1 };
+
+struct portail_account {
+	char *email;            /* as the parent typed it at sign-up */
+	char *email_key;        /* portail_email_key(email) */
+	char *password_hash;    /* argon2id PHC string, or NULL (social-only account) */
+	int state;
+	int64_t created, updated, last_signin;
+	int failures;
+	int64_t locked_until;
+	int64_t token_epoch;
+	int64_t gpi_checked;    /* last positive GPI check, 0 never */
+};
+
+/* Frees the strings (the hash wiped first); the struct itself is the caller's. */
+PORTAIL_EXPORT void portail_account_clear(struct portail_account *a);
+
+/*
+ * Opens (creating when missing, mode 0600) the store at path and brings
+ * its schema up to date (PRAGMA user_version, forward migrations only;
+ * a store newer than this program is refused).
+ */
+PORTAIL_EXPORT portail_status portail_store_open(const char *path, portail_store **out,
+    portail_error *err);
+PORTAIL_EXPORT void portail_store_close(portail_store *st);
+
+/* A cheap query, for status and check. */
+PORTAIL_EXPORT portail_status portail_store_probe(portail_store *st, portail_error *err);
+
+/* ---- accounts ------------------------------------------------------------- */
+
+/* PORTAIL_ERR_UNKNOWN when there is none; *out filled otherwise. */
+PORTAIL_EXPORT portail_status portail_store_account_get(portail_store *st, const char *key,
+    struct portail_account *out, portail_error *err);
+
+/* All accounts, by address; *out is an array of *n the caller clears and frees. */
+PORTAIL_EXPORT portail_status portail_store_account_list(portail_store *st,
+    struct portail_account **out, size_t *n, portail_error *err);
+
+/* state, unlock (failures and lock cleared), delete: UNKNOWN when absent. */
+PORTAIL_EXPORT portail_status portail_store_account_set_state(portail_store *st,
+    const char *key, int state, int64_t now, portail_error *err);
+PORTAIL_EXPORT portail_status portail_store_account_unlock(portail_store *st, const char *key,
+    int64_t now, portail_error *err);
+PORTAIL_EXPORT portail_status portail_store_account_delete(portail_store *st, const char *key,
+    portail_error *err);
+
+/* Records a positive GPI check. */
+PORTAIL_EXPORT portail_status portail_store_account_checked(portail_store *st, const char *key,
+    int64_t now, portail_error *err);
+
+struct portail_lockout {
+	int max_failures;       /* before the first lock */
+	int lockout;            /* first lock, seconds; doubles per further failure */
+	int lockout_max;
+};
+
+/*
+ * A failed sign-in: one more failure, counted exactly under concurrency;
+ * *locked_until gets the new lock end (0 when not locked).
+ */
+PORTAIL_EXPORT portail_status portail_store_auth_failed(portail_store *st, const char *key,
+    int64_t now, const struct portail_lockout *policy, int64_t *locked_until,
+    portail_error *err);
+
+/* A good sign-in: failures cleared, last_signin set, hash replaced when new_hash. */
+PORTAIL_EXPORT portail_status portail_store_auth_succeeded(portail_store *st, const char *key,
+    int64_t now, const char *new_hash, portail_error *err);
+
+/* ---- verification codes and tickets ------------------------------------------ */
+
+struct portail_code_rules {
+	int lifetime;
+	int max_attempts;
+	int resend_interval;
+	int max_per_day;
+};
+
+/*
+ * Issues a code for (key, purpose): checks the rate limits (TOO_SOON with
+ * *wait seconds, RATE_LIMITED), records the issuance, and replaces any
+ * previous verification (which dies with it). email is the address as
+ * typed, kept for the account.
+ */
+PORTAIL_EXPORT portail_status portail_store_code_issue(portail_store *st, const char *key,
+    const char *email, const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES],
+    int64_t now, const struct portail_code_rules *rules, int *wait, portail_error *err);
+
+/*
+ * Checks a code. OK: the verification is marked verified and bound to the
+ * ticket (ticket_hash, valid ticket_lifetime). WRONG_CODE with *tries_left,
+ * EXPIRED_CODE, TOO_MANY_TRIES, NO_CODE.
+ */
+PORTAIL_EXPORT portail_status portail_store_code_verify(portail_store *st, const char *key,
+    const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES],
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now, int ticket_lifetime,
+    int *tries_left, portail_error *err);
+
+/*
+ * Looks a live ticket up (verified, not consumed, not expired, of this
+ * purpose) without consuming it: *key and *email are new strings.
+ * BAD_TICKET otherwise.
+ */
+PORTAIL_EXPORT portail_status portail_store_ticket_peek(portail_store *st,
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], const char *purpose, int64_t now,
+    char **key, char **email, portail_error *err);
+
+/*
+ * In one transaction: consumes the ticket (BAD_TICKET when it is not
+ * live) and creates the account with password_hash (EXISTS when there is
+ * one: the ticket stays unconsumed).
+ */
+PORTAIL_EXPORT portail_status portail_store_signup_finish(portail_store *st,
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now,
+    const char *password_hash, portail_error *err);
+
+/*
+ * In one transaction: consumes a reset ticket and sets the password,
+ * clears failures and lock, bumps the token epoch (revokes every token).
+ * UNKNOWN when the account went away meanwhile.
+ */
+PORTAIL_EXPORT portail_status portail_store_reset_finish(portail_store *st,
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now,
+    const char *password_hash, portail_error *err);
+
+/* Removes verifications and issuance records older than a day. */
+PORTAIL_EXPORT portail_status portail_store_gc(portail_store *st, int64_t now,
+    portail_error *err);
+
+#endif

@@ -1,0 +1,1037 @@
+/*
+ * test_flows.c — the parent's flows end to end: real slapd, a real SMTP
+ * sink, a real portaild with its store, driven through libportail-client;
+ * codes are read from the delivered mail, as a parent would.
+ *
+ * Each test starts its own daemon and sink (its own store), so that
+ * rate limits and accounts of one test never leak into another.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "portail-client.h"
+
+#define GOOD_PW "Quatre-chevaux-bleus-dansent"
+#define OTHER_PW "Un-ciel-de-mars-sur-Gaspe"
+
+static struct fx_slapd slapd;
+
+struct env {
+	struct fx_daemon d;
+	char dir[600], conf[700], sock[700], sink[700];
+	portail_client *c;
+};
+
+/* gpi_extra goes in [gpi]; extra at the end (may open sections). */
+static void
+env_start(struct env *e, const char *gpi_extra, const char *extra)
+{
+	char text[4096], cmd[1200];
+	int st = 0;
+	FILE *f;
+
+	memset(e, 0, sizeof(*e));
+	/* a test that failed with the directory stopped must not fail the next */
+	if (!fx_slapd_alive(&slapd))
+		fx_slapd_restart(&slapd);
+	snprintf(e->dir, sizeof(e->dir), "%s", fx_tmpdir("flows"));
+	snprintf(e->sock, sizeof(e->sock), "%s/run/portaild.sock", e->dir);
+	snprintf(e->sink, sizeof(e->sink), "%s/sink", e->dir);
+	snprintf(cmd, sizeof(cmd), "'%s' start '%s' >/dev/null", fx_src("tests/fixtures/smtp-sink.sh"),
+	    e->sink);
+	if (system(cmd) != 0)
+		fail_msg("smtp sink did not start");
+	snprintf(cmd, sizeof(cmd), "%s/port", e->sink);
+	f = fopen(cmd, "r");
+	assert_non_null(f);
+	{
+		int port = 0;
+
+		assert_int_equal(fscanf(f, "%d", &port), 1);
+		fclose(f);
+		snprintf(text, sizeof(text),
+		    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
+		    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
+		    "timeout = 2\nnetwork_timeout = 1\n%s"
+		    "[daemon]\nsocket = %s\nuser = nobody\nworkers = 4\n"
+		    "[store]\npath = %s/state/portail.db\n"
+		    "[security]\nkey_file = %s/etc/secret.key\n"
+		    "[mail]\nurl = smtp://127.0.0.1:%d\nstarttls = no\ntimeout = 3\n"
+		    "from = Portail Parents <portail@exemple.qc.ca>\n"
+		    "%s",
+		    slapd.uri, slapd.bind_pw_file, gpi_extra, e->sock, e->dir, e->dir, port, extra);
+	}
+	/* light argon2 unless the test says otherwise */
+	if (strstr(extra, "[password]") == NULL)
+		strncat(text, "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\n",
+		    sizeof(text) - strlen(text) - 1);
+	if (strstr(extra, "[codes]") == NULL)
+		strncat(text, "[codes]\nresend_interval = 0\n", sizeof(text) - strlen(text) - 1);
+	snprintf(e->conf, sizeof(e->conf), "%s", fx_write(e->dir, "portail.conf", text, 0644));
+	if (!fx_init(e->conf))
+		fail_msg("portail init failed for %s", e->conf);
+	if (!fx_daemon_start(&e->d, e->dir, e->conf, e->sock, &st))
+		fail_msg("portaild exited %d (%s)", st, e->d.log);
+	assert_int_equal(portail_client_new(e->sock, 0, &e->c), PORTAIL_OK);
+}
+
+static void
+env_stop(struct env *e)
+{
+	char cmd[1200];
+
+	portail_client_free(e->c);
+	fx_daemon_stop(&e->d);
+	snprintf(cmd, sizeof(cmd), "'%s' stop '%s'", fx_src("tests/fixtures/smtp-sink.sh"), e->sink);
+	if (system(cmd) != 0)
+		print_message("# smtp sink did not stop cleanly\n");
+}
+
+/* One request; returns the status, *out the answer (ok or not) when wanted. */
+static portail_status
+req(struct env *e, json_t *r, json_t **out)
+{
+	json_t *a = NULL;
+	portail_status s = portail_client_call(e->c, r, &a, NULL);
+
+	json_decref(r);
+	if (out != NULL)
+		*out = a;
+	else
+		json_decref(a);
+	return s;
+}
+
+static portail_status
+code_request(struct env *e, const char *email, const char *purpose, json_t **out)
+{
+	return req(e, json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", email,
+	    "purpose", purpose), out);
+}
+
+static portail_status
+code_verify(struct env *e, const char *email, const char *purpose, const char *code,
+    char *ticket, json_t **out)
+{
+	json_t *a = NULL;
+	portail_status s = req(e, json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify",
+	    "email", email, "purpose", purpose, "code", code), &a);
+
+	if (s == PORTAIL_OK && ticket != NULL)
+		snprintf(ticket, 64, "%s", json_string_value(json_object_get(a, "ticket")));
+	if (out != NULL)
+		*out = a;
+	else
+		json_decref(a);
+	return s;
+}
+
+static portail_status
+finish(struct env *e, const char *op, const char *ticket, const char *pw, const char *conf,
+    json_t **out)
+{
+	return req(e, json_pack("{s:s, s:s, s:s, s:s}", "op", op, "ticket", ticket, "password", pw,
+	    "confirmation", conf), out);
+}
+
+static portail_status
+auth(struct env *e, const char *email, const char *pw, json_t **out)
+{
+	return req(e, json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", email,
+	    "password", pw), out);
+}
+
+static portail_status
+check(struct env *e, const char *email, json_t **out)
+{
+	return req(e, json_pack("{s:s, s:s}", "op", "account.check", "email", email), out);
+}
+
+static portail_status
+admin(struct env *e, const char *op, const char *email, json_t **out)
+{
+	return email ? req(e, json_pack("{s:s, s:s}", "op", op, "email", email), out) :
+	    req(e, json_pack("{s:s}", "op", op), out);
+}
+
+static const char *
+error_of(json_t *a)
+{
+	return json_string_value(json_object_get(a, "error"));
+}
+
+/* ---- the mailbox -------------------------------------------------------------- */
+
+struct msg {
+	char name[300];
+	char *text;
+};
+
+/* Messages to rcpt (X-RcptTo), oldest first; returns how many (at most max). */
+static int
+mails_to(struct env *e, const char *rcpt, struct msg *out, int max)
+{
+	char dir[800], path[1200], needle[400];
+	struct dirent **names = NULL;
+	int n, found = 0;
+
+	snprintf(dir, sizeof(dir), "%s/mail/new", e->sink);
+	snprintf(needle, sizeof(needle), "X-RcptTo: %s\n", rcpt);
+	n = scandir(dir, &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		FILE *f;
+		char *text;
+		long len;
+
+		if (names[i]->d_name[0] == '.')
+			goto next;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			goto next;
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		fseek(f, 0, SEEK_SET);
+		text = calloc(1, (size_t)len + 1);
+		if (fread(text, 1, (size_t)len, f) != (size_t)len) {
+			free(text);
+			fclose(f);
+			goto next;
+		}
+		fclose(f);
+		if (strstr(text, needle) != NULL && found < max) {
+			snprintf(out[found].name, sizeof(out[found].name), "%s", names[i]->d_name);
+			out[found++].text = text;
+		} else {
+			free(text);
+		}
+next:
+		free(names[i]);
+	}
+	free(names);
+	return found;
+}
+
+static void
+free_mails(struct msg *m, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(m[i].text);
+}
+
+/* Waits (up to 20 s) for the n-th message to rcpt; returns its text (new). */
+static char *
+wait_mail(struct env *e, const char *rcpt, int n)
+{
+	struct msg m[64];
+
+	for (int i = 0; i < 400; i++) {
+		int got = mails_to(e, rcpt, m, 64);
+
+		if (got >= n) {
+			char *t = m[n - 1].text;
+
+			m[n - 1].text = NULL;
+			free_mails(m, got);
+			return t;
+		}
+		free_mails(m, got);
+		usleep(50000);
+	}
+	fail_msg("no message %d to %s", n, rcpt);
+	return NULL;
+}
+
+static int
+count_mail(struct env *e, const char *rcpt)
+{
+	struct msg m[64];
+	int n = mails_to(e, rcpt, m, 64);
+
+	free_mails(m, n);
+	return n;
+}
+
+/* The code on a line of its own, indented by four spaces. */
+static void
+code_in(const char *mail, char *code)
+{
+	const char *p = strstr(mail, "\n    ");
+
+	assert_non_null(p);
+	p += 5;
+	assert_int_equal(strspn(p, "0123456789abcdef"), 6);
+	memcpy(code, p, 6);
+	code[6] = '\0';
+}
+
+/* Sign-up through to a ticket: request, read the mail, verify. */
+static void
+ticket_for(struct env *e, const char *email, const char *purpose, int nth_mail, char *ticket)
+{
+	char code[8], *m;
+
+	assert_int_equal(code_request(e, email, purpose, NULL), PORTAIL_OK);
+	m = wait_mail(e, email, nth_mail);
+	code_in(m, code);
+	free(m);
+	assert_int_equal(code_verify(e, email, purpose, code, ticket, NULL), PORTAIL_OK);
+	assert_int_equal(strncmp(ticket, "ptt_", 4), 0);
+}
+
+static void
+make_account(struct env *e, const char *email, const char *pw)
+{
+	char ticket[64];
+
+	ticket_for(e, email, "signup", 1, ticket);
+	assert_int_equal(finish(e, "account.create", ticket, pw, pw, NULL), PORTAIL_OK);
+}
+
+static int
+group_setup(void **state)
+{
+	fx_slapd_start(&slapd, NULL);
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	fx_slapd_stop(&slapd);
+	return 0;
+}
+
+/* ---- the seed's screens ----------------------------------------------------------- */
+
+static void
+test_full_signup(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	char ticket[64], *m;
+
+	env_start(&e, "", "");
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &a), PORTAIL_OK);
+	assert_non_null(strstr(json_string_value(json_object_get(a, "message")),
+	    "Si cette adresse est celle inscrite"));
+	json_decref(a);
+	m = wait_mail(&e, "chantal.gagnon@exemple.ca", 1);
+	/* a well-formed message: encoded subject, the code on its own line */
+	assert_non_null(strstr(m, "Subject: =?UTF-8?B?"));
+	assert_non_null(strstr(m, "From: Portail Parents <portail@exemple.qc.ca>"));
+	assert_non_null(strstr(m, "Content-Transfer-Encoding: quoted-printable"));
+	assert_non_null(strstr(m, "Message-ID: <"));
+	assert_non_null(strstr(m, "Date: "));
+	{
+		char code[8];
+
+		code_in(m, code);
+		free(m);
+		/* typed in capitals with blanks around it: still good */
+		for (char *c = code; *c; c++)
+			if (*c >= 'a' && *c <= 'f')
+				*c = (char)(*c - 'a' + 'A');
+		{
+			char typed[16];
+
+			snprintf(typed, sizeof(typed), "  %s ", code);
+			assert_int_equal(code_verify(&e, "chantal.gagnon@exemple.ca", "signup", typed,
+			    ticket, NULL), PORTAIL_OK);
+		}
+	}
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, &a), PORTAIL_OK);
+	assert_string_equal(json_string_value(json_object_get(a, "email")), "chantal.gagnon@exemple.ca");
+	json_decref(a);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	/* the "account created" notice */
+	m = wait_mail(&e, "chantal.gagnon@exemple.ca", 2);
+	assert_null(strstr(m, "\n    "));        /* no code in it */
+	free(m);
+	/* the store keeps no secret in clear */
+	{
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "grep -c -a '%s' '%s/state/portail.db' >/dev/null", GOOD_PW, e.dir);
+		assert_int_not_equal(system(cmd), 0);
+	}
+	assert_false(fx_log_has(e.d.log, GOOD_PW));
+	assert_false(fx_log_has(e.d.log, ticket));
+	env_stop(&e);
+}
+
+static void
+test_full_reset(void **state)
+{
+	struct env e;
+	char ticket[64], *m;
+	json_t *a = NULL;
+
+	env_start(&e, "", "");
+	make_account(&e, "julie.cote@exemple.ca", GOOD_PW);
+	ticket_for(&e, "julie.cote@exemple.ca", "reset", 3, ticket);       /* code, notice, code */
+	assert_int_equal(finish(&e, "password.reset", ticket, OTHER_PW, OTHER_PW, &a), PORTAIL_OK);
+	json_decref(a);
+	assert_int_equal(auth(&e, "julie.cote@exemple.ca", OTHER_PW, NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "julie.cote@exemple.ca", GOOD_PW, NULL), PORTAIL_ERR_REFUSED);
+	m = wait_mail(&e, "julie.cote@exemple.ca", 4);
+	assert_non_null(strstr(m, "X-RcptTo: julie.cote@exemple.ca"));
+	free(m);
+	env_stop(&e);
+}
+
+static void
+test_wrong_code_five_times(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	char code[8], *m;
+
+	env_start(&e, "", "");
+	assert_int_equal(code_request(&e, "marc.roy@exemple.ca", "signup", NULL), PORTAIL_OK);
+	m = wait_mail(&e, "marc.roy@exemple.ca", 1);
+	code_in(m, code);
+	free(m);
+	for (int i = 4; i >= 1; i--) {
+		assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "signup",
+		    strcmp(code, "000000") ? "000000" : "111111", NULL, &a), PORTAIL_ERR_WRONG_CODE);
+		assert_int_equal(json_integer_value(json_object_get(a, "tries_left")), i);
+		json_decref(a);
+	}
+	assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "signup",
+	    strcmp(code, "000000") ? "000000" : "111111", NULL, NULL), PORTAIL_ERR_TOO_MANY_TRIES);
+	/* dead: even the right code no longer works */
+	assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "signup", code, NULL, NULL),
+	    PORTAIL_ERR_TOO_MANY_TRIES);
+	/* malformed codes are refused without costing a try */
+	assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "signup", "12", NULL, NULL),
+	    PORTAIL_ERR_INVALID);
+	assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "signup", "zzzzzz", NULL, NULL),
+	    PORTAIL_ERR_INVALID);
+	/* no code asked for at all */
+	assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "reset", code, NULL, NULL),
+	    PORTAIL_ERR_NO_CODE);
+	env_stop(&e);
+}
+
+static void
+test_expired_code(void **state)
+{
+	struct env e;
+	char code[8], *m;
+
+	env_start(&e, "", "[codes]\nlifetime = 5\nresend_interval = 0\n");
+	assert_int_equal(code_request(&e, "nadia.belanger@exemple.ca", "signup", NULL), PORTAIL_OK);
+	m = wait_mail(&e, "nadia.belanger@exemple.ca", 1);
+	code_in(m, code);
+	free(m);
+	sleep(6);
+	assert_int_equal(code_verify(&e, "nadia.belanger@exemple.ca", "signup", code, NULL, NULL),
+	    PORTAIL_ERR_EXPIRED_CODE);
+	env_stop(&e);
+}
+
+static void
+test_new_code_kills_old(void **state)
+{
+	struct env e;
+	char old[8], fresh[8], ticket[64], *m;
+
+	env_start(&e, "", "");
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", NULL), PORTAIL_OK);
+	m = wait_mail(&e, "chantal.gagnon@exemple.ca", 1);
+	code_in(m, old);
+	free(m);
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", NULL), PORTAIL_OK);
+	m = wait_mail(&e, "chantal.gagnon@exemple.ca", 2);
+	code_in(m, fresh);
+	free(m);
+	if (strcmp(old, fresh) != 0)
+		assert_int_equal(code_verify(&e, "chantal.gagnon@exemple.ca", "signup", old, NULL, NULL),
+		    PORTAIL_ERR_WRONG_CODE);
+	assert_int_equal(code_verify(&e, "chantal.gagnon@exemple.ca", "signup", fresh, ticket, NULL),
+	    PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+test_resend_too_soon(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+
+	env_start(&e, "", "[codes]\nresend_interval = 30\n");
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", NULL), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &a), PORTAIL_ERR_TOO_SOON);
+	assert_true(json_integer_value(json_object_get(a, "retry_after")) > 0);
+	json_decref(a);
+	/* and the same answer for an address on no record: no enumeration */
+	assert_int_equal(code_request(&e, "personne@exemple.ca", "signup", NULL), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "personne@exemple.ca", "signup", NULL), PORTAIL_ERR_TOO_SOON);
+	env_stop(&e);
+}
+
+static void
+test_eleventh_code_refused(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+
+	env_start(&e, "", "");
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", NULL), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &a),
+	    PORTAIL_ERR_RATE_LIMITED);
+	assert_string_equal(error_of(a), "rate_limited");
+	json_decref(a);
+	/* the limit is per address, whatever its case */
+	assert_int_equal(code_request(&e, "CHANTAL.GAGNON@exemple.ca", "reset", NULL),
+	    PORTAIL_ERR_RATE_LIMITED);
+	env_stop(&e);
+}
+
+static void
+test_ticket_rules(void **state)
+{
+	struct env e;
+	char ticket[64], reset_ticket[64];
+
+	env_start(&e, "", "");
+	ticket_for(&e, "chantal.gagnon@exemple.ca", "signup", 1, ticket);
+	/* a sign-up ticket does not reset a password */
+	assert_int_equal(finish(&e, "password.reset", ticket, GOOD_PW, GOOD_PW, NULL),
+	    PORTAIL_ERR_BAD_TICKET);
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, NULL), PORTAIL_OK);
+	/* used once, never again */
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, NULL),
+	    PORTAIL_ERR_BAD_TICKET);
+	/* forged and malformed tickets */
+	assert_int_equal(finish(&e, "account.create", "ptt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    GOOD_PW, GOOD_PW, NULL), PORTAIL_ERR_BAD_TICKET);
+	assert_int_equal(finish(&e, "account.create", "not a ticket", GOOD_PW, GOOD_PW, NULL),
+	    PORTAIL_ERR_BAD_TICKET);
+	/* a reset ticket does not create an account */
+	ticket_for(&e, "chantal.gagnon@exemple.ca", "reset", 3, reset_ticket);
+	assert_int_equal(finish(&e, "account.create", reset_ticket, GOOD_PW, GOOD_PW, NULL),
+	    PORTAIL_ERR_BAD_TICKET);
+	env_stop(&e);
+}
+
+static void
+test_password_policy(void **state)
+{
+	static const struct {
+		const char *pw, *reason;
+	} bad[] = {
+		{ "password1", "dictionary" },
+		{ "Ab1!x", "too_short" },
+		{ "aaaaaaaaaaaa", "simple" },
+		{ "chantal2026!", "personal" },
+		{ "Gagnon-du-Quebec", "personal" },
+		{ "a\001bcdefghij", "not_text" },
+	};
+	struct env e;
+	char ticket[64], longpw[200];
+	json_t *a = NULL;
+
+	env_start(&e, "", "");
+	ticket_for(&e, "chantal.gagnon@exemple.ca", "signup", 1, ticket);
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, OTHER_PW, &a), PORTAIL_ERR_MISMATCH);
+	assert_string_equal(json_string_value(json_object_get(a, "reason")), "mismatch");
+	assert_non_null(strstr(json_string_value(json_object_get(a, "message")), "confirmation"));
+	json_decref(a);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(finish(&e, "account.create", ticket, bad[i].pw, bad[i].pw, &a),
+		    PORTAIL_ERR_POLICY);
+		if (strcmp(json_string_value(json_object_get(a, "reason")), bad[i].reason) != 0)
+			fail_msg("%s: %s", bad[i].pw, json_dumps(a, 0));
+		json_decref(a);
+	}
+	memset(longpw, 'x', 129);
+	for (int i = 0; i < 129; i += 3)
+		longpw[i] = (char)('a' + i % 26);
+	longpw[129] = '\0';
+	assert_int_equal(finish(&e, "account.create", ticket, longpw, longpw, &a), PORTAIL_ERR_POLICY);
+	assert_string_equal(json_string_value(json_object_get(a, "reason")), "too_long");
+	json_decref(a);
+	/* English messages when asked */
+	portail_client_set_lang(e.c, "en");
+	assert_int_equal(finish(&e, "account.create", ticket, "password1", "password1", &a), PORTAIL_ERR_POLICY);
+	assert_non_null(strstr(json_string_value(json_object_get(a, "message")), "dictionary word"));
+	json_decref(a);
+	/* nothing was lost: the same ticket still makes the account; NFC,
+	 * so two spellings of é are one password */
+	assert_int_equal(finish(&e, "account.create", ticket, "D\xc3\xa9j\xc3\xa0-vu-sous-la-pluie",
+	    "De\xcc\x81ja\xcc\x80-vu-sous-la-pluie", NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "D\xc3\xa9j\xc3\xa0-vu-sous-la-pluie",
+	    NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+test_no_enumeration(void **state)
+{
+	struct env e;
+	json_t *known = NULL, *unknown = NULL, *unsub = NULL, *existing = NULL;
+	char *m;
+
+	env_start(&e, "", "");
+	make_account(&e, "julie.cote@exemple.ca", GOOD_PW);
+	assert_int_equal(code_request(&e, "personne@exemple.ca", "signup", &unknown), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "pierre.lavoie@exemple.ca", "signup", &unsub), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "julie.cote@exemple.ca", "signup", &existing), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "marc.roy@exemple.ca", "signup", &known), PORTAIL_OK);
+	/* four addresses, one answer */
+	assert_true(json_equal(known, unknown));
+	assert_true(json_equal(known, unsub));
+	assert_true(json_equal(known, existing));
+	/* mail leaves in order: once the known parent's code is here, the
+	 * others would be too */
+	m = wait_mail(&e, "marc.roy@exemple.ca", 1);
+	free(m);
+	assert_int_equal(count_mail(&e, "personne@exemple.ca"), 0);
+	assert_int_equal(count_mail(&e, "pierre.lavoie@exemple.ca"), 0);
+	/* an address with an account gets a notice with the way back, not a code */
+	m = wait_mail(&e, "julie.cote@exemple.ca", 3);
+	assert_null(strstr(m, "\n    "));
+	assert_non_null(strstr(m, "Mot de passe oubli"));
+	free(m);
+	/* a code for an unknown address answers like a wrong one, never "no code" */
+	assert_int_equal(code_verify(&e, "personne@exemple.ca", "signup", "123456", NULL, NULL),
+	    PORTAIL_ERR_WRONG_CODE);
+	assert_int_equal(admin(&e, "account.show", "personne@exemple.ca", NULL), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(admin(&e, "account.show", "pierre.lavoie@exemple.ca", NULL), PORTAIL_ERR_UNKNOWN);
+	/* injection characters are refused before anything */
+	assert_int_equal(code_request(&e, "*)(objectClass=*", "signup", NULL), PORTAIL_ERR_INVALID);
+	assert_int_equal(code_request(&e, "a@b.ca\r\nBcc: x@y.ca", "signup", NULL), PORTAIL_ERR_PROTOCOL);
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "other", NULL), PORTAIL_ERR_INVALID);
+	json_decref(known);
+	json_decref(unknown);
+	json_decref(unsub);
+	json_decref(existing);
+	env_stop(&e);
+}
+
+static void
+test_mixed_case_each_step(void **state)
+{
+	struct env e;
+	char code[8], ticket[64], *m;
+	json_t *a = NULL;
+
+	env_start(&e, "", "");
+	assert_int_equal(code_request(&e, "Marc.Roy@Exemple.CA", "signup", NULL), PORTAIL_OK);
+	m = wait_mail(&e, "Marc.Roy@Exemple.CA", 1);
+	code_in(m, code);
+	free(m);
+	assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "signup", code, ticket, NULL), PORTAIL_OK);
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, &a), PORTAIL_OK);
+	/* the account keeps the address as first typed */
+	assert_string_equal(json_string_value(json_object_get(a, "email")), "Marc.Roy@Exemple.CA");
+	json_decref(a);
+	assert_int_equal(auth(&e, "MARC.ROY@EXEMPLE.CA", GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_equal(check(&e, "marc.ROY@exemple.ca", NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+test_smtp_down_nothing_lost(void **state)
+{
+	struct env e;
+	json_t *a = NULL, *st = NULL;
+	char cmd[1200], *m;
+
+	env_start(&e, "", "");
+	snprintf(cmd, sizeof(cmd), "'%s' stop '%s'", fx_src("tests/fixtures/smtp-sink.sh"), e.sink);
+	assert_int_equal(system(cmd), 0);
+	/* the answer is the same as ever */
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &a), PORTAIL_OK);
+	json_decref(a);
+	/* the failure shows in status */
+	for (int i = 0; i < 100; i++) {
+		st = NULL;
+		assert_int_equal(portail_client_status(e.c, &st, NULL), PORTAIL_OK);
+		if (json_integer_value(json_object_get(json_object_get(st, "mail"), "last_failure")) > 0)
+			break;
+		json_decref(st);
+		st = NULL;
+		usleep(100000);
+	}
+	assert_non_null(st);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "mail"), "queued")), 1);
+	assert_true(strlen(json_string_value(json_object_get(json_object_get(st, "mail"), "last_error"))) > 0);
+	json_decref(st);
+	/* the sink comes back: the message is delivered by a retry */
+	snprintf(cmd, sizeof(cmd), "'%s' restart '%s' >/dev/null", fx_src("tests/fixtures/smtp-sink.sh"), e.sink);
+	assert_int_equal(system(cmd), 0);
+	m = wait_mail(&e, "chantal.gagnon@exemple.ca", 1);
+	{
+		char code[8], ticket[64];
+
+		code_in(m, code);
+		assert_int_equal(code_verify(&e, "chantal.gagnon@exemple.ca", "signup", code, ticket, NULL),
+		    PORTAIL_OK);
+	}
+	free(m);
+	assert_true(fx_log_has(e.d.log, "failed (try 1"));
+	env_stop(&e);
+}
+
+static void
+test_directory_down(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	char ticket[64];
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	ticket_for(&e, "nadia.belanger@exemple.ca", "signup", 1, ticket);
+	fx_slapd_stop(&slapd);
+	/* sign-up: unavailable, at the first step and at the last */
+	assert_int_equal(code_request(&e, "marc.roy@exemple.ca", "signup", &a), PORTAIL_ERR_UNAVAILABLE);
+	assert_string_equal(error_of(a), "unavailable");
+	json_decref(a);
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, NULL),
+	    PORTAIL_ERR_UNAVAILABLE);
+	/* access check: a positive check younger than [gpi] grace still counts */
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_true(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	/* sign-in by password needs no directory */
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	fx_slapd_restart(&slapd);
+	/* and the ticket was not lost */
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+test_no_grace_is_unavailable(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+
+	/* without grace, the same check is unavailable — never "expired" */
+	env_start(&e, "grace = 0\n", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	fx_slapd_stop(&slapd);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_ERR_UNAVAILABLE);
+	assert_string_equal(error_of(a), "unavailable");
+	json_decref(a);
+	fx_slapd_restart(&slapd);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+test_lockout_and_reset_unlocks(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	char ticket[64];
+
+	env_start(&e, "", "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\nmax_failures = 3\n"
+	    "lockout = 60\n");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "mauvais", NULL), PORTAIL_ERR_REFUSED);
+	/* locked: even the right password waits */
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, &a), PORTAIL_ERR_LOCKED);
+	assert_true(json_integer_value(json_object_get(a, "retry_after")) > 50);
+	assert_string_equal(error_of(a), "locked");
+	json_decref(a);
+	/* one more failure while locked doubles nothing: it is not even tried */
+	assert_int_equal(admin(&e, "account.show", "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "account"), "failures")), 3);
+	json_decref(a);
+	/* the forgotten-password route works while locked, and unlocks */
+	ticket_for(&e, "chantal.gagnon@exemple.ca", "reset", 3, ticket);
+	assert_int_equal(finish(&e, "password.reset", ticket, OTHER_PW, OTHER_PW, NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", OTHER_PW, NULL), PORTAIL_OK);
+	/* admin unlock too */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "mauvais", NULL), PORTAIL_ERR_REFUSED);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", OTHER_PW, NULL), PORTAIL_ERR_LOCKED);
+	assert_int_equal(admin(&e, "account.unlock", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", OTHER_PW, NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+test_admin_accounts(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	char *dump;
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	assert_int_equal(admin(&e, "account.list", NULL, &a), PORTAIL_OK);
+	assert_int_equal(json_array_size(json_object_get(a, "accounts")), 1);
+	json_decref(a);
+	assert_int_equal(admin(&e, "account.show", "Chantal.Gagnon@exemple.ca", &a), PORTAIL_OK);
+	dump = json_dumps(a, 0);
+	/* never a hash */
+	assert_null(strstr(dump, "argon2"));
+	assert_null(strstr(dump, "password_hash"));
+	free(dump);
+	assert_true(json_is_true(json_object_get(json_object_get(a, "account"), "has_password")));
+	json_decref(a);
+	assert_int_equal(admin(&e, "account.disable", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_ERR_DISABLED);
+	/* a wrong password on a disabled account says no more than "refused" */
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "mauvais", NULL), PORTAIL_ERR_REFUSED);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", NULL), PORTAIL_ERR_DISABLED);
+	assert_int_equal(admin(&e, "account.enable", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_equal(admin(&e, "account.delete", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(admin(&e, "account.delete", "chantal.gagnon@exemple.ca", NULL), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(auth(&e, "not an address", GOOD_PW, NULL), PORTAIL_ERR_UNKNOWN);
+	env_stop(&e);
+}
+
+static int
+nobody_admin(void)
+{
+	portail_client *c = NULL;
+	json_t *r = json_pack("{s:s}", "op", "account.list");
+	portail_status s;
+
+	if (portail_client_new(getenv("FLOWS_SOCK"), 0, &c) != PORTAIL_OK)
+		return 10;
+	s = portail_client_call(c, r, NULL, NULL);
+	json_decref(r);
+	portail_client_free(c);
+	return s == PORTAIL_ERR_FORBIDDEN ? 0 : 11;
+}
+
+static void
+test_admin_ops_need_admin(void **state)
+{
+	struct env e;
+	pid_t pid;
+	int st;
+
+	env_start(&e, "", "");
+	setenv("FLOWS_SOCK", e.sock, 1);
+	if ((pid = fork()) == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(99);
+		_exit(nobody_admin());
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	env_stop(&e);
+}
+
+static void
+test_two_processes_hammering(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	pid_t pids[2];
+
+	env_start(&e, "", "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\nmax_failures = 1000\n");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	for (int p = 0; p < 2; p++) {
+		if ((pids[p] = fork()) == 0) {
+			portail_client *c = NULL;
+			int bad = 0;
+
+			if (portail_client_new(e.sock, 0, &c) != PORTAIL_OK)
+				_exit(99);
+			for (int i = 0; i < 15; i++) {
+				json_t *r = json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email",
+				    "chantal.gagnon@exemple.ca", "password", "mauvais");
+
+				if (portail_client_call(c, r, NULL, NULL) != PORTAIL_ERR_REFUSED)
+					bad++;
+				json_decref(r);
+			}
+			portail_client_free(c);
+			_exit(bad);
+		}
+	}
+	for (int p = 0; p < 2; p++) {
+		int st;
+
+		assert_int_equal(waitpid(pids[p], &st, 0), pids[p]);
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
+	assert_int_equal(admin(&e, "account.show", "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "account"), "failures")), 30);
+	json_decref(a);
+	env_stop(&e);
+}
+
+struct inflight {
+	struct env *e;
+	const char *ticket;
+	portail_status s;
+};
+
+static void *
+slow_create(void *arg)
+{
+	struct inflight *f = arg;
+	portail_client *c = NULL;
+	json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "op", "account.create", "ticket", f->ticket,
+	    "password", GOOD_PW, "confirmation", GOOD_PW);
+
+	portail_client_new(f->e->sock, 0, &c);
+	f->s = portail_client_call(c, r, NULL, NULL);
+	json_decref(r);
+	portail_client_free(c);
+	return NULL;
+}
+
+static void
+test_killed_mid_create(void **state)
+{
+	struct env e;
+	struct inflight f;
+	pthread_t t;
+	char ticket[64];
+	int st = 0;
+
+	/* a slow hash (256 MiB, 4 passes) leaves time to kill the daemon mid-request */
+	env_start(&e, "", "[password]\nargon2_memlimit = 262144\nargon2_opslimit = 4\n");
+	ticket_for(&e, "chantal.gagnon@exemple.ca", "signup", 1, ticket);
+	f.e = &e;
+	f.ticket = ticket;
+	assert_int_equal(pthread_create(&t, NULL, slow_create, &f), 0);
+	usleep(300000);
+	kill(e.d.pid, SIGKILL);
+	waitpid(e.d.pid, NULL, 0);
+	e.d.pid = 0;
+	pthread_join(t, NULL);
+	assert_int_equal(f.s, PORTAIL_ERR_UNAVAILABLE);
+	/* restarted on the same store: no half account, and the ticket still works */
+	if (!fx_daemon_start(&e.d, e.dir, e.conf, e.sock, &st))
+		fail_msg("restart: exit %d", st);
+	assert_int_equal(admin(&e, "account.show", "chantal.gagnon@exemple.ca", NULL), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+ldapmodify(const char *ldif)
+{
+	char path[700], cmd[2000];
+
+	snprintf(path, sizeof(path), "%s", fx_write(fx_tmpdir("ldif"), "m.ldif", ldif, 0600));
+	snprintf(cmd, sizeof(cmd), "ldapmodify -x -H '%s' -D 'cn=admin," FX_BASE "' -w admin-secret "
+	    "-f '%s' >/dev/null", slapd.uri, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_expired_when_children_leave(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+
+	env_start(&e, "", "");
+	make_account(&e, "julie.cote@exemple.ca", GOOD_PW);
+	assert_int_equal(check(&e, "julie.cote@exemple.ca", NULL), PORTAIL_OK);
+	/* Emma's record loses Julie's address: no child left */
+	ldapmodify("dn: uid=1000003,ou=eleves," FX_BASE "\nchangetype: modify\n"
+	    "delete: gpiGuardianEmail\ngpiGuardianEmail: julie.cote@exemple.ca\n");
+	assert_int_equal(check(&e, "julie.cote@exemple.ca", &a), PORTAIL_ERR_EXPIRED);
+	assert_string_equal(error_of(a), "expired");
+	json_decref(a);
+	/* the password still matches, the account is kept, not deleted */
+	assert_int_equal(auth(&e, "julie.cote@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	/* and a sign-up started before is refused at its last step */
+	ldapmodify("dn: uid=1000003,ou=eleves," FX_BASE "\nchangetype: modify\n"
+	    "add: gpiGuardianEmail\ngpiGuardianEmail: julie.cote@exemple.ca\n");
+	assert_int_equal(check(&e, "julie.cote@exemple.ca", NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+test_rehash_when_parameters_change(void **state)
+{
+	struct env e;
+	char before[4096];
+	int st = 0;
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	fx_daemon_stop(&e.d);
+	/* stronger parameters: the next good sign-in rehashes */
+	{
+		FILE *f = fopen(e.conf, "r");
+		size_t n = fread(before, 1, sizeof(before) - 1, f);
+		char *p;
+
+		fclose(f);
+		before[n] = '\0';
+		p = strstr(before, "argon2_opslimit = 1");
+		assert_non_null(p);
+		p[strlen("argon2_opslimit = ")] = '2';
+		fx_write(e.dir, "portail.conf", before, 0644);
+	}
+	if (!fx_daemon_start(&e.d, e.dir, e.conf, e.sock, &st))
+		fail_msg("restart: exit %d", st);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	{
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "sqlite3 '%s/state/portail.db' 'select password_hash from accounts' "
+		    "| grep -q 't=2'", e.dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_signup),
+		cmocka_unit_test(test_full_reset),
+		cmocka_unit_test(test_wrong_code_five_times),
+		cmocka_unit_test(test_expired_code),
+		cmocka_unit_test(test_new_code_kills_old),
+		cmocka_unit_test(test_resend_too_soon),
+		cmocka_unit_test(test_eleventh_code_refused),
+		cmocka_unit_test(test_ticket_rules),
+		cmocka_unit_test(test_password_policy),
+		cmocka_unit_test(test_no_enumeration),
+		cmocka_unit_test(test_mixed_case_each_step),
+		cmocka_unit_test(test_smtp_down_nothing_lost),
+		cmocka_unit_test(test_directory_down),
+		cmocka_unit_test(test_no_grace_is_unavailable),
+		cmocka_unit_test(test_lockout_and_reset_unlocks),
+		cmocka_unit_test(test_admin_accounts),
+		cmocka_unit_test(test_admin_ops_need_admin),
+		cmocka_unit_test(test_two_processes_hammering),
+		cmocka_unit_test(test_killed_mid_create),
+		cmocka_unit_test(test_expired_when_children_leave),
+		cmocka_unit_test(test_rehash_when_parameters_change),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("flows", tests, group_setup, group_teardown);
+}
