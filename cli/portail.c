@@ -289,6 +289,23 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	else
 		printf("%s %s\n", T("annuaire GPI : ÉCHEC,", "GPI directory: FAILED,"),
 		    json_string_value(json_object_get(dir, "error")));
+	{
+		json_t *store = json_object_get(st, "store");
+
+		if (json_is_true(json_object_get(store, "ok")))
+			printf("%s %s\n", T("magasin : OK,", "store: OK,"),
+			    json_string_value(json_object_get(store, "path")));
+		else
+			printf("%s %s\n", T("magasin : ÉCHEC,", "store: FAILED,"),
+			    json_string_value(json_object_get(store, "error")));
+	}
+	printf("%s %lld %s, %lld %s, %lld %s\n", T("courriel :", "mail:"),
+	    get2(st, "mail", "queued"), T("en attente", "queued"),
+	    get2(st, "mail", "sent"), T("envoyés", "sent"),
+	    get2(st, "mail", "failed"), T("abandonnés", "given up"));
+	if (get2(st, "mail", "last_failure") > 0)
+		printf("%s %s\n", T("  dernier échec :", "  last failure:"),
+		    json_string_value(json_object_get(json_object_get(st, "mail"), "last_error")));
 out:
 	json_decref(st);
 	portail_client_free(pc);

@@ -1,0 +1,275 @@
+"""cli_flows.py — the parent's commands as a parent types them.
+
+Real slapd, SMTP sink and portaild; the portail CLI run both in its
+scripted shapes (--send-code, --code, --password-stdin) and interactively
+on a pseudo-terminal (pexpect), reading each code from the delivered
+mail. Prints TAP. Run with Debian's /usr/bin/python3 (pexpect).
+"""
+import email
+import email.policy
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pexpect
+
+TOP = os.environ["top_srcdir"]
+BUILD = os.environ["top_builddir"]
+TMP = os.environ["PORTAIL_TEST_TMP"]
+P = os.path.join(BUILD, "cli", "portail")
+FIX = os.path.join(TOP, "tests", "fixtures")
+GOOD = "Quatre-chevaux-bleus-dansent"
+OTHER = "Un-ciel-de-mars-sur-Gaspe"
+
+n = 0
+failed = 0
+
+
+def ok(cond, desc, detail=""):
+    global n, failed
+    n += 1
+    if cond:
+        print("ok %d - %s" % (n, desc))
+    else:
+        failed += 1
+        print("not ok %d - %s" % (n, desc))
+        for line in str(detail).splitlines()[:20]:
+            print("# " + line)
+    sys.stdout.flush()
+
+
+def sh(*args, **kw):
+    return subprocess.run(list(args), capture_output=True, text=True, **kw)
+
+
+def portail(*args, stdin=None, user=None):
+    cmd = [P, "-c", CONF] + list(args)
+    if user:
+        cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True)
+
+
+def mails(to):
+    out = []
+    for path in sorted(glob.glob(os.path.join(TMP, "sink", "mail", "new", "*"))):
+        with open(path, "rb") as f:
+            msg = email.message_from_binary_file(f, policy=email.policy.default)
+        if msg["X-RcptTo"] == to:
+            out.append(msg)
+    return out
+
+
+def wait_code(to, count):
+    """The code in the count-th message to `to`, on a line of its own."""
+    for _ in range(400):
+        got = mails(to)
+        if len(got) >= count:
+            body = got[count - 1].get_content()
+            m = re.search(r"^    ([0-9a-f]{6})$", body, re.M)
+            return m.group(1) if m else None
+        time.sleep(0.05)
+    return None
+
+
+# ---- the sandbox ------------------------------------------------------------------
+slapd_dir = os.path.join(TMP, "slapd")
+uri = sh(os.path.join(FIX, "slapd.sh"), "start", slapd_dir).stdout.strip()
+smtp = sh(os.path.join(FIX, "smtp-sink.sh"), "start", os.path.join(TMP, "sink")).stdout.strip()
+CONF = os.path.join(TMP, "portail.conf")
+with open(CONF, "w") as f:
+    f.write("""[gpi]
+uri = {uri}
+base = dc=exemple,dc=qc,dc=ca
+bind_dn = cn=portail,ou=services,dc=exemple,dc=qc,dc=ca
+bind_password_file = {tmp}/slapd/bind.pw
+subscribed_schools = 751001 751501
+[daemon]
+socket = {tmp}/run/portaild.sock
+user = nobody
+[store]
+path = {tmp}/state/portail.db
+[security]
+key_file = {tmp}/etc/secret.key
+[codes]
+resend_interval = 0
+[password]
+argon2_memlimit = 8192
+argon2_opslimit = 1
+[mail]
+url = {smtp}
+starttls = no
+""".format(uri=uri, tmp=TMP, smtp=smtp))
+os.chmod(CONF, 0o644)
+ok(portail("init").returncode == 0, "portail init")
+os.makedirs(os.path.join(TMP, "daemon"), exist_ok=True)
+log = open(os.path.join(TMP, "daemon", "log"), "w")
+daemon = subprocess.Popen([os.path.join(BUILD, "portaild", "portaild"), "-f", "-c", CONF],
+                          stderr=log, stdout=log)
+with open(os.path.join(TMP, "daemon", "pid"), "w") as f:
+    f.write("%d\n" % daemon.pid)
+for _ in range(200):
+    if "ready on" in open(os.path.join(TMP, "daemon", "log")).read():
+        break
+    time.sleep(0.05)
+
+# ---- scripted sign-up ------------------------------------------------------------------
+A = "chantal.gagnon@exemple.ca"
+r = portail("signup", "--email", A, "--send-code")
+ok(r.returncode == 0 and "un code de vérification vient d'y être envoyé" in r.stdout,
+   "signup --send-code: the same answer for everyone", r.stdout + r.stderr)
+r2 = portail("signup", "--email", "personne@exemple.ca", "--send-code")
+ok(r2.returncode == 0 and r2.stdout == r.stdout, "unknown address: same answer, same exit", r2.stdout)
+code = wait_code(A, 1)
+ok(code is not None, "the code arrives by mail")
+r = portail("signup", "--email", A, "--code", code, "--password-stdin", stdin="password1\npassword1\n")
+ok(r.returncode == 1 and "dictionnaire" in r.stderr, "a dictionary word is refused (exit 1)", r.stderr)
+r = portail("signup", "--email", A, "--code", code, "--password-stdin", stdin=GOOD + "\n" + OTHER + "\n")
+ok(r.returncode == 1 and "confirmation" in r.stderr, "a different confirmation is refused", r.stderr)
+r = portail("signup", "--email", A, "--code", code, "--password-stdin", stdin=GOOD + "\n")
+ok(r.returncode == 2, "one line instead of two: usage error", r.stderr)
+r = portail("signup", "--email", A, "--code", code, "--password-stdin", stdin=GOOD + "\n" + GOOD + "\n")
+ok(r.returncode == 0 and "Votre compte est créé" in r.stdout, "the account is created (exit 0)",
+   r.stdout + r.stderr)
+r = portail("signup", "--email", A, "--code", code)
+ok(r.returncode == 2, "--code without --password-stdin: usage (no password on the command line)")
+r = portail("signup", "--password-stdin")
+ok(r.returncode == 2, "--password-stdin alone: usage")
+
+# ---- auth --------------------------------------------------------------------------
+r = portail("auth", "Chantal.Gagnon@Exemple.ca", "--password-stdin", stdin=GOOD + "\n")
+ok(r.returncode == 0, "auth: right password (exit 0)", r.stdout + r.stderr)
+r = portail("auth", A, "--password-stdin", stdin="mauvais\n")
+ok(r.returncode == 1 and "incorrect" in r.stderr, "auth: wrong password (exit 1)", r.stderr)
+r = portail("--lang", "en", "auth", "nobody@exemple.ca", "--password-stdin", stdin="x\n")
+ok(r.returncode == 1 and "No active account" in r.stderr, "auth: unknown address, in English", r.stderr)
+r = portail("auth", A, "--password-stdin", stdin=GOOD + "\n", user=65534)
+ok(r.returncode == 0, "auth as an ordinary user (the daemon holds the secrets)", r.stderr)
+
+# ---- accounts (admin) ------------------------------------------------------------------
+r = portail("account", "list")
+ok(r.returncode == 0 and A in r.stdout, "account list", r.stdout + r.stderr)
+r = portail("--json", "account", "show", A)
+ok(r.returncode == 0 and "argon2" not in r.stdout and json.loads(r.stdout)["account"]["has_password"],
+   "account show: no hash", r.stdout)
+r = portail("account", "list", user=65534)
+ok(r.returncode == 1 and "administrateurs" in r.stderr, "account list as an ordinary user: refused",
+   r.stderr)
+r = portail("account", "disable", A)
+ok(r.returncode == 0 and "désactivé" in r.stdout, "account disable", r.stdout)
+r = portail("auth", A, "--password-stdin", stdin=GOOD + "\n")
+ok(r.returncode == 1 and "désactivé" in r.stderr, "auth on a disabled account", r.stderr)
+ok(portail("account", "enable", A).returncode == 0, "account enable")
+ok(portail("account", "frobnicate", A).returncode == 2, "account: unknown verb is usage")
+
+# ---- scripted reset ---------------------------------------------------------------------
+r = portail("reset", "--email", A, "--send-code")
+ok(r.returncode == 0, "reset --send-code")
+code = wait_code(A, 3)       # code, account created, code
+r = portail("reset", "--email", A, "--code", code, "--password-stdin", stdin=OTHER + "\n" + OTHER + "\n")
+ok(r.returncode == 0 and "mot de passe est changé" in r.stdout, "reset saves the new password",
+   r.stdout + r.stderr)
+r = portail("auth", A, "--password-stdin", stdin=OTHER + "\n")
+ok(r.returncode == 0, "the new password signs in")
+
+# ---- interactive sign-up on a terminal ------------------------------------------------------
+M = "marc.roy@exemple.ca"
+child = pexpect.spawn(P, ["-c", CONF, "signup"], encoding="utf-8", timeout=20)
+transcript = []
+child.logfile_read = type("L", (), {"write": lambda self, s: transcript.append(s),
+                                    "flush": lambda self: None})()
+try:
+    child.expect("Complétez les informations suivantes")
+    child.expect("Le courriel doit être celui que vous avez fourni à l'école")
+    child.expect("Courriel : ")
+    child.sendline(M)
+    child.expect(r"\[Obtenir un code de vérification\]")
+    child.expect("Code de vérification")
+    first = wait_code(M, 1)
+    child.sendline("n")
+    child.expect(r"\[Obtenir un nouveau code\]")
+    child.expect("Code de vérification")
+    second = wait_code(M, 2)
+    if first != second:
+        child.sendline(first)            # the old code is dead
+        child.expect("pas le bon")
+        child.expect("Code de vérification")
+    child.sendline(second.upper())
+    child.expect(r"\[Vérifier le code\]")
+    child.expect("Nouveau mot de passe : ")
+    child.sendline(GOOD)
+    child.expect("Confirmation : ")
+    child.sendline(GOOD)
+    child.expect(r"\[Enregistrer\]")
+    child.expect("Votre compte est créé")
+    child.expect(pexpect.EOF)
+    child.close()
+    ok(child.exitstatus == 0, "interactive sign-up: every screen, new code, save")
+except (pexpect.TIMEOUT, pexpect.EOF, TypeError, AttributeError) as e:
+    ok(False, "interactive sign-up: every screen, new code, save", "".join(transcript) + repr(e))
+ok(GOOD not in "".join(transcript), "the password is never echoed")
+r = portail("auth", M, "--password-stdin", stdin=GOOD + "\n")
+ok(r.returncode == 0, "the interactive account signs in", r.stderr)
+
+# ---- interactive reset: Modifier le courriel ------------------------------------------------
+J = "julie.cote@exemple.ca"
+child = pexpect.spawn(P, ["-c", CONF, "--lang", "en", "reset", "--email", "wrong@exemple.ca"],
+                      encoding="utf-8", timeout=20)
+transcript = []
+child.logfile_read = type("L", (), {"write": lambda self, s: transcript.append(s),
+                                    "flush": lambda self: None})()
+try:
+    child.expect("Verification code")
+    child.sendline("c")
+    child.expect(r"\[Change the e-mail address\]")
+    child.expect("E-mail: ")
+    child.sendline(M)
+    child.expect("Verification code")
+    code = wait_code(M, 4)     # two codes, notice, reset code
+    child.sendline(code)
+    child.expect("New password: ")
+    child.sendline(OTHER)
+    child.expect("Confirmation: ")
+    child.sendline(OTHER)
+    child.expect("Your password is changed")
+    child.expect(pexpect.EOF)
+    child.close()
+    ok(child.exitstatus == 0, "interactive reset in English, with Change the e-mail address")
+except (pexpect.TIMEOUT, pexpect.EOF, TypeError, AttributeError) as e:
+    ok(False, "interactive reset in English, with Change the e-mail address",
+       "".join(transcript) + repr(e))
+
+# ---- Annuler: Ctrl-C leaves nothing behind -------------------------------------------------
+child = pexpect.spawn(P, ["-c", CONF, "signup", "--email", J], encoding="utf-8", timeout=20)
+try:
+    child.expect("Code de vérification")
+    child.sendline(wait_code(J, 1))
+    child.expect("Nouveau mot de passe : ")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    ok(child.exitstatus != 0 or child.signalstatus is not None, "Ctrl-C cancels")
+except (pexpect.TIMEOUT, pexpect.EOF) as e:
+    ok(False, "Ctrl-C cancels", repr(e))
+r = portail("account", "show", J)
+ok(r.returncode == 1, "no account after Annuler", r.stdout)
+
+# ---- status shows store and mail -------------------------------------------------------------
+r = portail("status")
+ok(r.returncode == 0 and "magasin : OK" in r.stdout and "courriel :" in r.stdout,
+   "status shows the store and the mail queue", r.stdout)
+
+with open(os.path.join(TMP, "daemon", "log")) as f:
+    text = f.read()
+ok(GOOD not in text and OTHER not in text and not re.search(r"ptt_[A-Za-z0-9_-]{20}", text),
+   "no password or ticket in the daemon's log")
+
+daemon.terminate()
+daemon.wait()
+sh(os.path.join(FIX, "smtp-sink.sh"), "stop", os.path.join(TMP, "sink"))
+sh(os.path.join(FIX, "slapd.sh"), "stop", slapd_dir)
+print("1..%d" % n)
+sys.exit(1 if failed else 0)
