@@ -210,8 +210,9 @@ put_subject(struct buf *b, const char *s)
 		return;
 	}
 	while (i < n) {
-		/* 45 bytes of input make 60 of base64: "=?UTF-8?B?" + 60 + "?=" = 72 */
-		size_t chunk = n - i > 45 ? 45 : n - i;
+		/* 36 bytes make 48 of base64: "Subject: " + "=?UTF-8?B?" + 48 + "?="
+		 * is 69 characters, within RFC 5322's 78 */
+		size_t chunk = n - i > 36 ? 36 : n - i;
 		char enc[64];
 
 		/* never split a UTF-8 sequence between two words */
