@@ -309,6 +309,38 @@ out:
 }
 
 portail_status
+portail_flow_change_password(portail_flow *f, const char *email, const char *old_password,
+    const char *password, const char *confirmation, const char *lang, int64_t now,
+    enum portail_policy_reason *reason, int64_t *retry_after, portail_error *err)
+{
+	char hash[crypto_pwhash_STRBYTES] = "", *key = NULL;
+	struct portail_account a = { 0 };
+	portail_status r;
+
+	*reason = PORTAIL_POLICY_OK;
+	r = portail_flow_auth_password(f, email, old_password, now, retry_after, err);
+	if (r != PORTAIL_OK)
+		return r;
+	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
+		return r;
+	if ((r = portail_store_account_get(f->d.store, key, &a, err)) != PORTAIL_OK)
+		goto out;
+	r = new_password_hash(f, a.email, password, confirmation, reason, hash, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	if ((r = portail_store_password_set(f->d.store, key, hash, now, err)) != PORTAIL_OK)
+		goto out;
+	if (f->d.mailq != NULL)
+		(void)portail_mailq_send(f->d.mailq, PORTAIL_MAIL_PASSWORD_CHANGED, lang, a.email,
+		    NULL, now + 86400, NULL);
+out:
+	sodium_memzero(hash, sizeof(hash));
+	portail_account_clear(&a);
+	free(key);
+	return r;
+}
+
+portail_status
 portail_flow_account_check(portail_flow *f, const char *email, int64_t now, bool *grace,
     portail_error *err)
 {

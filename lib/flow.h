@@ -89,6 +89,16 @@ PORTAIL_EXPORT portail_status portail_flow_auth_password(portail_flow *f, const 
     const char *password, int64_t now, int64_t *retry_after, portail_error *err);
 
 /*
+ * A parent changes the password, giving the old one (PAM's chauthtok):
+ * the old one is checked like a sign-in (failures count, LOCKED…), then
+ * the new one like at sign-up (MISMATCH / POLICY with *reason); tokens
+ * are revoked and a notice mailed.
+ */
+PORTAIL_EXPORT portail_status portail_flow_change_password(portail_flow *f, const char *email,
+    const char *old_password, const char *password, const char *confirmation, const char *lang,
+    int64_t now, enum portail_policy_reason *reason, int64_t *retry_after, portail_error *err);
+
+/*
  * The access check of every sign-in: OK (*grace true when it rests on a
  * positive check younger than [gpi] grace because the directory is
  * down); EXPIRED (no child in a subscribed school); DISABLED; UNKNOWN;

@@ -786,6 +786,32 @@ out:
 }
 
 portail_status
+portail_store_password_set(portail_store *st, const char *key, const char *password_hash,
+    int64_t now, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "UPDATE accounts SET password_hash = ?1, failures = 0, locked_until = 0, "
+	    "token_epoch = token_epoch + 1, updated = ?2 WHERE email_key = ?3")) == NULL) {
+		r = db_err(st, err, "password");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, password_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		r = db_err(st, err, "password");
+	else
+		r = sqlite3_changes(st->db) > 0 ? PORTAIL_OK : PORTAIL_ERR_UNKNOWN;
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
 portail_store_gc(portail_store *st, int64_t now, portail_error *err)
 {
 	sqlite3_stmt *s1 = NULL, *s2 = NULL;

@@ -148,6 +148,13 @@ PORTAIL_EXPORT portail_status portail_store_reset_finish(portail_store *st,
     const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now,
     const char *password_hash, portail_error *err);
 
+/*
+ * A password changed by its owner (who gave the old one): new hash,
+ * failures and lock cleared, token epoch bumped. UNKNOWN when absent.
+ */
+PORTAIL_EXPORT portail_status portail_store_password_set(portail_store *st, const char *key,
+    const char *password_hash, int64_t now, portail_error *err);
+
 /* Removes verifications and issuance records older than a day. */
 PORTAIL_EXPORT portail_status portail_store_gc(portail_store *st, int64_t now,
     portail_error *err);

@@ -358,6 +358,9 @@ op_code_verify(struct op_ctx *ctx, struct op_result *res)
 	res->reason = "code_verified";
 }
 
+static const char *const policy_names[] = { "ok", "too_short", "too_long", "mismatch",
+	"not_text", "dictionary", "simple", "personal" };
+
 static const struct portail_proto_field finish_fields[] = {
 	{ "ticket", PT_STR, true, 64, true },
 	{ "password", PT_STR, true, 4096, true },
@@ -379,12 +382,9 @@ op_finish(struct op_ctx *ctx, struct op_result *res, bool signup)
 	    str(ctx, "ticket"), str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx),
 	    (int64_t)time(NULL), &why, &email, &err);
 	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
-		static const char *const names[] = { "ok", "too_short", "too_long", "mismatch",
-			"not_text", "dictionary", "simple", "personal" };
-
-		fail_with(ctx, res, s, names[why],
+		fail_with(ctx, res, s, policy_names[why],
 		    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
-		res->body = json_pack("{s:s}", "reason", names[why]);
+		res->body = json_pack("{s:s}", "reason", policy_names[why]);
 		return;
 	}
 	if (s != PORTAIL_OK) {
@@ -436,6 +436,45 @@ op_auth_password(struct op_ctx *ctx, struct op_result *res)
 	}
 	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
 	res->reason = "password";
+}
+
+static const struct portail_proto_field change_fields[] = {
+	{ "email", PT_STR, true, 1024, false },
+	{ "old_password", PT_STR, true, 4096, true },
+	{ "password", PT_STR, true, 4096, true },
+	{ "confirmation", PT_STR, true, 4096, true },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_password_change(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	enum portail_policy_reason why = PORTAIL_POLICY_OK;
+	int64_t retry = 0;
+	char msg[512];
+	portail_status s;
+
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return;
+	s = portail_flow_change_password(ctx->d->flow, str(ctx, "email"), str(ctx, "old_password"),
+	    str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx), (int64_t)time(NULL), &why,
+	    &retry, &err);
+	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
+		fail_with(ctx, res, s, policy_names[why],
+		    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
+		res->body = json_pack("{s:s}", "reason", policy_names[why]);
+		return;
+	}
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		if (s == PORTAIL_ERR_LOCKED)
+			res->body = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+		return;
+	}
+	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
+	res->reason = "password_changed";
 }
 
 static const struct portail_proto_field email_fields[] = {
@@ -569,6 +608,7 @@ static const struct op ops[] = {
 	{ "account.create", false, false, finish_fields, op_account_create },
 	{ "password.reset", false, false, finish_fields, op_password_reset },
 	{ "auth.password", false, false, auth_fields, op_auth_password },
+	{ "password.change", false, false, change_fields, op_password_change },
 	{ "account.check", false, false, email_fields, op_account_check },
 	{ "account.list", true, false, no_fields, op_account_list },
 	{ "account.show", true, false, email_fields, op_account_show },

@@ -176,108 +176,27 @@ error_of(json_t *a)
 	return json_string_value(json_object_get(a, "error"));
 }
 
-/* ---- the mailbox -------------------------------------------------------------- */
-
-struct msg {
-	char name[300];
-	char *text;
-};
-
-/* Messages to rcpt (X-RcptTo), oldest first; returns how many (at most max). */
-static int
-mails_to(struct env *e, const char *rcpt, struct msg *out, int max)
-{
-	char dir[800], path[1200], needle[400];
-	struct dirent **names = NULL;
-	int n, found = 0;
-
-	snprintf(dir, sizeof(dir), "%s/mail/new", e->sink);
-	snprintf(needle, sizeof(needle), "X-RcptTo: %s\n", rcpt);
-	n = scandir(dir, &names, NULL, alphasort);
-	for (int i = 0; i < n; i++) {
-		FILE *f;
-		char *text;
-		long len;
-
-		if (names[i]->d_name[0] == '.')
-			goto next;
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
-		if ((f = fopen(path, "r")) == NULL)
-			goto next;
-		fseek(f, 0, SEEK_END);
-		len = ftell(f);
-		fseek(f, 0, SEEK_SET);
-		text = calloc(1, (size_t)len + 1);
-		if (fread(text, 1, (size_t)len, f) != (size_t)len) {
-			free(text);
-			fclose(f);
-			goto next;
-		}
-		fclose(f);
-		if (strstr(text, needle) != NULL && found < max) {
-			snprintf(out[found].name, sizeof(out[found].name), "%s", names[i]->d_name);
-			out[found++].text = text;
-		} else {
-			free(text);
-		}
-next:
-		free(names[i]);
-	}
-	free(names);
-	return found;
-}
-
-static void
-free_mails(struct msg *m, int n)
-{
-	for (int i = 0; i < n; i++)
-		free(m[i].text);
-}
-
-/* Waits (up to 20 s) for the n-th message to rcpt; returns its text (new). */
 static char *
 wait_mail(struct env *e, const char *rcpt, int n)
 {
-	struct msg m[64];
+	char *m = fx_wait_mail(e->sink, rcpt, n);
 
-	for (int i = 0; i < 400; i++) {
-		int got = mails_to(e, rcpt, m, 64);
-
-		if (got >= n) {
-			char *t = m[n - 1].text;
-
-			m[n - 1].text = NULL;
-			free_mails(m, got);
-			return t;
-		}
-		free_mails(m, got);
-		usleep(50000);
-	}
-	fail_msg("no message %d to %s", n, rcpt);
-	return NULL;
+	if (m == NULL)
+		fail_msg("no message %d to %s", n, rcpt);
+	return m;
 }
 
 static int
 count_mail(struct env *e, const char *rcpt)
 {
-	struct msg m[64];
-	int n = mails_to(e, rcpt, m, 64);
-
-	free_mails(m, n);
-	return n;
+	return fx_count_mail(e->sink, rcpt);
 }
 
-/* The code on a line of its own, indented by four spaces. */
 static void
 code_in(const char *mail, char *code)
 {
-	const char *p = strstr(mail, "\n    ");
-
-	assert_non_null(p);
-	p += 5;
-	assert_int_equal(strspn(p, "0123456789abcdef"), 6);
-	memcpy(code, p, 6);
-	code[6] = '\0';
+	if (!fx_code_in(mail, code))
+		fail_msg("no code in the message");
 }
 
 /* Sign-up through to a ticket: request, read the mail, verify. */

@@ -1,0 +1,554 @@
+/*
+ * pam_portail — parents sign in to any PAM service (DESIGN §4).
+ *
+ *   pam_portail.so [socket=PATH] [debug] [use_first_pass|try_first_pass|use_authtok]
+ *                  [enroll] [reset] [lang=fr|en]
+ *
+ * A thin client of portaild: no LDAP, no SQLite, no key here. PAM_USER
+ * is the parent's e-mail address, never rewritten. The daemon down or
+ * slow is PAM_AUTHINFO_UNAVAIL within the client timeout, never
+ * PAM_AUTH_ERR. Every buffer that held a password or a code is wiped.
+ * We are a guest in sshd, Apache or saslauthd: no global state, no
+ * stderr, no exit(); logging through pam_syslog only, never a secret.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include <jansson.h>
+
+#include "portail-client.h"
+#include "protocol.h"
+
+#define PAM_PORTAIL_EXPORT __attribute__((visibility("default")))
+
+struct opts {
+	const char *socket;
+	bool debug;
+	bool enroll;
+	bool reset;
+	bool en;
+};
+
+/* Messages in the parent's language, the same words as the CLI. */
+#define T(o, fr, en_text) ((o)->en ? (en_text) : (fr))
+
+static void
+parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->socket = PORTAIL_DEFAULT_SOCKET;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strncmp(a, "socket=", 7) == 0 && a[7] == '/')
+			o->socket = a + 7;
+		else if (strcmp(a, "debug") == 0)
+			o->debug = true;
+		else if (strcmp(a, "enroll") == 0)
+			o->enroll = true;
+		else if (strcmp(a, "reset") == 0)
+			o->reset = true;
+		else if (strcmp(a, "lang=en") == 0)
+			o->en = true;
+		else if (strcmp(a, "lang=fr") == 0)
+			o->en = false;
+		else if (strcmp(a, "use_first_pass") == 0 || strcmp(a, "try_first_pass") == 0 ||
+		    strcmp(a, "use_authtok") == 0)
+			;       /* read by pam_get_authtok itself */
+		else
+			pam_syslog(pamh, LOG_WARNING, "unknown option ignored: %s", a);
+	}
+}
+
+/* A client for this call, carrying the service and remote host for the log. */
+static portail_client *
+client_for(pam_handle_t *pamh, const struct opts *o)
+{
+	portail_client *c = NULL;
+	const void *service = NULL, *rhost = NULL;
+
+	if (portail_client_new(o->socket, 0, &c) != PORTAIL_OK) {
+		pam_syslog(pamh, LOG_ERR, "bad socket path: %s", o->socket);
+		return NULL;
+	}
+	(void)pam_get_item(pamh, PAM_SERVICE, &service);
+	(void)pam_get_item(pamh, PAM_RHOST, &rhost);
+	/* over-long values are dropped, not cut: the daemon logs what it gets */
+	if (portail_client_set_origin(c, service, rhost) != PORTAIL_OK)
+		(void)portail_client_set_origin(c, service, NULL);
+	(void)portail_client_set_lang(c, o->en ? "en" : "fr");
+	return c;
+}
+
+/* Sends req (consumed; secret strings wiped) and returns the status; *resp on request. */
+static portail_status
+call(portail_client *c, json_t *req, json_t **resp, portail_error *err)
+{
+	static const char *const secrets[] = { "password", "old_password", "confirmation", "code",
+		"ticket" };
+	portail_status s;
+
+	if (req == NULL)
+		return PORTAIL_ERR_NOMEM;
+	s = portail_client_call(c, req, resp, err);
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		json_t *v = json_object_get(req, secrets[i]);
+
+		if (json_is_string(v))
+			explicit_bzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+	}
+	json_decref(req);
+	return s;
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Asks a question; NULL when the conversation fails. The answer is the caller's to wipe. */
+static char *
+ask(pam_handle_t *pamh, int style, const char *prompt)
+{
+	char *resp = NULL;
+
+	if (pam_prompt(pamh, style, &resp, "%s", prompt) != PAM_SUCCESS) {
+		wipe_free(resp);
+		return NULL;
+	}
+	return resp;
+}
+
+static void
+say(pam_handle_t *pamh, bool error, const char *text)
+{
+	if (text != NULL && *text != '\0')
+		(void)pam_prompt(pamh, error ? PAM_ERROR_MSG : PAM_TEXT_INFO, NULL, "%s", text);
+}
+
+static bool
+yes(const char *answer)
+{
+	return answer != NULL && (answer[0] == 'o' || answer[0] == 'O' || answer[0] == 'y' ||
+	    answer[0] == 'Y');
+}
+
+static int
+pam_status_for(portail_status s)
+{
+	switch (s) {
+	case PORTAIL_OK:
+		return PAM_SUCCESS;
+	case PORTAIL_ERR_REFUSED:
+	case PORTAIL_ERR_DISABLED:
+	case PORTAIL_ERR_INVALID:
+		return PAM_AUTH_ERR;
+	case PORTAIL_ERR_UNKNOWN:
+		return PAM_USER_UNKNOWN;
+	case PORTAIL_ERR_LOCKED:
+		return PAM_MAXTRIES;
+	case PORTAIL_ERR_EXPIRED:
+		return PAM_ACCT_EXPIRED;
+	default:
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+}
+
+/*
+ * The code step of sign-up and reset, in prompts: asks for a code (n: a
+ * new one), verifies it, and returns the ticket (new) or NULL.
+ */
+static char *
+code_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c, const char *user,
+    const char *purpose, portail_status *st)
+{
+	portail_error err = { { 0 } };
+	json_t *resp = NULL;
+	char *ticket = NULL;
+
+	*st = call(c, json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", user, "purpose",
+	    purpose), &resp, &err);
+	if (*st != PORTAIL_OK && *st != PORTAIL_ERR_TOO_SOON) {
+		say(pamh, true, err.message);
+		json_decref(resp);
+		return NULL;
+	}
+	say(pamh, false, *st == PORTAIL_OK ? json_string_value(json_object_get(resp, "message")) :
+	    err.message);
+	json_decref(resp);
+	for (int rounds = 0; rounds < 12 && ticket == NULL; rounds++) {
+		char *code = ask(pamh, PAM_PROMPT_ECHO_ON,
+		    T(o, "Code de vérification (n : obtenir un nouveau code) : ",
+		    "Verification code (n: get a new code): "));
+
+		if (code == NULL) {
+			*st = PORTAIL_ERR_REFUSED;
+			return NULL;
+		}
+		if (strcmp(code, "n") == 0 || strcmp(code, "N") == 0) {
+			wipe_free(code);
+			resp = NULL;
+			*st = call(c, json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", user,
+			    "purpose", purpose), &resp, &err);
+			say(pamh, *st != PORTAIL_OK, *st == PORTAIL_OK ?
+			    json_string_value(json_object_get(resp, "message")) : err.message);
+			json_decref(resp);
+			continue;
+		}
+		resp = NULL;
+		*st = call(c, json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email", user,
+		    "purpose", purpose, "code", code), &resp, &err);
+		wipe_free(code);
+		if (*st == PORTAIL_OK) {
+			const char *t = json_string_value(json_object_get(resp, "ticket"));
+
+			ticket = t ? strdup(t) : NULL;
+			if (t != NULL)
+				explicit_bzero((void *)(uintptr_t)t, strlen(t));
+		} else {
+			say(pamh, true, err.message);
+			if (*st != PORTAIL_ERR_WRONG_CODE && *st != PORTAIL_ERR_INVALID &&
+			    *st != PORTAIL_ERR_EXPIRED_CODE && *st != PORTAIL_ERR_TOO_MANY_TRIES) {
+				json_decref(resp);
+				return NULL;
+			}
+		}
+		json_decref(resp);
+	}
+	return ticket;
+}
+
+/*
+ * New password twice, then op (account.create or password.reset) with the
+ * ticket; asks again after a refusal. On success *new_pw holds the
+ * password (the caller wipes it).
+ */
+static portail_status
+new_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c,
+    const char *op, const char *ticket, char **new_pw)
+{
+	portail_status st = PORTAIL_ERR_REFUSED;
+
+	for (int rounds = 0; rounds < 5; rounds++) {
+		portail_error err = { { 0 } };
+		char *pw = ask(pamh, PAM_PROMPT_ECHO_OFF, T(o, "Nouveau mot de passe : ", "New password: "));
+		char *conf = pw ? ask(pamh, PAM_PROMPT_ECHO_OFF, T(o, "Confirmation : ", "Confirmation: ")) : NULL;
+
+		if (pw == NULL || conf == NULL) {
+			wipe_free(pw);
+			wipe_free(conf);
+			return PORTAIL_ERR_REFUSED;
+		}
+		st = call(c, json_pack("{s:s, s:s, s:s, s:s}", "op", op, "ticket", ticket, "password",
+		    pw, "confirmation", conf), NULL, &err);
+		wipe_free(conf);
+		if (st == PORTAIL_OK) {
+			*new_pw = pw;
+			return st;
+		}
+		wipe_free(pw);
+		say(pamh, true, err.message);
+		if (st != PORTAIL_ERR_POLICY && st != PORTAIL_ERR_MISMATCH)
+			return st;
+	}
+	return st;
+}
+
+static portail_status
+auth_password(portail_client *c, const char *user, const char *pw, portail_error *err)
+{
+	return call(c, json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", user,
+	    "password", pw), NULL, err);
+}
+
+static bool
+interactive(pam_handle_t *pamh)
+{
+	const void *conv = NULL;
+
+	return pam_get_item(pamh, PAM_CONV, &conv) == PAM_SUCCESS && conv != NULL;
+}
+
+PAM_PORTAIL_EXPORT int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct opts o;
+	const char *user = NULL, *pw = NULL;
+	portail_client *c = NULL;
+	portail_error err = { { 0 } };
+	portail_status st;
+	int rc;
+
+	parse_opts(pamh, argc, argv, &o);
+	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
+		return rc;
+	if (user == NULL || *user == '\0' || strlen(user) > 254)
+		return PAM_USER_UNKNOWN;
+	if ((c = client_for(pamh, &o)) == NULL)
+		return PAM_AUTHINFO_UNAVAIL;
+	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, T(&o, "Mot de passe : ", "Password: "));
+	if (rc != PAM_SUCCESS)
+		goto out;
+	st = auth_password(c, user, pw, &err);
+
+	if (st == PORTAIL_ERR_UNKNOWN && o.enroll && interactive(pamh) && !(flags & PAM_SILENT)) {
+		/* no account yet: sign up in prompts, as the seed's screens */
+		char *answer = ask(pamh, PAM_PROMPT_ECHO_ON,
+		    T(&o, "Aucun compte pour cette adresse. Vous inscrire maintenant? (o/n) : ",
+		    "No account for this address. Sign up now? (y/n): "));
+		char *ticket = NULL, *new_pw = NULL;
+
+		if (yes(answer)) {
+			say(pamh, false, T(&o, "Le courriel doit être celui que vous avez fourni à l'école.",
+			    "The e-mail address must be the one you gave the school."));
+			ticket = code_dialog(pamh, &o, c, user, "signup", &st);
+			if (ticket != NULL)
+				st = new_password_dialog(pamh, &o, c, "account.create", ticket, &new_pw);
+			if (st == PORTAIL_OK) {
+				say(pamh, false, T(&o, "Votre compte est créé.", "Your account is ready."));
+				st = auth_password(c, user, new_pw, &err);
+				if (st == PORTAIL_OK)
+					(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
+			} else if (st != PORTAIL_ERR_UNAVAILABLE) {
+				st = PORTAIL_ERR_UNKNOWN;
+			}
+		}
+		wipe_free(answer);
+		wipe_free(ticket);
+		wipe_free(new_pw);
+	} else if (st == PORTAIL_ERR_REFUSED && o.reset && interactive(pamh) && !(flags & PAM_SILENT)) {
+		char *answer = ask(pamh, PAM_PROMPT_ECHO_ON,
+		    T(&o, "Mot de passe oublié? Recevoir un code par courriel (o/n) : ",
+		    "Forgot your password? Get a code by e-mail (y/n): "));
+		char *ticket = NULL, *new_pw = NULL;
+
+		if (yes(answer)) {
+			ticket = code_dialog(pamh, &o, c, user, "reset", &st);
+			if (ticket != NULL)
+				st = new_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
+			if (st == PORTAIL_OK) {
+				say(pamh, false, T(&o, "Votre mot de passe est changé.", "Your password is changed."));
+				st = auth_password(c, user, new_pw, &err);
+				if (st == PORTAIL_OK)
+					(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
+			} else if (st != PORTAIL_ERR_UNAVAILABLE) {
+				st = PORTAIL_ERR_REFUSED;
+			}
+		} else {
+			st = PORTAIL_ERR_REFUSED;
+		}
+		wipe_free(answer);
+		wipe_free(ticket);
+		wipe_free(new_pw);
+	} else if ((st == PORTAIL_ERR_LOCKED || st == PORTAIL_ERR_DISABLED) && !(flags & PAM_SILENT)) {
+		/* only after the checks that say nothing to a stranger */
+		say(pamh, true, err.message);
+	}
+	rc = pam_status_for(st);
+	if (o.debug)
+		pam_syslog(pamh, LOG_DEBUG, "auth user=%s result=%s", user, pam_strerror(pamh, rc));
+	if (rc == PAM_AUTHINFO_UNAVAIL)
+		pam_syslog(pamh, LOG_ERR, "portaild unavailable: %s", err.message);
+out:
+	portail_client_free(c);
+	return rc;
+}
+
+PAM_PORTAIL_EXPORT int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_SUCCESS;
+}
+
+PAM_PORTAIL_EXPORT int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct opts o;
+	const char *user = NULL;
+	portail_client *c;
+	portail_error err = { { 0 } };
+	portail_status st;
+	int rc;
+
+	parse_opts(pamh, argc, argv, &o);
+	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
+		return rc;
+	if ((c = client_for(pamh, &o)) == NULL)
+		return PAM_AUTHINFO_UNAVAIL;
+	st = call(c, json_pack("{s:s, s:s}", "op", "account.check", "email", user), NULL, &err);
+	portail_client_free(c);
+	switch (st) {
+	case PORTAIL_OK:
+		rc = PAM_SUCCESS;
+		break;
+	case PORTAIL_ERR_EXPIRED:
+		rc = PAM_ACCT_EXPIRED;
+		break;
+	case PORTAIL_ERR_DISABLED:
+		rc = PAM_PERM_DENIED;
+		break;
+	case PORTAIL_ERR_UNKNOWN:
+		rc = PAM_USER_UNKNOWN;
+		break;
+	default:
+		rc = PAM_AUTHINFO_UNAVAIL;
+		pam_syslog(pamh, LOG_ERR, "portaild unavailable: %s", err.message);
+		break;
+	}
+	if (rc != PAM_SUCCESS && rc != PAM_AUTHINFO_UNAVAIL && rc != PAM_USER_UNKNOWN &&
+	    !(flags & PAM_SILENT))
+		say(pamh, true, err.message);
+	if (o.debug)
+		pam_syslog(pamh, LOG_DEBUG, "account user=%s result=%s", user, pam_strerror(pamh, rc));
+	return rc;
+}
+
+/* The reset ticket between the two passes of chauthtok. */
+#define TICKET_DATA "pam_portail_ticket"
+
+static void
+cleanup_secret(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	wipe_free(data);
+}
+
+PAM_PORTAIL_EXPORT int
+pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct opts o;
+	const char *user = NULL;
+	portail_client *c;
+	portail_error err = { { 0 } };
+	portail_status st = PORTAIL_ERR_REFUSED;
+	int rc;
+
+	parse_opts(pamh, argc, argv, &o);
+	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
+		return rc;
+	if ((c = client_for(pamh, &o)) == NULL)
+		return PAM_AUTHINFO_UNAVAIL;
+
+	if (flags & PAM_PRELIM_CHECK) {
+		if (o.reset) {
+			/* a mailed code instead of the old password */
+			char *ticket = code_dialog(pamh, &o, c, user, "reset", &st);
+
+			if (ticket != NULL &&
+			    pam_set_data(pamh, TICKET_DATA, ticket, cleanup_secret) != PAM_SUCCESS) {
+				wipe_free(ticket);
+				st = PORTAIL_ERR_NOMEM;
+			}
+			rc = ticket != NULL && st == PORTAIL_OK ? PAM_SUCCESS :
+			    st == PORTAIL_ERR_UNAVAILABLE ? PAM_AUTHINFO_UNAVAIL : PAM_AUTHTOK_ERR;
+		} else {
+			const char *old = NULL;
+
+			rc = pam_get_authtok(pamh, PAM_OLDAUTHTOK, &old,
+			    T(&o, "Mot de passe actuel : ", "Current password: "));
+			if (rc == PAM_SUCCESS) {
+				st = auth_password(c, user, old, &err);
+				rc = st == PORTAIL_OK ? PAM_SUCCESS : st == PORTAIL_ERR_UNAVAILABLE ?
+				    PAM_AUTHINFO_UNAVAIL : PAM_AUTH_ERR;
+				if (st != PORTAIL_OK && st != PORTAIL_ERR_REFUSED)
+					say(pamh, true, err.message);
+			}
+		}
+		goto out;
+	}
+	if (flags & PAM_UPDATE_AUTHTOK) {
+		const void *ticket = NULL;
+		char *new_pw = NULL;
+
+		if (o.reset && pam_get_data(pamh, TICKET_DATA, &ticket) == PAM_SUCCESS && ticket) {
+			st = new_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
+		} else {
+			const void *old = NULL;
+
+			(void)pam_get_item(pamh, PAM_OLDAUTHTOK, &old);
+			if (old == NULL) {
+				rc = PAM_AUTHTOK_ERR;
+				goto out;
+			}
+			for (int rounds = 0; rounds < 5; rounds++) {
+				char *pw = ask(pamh, PAM_PROMPT_ECHO_OFF,
+				    T(&o, "Nouveau mot de passe : ", "New password: "));
+				char *conf = pw ? ask(pamh, PAM_PROMPT_ECHO_OFF,
+				    T(&o, "Confirmation : ", "Confirmation: ")) : NULL;
+
+				if (pw == NULL || conf == NULL) {
+					wipe_free(pw);
+					wipe_free(conf);
+					st = PORTAIL_ERR_REFUSED;
+					break;
+				}
+				st = call(c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "password.change",
+				    "email", user, "old_password", (const char *)old, "password", pw,
+				    "confirmation", conf), NULL, &err);
+				wipe_free(conf);
+				if (st == PORTAIL_OK) {
+					new_pw = pw;
+					break;
+				}
+				wipe_free(pw);
+				say(pamh, true, err.message);
+				if (st != PORTAIL_ERR_POLICY && st != PORTAIL_ERR_MISMATCH)
+					break;
+			}
+		}
+		if (st == PORTAIL_OK) {
+			(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
+			say(pamh, false, T(&o, "Votre mot de passe est changé.", "Your password is changed."));
+		}
+		wipe_free(new_pw);
+		rc = st == PORTAIL_OK ? PAM_SUCCESS : st == PORTAIL_ERR_UNAVAILABLE ?
+		    PAM_AUTHINFO_UNAVAIL : PAM_AUTHTOK_ERR;
+	}
+out:
+	if (o.debug)
+		pam_syslog(pamh, LOG_DEBUG, "chauthtok user=%s result=%s", user, pam_strerror(pamh, rc));
+	portail_client_free(c);
+	return rc;
+}
+
+/*
+ * Sessions: nothing useful to do yet. Exporting the children's ids
+ * (PORTAIL_CHILDREN) for web applications needs an op that tells a
+ * parent's own children to an unprivileged service; until then the
+ * module stays out of the session stack.
+ */
+PAM_PORTAIL_EXPORT int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
+
+PAM_PORTAIL_EXPORT int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	(void)pamh;
+	(void)flags;
+	(void)argc;
+	(void)argv;
+	return PAM_IGNORE;
+}
