@@ -7,6 +7,8 @@
  * the core library, so they work while the daemon is down.
  */
 #include <errno.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +22,8 @@
 #include "gpi.h"
 #include "cli.h"
 #include "i18n.h"
+#include "key.h"
+#include "mail.h"
 #include "portail-client.h"
 
 bool cli_english;
@@ -131,6 +135,50 @@ cli_load_config(struct cli *cli, portail_config **cfg)
 	return EX_DONE;
 }
 
+/* One line of portail check. */
+struct probe {
+	const char *fr, *en, *json;
+	portail_status status;
+	char detail[600];
+};
+
+/* The key and the store: present, 0600, owned by [daemon] user. Nothing is
+ * opened for writing: check must not leave root-owned files behind. */
+static void
+probe_files(const portail_config *cfg, struct probe *p)
+{
+	const char *paths[] = { cfg->key_file, cfg->store_path };
+	struct passwd *pw = getpwnam(cfg->daemon.user);
+	portail_key *key = NULL;
+	portail_error err = { { 0 } };
+
+	for (size_t i = 0; i < 2; i++) {
+		struct stat st;
+
+		if (stat(paths[i], &st) != 0) {
+			p->status = PORTAIL_ERR_CONFIG;
+			snprintf(p->detail, sizeof(p->detail), "%s: %s (portail init)", paths[i],
+			    strerror(errno));
+			return;
+		}
+		if ((st.st_mode & 077) != 0 || (pw != NULL && st.st_uid != pw->pw_uid)) {
+			p->status = PORTAIL_ERR_CONFIG;
+			snprintf(p->detail, sizeof(p->detail), T("%s : mode %04o, propriétaire %u; "
+			    "attendu 0600 et %s", "%s: mode %04o, owner %u; expected 0600 and %s"),
+			    paths[i], (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, cfg->daemon.user);
+			return;
+		}
+	}
+	if (portail_key_load(cfg->key_file, &key, &err) != PORTAIL_OK) {
+		p->status = PORTAIL_ERR_CONFIG;
+		snprintf(p->detail, sizeof(p->detail), "%s", err.message);
+		return;
+	}
+	portail_key_free(key);
+	p->status = PORTAIL_OK;
+	snprintf(p->detail, sizeof(p->detail), "%s, %s", cfg->key_file, cfg->store_path);
+}
+
 /* portail check */
 static int
 cmd_check(struct cli *cli, int argc, char **argv)
@@ -138,17 +186,24 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	portail_config *cfg = NULL;
 	portail_gpi *gpi = NULL;
 	portail_error err = { { 0 } };
-	char server[512] = "";
-	portail_status r, dr;
+	struct probe probes[4] = {
+		{ "annuaire GPI", "GPI directory", "directory", PORTAIL_OK, "" },
+		{ "clé et magasin", "key and store", "store", PORTAIL_OK, "" },
+		{ "courriel", "mail", "mail", PORTAIL_OK, "" },
+		{ "portaild", "portaild", "daemon", PORTAIL_OK, "" },
+	};
+	portail_status worst = PORTAIL_OK;
 	int rc;
 
 	if (cli_wants_help(argc, argv)) {
 		printf("%s", T("usage : portail check\n"
-		    "Valide la configuration, sonde l'annuaire GPI (connexion, liaison, base) et\n"
-		    "portaild (ping sur son socket). Sortie 0 quand tout répond.\n",
+		    "Valide la configuration, puis sonde l'annuaire GPI (connexion, liaison, base),\n"
+		    "la clé et le magasin (présents, 0600, à [daemon] user), le serveur de courriel\n"
+		    "(NOOP) et portaild (ping). Sortie 0 quand tout répond.\n",
 		    "usage: portail check\n"
-		    "Validates the configuration, probes the GPI directory (connect, bind, base)\n"
-		    "and portaild (ping on its socket). Exit 0 when everything answers.\n"));
+		    "Validates the configuration, then probes the GPI directory (connect, bind, base),\n"
+		    "the key and the store (present, 0600, owned by [daemon] user), the mail server\n"
+		    "(NOOP) and portaild (ping). Exit 0 when everything answers.\n"));
 		return EX_DONE;
 	}
 	if (argc > 1) {
@@ -158,43 +213,52 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = cli_load_config(cli, &cfg)) != EX_DONE)
 		return rc;
-	r = portail_gpi_new(cfg, &gpi, &err);
-	if (r == PORTAIL_OK)
-		r = portail_gpi_probe(gpi, server, sizeof(server), &err);
+	probes[0].status = portail_gpi_new(cfg, &gpi, &err);
+	if (probes[0].status == PORTAIL_OK)
+		probes[0].status = portail_gpi_probe(gpi, probes[0].detail, sizeof(probes[0].detail), &err);
+	if (probes[0].status != PORTAIL_OK)
+		snprintf(probes[0].detail, sizeof(probes[0].detail), "%s", err.message);
+	probe_files(cfg, &probes[1]);
+	err.message[0] = '\0';
+	probes[2].status = portail_mail_probe(cfg, &err);
+	snprintf(probes[2].detail, sizeof(probes[2].detail), "%s",
+	    probes[2].status == PORTAIL_OK ? cfg->mail.url : err.message);
 	{
 		portail_client *pc = NULL;
-		portail_error derr = { { 0 } };
 		char version[64] = "";
 		long long uptime = 0;
 
-		dr = portail_client_new(cfg->daemon.socket, 0, &pc);
-		if (dr == PORTAIL_OK)
-			dr = portail_client_ping(pc, version, sizeof(version), &uptime, &derr);
-		else
-			snprintf(derr.message, sizeof(derr.message), "%s", cfg->daemon.socket);
+		err.message[0] = '\0';
+		probes[3].status = portail_client_new(cfg->daemon.socket, 0, &pc);
+		if (probes[3].status == PORTAIL_OK)
+			probes[3].status = portail_client_ping(pc, version, sizeof(version), &uptime, &err);
 		portail_client_free(pc);
-		rc = cli_exit_for(r != PORTAIL_OK ? r : dr);
-		if (cli->json) {
-			cli_print_json(json_pack("{s:b, s:{s:b, s:s}, s:{s:b, s:s}, s:{s:b, s:s, s:s}}",
-			    "ok", r == PORTAIL_OK && dr == PORTAIL_OK,
-			    "config", "ok", 1, "path", cfg->path,
-			    "directory", "ok", r == PORTAIL_OK,
-			    r == PORTAIL_OK ? "server" : "error", r == PORTAIL_OK ? server : err.message,
-			    "daemon", "ok", dr == PORTAIL_OK, "socket", cfg->daemon.socket,
-			    dr == PORTAIL_OK ? "version" : "error", dr == PORTAIL_OK ? version : derr.message));
-		} else {
-			printf("%s %s\n", T("configuration : OK,", "configuration: OK,"), cfg->path);
-			if (r == PORTAIL_OK)
-				printf("%s %s\n", T("annuaire GPI : OK,", "GPI directory: OK,"), server);
-			else
-				printf("%s %s\n", T("annuaire GPI : ÉCHEC,", "GPI directory: FAILED,"),
-				    err.message);
-			if (dr == PORTAIL_OK)
-				printf("%s %s, version %s, %s %lld s\n", T("portaild : OK,", "portaild: OK,"),
-				    cfg->daemon.socket, version, T("actif depuis", "up for"), uptime);
-			else
-				printf("%s %s\n", T("portaild : ÉCHEC,", "portaild: FAILED,"), derr.message);
-		}
+		if (probes[3].status == PORTAIL_OK)
+			snprintf(probes[3].detail, sizeof(probes[3].detail), "%s, version %s, %s %lld s",
+			    cfg->daemon.socket, version, T("actif depuis", "up for"), uptime);
+		else
+			snprintf(probes[3].detail, sizeof(probes[3].detail), "%s: %s", cfg->daemon.socket,
+			    err.message);
+	}
+	for (size_t i = 0; i < 4; i++)
+		if (probes[i].status != PORTAIL_OK && (worst == PORTAIL_OK ||
+		    probes[i].status == PORTAIL_ERR_CONFIG))
+			worst = probes[i].status;
+	rc = cli_exit_for(worst);
+	if (cli->json) {
+		json_t *j = json_pack("{s:b, s:{s:b, s:s}}", "ok", worst == PORTAIL_OK,
+		    "config", "ok", 1, "path", cfg->path);
+
+		for (size_t i = 0; i < 4; i++)
+			json_object_set_new(j, probes[i].json, json_pack("{s:b, s:s}", "ok",
+			    probes[i].status == PORTAIL_OK,
+			    probes[i].status == PORTAIL_OK ? "detail" : "error", probes[i].detail));
+		cli_print_json(j);
+	} else {
+		printf("%s %s\n", T("configuration : OK,", "configuration: OK,"), cfg->path);
+		for (size_t i = 0; i < 4; i++)
+			printf("%s%s %s, %s\n", T(probes[i].fr, probes[i].en), T(" :", ":"),
+			    probes[i].status == PORTAIL_OK ? "OK" : T("ÉCHEC", "FAILED"), probes[i].detail);
 	}
 	portail_gpi_free(gpi);
 	portail_config_free(cfg);

@@ -53,9 +53,15 @@ def portail(*args, stdin=None, user=None):
     return subprocess.run(cmd, input=stdin, capture_output=True, text=True)
 
 
+def delivery_order(path):
+    """Maildir names are <seconds>.M<microseconds>P…, microseconds not padded."""
+    m = re.match(r"(\d+)\.M(\d+)", os.path.basename(path))
+    return (int(m.group(1)), int(m.group(2)), path) if m else (0, 0, path)
+
+
 def mails(to):
     out = []
-    for path in sorted(glob.glob(os.path.join(TMP, "sink", "mail", "new", "*"))):
+    for path in sorted(glob.glob(os.path.join(TMP, "sink", "mail", "new", "*")), key=delivery_order):
         with open(path, "rb") as f:
             msg = email.message_from_binary_file(f, policy=email.policy.default)
         if msg["X-RcptTo"] == to:
