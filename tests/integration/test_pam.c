@@ -473,5 +473,8 @@ main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	/* pam_wrapper (and, in the sanitizer build, ASan) are loaded already:
+	 * the servers and tools this test starts must not inherit them */
+	unsetenv("LD_PRELOAD");
 	return cmocka_run_group_tests_name("pam", tests, group_setup, group_teardown);
 }
