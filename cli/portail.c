@@ -73,6 +73,7 @@ usage(FILE *f)
 	      "  auth COURRIEL       vérifie un mot de passe et l'accès\n"
 	      "  account ...         comptes des parents : list, show, disable, enable, unlock,\n"
 	      "                      delete (admin)\n"
+	      "  token ...           jetons « rester connecté » : issue, list, revoke\n"
 	      "  gpi lookup COURRIEL enfants et écoles inscrits pour cette adresse (admin)\n"
 	      "\n"
 	      "Options :\n"
@@ -95,6 +96,7 @@ usage(FILE *f)
 	      "  auth EMAIL          check a password and access\n"
 	      "  account ...         parents' accounts: list, show, disable, enable, unlock,\n"
 	      "                      delete (admin)\n"
+	      "  token ...           \"stay connected\" tokens: issue, list, revoke\n"
 	      "  gpi lookup EMAIL    children and schools on record for this address (admin)\n"
 	      "\n"
 	      "Options:\n"
@@ -541,6 +543,8 @@ main(int argc, char **argv)
 		return cmd_auth(&cli, argc, argv);
 	if (strcmp(argv[0], "account") == 0)
 		return cmd_account(&cli, argc, argv);
+	if (strcmp(argv[0], "token") == 0)
+		return cmd_token(&cli, argc, argv);
 	fprintf(stderr, T("portail: commande inconnue « %s » (portail --help)\n",
 	    "portail: unknown command '%s' (portail --help)\n"), argv[0]);
 	return EX_USAGE;

@@ -56,30 +56,57 @@ portail_code_hash(const portail_key *key, const char *email_key, const char *pur
 	portail_key_hash(key, PORTAIL_KEY_CODES, out, parts, 4);
 }
 
-void
-portail_ticket_generate(const portail_key *key, char *ticket, unsigned char hash[PORTAIL_HASH_BYTES])
+/* "<prefix>" + 43 base64url characters of 32 random bytes, and its keyed hash. */
+static void
+secret_generate(const char *prefix, char *out, size_t len)
 {
 	unsigned char raw[32];
 
 	randombytes_buf(raw, sizeof(raw));
-	memcpy(ticket, "ptt_", 4);
-	sodium_bin2base64(ticket + 4, PORTAIL_TICKET_LEN + 1 - 4, raw, sizeof(raw),
+	memcpy(out, prefix, 4);
+	sodium_bin2base64(out + 4, len + 1 - 4, raw, sizeof(raw),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	sodium_memzero(raw, sizeof(raw));
+}
+
+static portail_status
+secret_hash(const portail_key *key, enum portail_key_use use, const char *prefix, size_t len,
+    const char *secret, unsigned char hash[PORTAIL_HASH_BYTES])
+{
+	const char *parts[] = { prefix, secret };
+	size_t n = strlen(secret);
+
+	if (n != len || strncmp(secret, prefix, 4) != 0)
+		return PORTAIL_ERR_INVALID;
+	for (size_t i = 4; i < n; i++)
+		if (!isalnum((unsigned char)secret[i]) && secret[i] != '-' && secret[i] != '_')
+			return PORTAIL_ERR_INVALID;
+	portail_key_hash(key, use, hash, parts, 2);
+	return PORTAIL_OK;
+}
+
+void
+portail_ticket_generate(const portail_key *key, char *ticket, unsigned char hash[PORTAIL_HASH_BYTES])
+{
+	secret_generate("ptt_", ticket, PORTAIL_TICKET_LEN);
 	(void)portail_ticket_hash(key, ticket, hash);
 }
 
 portail_status
 portail_ticket_hash(const portail_key *key, const char *ticket, unsigned char hash[PORTAIL_HASH_BYTES])
 {
-	const char *parts[] = { "ticket", ticket };
-	size_t n = strlen(ticket);
+	return secret_hash(key, PORTAIL_KEY_TICKETS, "ptt_", PORTAIL_TICKET_LEN, ticket, hash);
+}
 
-	if (n != PORTAIL_TICKET_LEN || strncmp(ticket, "ptt_", 4) != 0)
-		return PORTAIL_ERR_INVALID;
-	for (size_t i = 4; i < n; i++)
-		if (!isalnum((unsigned char)ticket[i]) && ticket[i] != '-' && ticket[i] != '_')
-			return PORTAIL_ERR_INVALID;
-	portail_key_hash(key, PORTAIL_KEY_TICKETS, hash, parts, 2);
-	return PORTAIL_OK;
+void
+portail_token_generate(const portail_key *key, char *token, unsigned char hash[PORTAIL_HASH_BYTES])
+{
+	secret_generate("ptk_", token, PORTAIL_TOKEN_LEN);
+	(void)portail_token_hash(key, token, hash);
+}
+
+portail_status
+portail_token_hash(const portail_key *key, const char *token, unsigned char hash[PORTAIL_HASH_BYTES])
+{
+	return secret_hash(key, PORTAIL_KEY_TOKENS, "ptk_", PORTAIL_TOKEN_LEN, token, hash);
 }

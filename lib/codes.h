@@ -41,4 +41,14 @@ PORTAIL_EXPORT void portail_ticket_generate(const portail_key *key, char *ticket
 PORTAIL_EXPORT portail_status portail_ticket_hash(const portail_key *key, const char *ticket,
     unsigned char hash[PORTAIL_HASH_BYTES]);
 
+/*
+ * Long-lived tokens ("rester connecté"): "ptk_" + 256 random bits in
+ * base64url, shown once, stored only as a keyed hash (the tokens subkey).
+ */
+#define PORTAIL_TOKEN_LEN 47
+PORTAIL_EXPORT void portail_token_generate(const portail_key *key, char *token,
+    unsigned char hash[PORTAIL_HASH_BYTES]);
+PORTAIL_EXPORT portail_status portail_token_hash(const portail_key *key, const char *token,
+    unsigned char hash[PORTAIL_HASH_BYTES]);
+
 #endif

@@ -131,8 +131,8 @@ static const struct key keys[] = {
 	{ S_MAIL, "portal_name", K_STR, C(mail.portal_name), 0, 0, "Portail Parents", false },
 	{ S_MAIL, "timeout", K_INT, C(mail.timeout), 1, 120, "10", false },
 
-	{ S_TOKENS, "lifetime", K_INT, C(token_lifetime), 300, 3650 * 86400, "7776000", false },
-	{ S_TOKENS, "max_age", K_INT, C(token_max_age), 300, 3650 * 86400, "31536000", false },
+	{ S_TOKENS, "lifetime", K_INT, C(token_lifetime), 5, 3650 * 86400, "7776000", false },
+	{ S_TOKENS, "max_age", K_INT, C(token_max_age), 5, 3650 * 86400, "31536000", false },
 
 	{ S_PROVIDER, "kind", K_KIND, P(kind), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_id", K_STR, P(client_id), 0, 0, NULL, true },

@@ -383,3 +383,88 @@ out:
 	free(key);
 	return r;
 }
+
+/* ---- tokens ---------------------------------------------------------------------- */
+
+portail_status
+portail_flow_token_issue(portail_flow *f, const char *email, const char *label, int64_t now,
+    char *token, int64_t *id, portail_error *err)
+{
+	const portail_config *cfg = f->d.cfg;
+	struct portail_account a = { 0 };
+	unsigned char hash[PORTAIL_HASH_BYTES];
+	char t[PORTAIL_TOKEN_LEN + 1], *key = NULL;
+	int64_t expires = now + cfg->token_lifetime;
+	portail_status r;
+
+	if (label == NULL || *label == '\0' || strlen(label) > 64)
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "a label of 1 to 64 characters");
+	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
+		return r;
+	if ((r = portail_store_account_get(f->d.store, key, &a, err)) != PORTAIL_OK)
+		goto out;
+	if (a.state == PORTAIL_ACCOUNT_DISABLED) {
+		r = PORTAIL_ERR_DISABLED;
+		goto out;
+	}
+	if (expires > now + cfg->token_max_age)
+		expires = now + cfg->token_max_age;
+	portail_token_generate(f->d.key, t, hash);
+	r = portail_store_token_add(f->d.store, key, hash, label, now, expires, id, err);
+	if (r == PORTAIL_OK)
+		memcpy(token, t, sizeof(t));
+out:
+	sodium_memzero(t, sizeof(t));
+	portail_account_clear(&a);
+	free(key);
+	return r;
+}
+
+portail_status
+portail_flow_token_verify(portail_flow *f, const char *token, const char *email, int64_t now,
+    char **account_email, portail_error *err)
+{
+	const portail_config *cfg = f->d.cfg;
+	struct portail_token t = { 0 };
+	struct portail_account a = { 0 };
+	unsigned char hash[PORTAIL_HASH_BYTES];
+	char *want = NULL;
+	bool grace = false;
+	portail_status r;
+	int64_t expires;
+
+	if (portail_token_hash(f->d.key, token, hash) != PORTAIL_OK)
+		return PORTAIL_ERR_REFUSED;
+	if ((r = portail_store_token_find(f->d.store, hash, &t, err)) != PORTAIL_OK)
+		return r;
+	if (email != NULL && (portail_email_key(email, &want, NULL) != PORTAIL_OK ||
+	    strcmp(want, t.email_key) != 0)) {
+		r = PORTAIL_ERR_REFUSED;        /* another parent's token */
+		goto out;
+	}
+	if ((r = portail_store_account_get(f->d.store, t.email_key, &a, err)) != PORTAIL_OK) {
+		if (r == PORTAIL_ERR_UNKNOWN)
+			r = PORTAIL_ERR_REFUSED;
+		goto out;
+	}
+	if (t.epoch != a.token_epoch || t.expires <= now) {
+		r = PORTAIL_ERR_REFUSED;        /* revoked or expired */
+		goto out;
+	}
+	if ((r = portail_flow_account_check(f, a.email, now, &grace, err)) != PORTAIL_OK)
+		goto out;
+	/* sliding expiry, capped by the maximum age */
+	expires = now + cfg->token_lifetime;
+	if (expires > t.created + cfg->token_max_age)
+		expires = t.created + cfg->token_max_age;
+	if ((r = portail_store_token_touch(f->d.store, t.id, now, expires, err)) != PORTAIL_OK)
+		goto out;
+	if ((*account_email = strdup(a.email)) == NULL)
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+out:
+	sodium_memzero(hash, sizeof(hash));
+	portail_token_clear(&t);
+	portail_account_clear(&a);
+	free(want);
+	return r;
+}

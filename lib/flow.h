@@ -107,4 +107,25 @@ PORTAIL_EXPORT portail_status portail_flow_change_password(portail_flow *f, cons
 PORTAIL_EXPORT portail_status portail_flow_account_check(portail_flow *f, const char *email,
     int64_t now, bool *grace, portail_error *err);
 
+/* ---- long-lived tokens ("rester connecté") -------------------------------------- */
+
+/*
+ * A new token for the account (the caller has authenticated the parent or
+ * is an admin): token (PORTAIL_TOKEN_LEN + 1 bytes) is shown once, *id
+ * names it for list and revoke. UNKNOWN, DISABLED, INVALID (label).
+ */
+PORTAIL_EXPORT portail_status portail_flow_token_issue(portail_flow *f, const char *email,
+    const char *label, int64_t now, char *token, int64_t *id, portail_error *err);
+
+/*
+ * Checks a token: OK with *email (new, as typed at sign-up) when it is
+ * known, unexpired, of the account's current epoch, the account enabled
+ * and its access check good; then its expiry slides ([tokens] lifetime,
+ * never past max_age). When email is not NULL the token must be that
+ * account's. REFUSED (unknown, expired, revoked, another account's),
+ * DISABLED, EXPIRED (no child left), UNAVAILABLE.
+ */
+PORTAIL_EXPORT portail_status portail_flow_token_verify(portail_flow *f, const char *token,
+    const char *email, int64_t now, char **account_email, portail_error *err);
+
 #endif

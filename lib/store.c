@@ -61,6 +61,18 @@ static const char *const migrations[] = {
 	"  at INTEGER NOT NULL"
 	");"
 	"CREATE INDEX issuance_by_key ON issuance (email_key, at);",
+	/* 1 -> 2: long-lived tokens */
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  email_key TEXT NOT NULL REFERENCES accounts (email_key) ON DELETE CASCADE,"
+	"  token_hash BLOB NOT NULL UNIQUE,"
+	"  label TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  epoch INTEGER NOT NULL"
+	");"
+	"CREATE INDEX tokens_by_key ON tokens (email_key);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -833,4 +845,181 @@ out:
 	sqlite3_finalize(s2);
 	pthread_mutex_unlock(&st->lock);
 	return r;
+}
+
+/* ---- tokens ------------------------------------------------------------------ */
+
+portail_status
+portail_store_token_add(portail_store *st, const char *key,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
+    int64_t expires, int64_t *id, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "INSERT INTO tokens (email_key, token_hash, label, created, expires, epoch) "
+	    "SELECT email_key, ?2, ?3, ?4, ?5, token_epoch FROM accounts WHERE email_key = ?1")) == NULL) {
+		r = db_err(st, err, "token");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, label, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int64(s, 5, expires);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = db_err(st, err, "token");
+	else if (sqlite3_changes(st->db) == 0)
+		r = PORTAIL_ERR_UNKNOWN;
+	else {
+		*id = sqlite3_last_insert_rowid(st->db);
+		r = PORTAIL_OK;
+	}
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_token_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    struct portail_token *out, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "SELECT id, email_key, label, created, expires, last_used, epoch "
+	    "FROM tokens WHERE token_hash = ?")) == NULL) {
+		r = db_err(st, err, "token");
+		goto out;
+	}
+	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_column_int64(s, 0);
+		out->email_key = col_text(s, 1);
+		out->label = col_text(s, 2);
+		out->created = sqlite3_column_int64(s, 3);
+		out->expires = sqlite3_column_int64(s, 4);
+		out->last_used = sqlite3_column_int64(s, 5);
+		out->epoch = sqlite3_column_int64(s, 6);
+		r = out->email_key && out->label ? PORTAIL_OK :
+		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	} else {
+		r = rc == SQLITE_DONE ? PORTAIL_ERR_REFUSED : db_err(st, err, "token");
+	}
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_token_touch(portail_store *st, int64_t id, int64_t now, int64_t expires,
+    portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "UPDATE tokens SET last_used = ?1, expires = ?2 WHERE id = ?3")) == NULL) {
+		r = db_err(st, err, "token");
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int64(s, 2, expires);
+	sqlite3_bind_int64(s, 3, id);
+	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "token");
+	sqlite3_finalize(s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_token_list(portail_store *st, const char *key, int64_t now,
+    struct portail_token **out, size_t *n, portail_error *err)
+{
+	sqlite3_stmt *s;
+	struct portail_token *list = NULL;
+	size_t used = 0, cap = 0;
+	portail_status r = PORTAIL_OK;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	/* live ones only: not expired, issued in the account's current epoch */
+	if ((s = prep(st, "SELECT t.id, t.email_key, t.label, t.created, t.expires, t.last_used, "
+	    "t.epoch FROM tokens t JOIN accounts a ON a.email_key = t.email_key "
+	    "WHERE t.email_key = ?1 AND t.expires > ?2 AND t.epoch = a.token_epoch ORDER BY t.id")) == NULL) {
+		r = db_err(st, err, "token");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (used == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct portail_token *nl = realloc(list, ncap * sizeof(*nl));
+
+			if (nl == NULL) {
+				r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+				goto out;
+			}
+			list = nl;
+			cap = ncap;
+		}
+		memset(&list[used], 0, sizeof(list[used]));
+		list[used].id = sqlite3_column_int64(s, 0);
+		list[used].email_key = col_text(s, 1);
+		list[used].label = col_text(s, 2);
+		list[used].created = sqlite3_column_int64(s, 3);
+		list[used].expires = sqlite3_column_int64(s, 4);
+		list[used].last_used = sqlite3_column_int64(s, 5);
+		list[used].epoch = sqlite3_column_int64(s, 6);
+		used++;
+	}
+	if (rc != SQLITE_DONE)
+		r = db_err(st, err, "token");
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&st->lock);
+	if (r != PORTAIL_OK) {
+		for (size_t i = 0; i < used; i++)
+			portail_token_clear(&list[i]);
+		free(list);
+		return r;
+	}
+	*out = list;
+	*n = used;
+	return PORTAIL_OK;
+}
+
+portail_status
+portail_store_token_delete(portail_store *st, const char *key, int64_t id, portail_error *err)
+{
+	return account_write(st, "DELETE FROM tokens WHERE id = ? AND email_key = ?", key, id, 0, 1,
+	    err);
+}
+
+portail_status
+portail_store_token_revoke_all(portail_store *st, const char *key, int64_t now, portail_error *err)
+{
+	return account_write(st, "UPDATE accounts SET token_epoch = token_epoch + 1, updated = ? "
+	    "WHERE email_key = ?", key, now, 0, 1, err);
+}
+
+void
+portail_token_clear(struct portail_token *t)
+{
+	if (t == NULL)
+		return;
+	free(t->email_key);
+	free(t->label);
+	memset(t, 0, sizeof(*t));
 }

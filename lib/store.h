@@ -155,6 +155,38 @@ PORTAIL_EXPORT portail_status portail_store_reset_finish(portail_store *st,
 PORTAIL_EXPORT portail_status portail_store_password_set(portail_store *st, const char *key,
     const char *password_hash, int64_t now, portail_error *err);
 
+/* ---- long-lived tokens ------------------------------------------------------------ */
+
+struct portail_token {
+	int64_t id;
+	char *email_key;
+	char *label;
+	int64_t created, expires, last_used;
+	int64_t epoch;          /* the account's token epoch at issue */
+};
+
+PORTAIL_EXPORT void portail_token_clear(struct portail_token *t);
+
+/* Adds a token (its hash only) in the account's current epoch; UNKNOWN without account. */
+PORTAIL_EXPORT portail_status portail_store_token_add(portail_store *st, const char *key,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
+    int64_t expires, int64_t *id, portail_error *err);
+/* By hash; REFUSED when there is none. */
+PORTAIL_EXPORT portail_status portail_store_token_find(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], struct portail_token *out, portail_error *err);
+/* Records a use and the new (sliding) expiry. */
+PORTAIL_EXPORT portail_status portail_store_token_touch(portail_store *st, int64_t id,
+    int64_t now, int64_t expires, portail_error *err);
+/* The account's live tokens (not expired, current epoch). */
+PORTAIL_EXPORT portail_status portail_store_token_list(portail_store *st, const char *key,
+    int64_t now, struct portail_token **out, size_t *n, portail_error *err);
+/* One token of the account; UNKNOWN when it has none with that id. */
+PORTAIL_EXPORT portail_status portail_store_token_delete(portail_store *st, const char *key,
+    int64_t id, portail_error *err);
+/* Every token of the account (epoch bump). */
+PORTAIL_EXPORT portail_status portail_store_token_revoke_all(portail_store *st, const char *key,
+    int64_t now, portail_error *err);
+
 /* Removes verifications and issuance records older than a day. */
 PORTAIL_EXPORT portail_status portail_store_gc(portail_store *st, int64_t now,
     portail_error *err);

@@ -2,7 +2,7 @@
  * pam_portail — parents sign in to any PAM service (DESIGN §4).
  *
  *   pam_portail.so [socket=PATH] [debug] [use_first_pass|try_first_pass|use_authtok]
- *                  [enroll] [reset] [lang=fr|en]
+ *                  [enroll] [reset] [tokens] [lang=fr|en]
  *
  * A thin client of portaild: no LDAP, no SQLite, no key here. PAM_USER
  * is the parent's e-mail address, never rewritten. The daemon down or
@@ -33,6 +33,7 @@ struct opts {
 	bool debug;
 	bool enroll;
 	bool reset;
+	bool tokens;
 	bool en;
 };
 
@@ -55,6 +56,8 @@ parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
 			o->enroll = true;
 		else if (strcmp(a, "reset") == 0)
 			o->reset = true;
+		else if (strcmp(a, "tokens") == 0)
+			o->tokens = true;
 		else if (strcmp(a, "lang=en") == 0)
 			o->en = true;
 		else if (strcmp(a, "lang=fr") == 0)
@@ -92,7 +95,7 @@ static portail_status
 call(portail_client *c, json_t *req, json_t **resp, portail_error *err)
 {
 	static const char *const secrets[] = { "password", "old_password", "confirmation", "code",
-		"ticket" };
+		"ticket", "token" };
 	portail_status s;
 
 	if (req == NULL)
@@ -300,7 +303,16 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, T(&o, "Mot de passe : ", "Password: "));
 	if (rc != PAM_SUCCESS)
 		goto out;
-	st = auth_password(c, user, pw, &err);
+	if (o.tokens && strncmp(pw, "ptk_", 4) == 0) {
+		/* a portail token as the password (an app password for mail clients):
+		 * it must be this parent's, live, and the access check good */
+		st = call(c, json_pack("{s:s, s:s, s:s}", "op", "token.verify", "token", pw,
+		    "email", user), NULL, &err);
+		if (st == PORTAIL_ERR_EXPIRED || st == PORTAIL_ERR_DISABLED)
+			st = PORTAIL_ERR_REFUSED;
+	} else {
+		st = auth_password(c, user, pw, &err);
+	}
 
 	if (st == PORTAIL_ERR_UNKNOWN && o.enroll && interactive(pamh) && !(flags & PAM_SILENT)) {
 		/* no account yet: sign up in prompts, as the seed's screens */

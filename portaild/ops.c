@@ -416,24 +416,30 @@ static const struct portail_proto_field auth_fields[] = {
 	{ NULL, PT_STR, false, 0, false },
 };
 
-static void
-op_auth_password(struct op_ctx *ctx, struct op_result *res)
+/* The request's email and password, checked like a sign-in; false with res filled. */
+static bool
+password_ok(struct op_ctx *ctx, struct op_result *res)
 {
 	portail_error err = { { 0 } };
 	int64_t retry = 0;
 	portail_status s;
 
-	ctx->user = str(ctx, "email");
-	if (!flow_ready(ctx, res))
-		return;
 	s = portail_flow_auth_password(ctx->d->flow, str(ctx, "email"), str(ctx, "password"),
 	    (int64_t)time(NULL), &retry, &err);
-	if (s != PORTAIL_OK) {
-		flow_failed(ctx, res, s, &err);
-		if (s == PORTAIL_ERR_LOCKED)
-			res->body = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+	if (s == PORTAIL_OK)
+		return true;
+	flow_failed(ctx, res, s, &err);
+	if (s == PORTAIL_ERR_LOCKED)
+		res->body = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+	return false;
+}
+
+static void
+op_auth_password(struct op_ctx *ctx, struct op_result *res)
+{
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res) || !password_ok(ctx, res))
 		return;
-	}
 	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
 	res->reason = "password";
 }
@@ -503,6 +509,159 @@ op_account_check(struct op_ctx *ctx, struct op_result *res)
 		    str(ctx, "email"));
 	res->body = json_pack("{s:s, s:b}", "email", str(ctx, "email"), "grace", grace);
 	res->reason = grace ? "grace" : "active";
+}
+
+/* ---- long-lived tokens ------------------------------------------------------------ */
+
+/*
+ * A parent manages its own tokens by giving its password; an admin
+ * (uid 0, [daemon] admin_group) may do it for any address.
+ */
+static bool
+token_owner(struct op_ctx *ctx, struct op_result *res)
+{
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return false;
+	if (str(ctx, "password") == NULL) {
+		if (ops_peer_is_admin(ctx->d, ctx->peer))
+			return true;
+		fail_with(ctx, res, PORTAIL_ERR_FORBIDDEN, "no_password",
+		    MSG(ctx, "Le mot de passe du compte est requis.", "The account's password is required."));
+		return false;
+	}
+	return password_ok(ctx, res);
+}
+
+static const struct portail_proto_field token_issue_fields[] = {
+	{ "email", PT_STR, true, 1024, false },
+	{ "password", PT_STR, false, 4096, true },
+	{ "label", PT_STR, true, 64, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_token_issue(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	char token[PORTAIL_TOKEN_LEN + 1];
+	int64_t id = 0, now = (int64_t)time(NULL);
+	portail_status s;
+
+	if (!token_owner(ctx, res))
+		return;
+	s = portail_flow_token_issue(ctx->d->flow, str(ctx, "email"), str(ctx, "label"), now, token,
+	    &id, &err);
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	/* shown once: the daemon keeps only its hash */
+	res->body = json_pack("{s:s, s:I, s:s}", "token", token, "id", (json_int_t)id,
+	    "label", str(ctx, "label"));
+	sodium_memzero(token, sizeof(token));
+	res->reason = "token_issued";
+}
+
+static const struct portail_proto_field token_verify_fields[] = {
+	{ "token", PT_STR, true, 128, true },
+	{ "email", PT_STR, false, 1024, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_token_verify(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	char *email = NULL;
+	portail_status s;
+
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return;
+	s = portail_flow_token_verify(ctx->d->flow, str(ctx, "token"), str(ctx, "email"),
+	    (int64_t)time(NULL), &email, &err);
+	if (s != PORTAIL_OK) {
+		if (s == PORTAIL_ERR_REFUSED) {
+			fail_with(ctx, res, s, "bad_token", MSG(ctx,
+			    "Jeton inconnu, expiré ou révoqué : connectez-vous de nouveau.",
+			    "Unknown, expired or revoked token: sign in again."));
+			return;
+		}
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	res->body = json_pack("{s:s}", "email", email);
+	ctx->user = json_string_value(json_object_get(res->body, "email"));
+	res->reason = "token";
+	free(email);
+}
+
+static const struct portail_proto_field token_owner_fields[] = {
+	{ "email", PT_STR, true, 1024, false },
+	{ "password", PT_STR, false, 4096, true },
+	{ "id", PT_INT, false, 0, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_token_list(struct op_ctx *ctx, struct op_result *res)
+{
+	struct portail_token *list = NULL;
+	portail_error err = { { 0 } };
+	size_t n = 0;
+	char *key = NULL;
+	json_t *arr;
+	portail_status s;
+
+	if (!token_owner(ctx, res))
+		return;
+	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
+		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
+		return;
+	}
+	s = portail_store_token_list(ctx->d->store, key, (int64_t)time(NULL), &list, &n, &err);
+	free(key);
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		/* labels and dates, never the token */
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:I, s:I}", "id",
+		    (json_int_t)list[i].id, "label", list[i].label, "created", (json_int_t)list[i].created,
+		    "expires", (json_int_t)list[i].expires, "last_used", (json_int_t)list[i].last_used));
+		portail_token_clear(&list[i]);
+	}
+	free(list);
+	res->body = json_pack("{s:o}", "tokens", arr);
+}
+
+static void
+op_token_revoke(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	json_t *id = json_object_get(ctx->req, "id");
+	char *key = NULL;
+	portail_status s;
+
+	if (!token_owner(ctx, res))
+		return;
+	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
+		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
+		return;
+	}
+	/* an id: that token; none: all of them (epoch bump) */
+	s = id != NULL ? portail_store_token_delete(ctx->d->store, key, (int64_t)json_integer_value(id), &err) :
+	    portail_store_token_revoke_all(ctx->d->store, key, (int64_t)time(NULL), &err);
+	free(key);
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	res->body = json_pack("{s:b}", "revoked", 1);
+	res->reason = id != NULL ? "token_revoked" : "tokens_revoked";
 }
 
 /* ---- accounts (admin) --------------------------------------------------------- */
@@ -609,6 +768,10 @@ static const struct op ops[] = {
 	{ "password.reset", false, false, finish_fields, op_password_reset },
 	{ "auth.password", false, false, auth_fields, op_auth_password },
 	{ "password.change", false, false, change_fields, op_password_change },
+	{ "token.issue", false, false, token_issue_fields, op_token_issue },
+	{ "token.verify", false, false, token_verify_fields, op_token_verify },
+	{ "token.list", false, false, token_owner_fields, op_token_list },
+	{ "token.revoke", false, false, token_owner_fields, op_token_revoke },
 	{ "account.check", false, false, email_fields, op_account_check },
 	{ "account.list", true, false, no_fields, op_account_list },
 	{ "account.show", true, false, email_fields, op_account_show },

@@ -263,6 +263,22 @@ except (pexpect.TIMEOUT, pexpect.EOF) as e:
 r = portail("account", "show", J)
 ok(r.returncode == 1, "no account after Annuler", r.stdout)
 
+# ---- tokens ------------------------------------------------------------------------------------
+r = portail("token", "issue", "--email", A, "--label", "iPhone", "--password-stdin", stdin=OTHER + "\n")
+m = re.search(r"^(ptk_[A-Za-z0-9_-]{43})$", r.stdout, re.M)
+ok(r.returncode == 0 and m is not None, "token issue shows the token once", r.stdout + r.stderr)
+r = portail("token", "list", "--email", A, "--password-stdin", stdin=OTHER + "\n")
+ok(r.returncode == 0 and "iPhone" in r.stdout and "ptk_" not in r.stdout,
+   "token list: labels and dates, never the token", r.stdout + r.stderr)
+r = portail("token", "issue", "--email", A, "--label", "x", "--password-stdin", stdin="mauvais\n")
+ok(r.returncode == 1, "token issue with a wrong password is refused", r.stderr)
+r = portail("token", "revoke", "--email", A, "--password-stdin", stdin=OTHER + "\n")
+ok(r.returncode == 2, "token revoke needs --id or --all")
+r = portail("token", "revoke", "--email", A, "--all", "--password-stdin", stdin=OTHER + "\n")
+ok(r.returncode == 0, "token revoke --all", r.stderr)
+r = portail("token", "list", "--email", A, "--password-stdin", stdin=OTHER + "\n")
+ok(r.returncode == 0 and "iPhone" not in r.stdout, "no token left after --all", r.stdout)
+
 # ---- status shows store and mail -------------------------------------------------------------
 r = portail("status")
 ok(r.returncode == 0 and "magasin : OK" in r.stdout and "courriel :" in r.stdout,
@@ -270,8 +286,8 @@ ok(r.returncode == 0 and "magasin : OK" in r.stdout and "courriel :" in r.stdout
 
 with open(os.path.join(TMP, "daemon", "log")) as f:
     text = f.read()
-ok(GOOD not in text and OTHER not in text and not re.search(r"ptt_[A-Za-z0-9_-]{20}", text),
-   "no password or ticket in the daemon's log")
+ok(GOOD not in text and OTHER not in text and not re.search(r"pt[tk]_[A-Za-z0-9_-]{20}", text),
+   "no password, ticket or token in the daemon's log")
 
 daemon.terminate()
 daemon.wait()

@@ -924,6 +924,137 @@ test_rehash_when_parameters_change(void **state)
 	env_stop(&e);
 }
 
+static portail_status
+token_issue(struct env *e, const char *email, const char *pw, const char *label, char *token)
+{
+	json_t *a = NULL, *r = json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email", email,
+	    "label", label);
+	portail_status s;
+
+	if (pw != NULL)
+		json_object_set_new(r, "password", json_string(pw));
+	s = req(e, r, &a);
+	if (s == PORTAIL_OK && token != NULL)
+		snprintf(token, 64, "%s", json_string_value(json_object_get(a, "token")));
+	json_decref(a);
+	return s;
+}
+
+static portail_status
+token_verify(struct env *e, const char *token, const char *email)
+{
+	json_t *r = json_pack("{s:s, s:s}", "op", "token.verify", "token", token);
+
+	if (email != NULL)
+		json_object_set_new(r, "email", json_string(email));
+	return req(e, r, NULL);
+}
+
+static void
+test_tokens(void **state)
+{
+	struct env e;
+	char phone[64], laptop[64], ticket[64];
+	json_t *a = NULL;
+	char *dump;
+
+	env_start(&e, "", "[tokens]\nlifetime = 5\nmax_age = 600\n");
+	make_account(&e, "Chantal.Gagnon@exemple.ca", GOOD_PW);
+	/* a parent issues with the password; root may without */
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", "mauvais", "x", NULL),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", GOOD_PW, "iPhone", phone), PORTAIL_OK);
+	assert_int_equal(strlen(phone), 47);
+	assert_int_equal(strncmp(phone, "ptk_", 4), 0);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "Portable", laptop), PORTAIL_OK);
+	assert_int_equal(token_issue(&e, "personne@exemple.ca", NULL, "x", NULL), PORTAIL_ERR_UNKNOWN);
+	/* verify: the account's address as typed at sign-up */
+	assert_int_equal(req(&e, json_pack("{s:s, s:s}", "op", "token.verify", "token", phone), &a),
+	    PORTAIL_OK);
+	assert_string_equal(json_string_value(json_object_get(a, "email")), "Chantal.Gagnon@exemple.ca");
+	json_decref(a);
+	assert_int_equal(token_verify(&e, phone, "CHANTAL.gagnon@exemple.ca"), PORTAIL_OK);
+	assert_int_equal(token_verify(&e, phone, "marc.roy@exemple.ca"), PORTAIL_ERR_REFUSED);
+	assert_int_equal(token_verify(&e, "ptk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(token_verify(&e, "not a token", NULL), PORTAIL_ERR_REFUSED);
+	/* list: labels and dates, never a token */
+	assert_int_equal(req(&e, json_pack("{s:s, s:s, s:s}", "op", "token.list", "email",
+	    "chantal.gagnon@exemple.ca", "password", GOOD_PW), &a), PORTAIL_OK);
+	assert_int_equal(json_array_size(json_object_get(a, "tokens")), 2);
+	dump = json_dumps(a, 0);
+	assert_null(strstr(dump, "ptk_"));
+	free(dump);
+	/* revoke one */
+	{
+		json_int_t id = json_integer_value(json_object_get(json_array_get(json_object_get(a,
+		    "tokens"), 1), "id"));
+
+		assert_int_equal(req(&e, json_pack("{s:s, s:s, s:I}", "op", "token.revoke", "email",
+		    "chantal.gagnon@exemple.ca", "id", id), NULL), PORTAIL_OK);
+		assert_int_equal(req(&e, json_pack("{s:s, s:s, s:I}", "op", "token.revoke", "email",
+		    "chantal.gagnon@exemple.ca", "id", id), NULL), PORTAIL_ERR_UNKNOWN);
+	}
+	json_decref(a);
+	assert_int_equal(token_verify(&e, laptop, NULL), PORTAIL_ERR_REFUSED);
+	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_OK);
+	/* unused past its (sliding) lifetime: expired */
+	sleep(6);
+	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_ERR_REFUSED);
+	/* a password reset revokes every token */
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", GOOD_PW, "iPhone", phone), PORTAIL_OK);
+	ticket_for(&e, "Chantal.Gagnon@exemple.ca", "reset", 3, ticket);
+	assert_int_equal(finish(&e, "password.reset", ticket, OTHER_PW, OTHER_PW, NULL), PORTAIL_OK);
+	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_ERR_REFUSED);
+	/* so do a disable and revoke --all */
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", OTHER_PW, "iPhone", phone), PORTAIL_OK);
+	assert_int_equal(admin(&e, "account.disable", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(admin(&e, "account.enable", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_ERR_REFUSED);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", OTHER_PW, "iPhone", phone), PORTAIL_OK);
+	assert_int_equal(req(&e, json_pack("{s:s, s:s, s:s}", "op", "token.revoke", "email",
+	    "chantal.gagnon@exemple.ca", "password", OTHER_PW), NULL), PORTAIL_OK);
+	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_ERR_REFUSED);
+	assert_false(fx_log_has(e.d.log, "ptk_"));
+	env_stop(&e);
+}
+
+static int
+nobody_token(void)
+{
+	portail_client *c = NULL;
+	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email",
+	    "chantal.gagnon@exemple.ca", "label", "x");
+	portail_status s;
+
+	if (portail_client_new(getenv("FLOWS_SOCK"), 0, &c) != PORTAIL_OK)
+		return 10;
+	s = portail_client_call(c, r, NULL, NULL);
+	json_decref(r);
+	portail_client_free(c);
+	return s == PORTAIL_ERR_FORBIDDEN ? 0 : 11;
+}
+
+static void
+test_token_needs_password_from_users(void **state)
+{
+	struct env e;
+	pid_t pid;
+	int st;
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	setenv("FLOWS_SOCK", e.sock, 1);
+	if ((pid = fork()) == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(99);
+		_exit(nobody_token());
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	env_stop(&e);
+}
+
 int
 main(void)
 {
@@ -949,6 +1080,8 @@ main(void)
 		cmocka_unit_test(test_killed_mid_create),
 		cmocka_unit_test(test_expired_when_children_leave),
 		cmocka_unit_test(test_rehash_when_parameters_change),
+		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_token_needs_password_from_users),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -439,6 +439,39 @@ test_as_service_user(void **state)
 }
 
 static void
+test_token_as_password(void **state)
+{
+	char token[64];
+	const char *secrets[1];
+	struct dialog d = { .secrets = secrets, .n_secret = 1 };
+	struct pam_testcase ok[] = { pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+		pam_test(PAMTEST_ACCOUNT, PAM_SUCCESS) };
+	struct pam_testcase bad[] = { pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR) };
+	portail_client *c = NULL;
+	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email",
+	    "chantal.gagnon@exemple.ca", "label", "Courriel du téléphone"), *a = NULL;
+
+	portail_client_new(sock, 0, &c);
+	assert_int_equal(portail_client_call(c, r, &a, NULL), PORTAIL_OK);
+	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(a, "token")));
+	json_decref(a);
+	json_decref(r);
+	portail_client_free(c);
+	/* with "tokens": an app password for a mail client */
+	secrets[0] = token;
+	assert_int_equal(RUN("portail-tokens", "chantal.gagnon@exemple.ca", &d, ok), PAMTEST_ERR_OK);
+	/* another parent cannot use it */
+	d.secrets = secrets;
+	d.n_secret = 1;
+	assert_int_equal(RUN("portail-tokens", "marc.roy@exemple.ca", &d, bad), PAMTEST_ERR_OK);
+	/* without "tokens" a token is just a wrong password */
+	d.secrets = secrets;
+	d.n_secret = 1;
+	assert_int_equal(RUN("portail", "chantal.gagnon@exemple.ca", &d, bad), PAMTEST_ERR_OK);
+	admin("account.unlock", "chantal.gagnon@exemple.ca");
+}
+
+static void
 test_daemon_stopped(void **state)
 {
 	const char *pw[] = { GOOD };
@@ -469,6 +502,7 @@ main(void)
 		cmocka_unit_test(test_reset_by_code),
 		cmocka_unit_test(test_forgot_after_failed_password),
 		cmocka_unit_test(test_as_service_user),
+		cmocka_unit_test(test_token_as_password),
 		cmocka_unit_test(test_daemon_stopped),
 	};
 
