@@ -293,6 +293,8 @@ exchange(portail_client *c, const char *line, size_t len, json_t **resp,
 	}
 	r = PORTAIL_OK;
 out:
+	if (buf != NULL)
+		explicit_bzero(buf, PORTAIL_PROTO_MAX + 1);   /* the answer may hold a ticket or token */
 	free(buf);
 	return r;
 }

@@ -222,6 +222,8 @@ conn_close(struct loop *l, struct conn *c)
 		explicit_bzero(c->in, PORTAIL_PROTO_MAX);
 		free(c->in);
 	}
+	if (c->out != NULL)
+		explicit_bzero(c->out, c->out_len);
 	free(c->out);
 	free(c);
 }
@@ -235,22 +237,30 @@ conn_answer(struct loop *l, struct conn *c, char *line, size_t len)
 		return;
 	}
 	if (c->out_off == c->out_len) {
+		if (c->out != NULL)
+			explicit_bzero(c->out, c->out_len);
 		free(c->out);
 		c->out = line;
 		c->out_len = len;
 		c->out_off = 0;
 	} else {
-		char *n = realloc(c->out, c->out_len + len);
+		/* a new buffer, the old ones wiped: answers may carry secrets */
+		char *n = malloc(c->out_len + len);
 
 		if (n == NULL) {
+			explicit_bzero(line, len);
 			free(line);
 			c->closing = true;
 			return;
 		}
+		memcpy(n, c->out, c->out_len);
 		memcpy(n + c->out_len, line, len);
+		explicit_bzero(c->out, c->out_len);
+		explicit_bzero(line, len);
+		free(c->out);
+		free(line);
 		c->out = n;
 		c->out_len += len;
-		free(line);
 	}
 }
 
@@ -328,6 +338,9 @@ conn_flush(struct loop *l, struct conn *c)
 		return;
 	}
 	if (c->out_off == c->out_len) {
+		/* answers may carry a ticket or a token */
+		if (c->out != NULL)
+			explicit_bzero(c->out, c->out_len);
 		free(c->out);
 		c->out = NULL;
 		c->out_len = c->out_off = 0;

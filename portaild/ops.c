@@ -7,6 +7,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -790,6 +791,27 @@ find_op(const char *name)
 	return NULL;
 }
 
+/* Wipes the string values of obj's secret members before it is freed
+ * (jansson would hand the memory back as it is). */
+static void
+wipe_secrets(json_t *obj, const struct portail_proto_field *spec)
+{
+	static const char *const answers[] = { "ticket", "token" };
+
+	for (; spec != NULL && spec->name != NULL; spec++) {
+		json_t *v = json_object_get(obj, spec->name);
+
+		if (spec->secret && json_is_string(v))
+			sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+	}
+	for (size_t i = 0; spec == NULL && i < sizeof(answers) / sizeof(answers[0]); i++) {
+		json_t *v = json_object_get(obj, answers[i]);
+
+		if (json_is_string(v))
+			sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+	}
+}
+
 bool
 ops_peer_is_admin(const struct daemon *d, const struct peer *peer)
 {
@@ -917,6 +939,7 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 		json_object_set_new(resp, "v", json_integer(PORTAIL_PROTO_VERSION));
 		json_object_set_new(resp, "ok", json_true());
 		out = portail_proto_encode(resp, resp_len);
+		wipe_secrets(resp, NULL);       /* a ticket or a token in the answer */
 		json_decref(resp);
 		if (out == NULL)
 			out = ops_error_line(PORTAIL_ERR_UNAVAILABLE, "answer too large", resp_len);
@@ -931,6 +954,8 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 			out = ops_error_line(res.status, res.message, resp_len);
 	}
 	json_decref(res.body);
+	if (op != NULL)
+		wipe_secrets(ctx.req, op->fields);
 	json_decref(ctx.req);
 	return out;
 }
