@@ -1,0 +1,478 @@
+/*
+ * sasl_portail — Cyrus SASL mechanisms OAUTHBEARER (RFC 7628) and XOAUTH2
+ * that accept portail tokens ("rester connecté"), for Postfix, Cyrus
+ * IMAP, Prosody or slapd, and the client side of both.
+ *
+ * The server side asks portaild (token.verify) through libportail-client:
+ * no key, no store, no directory in the host. Options come from the
+ * application's SASL configuration, prefixed because Cyrus shares one
+ * option namespace: portail_socket, portail_timeout (ms).
+ *
+ * The mechanisms are plaintext-equivalent (a bearer token travels as is):
+ * SASL_SEC_NOANONYMOUS only, as Dovecot marks them; use them over TLS.
+ *
+ * We are a guest: no globals, no stderr, no exit(); memory through the
+ * SASL utils; the token wiped after use; logs through utils->log, never
+ * the token.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
+
+#include <jansson.h>
+
+#include "portail-client.h"
+#include "protocol.h"
+
+#define SASL_PORTAIL_EXPORT __attribute__((visibility("default")))
+
+/* A token is 47 characters; anything near this size is garbage. */
+#define MESSAGE_MAX 4096
+
+enum mech { OAUTHBEARER, XOAUTH2 };
+enum state { WANT_RESPONSE, ERROR_SENT };
+
+struct server_conn {
+	enum mech mech;
+	enum state state;
+	char *out;              /* the error challenge, utils-allocated */
+};
+
+static const char oauthbearer_error[] = "{\"status\":\"invalid_token\"}";
+static const char xoauth2_error[] = "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"\"}";
+
+static void
+wipe(void *p, size_t n)
+{
+	if (p != NULL)
+		explicit_bzero(p, n);
+}
+
+/* ---- parsing ------------------------------------------------------------------- */
+
+struct parsed {
+	char *authzid;          /* OAUTHBEARER a=, XOAUTH2 user=; may be NULL */
+	char *token;
+};
+
+/* RFC 5801 saslname: "=2C" is ',', "=3D" is '='; anything else after '=' is an error. */
+static bool
+unescape_saslname(char *s)
+{
+	char *w = s;
+
+	for (char *c = s; *c; c++) {
+		if (*c == '=') {
+			if (strncmp(c, "=2C", 3) == 0)
+				*w++ = ',';
+			else if (strncmp(c, "=3D", 3) == 0)
+				*w++ = '=';
+			else
+				return false;
+			c += 2;
+		} else if (*c == ',') {
+			return false;
+		} else {
+			*w++ = *c;
+		}
+	}
+	*w = '\0';
+	return true;
+}
+
+/*
+ * Finds "auth=Bearer TOKEN" among \x01-separated key=value pairs that end
+ * with an empty pair; unknown keys are ignored. For XOAUTH2, "user=" too.
+ * kv points into buf (NUL-terminated, no other NUL).
+ */
+static bool
+parse_kvpairs(char *kv, bool xoauth2, struct parsed *p)
+{
+	char *c = kv;
+
+	for (;;) {
+		char *end = strchr(c, '\x01');
+
+		if (end == NULL)
+			return false;           /* not terminated */
+		if (end == c)
+			break;                  /* the empty pair: done */
+		*end = '\0';
+		if (strncmp(c, "auth=", 5) == 0) {
+			const char *v = c + 5;
+
+			if (p->token != NULL || strncasecmp(v, "Bearer ", 7) != 0)
+				return false;   /* twice, or another scheme */
+			v += 7;
+			while (*v == ' ')
+				v++;
+			if (*v == '\0')
+				return false;
+			p->token = (char *)(uintptr_t)v;
+		} else if (xoauth2 && strncmp(c, "user=", 5) == 0) {
+			if (p->authzid != NULL)
+				return false;
+			p->authzid = c + 5;
+		} else if (strchr(c, '=') == NULL) {
+			return false;           /* not key=value */
+		}
+		c = end + 1;
+	}
+	return c[1] == '\0' && p->token != NULL && (!xoauth2 || p->authzid != NULL);
+}
+
+/* OAUTHBEARER: gs2-header "n,[a=authzid]," then the key=value pairs. */
+static bool
+parse_oauthbearer(char *buf, struct parsed *p)
+{
+	char *c = buf, *comma;
+
+	if ((c[0] != 'n' && c[0] != 'y') || c[1] != ',')
+		return false;           /* "p=" would be channel binding: not offered */
+	c += 2;
+	if ((comma = strchr(c, ',')) == NULL)
+		return false;
+	*comma = '\0';
+	if (*c != '\0') {
+		if (strncmp(c, "a=", 2) != 0 || !unescape_saslname(c + 2) || c[2] == '\0')
+			return false;
+		p->authzid = c + 2;
+	}
+	if (comma[1] != '\x01')
+		return false;
+	return parse_kvpairs(comma + 2, false, p);
+}
+
+static bool
+parse_xoauth2(char *buf, struct parsed *p)
+{
+	return parse_kvpairs(buf, true, p);
+}
+
+/* ---- server ---------------------------------------------------------------------- */
+
+static int
+server_new(void *glob, sasl_server_params_t *sparams, const char *challenge,
+    unsigned challen, void **conn_context)
+{
+	struct server_conn *c = sparams->utils->malloc(sizeof(*c));
+
+	if (c == NULL)
+		return SASL_NOMEM;
+	memset(c, 0, sizeof(*c));
+	c->mech = (enum mech)(uintptr_t)glob;
+	*conn_context = c;
+	return SASL_OK;
+}
+
+static void
+server_dispose(void *conn_context, const sasl_utils_t *utils)
+{
+	struct server_conn *c = conn_context;
+
+	if (c == NULL)
+		return;
+	if (c->out != NULL)
+		utils->free(c->out);
+	utils->free(c);
+}
+
+static portail_client *
+client_from_options(const sasl_utils_t *utils)
+{
+	const char *socket = NULL, *timeout = NULL;
+	unsigned len = 0;
+	portail_client *pc = NULL;
+	int ms = 0;
+
+	if (utils->getopt != NULL) {
+		utils->getopt(utils->getopt_context, "portail", "portail_socket", &socket, &len);
+		utils->getopt(utils->getopt_context, "portail", "portail_timeout", &timeout, &len);
+	}
+	if (timeout != NULL)
+		ms = atoi(timeout) > 0 ? atoi(timeout) : 0;
+	if (portail_client_new(socket, ms, &pc) != PORTAIL_OK)
+		return NULL;
+	return pc;
+}
+
+static int
+server_step(void *conn_context, sasl_server_params_t *sparams, const char *clientin,
+    unsigned clientinlen, const char **serverout, unsigned *serveroutlen,
+    sasl_out_params_t *oparams)
+{
+	struct server_conn *c = conn_context;
+	const sasl_utils_t *utils = sparams->utils;
+	struct parsed p = { NULL, NULL };
+	portail_client *pc = NULL;
+	portail_error err = { { 0 } };
+	json_t *req = NULL, *resp = NULL;
+	char *buf = NULL;
+	portail_status st;
+	int rc = SASL_BADPROT;
+
+	*serverout = NULL;
+	*serveroutlen = 0;
+	if (c->state == ERROR_SENT) {
+		/* RFC 7628: the client acknowledges the error with \x01 (XOAUTH2: empty) */
+		return SASL_BADAUTH;
+	}
+	if (clientin == NULL)
+		return SASL_CONTINUE;   /* no initial response: ask for one (empty challenge) */
+	if (clientinlen == 0 || clientinlen > MESSAGE_MAX || memchr(clientin, '\0', clientinlen)) {
+		utils->log(utils->conn, SASL_LOG_ERR, "portail: malformed %s message",
+		    c->mech == OAUTHBEARER ? "OAUTHBEARER" : "XOAUTH2");
+		return SASL_BADPROT;
+	}
+	if ((buf = utils->malloc(clientinlen + 1)) == NULL)
+		return SASL_NOMEM;
+	memcpy(buf, clientin, clientinlen);
+	buf[clientinlen] = '\0';
+	if (!(c->mech == OAUTHBEARER ? parse_oauthbearer(buf, &p) : parse_xoauth2(buf, &p))) {
+		utils->log(utils->conn, SASL_LOG_ERR, "portail: malformed %s message",
+		    c->mech == OAUTHBEARER ? "OAUTHBEARER" : "XOAUTH2");
+		rc = SASL_BADPROT;
+		goto out;
+	}
+	if ((pc = client_from_options(utils)) == NULL) {
+		rc = SASL_UNAVAIL;
+		goto out;
+	}
+	(void)portail_client_set_origin(pc, sparams->service, sparams->ipremoteport);
+	req = json_pack("{s:s, s:s}", "op", "token.verify", "token", p.token);
+	if (req != NULL && p.authzid != NULL)
+		json_object_set_new(req, "email", json_string(p.authzid));
+	st = req ? portail_client_call(pc, req, &resp, &err) : PORTAIL_ERR_NOMEM;
+	if (req != NULL) {
+		json_t *t = json_object_get(req, "token");
+
+		wipe((void *)(uintptr_t)json_string_value(t), json_string_length(t));
+	}
+	if (st == PORTAIL_OK) {
+		const char *email = json_string_value(json_object_get(resp, "email"));
+
+		if (email == NULL) {
+			rc = SASL_FAIL;
+			goto out;
+		}
+		/* the identity is the account's address as the parent typed it */
+		rc = sparams->canon_user(utils->conn, email, 0,
+		    SASL_CU_AUTHID | SASL_CU_AUTHZID | SASL_CU_EXTERNALLY_VERIFIED, oparams);
+		if (rc != SASL_OK)
+			goto out;
+		oparams->doneflag = 1;
+		oparams->mech_ssf = 0;
+		oparams->maxoutbuf = 0;
+		oparams->encode_context = NULL;
+		oparams->encode = NULL;
+		oparams->decode_context = NULL;
+		oparams->decode = NULL;
+		oparams->param_version = 0;
+		rc = SASL_OK;
+		goto out;
+	}
+	if (st == PORTAIL_ERR_REFUSED || st == PORTAIL_ERR_DISABLED || st == PORTAIL_ERR_EXPIRED ||
+	    st == PORTAIL_ERR_UNKNOWN) {
+		/* the error challenge, then SASL_BADAUTH once the client acknowledges */
+		const char *e = c->mech == OAUTHBEARER ? oauthbearer_error : xoauth2_error;
+		size_t n = strlen(e);
+
+		utils->log(utils->conn, SASL_LOG_NOTE, "portail: token refused: %s", err.message);
+		if ((c->out = utils->malloc(n + 1)) == NULL) {
+			rc = SASL_NOMEM;
+			goto out;
+		}
+		memcpy(c->out, e, n + 1);
+		*serverout = c->out;
+		*serveroutlen = (unsigned)n;
+		c->state = ERROR_SENT;
+		rc = SASL_CONTINUE;
+		goto out;
+	}
+	utils->log(utils->conn, SASL_LOG_ERR, "portail: portaild unavailable: %s", err.message);
+	rc = SASL_UNAVAIL;
+out:
+	json_decref(req);
+	json_decref(resp);
+	portail_client_free(pc);
+	if (buf != NULL) {
+		wipe(buf, clientinlen);
+		utils->free(buf);
+	}
+	return rc;
+}
+
+static sasl_server_plug_t server_plugins[] = {
+	{ .mech_name = "OAUTHBEARER", .security_flags = SASL_SEC_NOANONYMOUS,
+	  .features = SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY,
+	  .glob_context = (void *)(uintptr_t)OAUTHBEARER, .mech_new = server_new,
+	  .mech_step = server_step, .mech_dispose = server_dispose },
+	{ .mech_name = "XOAUTH2", .security_flags = SASL_SEC_NOANONYMOUS,
+	  .features = SASL_FEAT_WANT_CLIENT_FIRST,
+	  .glob_context = (void *)(uintptr_t)XOAUTH2, .mech_new = server_new,
+	  .mech_step = server_step, .mech_dispose = server_dispose },
+};
+
+SASL_PORTAIL_EXPORT int sasl_server_plug_init(const sasl_utils_t *utils, int maxversion,
+    int *out_version, sasl_server_plug_t **pluglist, int *plugcount);
+SASL_PORTAIL_EXPORT int sasl_client_plug_init(const sasl_utils_t *utils, int maxversion,
+    int *out_version, sasl_client_plug_t **pluglist, int *plugcount);
+
+SASL_PORTAIL_EXPORT int
+sasl_server_plug_init(const sasl_utils_t *utils, int maxversion, int *out_version,
+    sasl_server_plug_t **pluglist, int *plugcount)
+{
+	if (maxversion < SASL_SERVER_PLUG_VERSION) {
+		utils->seterror(utils->conn, 0, "portail: SASL server plugin version too old");
+		return SASL_BADVERS;
+	}
+	*out_version = SASL_SERVER_PLUG_VERSION;
+	*pluglist = server_plugins;
+	*plugcount = 2;
+	return SASL_OK;
+}
+
+/* ---- client ---------------------------------------------------------------------- */
+
+struct client_conn {
+	enum mech mech;
+	int step;
+	char *out;
+	unsigned outlen;
+};
+
+static int
+client_new(void *glob, sasl_client_params_t *cparams, void **conn_context)
+{
+	struct client_conn *c = cparams->utils->malloc(sizeof(*c));
+
+	if (c == NULL)
+		return SASL_NOMEM;
+	memset(c, 0, sizeof(*c));
+	c->mech = (enum mech)(uintptr_t)glob;
+	*conn_context = c;
+	return SASL_OK;
+}
+
+static void
+client_dispose(void *conn_context, const sasl_utils_t *utils)
+{
+	struct client_conn *c = conn_context;
+
+	if (c == NULL)
+		return;
+	if (c->out != NULL) {
+		wipe(c->out, c->outlen);
+		utils->free(c->out);
+	}
+	utils->free(c);
+}
+
+/*
+ * The client takes the address from SASL_CB_AUTHNAME (or SASL_CB_USER) and
+ * the token from SASL_CB_PASS, as the other bearer plugins do.
+ */
+static int
+client_step(void *conn_context, sasl_client_params_t *cparams, const char *serverin,
+    unsigned serverinlen, sasl_interact_t **prompt_need, const char **clientout,
+    unsigned *clientoutlen, sasl_out_params_t *oparams)
+{
+	struct client_conn *c = conn_context;
+	const sasl_utils_t *utils = cparams->utils;
+	sasl_getsimple_t *getname = NULL;
+	sasl_getsecret_t *getpass = NULL;
+	void *name_ctx = NULL, *pass_ctx = NULL;
+	const char *user = NULL;
+	unsigned userlen = 0;
+	sasl_secret_t *secret = NULL;
+	int rc;
+
+	*clientout = NULL;
+	*clientoutlen = 0;
+	if (c->step > 0) {
+		/* the server's error challenge: acknowledge it, and that is all */
+		if (c->mech == OAUTHBEARER) {
+			*clientout = "\x01";
+			*clientoutlen = 1;
+		}
+		oparams->doneflag = 1;
+		return SASL_OK;
+	}
+	if (utils->getcallback(utils->conn, SASL_CB_AUTHNAME, (sasl_callback_ft *)&getname,
+	    &name_ctx) != SASL_OK || getname == NULL ||
+	    getname(name_ctx, SASL_CB_AUTHNAME, &user, &userlen) != SASL_OK || user == NULL) {
+		utils->seterror(utils->conn, 0, "portail: no SASL_CB_AUTHNAME (the address)");
+		return SASL_BADPARAM;
+	}
+	if (utils->getcallback(utils->conn, SASL_CB_PASS, (sasl_callback_ft *)&getpass,
+	    &pass_ctx) != SASL_OK || getpass == NULL ||
+	    getpass(utils->conn, pass_ctx, SASL_CB_PASS, &secret) != SASL_OK || secret == NULL) {
+		utils->seterror(utils->conn, 0, "portail: no SASL_CB_PASS (the token)");
+		return SASL_BADPARAM;
+	}
+	if (strchr(user, ',') != NULL || strchr(user, '\x01') != NULL ||
+	    memchr(secret->data, '\x01', secret->len) != NULL) {
+		utils->seterror(utils->conn, 0, "portail: address or token not encodable");
+		return SASL_BADPARAM;
+	}
+	{
+		size_t n = strlen(user) * 3 + secret->len + 64;
+
+		if ((c->out = utils->malloc(n)) == NULL)
+			return SASL_NOMEM;
+		if (c->mech == OAUTHBEARER)
+			c->outlen = (unsigned)snprintf(c->out, n, "n,a=%s,\x01" "auth=Bearer %.*s\x01\x01",
+			    user, (int)secret->len, (const char *)secret->data);
+		else
+			c->outlen = (unsigned)snprintf(c->out, n, "user=%s\x01" "auth=Bearer %.*s\x01\x01",
+			    user, (int)secret->len, (const char *)secret->data);
+	}
+	rc = cparams->canon_user(utils->conn, user, 0, SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
+	if (rc != SASL_OK)
+		return rc;
+	oparams->mech_ssf = 0;
+	oparams->maxoutbuf = 0;
+	oparams->encode = NULL;
+	oparams->decode = NULL;
+	oparams->param_version = 0;
+	*clientout = c->out;
+	*clientoutlen = c->outlen;
+	c->step = 1;
+	(void)serverin;
+	(void)serverinlen;
+	(void)prompt_need;
+	/* not SASL_OK: the server may still answer with its error challenge,
+	 * which this mechanism must acknowledge (RFC 7628 §3.2.3) */
+	return SASL_CONTINUE;
+}
+
+static sasl_client_plug_t client_plugins[] = {
+	{ .mech_name = "OAUTHBEARER", .security_flags = SASL_SEC_NOANONYMOUS,
+	  .features = SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY,
+	  .glob_context = (void *)(uintptr_t)OAUTHBEARER, .mech_new = client_new,
+	  .mech_step = client_step, .mech_dispose = client_dispose },
+	{ .mech_name = "XOAUTH2", .security_flags = SASL_SEC_NOANONYMOUS,
+	  .features = SASL_FEAT_WANT_CLIENT_FIRST,
+	  .glob_context = (void *)(uintptr_t)XOAUTH2, .mech_new = client_new,
+	  .mech_step = client_step, .mech_dispose = client_dispose },
+};
+
+SASL_PORTAIL_EXPORT int
+sasl_client_plug_init(const sasl_utils_t *utils, int maxversion, int *out_version,
+    sasl_client_plug_t **pluglist, int *plugcount)
+{
+	if (maxversion < SASL_CLIENT_PLUG_VERSION) {
+		utils->seterror(utils->conn, 0, "portail: SASL client plugin version too old");
+		return SASL_BADVERS;
+	}
+	*out_version = SASL_CLIENT_PLUG_VERSION;
+	*pluglist = client_plugins;
+	*plugcount = 2;
+	return SASL_OK;
+}

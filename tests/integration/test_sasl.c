@@ -1,0 +1,386 @@
+/*
+ * test_sasl.c — the OAUTHBEARER and XOAUTH2 mechanisms of sasl_portail,
+ * loaded by a real libsasl2 (client and server in this process) from the
+ * build directory, against a real portaild, slapd and SMTP sink.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sasl/sasl.h>
+
+#include "fixture.h"
+#include "portail-client.h"
+
+#define PARENT "Chantal.Gagnon@exemple.ca"
+#define GOOD "Quatre-chevaux-bleus-dansent"
+
+static struct fx_slapd slapd;
+static struct fx_daemon daemon_;
+static char dir[600], conf[700], sink[700], sock[700], token[64], other_token[64];
+
+static int
+getopt_cb(void *context, const char *plugin, const char *option, const char **result,
+    unsigned *len)
+{
+	(void)context;
+	(void)plugin;
+	if (strcmp(option, "portail_socket") == 0)
+		*result = sock;
+	else if (strcmp(option, "mech_list") == 0)
+		*result = "OAUTHBEARER XOAUTH2";
+	else if (strcmp(option, "portail_timeout") == 0)
+		*result = "5000";
+	else
+		return SASL_FAIL;
+	if (len != NULL)
+		*len = (unsigned)strlen(*result);
+	return SASL_OK;
+}
+
+static portail_status
+call(json_t *req, json_t **resp)
+{
+	portail_client *c = NULL;
+	portail_status s;
+
+	portail_client_new(sock, 0, &c);
+	s = portail_client_call(c, req, resp, NULL);
+	json_decref(req);
+	portail_client_free(c);
+	return s;
+}
+
+/* A parent signs up (code from the mail) and gets a token from root. */
+static void
+parent_with_token(const char *email, char *tok)
+{
+	json_t *a = NULL;
+	char code[8], *m;
+
+	if (call(json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", email, "purpose",
+	    "signup"), NULL) != PORTAIL_OK || (m = fx_wait_mail(sink, email, 1)) == NULL ||
+	    !fx_code_in(m, code))
+		exit(99);
+	free(m);
+	if (call(json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email", email, "purpose",
+	    "signup", "code", code), &a) != PORTAIL_OK)
+		exit(99);
+	if (call(json_pack("{s:s, s:s, s:s, s:s}", "op", "account.create", "ticket",
+	    json_string_value(json_object_get(a, "ticket")), "password", GOOD, "confirmation", GOOD),
+	    NULL) != PORTAIL_OK)
+		exit(99);
+	json_decref(a);
+	a = NULL;
+	if (call(json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email", email, "label",
+	    "Courriel"), &a) != PORTAIL_OK)
+		exit(99);
+	snprintf(tok, 64, "%s", json_string_value(json_object_get(a, "token")));
+	json_decref(a);
+}
+
+static int
+group_setup(void **state)
+{
+	static sasl_callback_t callbacks[] = {
+		{ SASL_CB_GETOPT, (int (*)(void))(uintptr_t)getopt_cb, NULL },
+		{ SASL_CB_LIST_END, NULL, NULL },
+	};
+	char text[4096], cmd[1200], port[32], plugdir[1024];
+	FILE *f;
+	int st = 0;
+
+	fx_slapd_start(&slapd, NULL);
+	snprintf(dir, sizeof(dir), "%s", fx_tmpdir("sasl"));
+	snprintf(sink, sizeof(sink), "%s/sink", dir);
+	snprintf(sock, sizeof(sock), "%s/run/portaild.sock", dir);
+	snprintf(cmd, sizeof(cmd), "'%s' start '%s' >/dev/null", fx_src("tests/fixtures/smtp-sink.sh"), sink);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s/port", sink);
+	if ((f = fopen(cmd, "r")) == NULL || fgets(port, sizeof(port), f) == NULL)
+		return -1;
+	fclose(f);
+	port[strcspn(port, "\n")] = '\0';
+	snprintf(text, sizeof(text),
+	    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
+	    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
+	    "[daemon]\nsocket = %s\nuser = nobody\n"
+	    "[store]\npath = %s/state/portail.db\n[security]\nkey_file = %s/etc/secret.key\n"
+	    "[codes]\nresend_interval = 0\n"
+	    "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\n"
+	    "[mail]\nurl = smtp://127.0.0.1:%s\nstarttls = no\ntimeout = 3\n",
+	    slapd.uri, slapd.bind_pw_file, sock, dir, dir, port);
+	snprintf(conf, sizeof(conf), "%s", fx_write(dir, "portail.conf", text, 0644));
+	if (!fx_init(conf) || !fx_daemon_start(&daemon_, dir, conf, sock, &st))
+		return -1;
+	parent_with_token(PARENT, token);
+	parent_with_token("marc.roy@exemple.ca", other_token);
+
+	snprintf(plugdir, sizeof(plugdir), "%s/sasl_portail/.libs", getenv("top_builddir"));
+	if (sasl_set_path(SASL_PATH_TYPE_PLUGIN, plugdir) != SASL_OK ||
+	    sasl_server_init(callbacks, "portail-test") != SASL_OK ||
+	    sasl_client_init(callbacks) != SASL_OK)
+		return -1;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	char cmd[1200];
+
+	sasl_server_done();
+	sasl_client_done();
+	fx_daemon_stop(&daemon_);
+	snprintf(cmd, sizeof(cmd), "'%s' stop '%s'", fx_src("tests/fixtures/smtp-sink.sh"), sink);
+	if (system(cmd) != 0)
+		return -1;
+	fx_slapd_stop(&slapd);
+	return 0;
+}
+
+/* ---- a client's callbacks: the address and the token ---------------------------- */
+
+struct creds {
+	const char *user;
+	const char *token;
+	sasl_secret_t *secret;
+};
+
+static int
+get_user(void *context, int id, const char **result, unsigned *len)
+{
+	struct creds *c = context;
+
+	if (id != SASL_CB_AUTHNAME && id != SASL_CB_USER)
+		return SASL_FAIL;
+	*result = c->user;
+	if (len != NULL)
+		*len = (unsigned)strlen(c->user);
+	return SASL_OK;
+}
+
+static int
+get_pass(sasl_conn_t *conn, void *context, int id, sasl_secret_t **psecret)
+{
+	struct creds *c = context;
+	size_t n = strlen(c->token);
+
+	(void)conn;
+	(void)id;
+	c->secret = malloc(sizeof(sasl_secret_t) + n);
+	c->secret->len = n;
+	memcpy(c->secret->data, c->token, n + 1);
+	*psecret = c->secret;
+	return SASL_OK;
+}
+
+static sasl_conn_t *
+server(void)
+{
+	sasl_conn_t *s = NULL;
+
+	assert_int_equal(sasl_server_new("smtp", "localhost", NULL, NULL, NULL, NULL, 0, &s), SASL_OK);
+	return s;
+}
+
+/*
+ * A whole exchange through libsasl2 on both ends; returns the server's
+ * final result and, on success, the authenticated name in user.
+ */
+static int
+exchange(const char *mech, const char *user, const char *tok, char *who, size_t wholen)
+{
+	struct creds cr = { user, tok, NULL };
+	sasl_callback_t cbs[] = {
+		{ SASL_CB_AUTHNAME, (int (*)(void))(uintptr_t)get_user, &cr },
+		{ SASL_CB_USER, (int (*)(void))(uintptr_t)get_user, &cr },
+		{ SASL_CB_PASS, (int (*)(void))(uintptr_t)get_pass, &cr },
+		{ SASL_CB_LIST_END, NULL, NULL },
+	};
+	sasl_conn_t *c = NULL, *s = server();
+	const char *out = NULL, *sout = NULL, *chosen = NULL;
+	unsigned outlen = 0, soutlen = 0;
+	int rc;
+
+	assert_int_equal(sasl_client_new("smtp", "localhost", NULL, NULL, cbs, 0, &c), SASL_OK);
+	rc = sasl_client_start(c, mech, NULL, &out, &outlen, &chosen);
+	assert_true(rc == SASL_OK || rc == SASL_CONTINUE);
+	assert_string_equal(chosen, mech);
+	rc = sasl_server_start(s, mech, out, outlen, &sout, &soutlen);
+	while (rc == SASL_CONTINUE) {
+		int crc = sasl_client_step(c, sout, soutlen, NULL, &out, &outlen);
+
+		if (crc != SASL_OK && crc != SASL_CONTINUE)
+			fail_msg("client step: %d %s", crc, sasl_errdetail(c));
+		rc = sasl_server_step(s, out, outlen, &sout, &soutlen);
+	}
+	if (rc == SASL_OK && who != NULL) {
+		const void *name = NULL;
+
+		assert_int_equal(sasl_getprop(s, SASL_USERNAME, &name), SASL_OK);
+		snprintf(who, wholen, "%s", (const char *)name);
+	}
+	sasl_dispose(&c);
+	sasl_dispose(&s);
+	free(cr.secret);
+	return rc;
+}
+
+/* The server alone, fed raw bytes. */
+static int
+raw(const char *mech, const char *msg, unsigned len, const char **challenge)
+{
+	sasl_conn_t *s = server();
+	const char *sout = NULL;
+	unsigned soutlen = 0;
+	int rc = sasl_server_start(s, mech, msg, len, &sout, &soutlen);
+
+	if (challenge != NULL)
+		*challenge = rc == SASL_CONTINUE && sout ? strndup(sout, soutlen) : NULL;
+	sasl_dispose(&s);
+	return rc;
+}
+
+/* ---- the tests --------------------------------------------------------------------- */
+
+static void
+test_mechanisms_offered(void **state)
+{
+	sasl_conn_t *s = server();
+	const char *list = NULL;
+	unsigned len = 0;
+	int count = 0;
+
+	assert_int_equal(sasl_listmech(s, NULL, "", " ", "", &list, &len, &count), SASL_OK);
+	assert_non_null(strstr(list, "OAUTHBEARER"));
+	assert_non_null(strstr(list, "XOAUTH2"));
+	sasl_dispose(&s);
+}
+
+static void
+test_valid_token_both_mechs(void **state)
+{
+	char who[300];
+
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, token, who, sizeof(who)), SASL_OK);
+	/* the account's address as typed at sign-up */
+	assert_string_equal(who, PARENT);
+	assert_int_equal(exchange("XOAUTH2", "chantal.gagnon@exemple.ca", token, who, sizeof(who)), SASL_OK);
+	assert_string_equal(who, PARENT);
+}
+
+static void
+test_refused_tokens(void **state)
+{
+	const char *challenge = NULL;
+	char msg[300];
+	int n;
+
+	/* another parent's token, a forged one, one for another authzid */
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, other_token, NULL, 0), SASL_BADAUTH);
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, "ptk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    NULL, 0), SASL_BADAUTH);
+	assert_int_equal(exchange("XOAUTH2", "marc.roy@exemple.ca", token, NULL, 0), SASL_BADAUTH);
+	/* RFC 7628's error challenge */
+	n = snprintf(msg, sizeof(msg), "n,a=marc.roy@exemple.ca,\x01" "auth=Bearer %s\x01\x01", token);
+	assert_int_equal(raw("OAUTHBEARER", msg, (unsigned)n, &challenge), SASL_CONTINUE);
+	assert_string_equal(challenge, "{\"status\":\"invalid_token\"}");
+	free((void *)(uintptr_t)challenge);
+	/* no authzid at all: the token says who */
+	n = snprintf(msg, sizeof(msg), "n,,\x01host=mail.exemple.ca\x01port=587\x01" "auth=Bearer %s\x01\x01",
+	    token);
+	assert_int_equal(raw("OAUTHBEARER", msg, (unsigned)n, NULL), SASL_OK);
+}
+
+static void
+test_revoked_and_disabled(void **state)
+{
+	char tok[64];
+	json_t *a = NULL;
+
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email",
+	    "marc.roy@exemple.ca", "label", "x"), &a), PORTAIL_OK);
+	snprintf(tok, sizeof(tok), "%s", json_string_value(json_object_get(a, "token")));
+	json_decref(a);
+	assert_int_equal(exchange("OAUTHBEARER", "marc.roy@exemple.ca", tok, NULL, 0), SASL_OK);
+	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "account.disable", "email",
+	    "marc.roy@exemple.ca"), NULL), PORTAIL_OK);
+	assert_int_equal(exchange("OAUTHBEARER", "marc.roy@exemple.ca", tok, NULL, 0), SASL_BADAUTH);
+	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "account.enable", "email",
+	    "marc.roy@exemple.ca"), NULL), PORTAIL_OK);
+	/* disabling revoked it for good */
+	assert_int_equal(exchange("OAUTHBEARER", "marc.roy@exemple.ca", tok, NULL, 0), SASL_BADAUTH);
+}
+
+static void
+test_malformed_messages(void **state)
+{
+	static const struct {
+		const char *mech;
+		const char *msg;
+		unsigned len;
+	} bad[] = {
+		{ "OAUTHBEARER", "garbage", 7 },
+		{ "OAUTHBEARER", "n,,auth=Bearer x", 16 },                  /* no \x01 */
+		{ "OAUTHBEARER", "n,,\x01host=x\x01\x01", 12 },             /* no auth= */
+		{ "OAUTHBEARER", "n,,\x01" "auth=Basic eDp5\x01\x01", 20 }, /* another scheme */
+		{ "OAUTHBEARER", "n,,\x01" "auth=Bearer ab\0cd\x01\x01", 20 }, /* embedded NUL */
+		{ "OAUTHBEARER", "p=tls-unique,,\x01" "auth=Bearer x\x01\x01", 29 }, /* channel binding */
+		{ "OAUTHBEARER", "n,a=x=41,\x01" "auth=Bearer x\x01\x01", 25 }, /* bad saslname escape */
+		{ "OAUTHBEARER", "n,,\x01" "auth=Bearer x\x01", 18 },       /* not terminated */
+		{ "OAUTHBEARER", "n,,\x01" "auth=Bearer x\x01" "auth=Bearer y\x01\x01", 33 },
+		{ "XOAUTH2", "auth=Bearer x\x01\x01", 15 },                 /* no user= */
+		{ "XOAUTH2", "user=a@b.ca\x01" "auth=Bearer x", 24 },       /* not terminated */
+	};
+	char *big = malloc(65536);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = raw(bad[i].mech, bad[i].msg, bad[i].len, NULL);
+
+		if (rc != SASL_BADPROT)
+			fail_msg("case %zu: %d", i, rc);
+	}
+	memset(big, 'a', 65536);
+	assert_int_equal(raw("OAUTHBEARER", big, 65536, NULL), SASL_BADPROT);
+	assert_int_equal(raw("XOAUTH2", big, 65536, NULL), SASL_BADPROT);
+	free(big);
+}
+
+static void
+test_daemon_down_is_unavail(void **state)
+{
+	assert_int_equal(fx_daemon_stop(&daemon_), 0);
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, token, NULL, 0), SASL_UNAVAIL);
+	assert_int_equal(exchange("XOAUTH2", PARENT, token, NULL, 0), SASL_UNAVAIL);
+	{
+		int st = 0;
+
+		assert_true(fx_daemon_start(&daemon_, dir, conf, sock, &st));
+	}
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, token, NULL, 0), SASL_OK);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mechanisms_offered),
+		cmocka_unit_test(test_valid_token_both_mechs),
+		cmocka_unit_test(test_refused_tokens),
+		cmocka_unit_test(test_revoked_and_disabled),
+		cmocka_unit_test(test_malformed_messages),
+		cmocka_unit_test(test_daemon_down_is_unavail),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("sasl", tests, group_setup, group_teardown);
+}
