@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 
 #include "codes.h"
+#include "bench.h"
 #include "config.h"
 #include "email.h"
 #include "key.h"
@@ -47,30 +48,6 @@
 static portail_config *cfg;
 static portail_key *key;
 static char phc[crypto_pwhash_STRBYTES];
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void
 die(const char *what)
@@ -151,9 +128,9 @@ one_signin(portail_client *c)
 {
 	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email",
 	    "bench-0@exemple.ca", "password", PASSWORD);
-	double t0 = now_us();
+	double t0 = bench_now_us();
 	portail_status s = portail_client_call(c, r, NULL, NULL);
-	double dt = now_us() - t0;
+	double dt = bench_now_us() - t0;
 
 	json_decref(r);
 	if (s != PORTAIL_OK)
@@ -164,11 +141,11 @@ one_signin(portail_client *c)
 static double
 one_verify(void)
 {
-	double t0 = now_us();
+	double t0 = bench_now_us();
 
 	if (crypto_pwhash_str_verify(phc, PASSWORD, strlen(PASSWORD)) != 0)
 		die("bare verify failed");
-	return now_us() - t0;
+	return bench_now_us() - t0;
 }
 
 /* ---- 2. code.verify throughput --------------------------------------------------- */
@@ -205,7 +182,7 @@ static double
 verify_rate(int *failures)
 {
 	struct vthread v[THREADS];
-	double t0 = now_us();
+	double t0 = bench_now_us();
 
 	for (int i = 0; i < THREADS; i++) {
 		v[i].from = i * (VERIFY_BATCH / THREADS);
@@ -217,7 +194,7 @@ verify_rate(int *failures)
 		pthread_join(v[i].t, NULL);
 		*failures += v[i].failures;
 	}
-	return VERIFY_BATCH / ((now_us() - t0) / 1e6);
+	return VERIFY_BATCH / ((bench_now_us() - t0) / 1e6);
 }
 
 /* ---- 3. 1k vs 1M accounts --------------------------------------------------------- */
@@ -251,17 +228,17 @@ local_signin(struct population *p, double *lookup)
 	double t0, t1;
 
 	snprintf(email, sizeof(email), "bench-%ld@exemple.ca", (long)randombytes_uniform((uint32_t)p->n));
-	t0 = now_us();
+	t0 = bench_now_us();
 	if (portail_email_key(email, &k, NULL) != PORTAIL_OK ||
 	    portail_store_account_get(p->st, k, &a, NULL) != PORTAIL_OK)
 		die("lookup");
-	t1 = now_us();
+	t1 = bench_now_us();
 	if (portail_password_verify(a.password_hash, PASSWORD) != 0)
 		die("verify");
 	*lookup = t1 - t0;
 	portail_account_clear(&a);
 	free(k);
-	return now_us() - t0;
+	return bench_now_us() - t0;
 }
 
 static double
@@ -269,7 +246,7 @@ lookup_only(struct population *p)
 {
 	struct portail_account a;
 	char email[64], *k = NULL;
-	double t0 = now_us();
+	double t0 = bench_now_us();
 
 	snprintf(email, sizeof(email), "bench-%ld@exemple.ca", (long)randombytes_uniform((uint32_t)p->n));
 	if (portail_email_key(email, &k, NULL) != PORTAIL_OK ||
@@ -277,7 +254,7 @@ lookup_only(struct population *p)
 		die("lookup");
 	portail_account_clear(&a);
 	free(k);
-	return now_us() - t0;
+	return bench_now_us() - t0;
 }
 
 int
@@ -319,7 +296,7 @@ main(int argc, char **argv)
 			rates[r] = verify_rate(&failures);
 		}
 		{
-			double mv = median(via, k), mb = median(bare, k);
+			double mv = bench_median(via, k), mb = bench_median(bare, k);
 
 			printf("## sign-in through portaild vs bare argon2id verify (t=%d, m=%d KiB)\n\n",
 			    cfg->password.argon2_opslimit, cfg->password.argon2_memlimit_kib);
@@ -330,7 +307,7 @@ main(int argc, char **argv)
 		printf("## code.verify through portaild (%d client threads, %d codes per round)\n\n",
 		    THREADS, VERIFY_BATCH);
 		printf("| rounds | median verifications/s | failures |\n|---|---|---|\n");
-		printf("| %d | %.0f | %d |\n\n", rounds, median(rates, (size_t)rounds), failures);
+		printf("| %d | %.0f | %d |\n\n", rounds, bench_median(rates, (size_t)rounds), failures);
 		free(via);
 		free(bare);
 		free(rates);
@@ -369,7 +346,7 @@ main(int argc, char **argv)
 		printf("## sign-in with 1,000 vs 1,000,000 accounts in the store (in-process)\n\n");
 		printf("| measure | 1k median | 1M median | ratio |\n|---|---|---|---|\n");
 		{
-			double a = median(ls, k), b = median(lb, k), c2 = median(us, q), d = median(ub, q);
+			double a = bench_median(ls, k), b = bench_median(lb, k), c2 = bench_median(us, q), d = bench_median(ub, q);
 
 			printf("| sign-in (lookup + argon2id), ms | %.2f | %.2f | %.3f |\n", a / 1000,
 			    b / 1000, b / a);

@@ -26,36 +26,13 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include "bench.h"
 #include "config.h"
 #include "email.h"
 
 #define PARENT "chantal.gagnon@exemple.ca"
 #define PASSWORD "Quatre-chevaux-bleus-dansent"
 #define BENCH_DN "cn=bench-argon2,ou=services,dc=exemple,dc=qc,dc=ca"
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void
 die(const char *what)
@@ -84,7 +61,7 @@ one_pam(const char *confdir)
 {
 	struct pam_conv c = { conv, NULL };
 	pam_handle_t *pamh = NULL;
-	double t0 = now_us();
+	double t0 = bench_now_us();
 	int rc;
 
 	if (pam_start_confdir("parents", PARENT, &c, confdir, &pamh) != PAM_SUCCESS)
@@ -95,28 +72,28 @@ one_pam(const char *confdir)
 	pam_end(pamh, rc);
 	if (rc != PAM_SUCCESS)
 		die("pam refused the parent: is portaild running with the account?");
-	return now_us() - t0;
+	return bench_now_us() - t0;
 }
 
 static double
 one_bare(const char *phc)
 {
-	double t0 = now_us();
+	double t0 = bench_now_us();
 
 	if (crypto_pwhash_str_verify(phc, PASSWORD, strlen(PASSWORD)) != 0)
 		die("bare verify");
-	return now_us() - t0;
+	return bench_now_us() - t0;
 }
 
 static double
 one_bind(LDAP *ld)
 {
 	struct berval cred = { strlen(PASSWORD), (char *)(uintptr_t)PASSWORD };
-	double t0 = now_us();
+	double t0 = bench_now_us();
 
 	if (ldap_sasl_bind_s(ld, BENCH_DN, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL) != LDAP_SUCCESS)
 		die("slapd refused the {ARGON2} bind (moduleload argon2?)");
-	return now_us() - t0;
+	return bench_now_us() - t0;
 }
 
 int
@@ -205,9 +182,9 @@ main(int argc, char **argv)
 					}
 				}
 			}
-		mp = median(p, n);
-		mb = median(b, n);
-		ml = median(l, n);
+		mp = bench_median(p, n);
+		mb = bench_median(b, n);
+		ml = bench_median(l, n);
 		printf("## pam_authenticate + pam_acct_mgmt through pam_portail (t=%d, m=%d KiB)\n\n",
 		    cfg->password.argon2_opslimit, cfg->password.argon2_memlimit_kib);
 		printf("| samples | pam_portail median ms | bare verify median ms | overhead ms | "

@@ -722,9 +722,16 @@ consume(portail_store *st, const char *key, const char *purpose, int64_t now,
 	return r;
 }
 
-portail_status
-portail_store_signup_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
-    int64_t now, const char *password_hash, portail_error *err)
+/*
+ * The last step of sign-up or reset, in one transaction: the live ticket
+ * of purpose, then apply (?1 key, ?2 address, ?3 hash, ?4 now), then the
+ * ticket consumed. EXISTS for an account already there, UNKNOWN for one
+ * gone; BAD_TICKET for a ticket that is not live.
+ */
+static portail_status
+ticket_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+    const char *purpose, const char *apply, int64_t now, const char *password_hash,
+    portail_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	char *key = NULL, *email = NULL;
@@ -733,10 +740,9 @@ portail_store_signup_finish(portail_store *st, const unsigned char ticket_hash[P
 
 	if ((r = begin(st, err)) != PORTAIL_OK)
 		return r;
-	if ((r = ticket_find(st, ticket_hash, "signup", now, &key, &email, err)) != PORTAIL_OK)
+	if ((r = ticket_find(st, ticket_hash, purpose, now, &key, &email, err)) != PORTAIL_OK)
 		goto out;
-	if ((s = prep(st, "INSERT INTO accounts (email_key, email, password_hash, created, updated, "
-	    "gpi_checked) VALUES (?1, ?2, ?3, ?4, ?4, ?4)")) == NULL) {
+	if ((s = prep(st, apply)) == NULL) {
 		r = db_err(st, err, "account");
 		goto out;
 	}
@@ -745,15 +751,14 @@ portail_store_signup_finish(portail_store *st, const unsigned char ticket_hash[P
 	sqlite3_bind_text(s, 3, password_hash, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, now);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT) {
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT)
 		r = PORTAIL_ERR_EXISTS;
-		goto out;
-	}
-	if (rc != SQLITE_DONE) {
+	else if (rc != SQLITE_DONE)
 		r = db_err(st, err, "account");
-		goto out;
-	}
-	r = consume(st, key, "signup", now, err);
+	else if (sqlite3_changes(st->db) == 0)
+		r = PORTAIL_ERR_UNKNOWN;
+	else
+		r = consume(st, key, purpose, now, err);
 out:
 	sqlite3_finalize(s);
 	free(key);
@@ -762,39 +767,23 @@ out:
 }
 
 portail_status
+portail_store_signup_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+    int64_t now, const char *password_hash, portail_error *err)
+{
+	return ticket_finish(st, ticket_hash, "signup",
+	    "INSERT INTO accounts (email_key, email, password_hash, created, updated, gpi_checked) "
+	    "VALUES (?1, ?2, ?3, ?4, ?4, ?4)", now, password_hash, err);
+}
+
+portail_status
 portail_store_reset_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
     int64_t now, const char *password_hash, portail_error *err)
 {
-	sqlite3_stmt *s = NULL;
-	char *key = NULL, *email = NULL;
-	portail_status r;
-
-	if ((r = begin(st, err)) != PORTAIL_OK)
-		return r;
-	if ((r = ticket_find(st, ticket_hash, "reset", now, &key, &email, err)) != PORTAIL_OK)
-		goto out;
-	if ((s = prep(st, "UPDATE accounts SET password_hash = ?1, failures = 0, locked_until = 0, "
-	    "token_epoch = token_epoch + 1, updated = ?2 WHERE email_key = ?3")) == NULL) {
-		r = db_err(st, err, "account");
-		goto out;
-	}
-	sqlite3_bind_text(s, 1, password_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now);
-	sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE) {
-		r = db_err(st, err, "account");
-		goto out;
-	}
-	if (sqlite3_changes(st->db) == 0) {
-		r = PORTAIL_ERR_UNKNOWN;
-		goto out;
-	}
-	r = consume(st, key, "reset", now, err);
-out:
-	sqlite3_finalize(s);
-	free(key);
-	free(email);
-	return end(st, r, false, err);
+	/* ?2 (the address) is not needed here */
+	return ticket_finish(st, ticket_hash, "reset",
+	    "UPDATE accounts SET password_hash = ?3, failures = 0, locked_until = 0, "
+	    "token_epoch = token_epoch + 1, updated = ?4 WHERE email_key = ?1 AND ?2 IS NOT NULL",
+	    now, password_hash, err);
 }
 
 portail_status
