@@ -90,23 +90,31 @@ client_for(pam_handle_t *pamh, const struct opts *o)
 	return c;
 }
 
-/* Sends req (consumed; secret strings wiped) and returns the status; *resp on request. */
-static portail_status
-call(portail_client *c, json_t *req, json_t **resp, portail_error *err)
+/* Wipes the secret strings of a request before it is freed. */
+static void
+wipe_request(json_t *req)
 {
 	static const char *const secrets[] = { "password", "old_password", "confirmation", "code",
 		"ticket", "token" };
-	portail_status s;
 
-	if (req == NULL)
-		return PORTAIL_ERR_NOMEM;
-	s = portail_client_call(c, req, resp, err);
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
 		json_t *v = json_object_get(req, secrets[i]);
 
 		if (json_is_string(v))
 			explicit_bzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
 	}
+}
+
+/* Sends req (consumed; secret strings wiped) and returns the status; *resp on request. */
+static portail_status
+call(portail_client *c, json_t *req, json_t **resp, portail_error *err)
+{
+	portail_status s;
+
+	if (req == NULL)
+		return PORTAIL_ERR_NOMEM;
+	s = portail_client_call(c, req, resp, err);
+	wipe_request(req);
 	json_decref(req);
 	return s;
 }
@@ -233,13 +241,14 @@ code_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c, const c
 }
 
 /*
- * New password twice, then op (account.create or password.reset) with the
- * ticket; asks again after a refusal. On success *new_pw holds the
- * password (the caller wipes it).
+ * New password twice, each try sent as base (op and its proof: a ticket,
+ * or the old password) plus password and confirmation; asks again after
+ * a policy refusal. On success *new_pw holds the password (the caller
+ * wipes it). base is the caller's, wiped and freed by it.
  */
 static portail_status
 new_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c,
-    const char *op, const char *ticket, char **new_pw)
+    json_t *base, char **new_pw)
 {
 	portail_status st = PORTAIL_ERR_REFUSED;
 
@@ -247,14 +256,20 @@ new_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c,
 		portail_error err = { { 0 } };
 		char *pw = ask(pamh, PAM_PROMPT_ECHO_OFF, T(o, "Nouveau mot de passe : ", "New password: "));
 		char *conf = pw ? ask(pamh, PAM_PROMPT_ECHO_OFF, T(o, "Confirmation : ", "Confirmation: ")) : NULL;
+		json_t *req = base ? json_deep_copy(base) : NULL;
 
-		if (pw == NULL || conf == NULL) {
+		if (pw == NULL || conf == NULL || req == NULL) {
 			wipe_free(pw);
 			wipe_free(conf);
-			return PORTAIL_ERR_REFUSED;
+			if (req != NULL) {
+				wipe_request(req);
+				json_decref(req);
+			}
+			return pw == NULL || conf == NULL ? PORTAIL_ERR_REFUSED : PORTAIL_ERR_NOMEM;
 		}
-		st = call(c, json_pack("{s:s, s:s, s:s, s:s}", "op", op, "ticket", ticket, "password",
-		    pw, "confirmation", conf), NULL, &err);
+		json_object_set_new(req, "password", json_string(pw));
+		json_object_set_new(req, "confirmation", json_string(conf));
+		st = call(c, req, NULL, &err);
 		wipe_free(conf);
 		if (st == PORTAIL_OK) {
 			*new_pw = pw;
@@ -265,6 +280,19 @@ new_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c,
 		if (st != PORTAIL_ERR_POLICY && st != PORTAIL_ERR_MISMATCH)
 			return st;
 	}
+	return st;
+}
+
+/* new_password_dialog for a sign-up or reset ticket. */
+static portail_status
+ticket_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c,
+    const char *op, const char *ticket, char **new_pw)
+{
+	json_t *base = json_pack("{s:s, s:s}", "op", op, "ticket", ticket);
+	portail_status st = new_password_dialog(pamh, o, c, base, new_pw);
+
+	wipe_request(base);
+	json_decref(base);
 	return st;
 }
 
@@ -326,7 +354,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			    "The e-mail address must be the one you gave the school."));
 			ticket = code_dialog(pamh, &o, c, user, "signup", &st);
 			if (ticket != NULL)
-				st = new_password_dialog(pamh, &o, c, "account.create", ticket, &new_pw);
+				st = ticket_password_dialog(pamh, &o, c, "account.create", ticket, &new_pw);
 			if (st == PORTAIL_OK) {
 				say(pamh, false, T(&o, "Votre compte est créé.", "Your account is ready."));
 				st = auth_password(c, user, new_pw, &err);
@@ -348,7 +376,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		if (yes(answer)) {
 			ticket = code_dialog(pamh, &o, c, user, "reset", &st);
 			if (ticket != NULL)
-				st = new_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
+				st = ticket_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
 			if (st == PORTAIL_OK) {
 				say(pamh, false, T(&o, "Votre mot de passe est changé.", "Your password is changed."));
 				st = auth_password(c, user, new_pw, &err);
@@ -489,40 +517,22 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		char *new_pw = NULL;
 
 		if (o.reset && pam_get_data(pamh, TICKET_DATA, &ticket) == PAM_SUCCESS && ticket) {
-			st = new_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
+			st = ticket_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
 		} else {
 			const void *old = NULL;
+			json_t *base;
 
 			(void)pam_get_item(pamh, PAM_OLDAUTHTOK, &old);
 			if (old == NULL) {
 				rc = PAM_AUTHTOK_ERR;
 				goto out;
 			}
-			for (int rounds = 0; rounds < 5; rounds++) {
-				char *pw = ask(pamh, PAM_PROMPT_ECHO_OFF,
-				    T(&o, "Nouveau mot de passe : ", "New password: "));
-				char *conf = pw ? ask(pamh, PAM_PROMPT_ECHO_OFF,
-				    T(&o, "Confirmation : ", "Confirmation: ")) : NULL;
+			base = json_pack("{s:s, s:s, s:s}", "op", "password.change", "email", user,
+			    "old_password", (const char *)old);
 
-				if (pw == NULL || conf == NULL) {
-					wipe_free(pw);
-					wipe_free(conf);
-					st = PORTAIL_ERR_REFUSED;
-					break;
-				}
-				st = call(c, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "password.change",
-				    "email", user, "old_password", (const char *)old, "password", pw,
-				    "confirmation", conf), NULL, &err);
-				wipe_free(conf);
-				if (st == PORTAIL_OK) {
-					new_pw = pw;
-					break;
-				}
-				wipe_free(pw);
-				say(pamh, true, err.message);
-				if (st != PORTAIL_ERR_POLICY && st != PORTAIL_ERR_MISMATCH)
-					break;
-			}
+			st = new_password_dialog(pamh, &o, c, base, &new_pw);
+			wipe_request(base);
+			json_decref(base);
 		}
 		if (st == PORTAIL_OK) {
 			(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
