@@ -92,6 +92,7 @@ static const struct key keys[] = {
 	{ S_GPI, "timeout", K_INT, C(gpi.timeout), 1, 60, "5", false },
 	{ S_GPI, "size_limit", K_INT, C(gpi.size_limit), 1, 10000, "100", false },
 	{ S_GPI, "grace", K_INT, C(gpi.grace), 0, 30 * 86400, "86400", false },
+	{ S_GPI, "cache_timeout", K_INT, C(gpi.cache_timeout), 0, 3600, "60", false },
 
 	{ S_DAEMON, "socket", K_PATH, C(daemon.socket), 0, 0, "/run/portail/portaild.sock", false },
 	{ S_DAEMON, "user", K_STR, C(daemon.user), 0, 0, "portail", false },

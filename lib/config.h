@@ -42,6 +42,7 @@ struct portail_gpi_config {
 	int timeout;                    /* seconds, one operation */
 	int size_limit;                 /* entries per lookup */
 	int grace;                      /* seconds a positive check survives an outage */
+	int cache_timeout;              /* seconds a positive check is reused for tokens */
 };
 
 struct portail_daemon_config {

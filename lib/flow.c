@@ -340,46 +340,62 @@ out:
 	return r;
 }
 
-portail_status
-portail_flow_account_check(portail_flow *f, const char *email, int64_t now, bool *grace,
-    portail_error *err)
+/*
+ * The access check for account a (key its address's key): enabled, and
+ * still on a child's record in a subscribed school. With cache, a
+ * positive check younger than [gpi] cache_timeout is reused (tokens);
+ * with the directory down, one younger than [gpi] grace counts (*grace).
+ */
+static portail_status
+access_check(portail_flow *f, const char *key, const struct portail_account *a, bool cache,
+    int64_t now, bool *grace, portail_error *err)
 {
-	struct portail_account a = { 0 };
+	const struct portail_gpi_config *gc = &f->d.cfg->gpi;
 	portail_gpi_result *g = NULL;
-	char *key = NULL;
 	portail_status r;
 
 	*grace = false;
-	if (portail_email_key(email, &key, NULL) != PORTAIL_OK)
-		return PORTAIL_ERR_UNKNOWN;
-	if ((r = portail_store_account_get(f->d.store, key, &a, err)) != PORTAIL_OK)
-		goto out;
-	if (a.state == PORTAIL_ACCOUNT_DISABLED) {
-		r = PORTAIL_ERR_DISABLED;
-		goto out;
-	}
-	r = portail_gpi_lookup(f->d.gpi, a.email, &g, err);
-	if (r == PORTAIL_OK) {
-		if (!g->known) {
-			r = PORTAIL_ERR_EXPIRED;
-			goto out;
-		}
+	if (a->state == PORTAIL_ACCOUNT_DISABLED)
+		return PORTAIL_ERR_DISABLED;
+	if (cache && gc->cache_timeout > 0 && a->gpi_checked > 0 && a->gpi_checked <= now &&
+	    now - a->gpi_checked < gc->cache_timeout)
+		return PORTAIL_OK;
+	r = portail_gpi_lookup(f->d.gpi, a->email, &g, err);
+	if (r == PORTAIL_OK && g->known) {
 		r = portail_store_account_checked(f->d.store, key, now, err);
-		goto out;
-	}
-	if (r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_CONFIG) {
+	} else if (r == PORTAIL_OK) {
+		/* no child left: neither the cache nor the grace may let it in now */
+		if (a->gpi_checked != 0)
+			r = portail_store_account_checked(f->d.store, key, 0, err);
+		if (r == PORTAIL_OK)
+			r = PORTAIL_ERR_EXPIRED;
+	} else if (r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_CONFIG) {
 		/* the directory is down: a recent positive check still counts */
-		if (f->d.cfg->gpi.grace > 0 && a.gpi_checked > 0 &&
-		    now - a.gpi_checked <= f->d.cfg->gpi.grace) {
+		if (gc->grace > 0 && a->gpi_checked > 0 && now - a->gpi_checked <= gc->grace) {
 			*grace = true;
 			r = PORTAIL_OK;
 		} else {
 			r = PORTAIL_ERR_UNAVAILABLE;
 		}
 	}
-out:
-	portail_account_clear(&a);
 	portail_gpi_result_free(g);
+	return r;
+}
+
+portail_status
+portail_flow_account_check(portail_flow *f, const char *email, int64_t now, bool *grace,
+    portail_error *err)
+{
+	struct portail_account a = { 0 };
+	char *key = NULL;
+	portail_status r;
+
+	*grace = false;
+	if (portail_email_key(email, &key, NULL) != PORTAIL_OK)
+		return PORTAIL_ERR_UNKNOWN;
+	if ((r = portail_store_account_get(f->d.store, key, &a, err)) == PORTAIL_OK)
+		r = access_check(f, key, &a, false, now, grace, err);
+	portail_account_clear(&a);
 	free(key);
 	return r;
 }
@@ -420,6 +436,15 @@ out:
 	return r;
 }
 
+/* The least move of a token's sliding expiry worth a write. */
+static int64_t
+touch_step(const portail_config *cfg)
+{
+	int64_t step = cfg->token_lifetime / 10;
+
+	return step > 60 ? 60 : step < 1 ? 1 : step;
+}
+
 portail_status
 portail_flow_token_verify(portail_flow *f, const char *token, const char *email, int64_t now,
     char **account_email, portail_error *err)
@@ -435,29 +460,29 @@ portail_flow_token_verify(portail_flow *f, const char *token, const char *email,
 
 	if (portail_token_hash(f->d.key, token, hash) != PORTAIL_OK)
 		return PORTAIL_ERR_REFUSED;
-	if ((r = portail_store_token_find(f->d.store, hash, &t, err)) != PORTAIL_OK)
+	if ((r = portail_store_token_find(f->d.store, hash, &t, &a, err)) != PORTAIL_OK)
 		return r;
 	if (email != NULL && (portail_email_key(email, &want, NULL) != PORTAIL_OK ||
 	    strcmp(want, t.email_key) != 0)) {
 		r = PORTAIL_ERR_REFUSED;        /* another parent's token */
 		goto out;
 	}
-	if ((r = portail_store_account_get(f->d.store, t.email_key, &a, err)) != PORTAIL_OK) {
-		if (r == PORTAIL_ERR_UNKNOWN)
-			r = PORTAIL_ERR_REFUSED;
-		goto out;
-	}
 	if (t.epoch != a.token_epoch || t.expires <= now) {
 		r = PORTAIL_ERR_REFUSED;        /* revoked or expired */
 		goto out;
 	}
-	if ((r = portail_flow_account_check(f, a.email, now, &grace, err)) != PORTAIL_OK)
+	if ((r = access_check(f, t.email_key, &a, true, now, &grace, err)) != PORTAIL_OK)
 		goto out;
-	/* sliding expiry, capped by the maximum age */
+	/*
+	 * Sliding expiry, capped by the maximum age. Written only when it
+	 * moved by a step (a minute, less for short lifetimes): a mail client
+	 * polling every few seconds would otherwise make every check a write.
+	 */
 	expires = now + cfg->token_lifetime;
 	if (expires > t.created + cfg->token_max_age)
 		expires = t.created + cfg->token_max_age;
-	if ((r = portail_store_token_touch(f->d.store, t.id, now, expires, err)) != PORTAIL_OK)
+	if (expires - t.expires >= touch_step(cfg) &&
+	    (r = portail_store_token_touch(f->d.store, t.id, now, expires, err)) != PORTAIL_OK)
 		goto out;
 	if ((*account_email = strdup(a.email)) == NULL)
 		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");

@@ -120,8 +120,10 @@ PORTAIL_EXPORT portail_status portail_flow_token_issue(portail_flow *f, const ch
 /*
  * Checks a token: OK with *email (new, as typed at sign-up) when it is
  * known, unexpired, of the account's current epoch, the account enabled
- * and its access check good; then its expiry slides ([tokens] lifetime,
- * never past max_age). When email is not NULL the token must be that
+ * and its access check good (a positive check younger than [gpi]
+ * cache_timeout is reused); then its expiry slides ([tokens] lifetime,
+ * never past max_age; written when it moved by a minute, or a tenth of
+ * the lifetime if that is less, so last_used is that precise). When email is not NULL the token must be that
  * account's. REFUSED (unknown, expired, revoked, another account's),
  * DISABLED, EXPIRED (no child left), UNAVAILABLE.
  */

@@ -852,6 +852,32 @@ test_killed_mid_create(void **state)
 	env_stop(&e);
 }
 
+static portail_status
+token_issue(struct env *e, const char *email, const char *pw, const char *label, char *token)
+{
+	json_t *a = NULL, *r = json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email", email,
+	    "label", label);
+	portail_status s;
+
+	if (pw != NULL)
+		json_object_set_new(r, "password", json_string(pw));
+	s = req(e, r, &a);
+	if (s == PORTAIL_OK && token != NULL)
+		snprintf(token, 64, "%s", json_string_value(json_object_get(a, "token")));
+	json_decref(a);
+	return s;
+}
+
+static portail_status
+token_verify(struct env *e, const char *token, const char *email)
+{
+	json_t *r = json_pack("{s:s, s:s}", "op", "token.verify", "token", token);
+
+	if (email != NULL)
+		json_object_set_new(r, "email", json_string(email));
+	return req(e, r, NULL);
+}
+
 static void
 ldapmodify(const char *ldif)
 {
@@ -869,21 +895,50 @@ test_expired_when_children_leave(void **state)
 	struct env e;
 	json_t *a = NULL;
 
+	char tok[64];
+
 	env_start(&e, "", "");
 	make_account(&e, "julie.cote@exemple.ca", GOOD_PW);
 	assert_int_equal(check(&e, "julie.cote@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(token_issue(&e, "julie.cote@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_OK);
 	/* Emma's record loses Julie's address: no child left */
 	ldapmodify("dn: uid=1000003,ou=eleves," FX_BASE "\nchangetype: modify\n"
 	    "delete: gpiGuardianEmail\ngpiGuardianEmail: julie.cote@exemple.ca\n");
+	/* a token reuses the positive check for [gpi] cache_timeout (60 s) … */
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_OK);
+	/* … the account check asks the directory every time … */
 	assert_int_equal(check(&e, "julie.cote@exemple.ca", &a), PORTAIL_ERR_EXPIRED);
 	assert_string_equal(error_of(a), "expired");
 	json_decref(a);
+	/* … and a negative answer ends the cache at once */
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_ERR_EXPIRED);
 	/* the password still matches, the account is kept, not deleted */
 	assert_int_equal(auth(&e, "julie.cote@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
 	/* and a sign-up started before is refused at its last step */
 	ldapmodify("dn: uid=1000003,ou=eleves," FX_BASE "\nchangetype: modify\n"
 	    "add: gpiGuardianEmail\ngpiGuardianEmail: julie.cote@exemple.ca\n");
 	assert_int_equal(check(&e, "julie.cote@exemple.ca", NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+static void
+test_token_without_cache(void **state)
+{
+	struct env e;
+	char tok[64];
+
+	/* [gpi] cache_timeout = 0: every token sign-in asks the directory */
+	env_start(&e, "cache_timeout = 0\n", "");
+	make_account(&e, "julie.cote@exemple.ca", GOOD_PW);
+	assert_int_equal(token_issue(&e, "julie.cote@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_OK);
+	ldapmodify("dn: uid=1000003,ou=eleves," FX_BASE "\nchangetype: modify\n"
+	    "delete: gpiGuardianEmail\ngpiGuardianEmail: julie.cote@exemple.ca\n");
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_ERR_EXPIRED);
+	ldapmodify("dn: uid=1000003,ou=eleves," FX_BASE "\nchangetype: modify\n"
+	    "add: gpiGuardianEmail\ngpiGuardianEmail: julie.cote@exemple.ca\n");
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_OK);
 	env_stop(&e);
 }
 
@@ -922,32 +977,6 @@ test_rehash_when_parameters_change(void **state)
 	}
 	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
 	env_stop(&e);
-}
-
-static portail_status
-token_issue(struct env *e, const char *email, const char *pw, const char *label, char *token)
-{
-	json_t *a = NULL, *r = json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email", email,
-	    "label", label);
-	portail_status s;
-
-	if (pw != NULL)
-		json_object_set_new(r, "password", json_string(pw));
-	s = req(e, r, &a);
-	if (s == PORTAIL_OK && token != NULL)
-		snprintf(token, 64, "%s", json_string_value(json_object_get(a, "token")));
-	json_decref(a);
-	return s;
-}
-
-static portail_status
-token_verify(struct env *e, const char *token, const char *email)
-{
-	json_t *r = json_pack("{s:s, s:s}", "op", "token.verify", "token", token);
-
-	if (email != NULL)
-		json_object_set_new(r, "email", json_string(email));
-	return req(e, r, NULL);
 }
 
 static void
@@ -1081,6 +1110,7 @@ main(void)
 		cmocka_unit_test(test_expired_when_children_leave),
 		cmocka_unit_test(test_rehash_when_parameters_change),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_token_without_cache),
 		cmocka_unit_test(test_token_needs_password_from_users),
 	};
 
