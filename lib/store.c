@@ -21,9 +21,21 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+/*
+ * Prepared statements are kept, one per SQL text (every text is a string
+ * literal, so its address names it), reset after each use: parsing the
+ * SQL cost more than running it on the token and sign-in paths.
+ */
+#define STMT_CACHE 48
+
 struct portail_store {
 	sqlite3 *db;
 	pthread_mutex_t lock;
+	struct {
+		const char *sql;
+		sqlite3_stmt *s;
+	} stmts[STMT_CACHE];
+	size_t n_stmts;
 };
 
 /* Forward migrations: migrations[i] brings user_version i to i + 1. */
@@ -188,6 +200,8 @@ portail_store_close(portail_store *st)
 {
 	if (st == NULL)
 		return;
+	for (size_t i = 0; i < st->n_stmts; i++)
+		sqlite3_finalize(st->stmts[i].s);
 	if (st->db != NULL)
 		sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->lock);
@@ -201,11 +215,33 @@ prep(portail_store *st, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+	for (size_t i = 0; i < st->n_stmts; i++)
+		if (st->stmts[i].sql == sql)
+			return st->stmts[i].s;
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
 		return NULL;
+	if (st->n_stmts < STMT_CACHE) {
+		st->stmts[st->n_stmts].sql = sql;
+		st->stmts[st->n_stmts++].s = s;
+	}
 	return s;
 }
 
+/* Done with a statement from prep(): reset for the next use (or finalized). */
+static void
+release(portail_store *st, sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < st->n_stmts; i++) {
+		if (st->stmts[i].s == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			return;
+		}
+	}
+	release(st, s);
+}
 static char *
 col_text(sqlite3_stmt *s, int i)
 {
@@ -262,27 +298,37 @@ portail_store_probe(portail_store *st, portail_error *err)
 
 #define ACCOUNT_COLUMNS "email, email_key, password_hash, state, created, updated, " \
 	"last_signin, failures, locked_until, token_epoch, gpi_checked"
+#define ACCOUNT_COLUMNS_OF(t) t ".email, " t ".email_key, " t ".password_hash, " t ".state, " \
+	t ".created, " t ".updated, " t ".last_signin, " t ".failures, " t ".locked_until, " \
+	t ".token_epoch, " t ".gpi_checked"
 
+/* Reads ACCOUNT_COLUMNS from column c on. */
 static bool
-read_account(sqlite3_stmt *s, struct portail_account *a)
+read_account_at(sqlite3_stmt *s, int c, struct portail_account *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->email = col_text(s, 0);
-	a->email_key = col_text(s, 1);
-	a->password_hash = col_text(s, 2);
-	a->state = sqlite3_column_int(s, 3);
-	a->created = sqlite3_column_int64(s, 4);
-	a->updated = sqlite3_column_int64(s, 5);
-	a->last_signin = sqlite3_column_int64(s, 6);
-	a->failures = sqlite3_column_int(s, 7);
-	a->locked_until = sqlite3_column_int64(s, 8);
-	a->token_epoch = sqlite3_column_int64(s, 9);
-	a->gpi_checked = sqlite3_column_int64(s, 10);
+	a->email = col_text(s, c + 0);
+	a->email_key = col_text(s, c + 1);
+	a->password_hash = col_text(s, c + 2);
+	a->state = sqlite3_column_int(s, c + 3);
+	a->created = sqlite3_column_int64(s, c + 4);
+	a->updated = sqlite3_column_int64(s, c + 5);
+	a->last_signin = sqlite3_column_int64(s, c + 6);
+	a->failures = sqlite3_column_int(s, c + 7);
+	a->locked_until = sqlite3_column_int64(s, c + 8);
+	a->token_epoch = sqlite3_column_int64(s, c + 9);
+	a->gpi_checked = sqlite3_column_int64(s, c + 10);
 	if (a->email == NULL || a->email_key == NULL) {
 		portail_account_clear(a);
 		return false;
 	}
 	return true;
+}
+
+static bool
+read_account(sqlite3_stmt *s, struct portail_account *a)
+{
+	return read_account_at(s, 0, a);
 }
 
 static portail_status
@@ -304,7 +350,7 @@ account_get_locked(portail_store *st, const char *key, struct portail_account *o
 		r = PORTAIL_ERR_UNKNOWN;
 	else
 		r = db_err(st, err, "account");
-	sqlite3_finalize(s);
+	release(st, s);
 	return r;
 }
 
@@ -353,7 +399,7 @@ portail_store_account_list(portail_store *st, struct portail_account **out, size
 	if (rc != SQLITE_DONE)
 		r = db_err(st, err, "list");
 out:
-	sqlite3_finalize(s);
+	release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	if (r != PORTAIL_OK) {
 		for (size_t i = 0; i < used; i++)
@@ -388,7 +434,7 @@ account_write(portail_store *st, const char *sql, const char *key, int64_t a, in
 		r = db_err(st, err, "account");
 	else
 		r = sqlite3_changes(st->db) > 0 ? PORTAIL_OK : PORTAIL_ERR_UNKNOWN;
-	sqlite3_finalize(s);
+	release(st, s);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
@@ -449,7 +495,7 @@ portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
 		goto out;
 	}
 	failures = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
+	release(st, s);
 	s = NULL;
 	if (failures >= p->max_failures) {
 		/* lockout, doubling per failure past the threshold, capped */
@@ -474,7 +520,7 @@ portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
 	*locked_until = until;
 	r = PORTAIL_OK;
 out:
-	sqlite3_finalize(s);
+	release(st, s);
 	return end(st, r, false, err);
 }
 
@@ -499,7 +545,7 @@ portail_store_auth_succeeded(portail_store *st, const char *key, int64_t now,
 	if (new_hash)
 		sqlite3_bind_text(s, 3, new_hash, -1, SQLITE_STATIC);
 	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "sign-in");
-	sqlite3_finalize(s);
+	release(st, s);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
@@ -533,7 +579,7 @@ portail_store_code_issue(portail_store *st, const char *key, const char *email,
 	}
 	today = sqlite3_column_int(s, 0);
 	last = sqlite3_column_int64(s, 1);
-	sqlite3_finalize(s);
+	release(st, s);
 	s = NULL;
 	if (last > 0 && now - last < rules->resend_interval) {
 		*wait = (int)(rules->resend_interval - (now - last));
@@ -555,7 +601,7 @@ portail_store_code_issue(portail_store *st, const char *key, const char *email,
 		r = db_err(st, err, "issuance");
 		goto out;
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 	/* the new code replaces the old one, which dies with its ticket */
 	if ((s = prep(st, "INSERT OR REPLACE INTO verifications (email_key, purpose, email, "
 	    "code_hash, created, expires, tries_left) VALUES (?, ?, ?, ?, ?, ?, ?)")) == NULL) {
@@ -571,7 +617,7 @@ portail_store_code_issue(portail_store *st, const char *key, const char *email,
 	sqlite3_bind_int(s, 7, rules->max_attempts);
 	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "verification");
 out:
-	sqlite3_finalize(s);
+	release(st, s);
 	return end(st, r, false, err);
 }
 
@@ -609,7 +655,7 @@ portail_store_code_verify(portail_store *st, const char *key, const char *purpos
 	expires = sqlite3_column_int64(s, 1);
 	tries = sqlite3_column_int(s, 2);
 	consumed = sqlite3_column_int(s, 3);
-	sqlite3_finalize(s);
+	release(st, s);
 	s = NULL;
 	if (consumed != 0) {
 		r = PORTAIL_ERR_NO_CODE;        /* used: a new one must be asked for */
@@ -655,7 +701,7 @@ portail_store_code_verify(portail_store *st, const char *key, const char *purpos
 	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "verification");
 out:
 	sodium_memzero(stored, sizeof(stored));
-	sqlite3_finalize(s);
+	release(st, s);
 	return end(st, r, keep, err);
 }
 
@@ -682,7 +728,7 @@ ticket_find(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTE
 	} else {
 		r = rc == SQLITE_DONE ? PORTAIL_ERR_BAD_TICKET : db_err(st, err, "ticket");
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 	return r;
 }
 
@@ -718,7 +764,7 @@ consume(portail_store *st, const char *key, const char *purpose, int64_t now,
 	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, purpose, -1, SQLITE_STATIC);
 	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "consume");
-	sqlite3_finalize(s);
+	release(st, s);
 	return r;
 }
 
@@ -760,7 +806,7 @@ ticket_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BY
 	else
 		r = consume(st, key, purpose, now, err);
 out:
-	sqlite3_finalize(s);
+	release(st, s);
 	free(key);
 	free(email);
 	return end(st, r, false, err);
@@ -806,7 +852,7 @@ portail_store_password_set(portail_store *st, const char *key, const char *passw
 		r = db_err(st, err, "password");
 	else
 		r = sqlite3_changes(st->db) > 0 ? PORTAIL_OK : PORTAIL_ERR_UNKNOWN;
-	sqlite3_finalize(s);
+	release(st, s);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
@@ -830,8 +876,8 @@ portail_store_gc(portail_store *st, int64_t now, portail_error *err)
 	if (sqlite3_step(s1) != SQLITE_DONE || sqlite3_step(s2) != SQLITE_DONE)
 		r = db_err(st, err, "gc");
 out:
-	sqlite3_finalize(s1);
-	sqlite3_finalize(s2);
+	release(st, s1);
+	release(st, s2);
 	pthread_mutex_unlock(&st->lock);
 	return r;
 }
@@ -867,7 +913,7 @@ portail_store_token_add(portail_store *st, const char *key,
 		*id = sqlite3_last_insert_rowid(st->db);
 		r = PORTAIL_OK;
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
@@ -875,15 +921,17 @@ out:
 
 portail_status
 portail_store_token_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
-    struct portail_token *out, portail_error *err)
+    struct portail_token *out, struct portail_account *acct, portail_error *err)
 {
 	sqlite3_stmt *s;
 	portail_status r;
 	int rc;
 
 	pthread_mutex_lock(&st->lock);
-	if ((s = prep(st, "SELECT id, email_key, label, created, expires, last_used, epoch "
-	    "FROM tokens WHERE token_hash = ?")) == NULL) {
+	/* one statement, one read transaction: the token and its account agree */
+	if ((s = prep(st, "SELECT t.id, t.email_key, t.label, t.created, t.expires, t.last_used, "
+	    "t.epoch, " ACCOUNT_COLUMNS_OF("a") " FROM tokens t JOIN accounts a "
+	    "ON a.email_key = t.email_key WHERE t.token_hash = ?")) == NULL) {
 		r = db_err(st, err, "token");
 		goto out;
 	}
@@ -898,12 +946,16 @@ portail_store_token_find(portail_store *st, const unsigned char hash[PORTAIL_HAS
 		out->expires = sqlite3_column_int64(s, 4);
 		out->last_used = sqlite3_column_int64(s, 5);
 		out->epoch = sqlite3_column_int64(s, 6);
-		r = out->email_key && out->label ? PORTAIL_OK :
-		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		if (out->email_key && out->label && read_account_at(s, 7, acct)) {
+			r = PORTAIL_OK;
+		} else {
+			portail_token_clear(out);
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		}
 	} else {
 		r = rc == SQLITE_DONE ? PORTAIL_ERR_REFUSED : db_err(st, err, "token");
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
@@ -925,7 +977,7 @@ portail_store_token_touch(portail_store *st, int64_t id, int64_t now, int64_t ex
 	sqlite3_bind_int64(s, 2, expires);
 	sqlite3_bind_int64(s, 3, id);
 	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "token");
-	sqlite3_finalize(s);
+	release(st, s);
 out:
 	pthread_mutex_unlock(&st->lock);
 	return r;
@@ -976,7 +1028,7 @@ portail_store_token_list(portail_store *st, const char *key, int64_t now,
 	if (rc != SQLITE_DONE)
 		r = db_err(st, err, "token");
 out:
-	sqlite3_finalize(s);
+	release(st, s);
 	pthread_mutex_unlock(&st->lock);
 	if (r != PORTAIL_OK) {
 		for (size_t i = 0; i < used; i++)

@@ -70,7 +70,7 @@ PORTAIL_EXPORT portail_status portail_store_account_unlock(portail_store *st, co
 PORTAIL_EXPORT portail_status portail_store_account_delete(portail_store *st, const char *key,
     portail_error *err);
 
-/* Records a positive GPI check. */
+/* Records a positive GPI check at now; 0 forgets the last one (a negative check). */
 PORTAIL_EXPORT portail_status portail_store_account_checked(portail_store *st, const char *key,
     int64_t now, portail_error *err);
 
@@ -171,9 +171,13 @@ PORTAIL_EXPORT void portail_token_clear(struct portail_token *t);
 PORTAIL_EXPORT portail_status portail_store_token_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
     int64_t expires, int64_t *id, portail_error *err);
-/* By hash; REFUSED when there is none. */
+/*
+ * By hash, with its owner's account read in the same statement (the token
+ * sign-in path); REFUSED when there is none.
+ */
 PORTAIL_EXPORT portail_status portail_store_token_find(portail_store *st,
-    const unsigned char hash[PORTAIL_HASH_BYTES], struct portail_token *out, portail_error *err);
+    const unsigned char hash[PORTAIL_HASH_BYTES], struct portail_token *out,
+    struct portail_account *acct, portail_error *err);
 /* Records a use and the new (sliding) expiry. */
 PORTAIL_EXPORT portail_status portail_store_token_touch(portail_store *st, int64_t id,
     int64_t now, int64_t expires, portail_error *err);
