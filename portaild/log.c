@@ -1,13 +1,22 @@
-/* log.c — syslog (facility authpriv), and stderr in the foreground. */
+/*
+ * log.c — syslog (facility authpriv), and stderr in the foreground.
+ *
+ * In the foreground on a machine without a syslog socket (a container),
+ * stderr alone: glibc's syslog() would otherwise open and try to connect
+ * a new socket for every line. Checked again on SIGHUP.
+ */
 #include "daemon.h"
 
+#include <paths.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static bool log_stderr;
+static bool log_syslog;
 static bool log_debug;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -16,6 +25,7 @@ log_open(bool to_stderr, bool debug)
 {
 	log_stderr = to_stderr;
 	log_debug = debug;
+	log_syslog = !to_stderr || access(_PATH_LOG, W_OK) == 0;
 	openlog("portaild", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 }
 
@@ -24,6 +34,7 @@ log_reopen(void)
 {
 	pthread_mutex_lock(&log_lock);
 	closelog();
+	log_syslog = !log_stderr || access(_PATH_LOG, W_OK) == 0;
 	openlog("portaild", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	pthread_mutex_unlock(&log_lock);
 }
@@ -40,7 +51,8 @@ log_msg(int priority, const char *fmt, ...)
 	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&log_lock);
-	syslog(priority, "%s", buf);
+	if (log_syslog)
+		syslog(priority, "%s", buf);
 	if (log_stderr) {
 		fprintf(stderr, "portaild: %s\n", buf);
 		fflush(stderr);

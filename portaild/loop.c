@@ -102,8 +102,9 @@ queue_push(struct queue *q, struct job *j)
 	else
 		q->head = j;
 	q->tail = j;
-	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
+	/* after the unlock: the woken worker does not wait for our mutex */
+	pthread_cond_signal(&q->cond);
 }
 
 /* Pops a job; waits when wait is true; NULL on an empty queue or a NULL job. */
