@@ -11,10 +11,17 @@
  * The mechanisms are plaintext-equivalent (a bearer token travels as is):
  * SASL_SEC_NOANONYMOUS only, as Dovecot marks them; use them over TLS.
  *
+ * Connections to portaild are kept between exchanges, a few per plugin
+ * instance (a server verifies a token for every mail client connection,
+ * and connecting cost as much as the verification); a kept connection
+ * the daemon closed is reopened by libportail-client, and one from
+ * before a fork() is never used by the child.
+ *
  * We are a guest: no globals, no stderr, no exit(); memory through the
  * SASL utils; the token wiped after use; logs through utils->log, never
  * the token.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,8 +45,28 @@
 enum mech { OAUTHBEARER, XOAUTH2 };
 enum state { WANT_RESPONSE, ERROR_SENT };
 
+/* Idle connections kept per plugin instance. */
+#define POOL_MAX 8
+
+/* What the server side's glob_context points to: one per sasl_server_plug_init. */
+struct server_glob {
+	pthread_mutex_t lock;
+	int refs;                       /* mechanisms not yet freed */
+	size_t n_idle;
+	struct {
+		portail_client *pc;
+		char *options;          /* "socket\ntimeout" it was made with */
+	} idle[POOL_MAX];
+	sasl_server_plug_t plugins[2];
+	struct server_mech {
+		enum mech mech;
+		struct server_glob *g;
+	} mechs[2];
+};
+
 struct server_conn {
 	enum mech mech;
+	struct server_glob *g;
 	enum state state;
 	char *out;              /* the error challenge, utils-allocated */
 };
@@ -166,7 +193,8 @@ server_new(void *glob, sasl_server_params_t *sparams, const char *challenge,
 	if (c == NULL)
 		return SASL_NOMEM;
 	memset(c, 0, sizeof(*c));
-	c->mech = (enum mech)(uintptr_t)glob;
+	c->mech = ((struct server_mech *)glob)->mech;
+	c->g = ((struct server_mech *)glob)->g;
 	*conn_context = c;
 	return SASL_OK;
 }
@@ -183,23 +211,68 @@ server_dispose(void *conn_context, const sasl_utils_t *utils)
 	utils->free(c);
 }
 
+/*
+ * A connection for the application's options: a kept one made with the
+ * same options, or a new one. *options (utils-allocated) goes back to
+ * pool_put with it.
+ */
 static portail_client *
-client_from_options(const sasl_utils_t *utils)
+pool_get(struct server_glob *g, const sasl_utils_t *utils, char **options)
 {
 	const char *socket = NULL, *timeout = NULL;
 	unsigned len = 0;
 	portail_client *pc = NULL;
+	size_t n;
 	int ms = 0;
 
+	*options = NULL;
 	if (utils->getopt != NULL) {
 		utils->getopt(utils->getopt_context, "portail", "portail_socket", &socket, &len);
 		utils->getopt(utils->getopt_context, "portail", "portail_timeout", &timeout, &len);
 	}
 	if (timeout != NULL)
 		ms = atoi(timeout) > 0 ? atoi(timeout) : 0;
-	if (portail_client_new(socket, ms, &pc) != PORTAIL_OK)
+	n = strlen(socket ? socket : "") + strlen(timeout ? timeout : "") + 2;
+	if ((*options = utils->malloc(n)) == NULL)
 		return NULL;
+	snprintf(*options, n, "%s\n%s", socket ? socket : "", timeout ? timeout : "");
+	pthread_mutex_lock(&g->lock);
+	while (g->n_idle > 0 && pc == NULL) {
+		g->n_idle--;
+		if (strcmp(g->idle[g->n_idle].options, *options) == 0)
+			pc = g->idle[g->n_idle].pc;
+		else
+			portail_client_free(g->idle[g->n_idle].pc);
+		utils->free(g->idle[g->n_idle].options);
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (pc == NULL && portail_client_new(socket, ms, &pc) != PORTAIL_OK) {
+		utils->free(*options);
+		*options = NULL;
+		return NULL;
+	}
 	return pc;
+}
+
+/* Keeps a connection that answered (keep), or closes it; takes options. */
+static void
+pool_put(struct server_glob *g, const sasl_utils_t *utils, portail_client *pc, char *options,
+    bool keep)
+{
+	if (pc == NULL)
+		return;
+	(void)portail_client_set_origin(pc, NULL, NULL);
+	pthread_mutex_lock(&g->lock);
+	if (keep && g->n_idle < POOL_MAX) {
+		g->idle[g->n_idle].pc = pc;
+		g->idle[g->n_idle++].options = options;
+		pc = NULL;
+		options = NULL;
+	}
+	pthread_mutex_unlock(&g->lock);
+	portail_client_free(pc);
+	if (options != NULL)
+		utils->free(options);
 }
 
 static int
@@ -213,8 +286,8 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 	portail_client *pc = NULL;
 	portail_error err = { { 0 } };
 	json_t *req = NULL, *resp = NULL;
-	char *buf = NULL;
-	portail_status st;
+	char *buf = NULL, *options = NULL;
+	portail_status st = PORTAIL_ERR_UNAVAILABLE;
 	int rc = SASL_BADPROT;
 
 	*serverout = NULL;
@@ -240,7 +313,7 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 		rc = SASL_BADPROT;
 		goto out;
 	}
-	if ((pc = client_from_options(utils)) == NULL) {
+	if ((pc = pool_get(c->g, utils, &options)) == NULL) {
 		rc = SASL_UNAVAIL;
 		goto out;
 	}
@@ -300,7 +373,9 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 out:
 	json_decref(req);
 	json_decref(resp);
-	portail_client_free(pc);
+	/* a connection that answered is kept; after an outage, a new one */
+	pool_put(c->g, utils, pc, options, st == PORTAIL_OK || st == PORTAIL_ERR_REFUSED ||
+	    st == PORTAIL_ERR_DISABLED || st == PORTAIL_ERR_EXPIRED || st == PORTAIL_ERR_UNKNOWN);
 	if (buf != NULL) {
 		wipe(buf, clientinlen);
 		utils->free(buf);
@@ -308,15 +383,34 @@ out:
 	return rc;
 }
 
-static sasl_server_plug_t server_plugins[] = {
+static void
+server_free(void *glob, const sasl_utils_t *utils)
+{
+	struct server_glob *g = ((struct server_mech *)glob)->g;
+	bool last;
+
+	pthread_mutex_lock(&g->lock);
+	last = --g->refs == 0;
+	pthread_mutex_unlock(&g->lock);
+	if (!last)
+		return;
+	for (size_t i = 0; i < g->n_idle; i++) {
+		portail_client_free(g->idle[i].pc);
+		utils->free(g->idle[i].options);
+	}
+	pthread_mutex_destroy(&g->lock);
+	utils->free(g);
+}
+
+static const sasl_server_plug_t server_plugins[] = {
 	{ .mech_name = "OAUTHBEARER", .security_flags = SASL_SEC_NOANONYMOUS,
 	  .features = SASL_FEAT_WANT_CLIENT_FIRST | SASL_FEAT_ALLOWS_PROXY,
-	  .glob_context = (void *)(uintptr_t)OAUTHBEARER, .mech_new = server_new,
-	  .mech_step = server_step, .mech_dispose = server_dispose },
+	  .mech_new = server_new, .mech_step = server_step, .mech_dispose = server_dispose,
+	  .mech_free = server_free },
 	{ .mech_name = "XOAUTH2", .security_flags = SASL_SEC_NOANONYMOUS,
 	  .features = SASL_FEAT_WANT_CLIENT_FIRST,
-	  .glob_context = (void *)(uintptr_t)XOAUTH2, .mech_new = server_new,
-	  .mech_step = server_step, .mech_dispose = server_dispose },
+	  .mech_new = server_new, .mech_step = server_step, .mech_dispose = server_dispose,
+	  .mech_free = server_free },
 };
 
 SASL_PORTAIL_EXPORT int sasl_server_plug_init(const sasl_utils_t *utils, int maxversion,
@@ -328,12 +422,25 @@ SASL_PORTAIL_EXPORT int
 sasl_server_plug_init(const sasl_utils_t *utils, int maxversion, int *out_version,
     sasl_server_plug_t **pluglist, int *plugcount)
 {
+	struct server_glob *g;
+
 	if (maxversion < SASL_SERVER_PLUG_VERSION) {
 		utils->seterror(utils->conn, 0, "portail: SASL server plugin version too old");
 		return SASL_BADVERS;
 	}
+	if ((g = utils->malloc(sizeof(*g))) == NULL)
+		return SASL_NOMEM;
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->lock, NULL);
+	g->refs = 2;
+	for (int i = 0; i < 2; i++) {
+		g->plugins[i] = server_plugins[i];
+		g->mechs[i].mech = i == 0 ? OAUTHBEARER : XOAUTH2;
+		g->mechs[i].g = g;
+		g->plugins[i].glob_context = &g->mechs[i];
+	}
 	*out_version = SASL_SERVER_PLUG_VERSION;
-	*pluglist = server_plugins;
+	*pluglist = g->plugins;
 	*plugcount = 2;
 	return SASL_OK;
 }

@@ -369,6 +369,42 @@ test_daemon_down_is_unavail(void **state)
 	assert_int_equal(exchange("OAUTHBEARER", PARENT, token, NULL, 0), SASL_OK);
 }
 
+/* Connections portaild has accepted since it started (this call's included). */
+static long long
+connections_total(void)
+{
+	json_t *a = NULL;
+	long long n;
+
+	assert_int_equal(call(json_pack("{s:s}", "op", "status"), &a), PORTAIL_OK);
+	n = json_integer_value(json_object_get(json_object_get(a, "connections"), "total"));
+	json_decref(a);
+	return n;
+}
+
+static void
+test_connections_kept(void **state)
+{
+	long long before, after;
+	int st = 0;
+
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, token, NULL, 0), SASL_OK);
+	before = connections_total();
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(exchange(i % 2 ? "XOAUTH2" : "OAUTHBEARER", PARENT, token, NULL, 0),
+		    SASL_OK);
+		assert_int_equal(exchange("OAUTHBEARER", PARENT, other_token, NULL, 0), SASL_BADAUTH);
+	}
+	after = connections_total();
+	/* 40 exchanges on the kept connections: only the status call connected */
+	assert_true(after - before <= 1 + 2);
+	/* a kept connection the daemon closed (restart) is reopened, not an outage */
+	assert_int_equal(fx_daemon_stop(&daemon_), 0);
+	assert_true(fx_daemon_start(&daemon_, dir, conf, sock, &st));
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, token, NULL, 0), SASL_OK);
+	assert_int_equal(exchange("XOAUTH2", PARENT, token, NULL, 0), SASL_OK);
+}
+
 int
 main(void)
 {
@@ -379,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_revoked_and_disabled),
 		cmocka_unit_test(test_malformed_messages),
 		cmocka_unit_test(test_daemon_down_is_unavail),
+		cmocka_unit_test(test_connections_kept),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
