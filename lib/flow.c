@@ -493,3 +493,262 @@ out:
 	free(want);
 	return r;
 }
+
+/* ---- social accounts ------------------------------------------------------------- */
+
+void
+portail_social_result_clear(struct portail_social_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->email);
+	free(r->provider_email);
+	sodium_memzero(r, sizeof(*r));
+}
+
+/* The purpose a link code is hashed under: bound to its link ticket. */
+static void
+link_purpose(const unsigned char lt_hash[PORTAIL_HASH_BYTES], char *out, size_t size)
+{
+	char hex[2 * PORTAIL_HASH_BYTES + 1];
+
+	sodium_bin2hex(hex, sizeof(hex), lt_hash, PORTAIL_HASH_BYTES);
+	snprintf(out, size, "link:%s", hex);
+}
+
+/* After a sign-in or a link: a token when the caller asked for one (label). */
+static portail_status
+social_token(portail_flow *f, const char *email, const char *label, int64_t now,
+    struct portail_social_result *out, portail_error *err)
+{
+	if (label == NULL)
+		return PORTAIL_OK;
+	return portail_flow_token_issue(f, email, label, now, out->token, &out->token_id, err);
+}
+
+portail_status
+portail_flow_social_begin(portail_flow *f, const char *provider, const char *access_token,
+    const char *label, int64_t now, struct portail_social_result *out, portail_error *err)
+{
+	struct portail_identity id = { 0 };
+	struct portail_account a = { 0 };
+	unsigned char lt_hash[PORTAIL_HASH_BYTES];
+	char *key = NULL;
+	bool grace = false;
+	portail_status r;
+
+	memset(out, 0, sizeof(*out));
+	if (f->d.providers == NULL || !portail_providers_has(f->d.providers, provider))
+		return portail_error_set(err, PORTAIL_ERR_UNKNOWN, "no provider named %s",
+		    provider ? provider : "-");
+	if (label != NULL && (*label == '\0' || strlen(label) > 64))
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "a label of 1 to 64 characters");
+	r = portail_providers_identify(f->d.providers, provider, access_token, &id, err);
+	if (r != PORTAIL_OK)
+		return r;
+	r = portail_store_link_find(f->d.store, id.provider, id.subject, &key, err);
+	if (r == PORTAIL_OK) {
+		/* linked: the sign-in's access check, never from the cache */
+		if ((r = portail_store_account_get(f->d.store, key, &a, err)) != PORTAIL_OK ||
+		    (r = access_check(f, key, &a, false, now, &grace, err)) != PORTAIL_OK)
+			goto out;
+		(void)portail_store_link_used(f->d.store, id.provider, id.subject, now, NULL);
+		if ((out->email = strdup(a.email)) == NULL) {
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		out->state = PORTAIL_SOCIAL_SIGNED_IN;
+		r = social_token(f, a.email, label, now, out, err);
+		goto out;
+	}
+	if (r != PORTAIL_ERR_UNKNOWN)
+		goto out;
+	portail_ticket_generate(f->d.key, out->link_ticket, lt_hash);
+	r = portail_store_link_ticket_add(f->d.store, lt_hash, &id, now,
+	    now + PORTAIL_TICKET_LIFETIME, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	out->state = PORTAIL_SOCIAL_LINK;
+	if (id.email != NULL && (out->provider_email = strdup(id.email)) == NULL)
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+out:
+	if (r != PORTAIL_OK)
+		portail_social_result_clear(out);
+	sodium_memzero(lt_hash, sizeof(lt_hash));
+	portail_identity_clear(&id);
+	portail_account_clear(&a);
+	free(key);
+	return r;
+}
+
+static portail_status
+link_made(portail_flow *f, portail_status r, bool created, char *email, const char *label,
+    const char *lang, int64_t now, struct portail_social_result *out, portail_error *err)
+{
+	if (r == PORTAIL_ERR_EXISTS)
+		return portail_error_set(err, r, "this account of the provider is linked already, "
+		    "or the parent's account is linked with another one from the same provider");
+	if (r != PORTAIL_OK)
+		return r;
+	out->state = PORTAIL_SOCIAL_LINKED;
+	out->created = created;
+	out->email = email;
+	if (created && f->d.mailq != NULL)
+		(void)portail_mailq_send(f->d.mailq, PORTAIL_MAIL_ACCOUNT_CREATED, lang, email, NULL,
+		    now + 86400, NULL);
+	return social_token(f, email, label, now, out, err);
+}
+
+portail_status
+portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *email,
+    const char *lang, const char *label, int64_t now, struct portail_social_result *out,
+    int *wait, portail_error *err)
+{
+	const portail_config *cfg = f->d.cfg;
+	struct portail_code_rules rules = { cfg->codes.lifetime, cfg->codes.max_attempts,
+		cfg->codes.resend_interval, cfg->codes.max_per_day };
+	struct portail_link_ticket lt = { 0 };
+	portail_gpi_result *g = NULL;
+	unsigned char lt_hash[PORTAIL_HASH_BYTES], chash[PORTAIL_HASH_BYTES];
+	char code[PORTAIL_CODE_MAX + 1] = "", purpose[8 + 2 * PORTAIL_HASH_BYTES];
+	char *key = NULL, *pkey = NULL, *linked = NULL;
+	bool created = false;
+	portail_status r;
+
+	memset(out, 0, sizeof(*out));
+	if (portail_ticket_hash(f->d.key, link_ticket, lt_hash) != PORTAIL_OK)
+		return portail_error_set(err, PORTAIL_ERR_BAD_TICKET, "unknown or expired link ticket");
+	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
+		return r;
+	if ((r = portail_store_link_ticket_get(f->d.store, lt_hash, now, &lt, err)) != PORTAIL_OK)
+		goto out;
+	if ((r = portail_store_link_ticket_address(f->d.store, lt_hash, key, email, err)) != PORTAIL_OK)
+		goto out;
+	/* the directory is asked for every address, on file or not */
+	if ((r = portail_gpi_lookup(f->d.gpi, email, &g, err)) != PORTAIL_OK)
+		goto out;
+	if (lt.id.vouched && lt.id.email != NULL &&
+	    portail_email_key(lt.id.email, &pkey, NULL) == PORTAIL_OK && strcmp(pkey, key) == 0 &&
+	    g->known) {
+		/* the provider vouches for exactly this address: linked at once */
+		r = portail_store_link_finish(f->d.store, lt_hash, NULL, now, &created, &linked, err);
+		r = link_made(f, r, created, linked, label, lang, now, out, err);
+		goto out;
+	}
+	link_purpose(lt_hash, purpose, sizeof(purpose));
+	portail_code_generate(&cfg->codes, code);
+	portail_code_hash(f->d.key, key, purpose, code, chash);
+	r = portail_store_code_issue(f->d.store, key, email, "link", chash, now, &rules, wait, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	out->state = PORTAIL_SOCIAL_CODE_SENT;
+	if (f->d.mailq != NULL && g->known)
+		r = portail_mailq_send(f->d.mailq, PORTAIL_MAIL_CODE_LINK, lang, email, code,
+		    now + cfg->codes.lifetime, err);
+out:
+	sodium_memzero(code, sizeof(code));
+	sodium_memzero(chash, sizeof(chash));
+	sodium_memzero(lt_hash, sizeof(lt_hash));
+	if (r != PORTAIL_OK)
+		portail_social_result_clear(out);
+	portail_link_ticket_clear(&lt);
+	portail_gpi_result_free(g);
+	free(key);
+	free(pkey);
+	return r;
+}
+
+portail_status
+portail_flow_link_code_verify(portail_flow *f, const char *link_ticket, const char *email,
+    const char *code, int64_t now, char *ticket, int *tries_left, portail_error *err)
+{
+	struct portail_link_ticket lt = { 0 };
+	unsigned char lt_hash[PORTAIL_HASH_BYTES], chash[PORTAIL_HASH_BYTES], thash[PORTAIL_HASH_BYTES];
+	char norm[PORTAIL_CODE_MAX + 1], t[PORTAIL_TICKET_LEN + 1];
+	char purpose[8 + 2 * PORTAIL_HASH_BYTES], *key = NULL;
+	portail_status r;
+
+	if (link_ticket == NULL || portail_ticket_hash(f->d.key, link_ticket, lt_hash) != PORTAIL_OK)
+		return portail_error_set(err, PORTAIL_ERR_BAD_TICKET, "unknown or expired link ticket");
+	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
+		return r;
+	if (portail_code_normalize(&f->d.cfg->codes, code, norm) != PORTAIL_OK) {
+		free(key);
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "not shaped like a code");
+	}
+	if ((r = portail_store_link_ticket_get(f->d.store, lt_hash, now, &lt, err)) != PORTAIL_OK)
+		goto out;
+	if (lt.email_key == NULL || strcmp(lt.email_key, key) != 0) {
+		r = portail_error_set(err, PORTAIL_ERR_BAD_TICKET, "the code was not asked for this "
+		    "address with this link ticket");
+		goto out;
+	}
+	link_purpose(lt_hash, purpose, sizeof(purpose));
+	portail_code_hash(f->d.key, key, purpose, norm, chash);
+	portail_ticket_generate(f->d.key, t, thash);
+	r = portail_store_code_verify(f->d.store, key, "link", chash, thash, now,
+	    PORTAIL_TICKET_LIFETIME, tries_left, err);
+	if (r == PORTAIL_OK)
+		r = portail_store_link_ticket_proof(f->d.store, lt_hash, key, thash, err);
+	if (r == PORTAIL_OK)
+		memcpy(ticket, t, sizeof(t));
+out:
+	sodium_memzero(norm, sizeof(norm));
+	sodium_memzero(t, sizeof(t));
+	sodium_memzero(chash, sizeof(chash));
+	portail_link_ticket_clear(&lt);
+	free(key);
+	return r;
+}
+
+portail_status
+portail_flow_social_finish(portail_flow *f, const char *link_ticket, const char *ticket,
+    const char *label, int64_t now, struct portail_social_result *out, portail_error *err)
+{
+	struct portail_link_ticket lt = { 0 };
+	unsigned char lt_hash[PORTAIL_HASH_BYTES], thash[PORTAIL_HASH_BYTES];
+	portail_gpi_result *g = NULL;
+	char *linked = NULL;
+	bool created = false;
+	portail_status r;
+
+	memset(out, 0, sizeof(*out));
+	if (link_ticket == NULL || portail_ticket_hash(f->d.key, link_ticket, lt_hash) != PORTAIL_OK ||
+	    ticket == NULL || portail_ticket_hash(f->d.key, ticket, thash) != PORTAIL_OK)
+		return portail_error_set(err, PORTAIL_ERR_BAD_TICKET, "unknown or expired ticket");
+	if ((r = portail_store_link_ticket_get(f->d.store, lt_hash, now, &lt, err)) != PORTAIL_OK)
+		goto out;
+	if (lt.email == NULL) {
+		r = PORTAIL_ERR_BAD_TICKET;
+		goto out;
+	}
+	/* the children may have left since the code was sent */
+	if ((r = portail_gpi_lookup(f->d.gpi, lt.email, &g, err)) != PORTAIL_OK)
+		goto out;
+	if (!g->known) {
+		r = PORTAIL_ERR_UNKNOWN;
+		goto out;
+	}
+	r = portail_store_link_finish(f->d.store, lt_hash, thash, now, &created, &linked, err);
+	r = link_made(f, r, created, linked, label, NULL, now, out, err);
+out:
+	if (r != PORTAIL_OK)
+		portail_social_result_clear(out);
+	portail_link_ticket_clear(&lt);
+	portail_gpi_result_free(g);
+	return r;
+}
+
+portail_status
+portail_flow_social_unlink(portail_flow *f, const char *email, const char *provider,
+    portail_error *err)
+{
+	char *key = NULL;
+	portail_status r;
+
+	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
+		return r;
+	r = portail_store_link_delete(f->d.store, key, provider, err);
+	free(key);
+	return r;
+}

@@ -24,6 +24,7 @@
 #include "key.h"
 #include "mail.h"
 #include "password.h"
+#include "provider.h"
 #include "store.h"
 
 typedef struct portail_flow portail_flow;
@@ -37,6 +38,7 @@ struct portail_flow_deps {
 	portail_gpi *gpi;
 	portail_mailq *mailq;
 	const portail_key *key;
+	portail_providers *providers;   /* may be NULL: no social accounts */
 };
 
 PORTAIL_EXPORT portail_status portail_flow_new(const struct portail_flow_deps *deps,
@@ -129,5 +131,66 @@ PORTAIL_EXPORT portail_status portail_flow_token_issue(portail_flow *f, const ch
  */
 PORTAIL_EXPORT portail_status portail_flow_token_verify(portail_flow *f, const char *token,
     const char *email, int64_t now, char **account_email, portail_error *err);
+
+/* ---- social accounts (DESIGN §1) --------------------------------------------------- */
+
+enum portail_social_state {
+	PORTAIL_SOCIAL_SIGNED_IN,       /* the identity is linked; access check passed */
+	PORTAIL_SOCIAL_LINK,            /* not linked: link_ticket, ask the school address */
+	PORTAIL_SOCIAL_LINKED,          /* linked now (created: with a new account) */
+	PORTAIL_SOCIAL_CODE_SENT,       /* "if this address is the one on file, a code was sent" */
+};
+
+struct portail_social_result {
+	enum portail_social_state state;
+	char *email;                    /* SIGNED_IN, LINKED: the account's address */
+	char *provider_email;           /* LINK: what the provider said, to prefill */
+	bool created;                   /* LINKED: a new account, without a password */
+	char link_ticket[PORTAIL_TICKET_LEN + 1];       /* LINK */
+	char token[PORTAIL_TOKEN_LEN + 1];              /* SIGNED_IN, LINKED with a label */
+	int64_t token_id;
+};
+
+PORTAIL_EXPORT void portail_social_result_clear(struct portail_social_result *r);
+
+/*
+ * "Se connecter avec…": the provider's access token. SIGNED_IN when
+ * (provider, subject) is linked and the access check passes (with label,
+ * a portail token too: "rester connecté"); else LINK with a link ticket
+ * for 15 minutes. REFUSED (the provider's reason in err), UNAVAILABLE,
+ * UNKNOWN (no such provider), DISABLED, EXPIRED.
+ */
+PORTAIL_EXPORT portail_status portail_flow_social_begin(portail_flow *f, const char *provider,
+    const char *access_token, const char *label, int64_t now,
+    struct portail_social_result *out, portail_error *err);
+
+/*
+ * "Complétez les informations suivantes": the school address for a link
+ * ticket. LINKED when the provider vouches for exactly that address and it
+ * has a child in a subscribed school; otherwise CODE_SENT, whatever the
+ * address (a code is mailed only when it is on file). TOO_SOON (*wait),
+ * RATE_LIMITED, INVALID, BAD_TICKET, EXISTS (already linked), UNAVAILABLE.
+ */
+PORTAIL_EXPORT portail_status portail_flow_social_link(portail_flow *f, const char *link_ticket,
+    const char *email, const char *lang, const char *label, int64_t now,
+    struct portail_social_result *out, int *wait, portail_error *err);
+
+/*
+ * code.verify with purpose "link": the code mailed for this link ticket
+ * and address. OK: ticket, the proof social_finish takes, good only with
+ * this link ticket. As portail_flow_code_verify, and BAD_TICKET.
+ */
+PORTAIL_EXPORT portail_status portail_flow_link_code_verify(portail_flow *f,
+    const char *link_ticket, const char *email, const char *code, int64_t now, char *ticket,
+    int *tries_left, portail_error *err);
+
+/* Makes the link with the code's proof: LINKED. BAD_TICKET, EXISTS, UNKNOWN (no child left). */
+PORTAIL_EXPORT portail_status portail_flow_social_finish(portail_flow *f, const char *link_ticket,
+    const char *ticket, const char *label, int64_t now, struct portail_social_result *out,
+    portail_error *err);
+
+/* Removes the account's link with provider: UNKNOWN when there is none. */
+PORTAIL_EXPORT portail_status portail_flow_social_unlink(portail_flow *f, const char *email,
+    const char *provider, portail_error *err);
 
 #endif

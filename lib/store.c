@@ -10,6 +10,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -85,6 +86,27 @@ static const char *const migrations[] = {
 	"  epoch INTEGER NOT NULL"
 	");"
 	"CREATE INDEX tokens_by_key ON tokens (email_key);",
+	/* 2 -> 3: social accounts; a link ticket is the state between their steps */
+	"CREATE TABLE links ("
+	"  provider TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  email_key TEXT NOT NULL REFERENCES accounts (email_key) ON DELETE CASCADE,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (provider, subject),"
+	"  UNIQUE (email_key, provider)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE link_tickets ("
+	"  ticket_hash BLOB PRIMARY KEY,"
+	"  provider TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  provider_email TEXT,"
+	"  vouched INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  email_key TEXT,"
+	"  email TEXT,"
+	"  proof_hash BLOB"
+	");",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -242,6 +264,45 @@ release(portail_store *st, sqlite3_stmt *s)
 	}
 	release(st, s);
 }
+/*
+ * One statement that returns no row, under the lock: types names each
+ * argument — 't' text, 'i' int64, 'h' a PORTAIL_HASH_BYTES blob.
+ * UNKNOWN when it changed no row and that matters (need_change).
+ */
+static portail_status
+run1(portail_store *st, const char *sql, const char *what, bool need_change, portail_error *err,
+    const char *types, ...)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+	va_list ap;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, sql)) == NULL) {
+		r = db_err(st, err, what);
+		goto out;
+	}
+	va_start(ap, types);
+	for (int i = 0; types[i] != '\0'; i++) {
+		if (types[i] == 't')
+			sqlite3_bind_text(s, i + 1, va_arg(ap, const char *), -1, SQLITE_STATIC);
+		else if (types[i] == 'i')
+			sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+		else
+			sqlite3_bind_blob(s, i + 1, va_arg(ap, const unsigned char *),
+			    PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	}
+	va_end(ap);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		r = db_err(st, err, what);
+	else
+		r = need_change && sqlite3_changes(st->db) == 0 ? PORTAIL_ERR_UNKNOWN : PORTAIL_OK;
+	release(st, s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
 static char *
 col_text(sqlite3_stmt *s, int i)
 {
@@ -965,22 +1026,8 @@ portail_status
 portail_store_token_touch(portail_store *st, int64_t id, int64_t now, int64_t expires,
     portail_error *err)
 {
-	sqlite3_stmt *s;
-	portail_status r;
-
-	pthread_mutex_lock(&st->lock);
-	if ((s = prep(st, "UPDATE tokens SET last_used = ?1, expires = ?2 WHERE id = ?3")) == NULL) {
-		r = db_err(st, err, "token");
-		goto out;
-	}
-	sqlite3_bind_int64(s, 1, now);
-	sqlite3_bind_int64(s, 2, expires);
-	sqlite3_bind_int64(s, 3, id);
-	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "token");
-	release(st, s);
-out:
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return run1(st, "UPDATE tokens SET last_used = ?1, expires = ?2 WHERE id = ?3", "token",
+	    false, err, "iii", now, expires, id);
 }
 
 portail_status
@@ -1063,4 +1110,297 @@ portail_token_clear(struct portail_token *t)
 	free(t->email_key);
 	free(t->label);
 	memset(t, 0, sizeof(*t));
+}
+
+/* ---- social links ------------------------------------------------------------- */
+
+void
+portail_link_ticket_clear(struct portail_link_ticket *t)
+{
+	if (t == NULL)
+		return;
+	portail_identity_clear(&t->id);
+	free(t->email_key);
+	free(t->email);
+	memset(t, 0, sizeof(*t));
+}
+
+portail_status
+portail_store_link_find(portail_store *st, const char *provider, const char *subject,
+    char **key, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+	int rc;
+
+	*key = NULL;
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "SELECT email_key FROM links WHERE provider = ? AND subject = ?")) == NULL) {
+		r = db_err(st, err, "link");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, subject, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		r = (*key = col_text(s, 0)) ? PORTAIL_OK :
+		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	else
+		r = rc == SQLITE_DONE ? PORTAIL_ERR_UNKNOWN : db_err(st, err, "link");
+	release(st, s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_link_ticket_add(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    const struct portail_identity *id, int64_t now, int64_t expires, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	/* the dead ones go as new ones come */
+	if ((s = prep(st, "DELETE FROM link_tickets WHERE expires <= ?")) != NULL) {
+		sqlite3_bind_int64(s, 1, now);
+		(void)sqlite3_step(s);
+		release(st, s);
+	}
+	if ((s = prep(st, "INSERT INTO link_tickets (ticket_hash, provider, subject, "
+	    "provider_email, vouched, expires) VALUES (?, ?, ?, ?, ?, ?)")) == NULL) {
+		r = db_err(st, err, "link ticket");
+		goto out;
+	}
+	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, id->provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, id->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, id->email, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, id->vouched);
+	sqlite3_bind_int64(s, 6, expires);
+	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "link ticket");
+	release(st, s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static portail_status
+link_ticket_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES], int64_t now,
+    struct portail_link_ticket *t, portail_error *err)
+{
+	sqlite3_stmt *s = prep(st, "SELECT provider, subject, provider_email, vouched, email_key, "
+	    "email, proof_hash FROM link_tickets WHERE ticket_hash = ? AND expires > ?");
+	portail_status r;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if (s == NULL)
+		return db_err(st, err, "link ticket");
+	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		t->id.provider = col_text(s, 0);
+		t->id.subject = col_text(s, 1);
+		t->id.email = col_text(s, 2);
+		t->id.vouched = sqlite3_column_int(s, 3) != 0;
+		t->email_key = col_text(s, 4);
+		t->email = col_text(s, 5);
+		if (sqlite3_column_bytes(s, 6) == PORTAIL_HASH_BYTES) {
+			memcpy(t->proof_hash, sqlite3_column_blob(s, 6), PORTAIL_HASH_BYTES);
+			t->has_proof = true;
+		}
+		r = t->id.provider && t->id.subject ? PORTAIL_OK :
+		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	} else {
+		r = rc == SQLITE_DONE ? PORTAIL_ERR_BAD_TICKET : db_err(st, err, "link ticket");
+	}
+	release(st, s);
+	if (r != PORTAIL_OK)
+		portail_link_ticket_clear(t);
+	return r;
+}
+
+portail_status
+portail_store_link_ticket_get(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    int64_t now, struct portail_link_ticket *t, portail_error *err)
+{
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	r = link_ticket_find(st, hash, now, t, err);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_link_ticket_address(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    const char *key, const char *email, portail_error *err)
+{
+	/* a new address forgets any proof made for the last one */
+	return run1(st, "UPDATE link_tickets SET email_key = ?, email = ?, proof_hash = NULL "
+	    "WHERE ticket_hash = ?", "link ticket", false, err, "tth", key, email, hash);
+}
+
+portail_status
+portail_store_link_ticket_proof(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    const char *key, const unsigned char proof[PORTAIL_HASH_BYTES], portail_error *err)
+{
+	portail_status r = run1(st, "UPDATE link_tickets SET proof_hash = ? "
+	    "WHERE ticket_hash = ? AND email_key = ?", "link ticket", true, err, "hht", proof, hash,
+	    key);
+
+	return r == PORTAIL_ERR_UNKNOWN ? PORTAIL_ERR_BAD_TICKET : r;
+}
+
+static portail_status
+step_done(portail_store *st, sqlite3_stmt *s, const char *what, portail_error *err)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_DONE)
+		return PORTAIL_OK;
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE ||
+	    rc == SQLITE_CONSTRAINT)
+		return PORTAIL_ERR_EXISTS;
+	return db_err(st, err, what);
+}
+
+portail_status
+portail_store_link_finish(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    const unsigned char *proof, int64_t now, bool *created, char **email, portail_error *err)
+{
+	struct portail_link_ticket t;
+	sqlite3_stmt *s = NULL;
+	char *vkey = NULL, *vemail = NULL;
+	portail_status r;
+
+	*created = false;
+	*email = NULL;
+	if ((r = begin(st, err)) != PORTAIL_OK)
+		return r;
+	if ((r = link_ticket_find(st, hash, now, &t, err)) != PORTAIL_OK)
+		goto out;
+	if (t.email_key == NULL) {
+		r = PORTAIL_ERR_BAD_TICKET;     /* no address chosen yet */
+		goto out;
+	}
+	if (proof != NULL) {
+		/* the code's proof must be the one made for this very link ticket */
+		if (!t.has_proof || sodium_memcmp(t.proof_hash, proof, PORTAIL_HASH_BYTES) != 0 ||
+		    (r = ticket_find(st, proof, "link", now, &vkey, &vemail, err)) != PORTAIL_OK ||
+		    strcmp(vkey, t.email_key) != 0) {
+			if (r == PORTAIL_OK || r == PORTAIL_ERR_BAD_TICKET)
+				r = PORTAIL_ERR_BAD_TICKET;
+			goto out;
+		}
+		if ((r = consume(st, t.email_key, "link", now, err)) != PORTAIL_OK)
+			goto out;
+	}
+	/* an account for the address, without a password, unless there is one */
+	if ((s = prep(st, "INSERT OR IGNORE INTO accounts (email_key, email, password_hash, created, "
+	    "updated, gpi_checked) VALUES (?1, ?2, NULL, ?3, ?3, ?3)")) == NULL) {
+		r = db_err(st, err, "account");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, t.email_key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t.email, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	if ((r = step_done(st, s, "account", err)) != PORTAIL_OK)
+		goto out;
+	*created = sqlite3_changes(st->db) > 0;
+	release(st, s);
+	if ((s = prep(st, "INSERT INTO links (provider, subject, email_key, created) "
+	    "VALUES (?, ?, ?, ?)")) == NULL) {
+		r = db_err(st, err, "link");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, t.id.provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t.id.subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, t.email_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	if ((r = step_done(st, s, "link", err)) != PORTAIL_OK) {
+		if (r == PORTAIL_ERR_EXISTS)
+			portail_error_set(err, r, "already linked");
+		goto out;
+	}
+	release(st, s);
+	if ((s = prep(st, "DELETE FROM link_tickets WHERE ticket_hash = ?")) == NULL) {
+		r = db_err(st, err, "link ticket");
+		goto out;
+	}
+	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	r = step_done(st, s, "link ticket", err);
+	if (r == PORTAIL_OK && (*email = strdup(t.email)) == NULL)
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+out:
+	release(st, s);
+	free(vkey);
+	free(vemail);
+	portail_link_ticket_clear(&t);
+	if (r != PORTAIL_OK)
+		*created = false;
+	return end(st, r, false, err);
+}
+
+portail_status
+portail_store_link_used(portail_store *st, const char *provider, const char *subject,
+    int64_t now, portail_error *err)
+{
+	return run1(st, "UPDATE links SET last_used = ? WHERE provider = ? AND subject = ?", "link",
+	    false, err, "itt", now, provider, subject);
+}
+
+portail_status
+portail_store_link_delete(portail_store *st, const char *key, const char *provider,
+    portail_error *err)
+{
+	return run1(st, "DELETE FROM links WHERE email_key = ? AND provider = ?", "link", true, err,
+	    "tt", key, provider);
+}
+
+portail_status
+portail_store_link_list(portail_store *st, const char *key, char ***providers, portail_error *err)
+{
+	sqlite3_stmt *s;
+	char **v = NULL;
+	size_t n = 0;
+	portail_status r = PORTAIL_OK;
+	int rc;
+
+	*providers = NULL;
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "SELECT provider FROM links WHERE email_key = ? ORDER BY provider")) == NULL) {
+		r = db_err(st, err, "link");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char **g = realloc(v, (n + 2) * sizeof(*v));
+
+		if (g == NULL || (g[n] = col_text(s, 0)) == NULL) {
+			if (g != NULL)
+				v = g;
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+			break;
+		}
+		v = g;
+		v[++n] = NULL;
+	}
+	if (r == PORTAIL_OK && rc != SQLITE_DONE)
+		r = db_err(st, err, "link");
+	release(st, s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	if (r == PORTAIL_OK && v == NULL && (v = calloc(1, sizeof(*v))) == NULL)
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	if (r != PORTAIL_OK) {
+		for (size_t i = 0; v != NULL && i < n; i++)
+			free(v[i]);
+		free(v);
+		return r;
+	}
+	*providers = v;
+	return PORTAIL_OK;
 }

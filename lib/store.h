@@ -20,6 +20,7 @@
 
 #include "key.h"
 #include "portail.h"
+#include "provider.h"
 
 typedef struct portail_store portail_store;
 
@@ -194,5 +195,56 @@ PORTAIL_EXPORT portail_status portail_store_token_revoke_all(portail_store *st, 
 /* Removes verifications and issuance records older than a day. */
 PORTAIL_EXPORT portail_status portail_store_gc(portail_store *st, int64_t now,
     portail_error *err);
+
+/* ---- social links (DESIGN §1) ---------------------------------------------------- */
+
+/* A link ticket's state: the provider's identity, then the school address chosen. */
+struct portail_link_ticket {
+	struct portail_identity id;
+	char *email_key;        /* NULL until social.link */
+	char *email;
+	unsigned char proof_hash[PORTAIL_HASH_BYTES];
+	bool has_proof;         /* a code was verified for this ticket and address */
+};
+
+PORTAIL_EXPORT void portail_link_ticket_clear(struct portail_link_ticket *t);
+
+/* The account key (provider, subject) is linked to; UNKNOWN when none. */
+PORTAIL_EXPORT portail_status portail_store_link_find(portail_store *st, const char *provider,
+    const char *subject, char **key, portail_error *err);
+/* A new link ticket (its hash) for an identity, until expires; expired ones are swept. */
+PORTAIL_EXPORT portail_status portail_store_link_ticket_add(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const struct portail_identity *id,
+    int64_t now, int64_t expires, portail_error *err);
+/* A live link ticket; BAD_TICKET when unknown or expired. */
+PORTAIL_EXPORT portail_status portail_store_link_ticket_get(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], int64_t now, struct portail_link_ticket *t,
+    portail_error *err);
+/* Records the school address chosen (and forgets a proof made for another). */
+PORTAIL_EXPORT portail_status portail_store_link_ticket_address(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const char *key, const char *email,
+    portail_error *err);
+/* Records the hash of the code's proof (a "link" ticket) made for this link ticket and key. */
+PORTAIL_EXPORT portail_status portail_store_link_ticket_proof(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const char *key,
+    const unsigned char proof[PORTAIL_HASH_BYTES], portail_error *err);
+/*
+ * Makes the link, in one transaction: the live link ticket with an address;
+ * with proof (not NULL), the live "link" verification ticket recorded for
+ * it, consumed; the account created without a password when there is none
+ * (*created); the link; the link ticket gone. *email: the address.
+ * BAD_TICKET, EXISTS (the identity or the provider already linked).
+ */
+PORTAIL_EXPORT portail_status portail_store_link_finish(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const unsigned char *proof, int64_t now,
+    bool *created, char **email, portail_error *err);
+PORTAIL_EXPORT portail_status portail_store_link_used(portail_store *st, const char *provider,
+    const char *subject, int64_t now, portail_error *err);
+/* UNKNOWN when the account has no link with that provider. */
+PORTAIL_EXPORT portail_status portail_store_link_delete(portail_store *st, const char *key,
+    const char *provider, portail_error *err);
+/* The providers an account is linked with: a NULL-terminated vector (free each and it). */
+PORTAIL_EXPORT portail_status portail_store_link_list(portail_store *st, const char *key,
+    char ***providers, portail_error *err);
 
 #endif

@@ -23,6 +23,7 @@ struct daemon {
 	portail_key *key;
 	portail_store *store;
 	portail_mailq *mailq;
+	portail_providers *providers;   /* [provider.NAME] sections, secrets read */
 	portail_flow *flow;             /* NULL: only ping, status and gpi.lookup work */
 	atomic_llong last_gc;
 	time_t started;

@@ -332,6 +332,7 @@ static const struct portail_proto_field code_verify_fields[] = {
 	{ "email", PT_STR, true, 254, false },
 	{ "purpose", PT_STR, true, 16, false },
 	{ "code", PT_STR, true, 64, true },
+	{ "link_ticket", PT_STR, false, 64, true },     /* purpose "link" */
 	{ NULL, PT_STR, false, 0, false },
 };
 
@@ -346,8 +347,12 @@ op_code_verify(struct op_ctx *ctx, struct op_result *res)
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return;
-	s = portail_flow_code_verify(ctx->d->flow, str(ctx, "email"), str(ctx, "purpose"),
-	    str(ctx, "code"), (int64_t)time(NULL), ticket, &tries, &err);
+	if (strcmp(str(ctx, "purpose"), "link") == 0)
+		s = portail_flow_link_code_verify(ctx->d->flow, str(ctx, "link_ticket"),
+		    str(ctx, "email"), str(ctx, "code"), (int64_t)time(NULL), ticket, &tries, &err);
+	else
+		s = portail_flow_code_verify(ctx->d->flow, str(ctx, "email"), str(ctx, "purpose"),
+		    str(ctx, "code"), (int64_t)time(NULL), ticket, &tries, &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		if (s == PORTAIL_ERR_WRONG_CODE)
@@ -665,6 +670,190 @@ op_token_revoke(struct op_ctx *ctx, struct op_result *res)
 	res->reason = id != NULL ? "token_revoked" : "tokens_revoked";
 }
 
+/* ---- social accounts ---------------------------------------------------------- */
+
+/* The answer of a social step; takes r's strings. */
+static void
+social_answer(struct op_ctx *ctx, struct op_result *res, struct portail_social_result *r)
+{
+	switch (r->state) {
+	case PORTAIL_SOCIAL_SIGNED_IN:
+	case PORTAIL_SOCIAL_LINKED:
+		res->body = json_pack("{s:s, s:s}", "state", r->state == PORTAIL_SOCIAL_LINKED ?
+		    "linked" : "signed_in", "email", r->email);
+		ctx->user = json_string_value(json_object_get(res->body, "email"));
+		if (r->state == PORTAIL_SOCIAL_LINKED)
+			json_object_set_new(res->body, "created", json_boolean(r->created));
+		if (r->token[0] != '\0') {
+			json_object_set_new(res->body, "token", json_string(r->token));
+			json_object_set_new(res->body, "token_id", json_integer(r->token_id));
+		}
+		res->reason = r->state == PORTAIL_SOCIAL_LINKED ? "social_linked" : "social";
+		break;
+	case PORTAIL_SOCIAL_LINK:
+		res->body = json_pack("{s:s, s:s, s:i}", "state", "link", "link_ticket",
+		    r->link_ticket, "expires_in", PORTAIL_TICKET_LIFETIME);
+		if (r->provider_email != NULL)
+			json_object_set_new(res->body, "provider_email", json_string(r->provider_email));
+		json_object_set_new(res->body, "message", json_string(MSG(ctx,
+		    "Complétez les informations suivantes. Le courriel doit être celui que vous "
+		    "avez fourni à l'école.",
+		    "Complete the following information. The e-mail address must be the one you "
+		    "gave the school.")));
+		res->reason = "social_unlinked";
+		break;
+	case PORTAIL_SOCIAL_CODE_SENT:
+		/* the same answer whatever the address (no enumeration) */
+		res->body = json_pack("{s:s, s:s}", "state", "code_sent", "message", MSG(ctx,
+		    "Si cette adresse est celle inscrite au dossier de votre enfant dans une école "
+		    "abonnée, un code de vérification vient d'y être envoyé.",
+		    "If this address is the one on your child's record in a subscribed school, a "
+		    "verification code has just been sent to it."));
+		res->reason = "link_code_requested";
+		break;
+	}
+	portail_social_result_clear(r);
+}
+
+/* begin: UNKNOWN names no provider (elsewhere: no account or no child left). */
+static void
+social_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
+    const portail_error *err, bool begin)
+{
+	if (s == PORTAIL_ERR_REFUSED) {
+		/* the provider's reason goes to the log, not to the parent */
+		log_msg(LOG_NOTICE, "social sign-in refused: %s", err->message);
+		fail_with(ctx, res, s, "bad_provider_token", MSG(ctx,
+		    "Le fournisseur n'a pas confirmé cette connexion : reconnectez-vous chez lui.",
+		    "The provider did not confirm this sign-in: sign in with it again."));
+	} else if (s == PORTAIL_ERR_UNKNOWN && begin) {
+		fail_with(ctx, res, s, "unknown_provider", MSG(ctx,
+		    "Ce fournisseur n'est pas offert ici.", "This provider is not offered here."));
+	} else if (s == PORTAIL_ERR_EXISTS) {
+		fail_with(ctx, res, s, "already_linked", MSG(ctx,
+		    "Ce compte du fournisseur est déjà lié à un compte parent, ou votre compte est "
+		    "déjà lié à un autre compte de ce fournisseur.",
+		    "This provider account is already linked to a parent account, or yours is "
+		    "already linked to another account of this provider."));
+	} else {
+		if (s == PORTAIL_ERR_UNAVAILABLE && err->message[0] != '\0')
+			log_msg(LOG_ERR, "%s", err->message);
+		flow_failed(ctx, res, s, s == PORTAIL_ERR_UNAVAILABLE ? NULL : err);
+	}
+}
+
+static const struct portail_proto_field social_begin_fields[] = {
+	{ "provider", PT_STR, true, 32, false },
+	{ "access_token", PT_STR, true, 4096, true },
+	{ "label", PT_STR, false, 64, false },          /* "rester connecté": a token too */
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_social_begin(struct op_ctx *ctx, struct op_result *res)
+{
+	struct portail_social_result r;
+	portail_error err = { { 0 } };
+	portail_status s;
+
+	if (!flow_ready(ctx, res))
+		return;
+	s = portail_flow_social_begin(ctx->d->flow, str(ctx, "provider"), str(ctx, "access_token"),
+	    str(ctx, "label"), (int64_t)time(NULL), &r, &err);
+	if (s != PORTAIL_OK) {
+		social_failed(ctx, res, s, &err, true);
+		return;
+	}
+	social_answer(ctx, res, &r);
+}
+
+static const struct portail_proto_field social_link_fields[] = {
+	{ "link_ticket", PT_STR, true, 64, true },
+	{ "email", PT_STR, true, 254, false },
+	{ "label", PT_STR, false, 64, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_social_link(struct op_ctx *ctx, struct op_result *res)
+{
+	struct portail_social_result r;
+	portail_error err = { { 0 } };
+	int64_t now = (int64_t)time(NULL);
+	int wait = 0;
+	portail_status s;
+
+	ctx->user = str(ctx, "email");
+	if (!flow_ready(ctx, res))
+		return;
+	maybe_gc(ctx->d, now);
+	s = portail_flow_social_link(ctx->d->flow, str(ctx, "link_ticket"), str(ctx, "email"),
+	    lang_of(ctx), str(ctx, "label"), now, &r, &wait, &err);
+	if (s != PORTAIL_OK) {
+		social_failed(ctx, res, s, &err, false);
+		if (s == PORTAIL_ERR_TOO_SOON)
+			res->body = json_pack("{s:i}", "retry_after", wait);
+		return;
+	}
+	social_answer(ctx, res, &r);
+}
+
+static const struct portail_proto_field social_finish_fields[] = {
+	{ "link_ticket", PT_STR, true, 64, true },
+	{ "ticket", PT_STR, true, 64, true },
+	{ "label", PT_STR, false, 64, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_social_finish(struct op_ctx *ctx, struct op_result *res)
+{
+	struct portail_social_result r;
+	portail_error err = { { 0 } };
+	portail_status s;
+
+	if (!flow_ready(ctx, res))
+		return;
+	s = portail_flow_social_finish(ctx->d->flow, str(ctx, "link_ticket"), str(ctx, "ticket"),
+	    str(ctx, "label"), (int64_t)time(NULL), &r, &err);
+	if (s != PORTAIL_OK) {
+		social_failed(ctx, res, s, &err, false);
+		return;
+	}
+	social_answer(ctx, res, &r);
+}
+
+static const struct portail_proto_field social_unlink_fields[] = {
+	{ "email", PT_STR, true, 1024, false },
+	{ "password", PT_STR, false, 4096, true },
+	{ "provider", PT_STR, true, 32, false },
+	{ NULL, PT_STR, false, 0, false },
+};
+
+static void
+op_social_unlink(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	portail_status s;
+
+	/* the parent with its password, or an admin */
+	if (!token_owner(ctx, res))
+		return;
+	s = portail_flow_social_unlink(ctx->d->flow, str(ctx, "email"), str(ctx, "provider"), &err);
+	if (s == PORTAIL_ERR_UNKNOWN) {
+		fail_with(ctx, res, s, "not_linked", MSG(ctx,
+		    "Ce compte n'est pas lié à ce fournisseur.", "This account is not linked with "
+		    "this provider."));
+		return;
+	}
+	if (s != PORTAIL_OK) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	res->body = json_pack("{s:b}", "unlinked", 1);
+	res->reason = "social_unlinked_by_owner";
+}
+
 /* ---- accounts (admin) --------------------------------------------------------- */
 
 static json_t *
@@ -743,6 +932,20 @@ account_admin(struct op_ctx *ctx, struct op_result *res, const char *what)
 	}
 	res->body = strcmp(what, "delete") == 0 ? json_pack("{s:b}", "deleted", 1) :
 	    json_pack("{s:o}", "account", account_json(&a, now));
+	if (strcmp(what, "delete") != 0) {
+		/* the providers it is linked with, never a subject or a token */
+		json_t *links = json_array();
+		char **v = NULL;
+
+		if (portail_store_link_list(ctx->d->store, a.email_key, &v, NULL) == PORTAIL_OK) {
+			for (size_t i = 0; v[i] != NULL; i++) {
+				json_array_append_new(links, json_string(v[i]));
+				free(v[i]);
+			}
+			free(v);
+		}
+		json_object_set_new(json_object_get(res->body, "account"), "links", links);
+	}
 	res->reason = what;
 	portail_account_clear(&a);
 }
@@ -773,6 +976,10 @@ static const struct op ops[] = {
 	{ "token.verify", false, false, token_verify_fields, op_token_verify },
 	{ "token.list", false, false, token_owner_fields, op_token_list },
 	{ "token.revoke", false, false, token_owner_fields, op_token_revoke },
+	{ "social.begin", false, false, social_begin_fields, op_social_begin },
+	{ "social.link", false, false, social_link_fields, op_social_link },
+	{ "social.finish", false, false, social_finish_fields, op_social_finish },
+	{ "social.unlink", false, false, social_unlink_fields, op_social_unlink },
 	{ "account.check", false, false, email_fields, op_account_check },
 	{ "account.list", true, false, no_fields, op_account_list },
 	{ "account.show", true, false, email_fields, op_account_show },
@@ -796,7 +1003,7 @@ find_op(const char *name)
 static void
 wipe_secrets(json_t *obj, const struct portail_proto_field *spec)
 {
-	static const char *const answers[] = { "ticket", "token" };
+	static const char *const answers[] = { "ticket", "token", "link_ticket" };
 
 	for (; spec != NULL && spec->name != NULL; spec++) {
 		json_t *v = json_object_get(obj, spec->name);

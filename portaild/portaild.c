@@ -283,6 +283,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "portaild: %s\n", err.message);
 		return 2;
 	}
+	if (portail_providers_new(d.cfg, &d.providers, &err) != PORTAIL_OK) {
+		fprintf(stderr, "portaild: %s\n", err.message);
+		return 2;
+	}
 	if (portail_mailq_new(d.cfg, mail_log, &d.mailq, &err) != PORTAIL_OK) {
 		fprintf(stderr, "portaild: %s\n", err.message);
 		return 2;
@@ -302,7 +306,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	{
-		struct portail_flow_deps deps = { d.cfg, d.store, d.gpi, d.mailq, d.key };
+		struct portail_flow_deps deps = { d.cfg, d.store, d.gpi, d.mailq, d.key,
+			d.providers };
 
 		if (portail_flow_new(&deps, &d.flow, &err) != PORTAIL_OK) {
 			fprintf(stderr, "portaild: %s\n", err.message);
@@ -322,6 +327,7 @@ main(int argc, char **argv)
 	log_msg(LOG_INFO, "portaild stopped");
 	portail_flow_free(d.flow);
 	portail_mailq_free(d.mailq);
+	portail_providers_free(d.providers);
 	portail_store_close(d.store);
 	portail_key_free(d.key);
 	portail_gpi_free(d.gpi);

@@ -1,6 +1,10 @@
 # script/lib.sh — shared by script/test and script/demo (sourced).
 top=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
+# The tests' OpenID provider's npm modules (script/bootstrap installs them);
+# tests/fixtures/oidc.sh finds them here even from make distcheck's copy.
+PORTAIL_OIDC_MODULES="$top/tests/fixtures/oidc/node_modules"
+export PORTAIL_OIDC_MODULES
 
 # autoreconf when configure is missing or older than its inputs.
 portail_autoreconf() {

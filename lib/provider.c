@@ -1,0 +1,586 @@
+/* provider.c — social accounts' providers; see provider.h. */
+#include "provider.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "email.h"
+
+#define TOKEN_MAX 4096          /* access tokens are far shorter; JWTs stay under this */
+#define SUBJECT_MAX 255
+
+struct prov {
+	const struct portail_provider_config *c;
+	char *secret;           /* client secret, or NULL */
+	const char *userinfo, *tokeninfo, *introspection, *debug_token;
+};
+
+struct portail_providers {
+	struct prov p[PORTAIL_MAX_PROVIDERS];
+	int n;
+};
+
+static const struct {
+	const char *kind, *userinfo, *tokeninfo, *debug_token;
+} defaults[] = {
+	{ "google", "https://openidconnect.googleapis.com/v1/userinfo",
+	  "https://oauth2.googleapis.com/tokeninfo", NULL },
+	{ "microsoft", "https://graph.microsoft.com/oidc/userinfo", NULL, NULL },
+	{ "facebook", "https://graph.facebook.com/me", NULL, "https://graph.facebook.com/debug_token" },
+	{ "linkedin", "https://api.linkedin.com/v2/userinfo", NULL, NULL },
+	{ "oidc", NULL, NULL, NULL },
+};
+
+static bool
+kind_is(const struct prov *p, const char *k)
+{
+	return strcmp(p->c->kind, k) == 0;
+}
+
+portail_status
+portail_providers_new(const portail_config *cfg, portail_providers **out, portail_error *err)
+{
+	portail_providers *ps;
+	portail_status r = PORTAIL_OK;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "libcurl failed to initialize");
+	if ((ps = calloc(1, sizeof(*ps))) == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < cfg->n_providers && r == PORTAIL_OK; i++) {
+		struct prov *p = &ps->p[ps->n++];
+
+		p->c = &cfg->providers[i];
+		for (size_t k = 0; k < sizeof(defaults) / sizeof(defaults[0]); k++) {
+			if (strcmp(defaults[k].kind, p->c->kind) == 0) {
+				p->userinfo = defaults[k].userinfo;
+				p->tokeninfo = defaults[k].tokeninfo;
+				p->debug_token = defaults[k].debug_token;
+			}
+		}
+		if (p->c->userinfo_url != NULL)
+			p->userinfo = p->c->userinfo_url;
+		if (p->c->tokeninfo_url != NULL)
+			p->tokeninfo = p->c->tokeninfo_url;
+		if (p->c->debug_token_url != NULL)
+			p->debug_token = p->c->debug_token_url;
+		p->introspection = p->c->introspection_url;
+		if (p->c->client_secret_file != NULL &&
+		    (r = portail_secret_read(p->c->client_secret_file, &p->secret, err)) != PORTAIL_OK)
+			break;
+		if (p->userinfo == NULL)
+			r = portail_error_set(err, PORTAIL_ERR_CONFIG,
+			    "[provider.%s] kind oidc needs userinfo_url", p->c->name);
+		else if (kind_is(p, "facebook") && p->secret == NULL)
+			r = portail_error_set(err, PORTAIL_ERR_CONFIG, "[provider.%s] kind facebook "
+			    "needs client_secret_file (debug_token and appsecret_proof)", p->c->name);
+		else if (p->introspection != NULL && p->secret == NULL)
+			r = portail_error_set(err, PORTAIL_ERR_CONFIG, "[provider.%s] introspection_url "
+			    "needs client_secret_file", p->c->name);
+	}
+	if (r != PORTAIL_OK) {
+		portail_providers_free(ps);
+		return r;
+	}
+	*out = ps;
+	return PORTAIL_OK;
+}
+
+void
+portail_providers_free(portail_providers *ps)
+{
+	if (ps == NULL)
+		return;
+	for (int i = 0; i < ps->n; i++)
+		portail_secret_free(ps->p[i].secret);
+	free(ps);
+}
+
+static struct prov *
+find(portail_providers *ps, const char *name)
+{
+	for (int i = 0; name != NULL && i < ps->n; i++)
+		if (strcmp(ps->p[i].c->name, name) == 0)
+			return &ps->p[i];
+	return NULL;
+}
+
+bool
+portail_providers_has(const portail_providers *ps, const char *name)
+{
+	return find((portail_providers *)(uintptr_t)ps, name) != NULL;
+}
+
+void
+portail_identity_clear(struct portail_identity *id)
+{
+	if (id == NULL)
+		return;
+	free(id->provider);
+	free(id->subject);
+	free(id->email);
+	memset(id, 0, sizeof(*id));
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+struct body {
+	char *data;
+	size_t len;
+	bool oversize;
+};
+
+static size_t
+on_body(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct body *b = arg;
+	size_t add = size * n;
+	char *grown;
+
+	if (add > PORTAIL_PROVIDER_BODY_MAX - b->len) {
+		b->oversize = true;
+		return 0;       /* aborts the transfer */
+	}
+	if ((grown = realloc(b->data, b->len + add + 1)) == NULL)
+		return 0;
+	b->data = grown;
+	memcpy(b->data + b->len, ptr, add);
+	b->len += add;
+	b->data[b->len] = '\0';
+	return add;
+}
+
+/* A value from a provider, made safe to log. */
+static const char *
+loggable(json_t *v, char *buf, size_t size)
+{
+	const char *s = json_string_value(v);
+	size_t i;
+
+	if (s == NULL)
+		return "-";
+	for (i = 0; s[i] != '\0' && i + 1 < size && i < 120; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* The provider's own words for an error answer: error, error_description, error.message. */
+static void
+provider_error(const struct prov *p, long status, json_t *j, portail_error *err)
+{
+	char a[128], b[128];
+	json_t *e = json_object_get(j, "error");
+
+	if (json_is_object(e))
+		portail_error_set(err, PORTAIL_ERR_REFUSED, "%s refused the token (HTTP %ld): %s",
+		    p->c->name, status, loggable(json_object_get(e, "message"), a, sizeof(a)));
+	else
+		portail_error_set(err, PORTAIL_ERR_REFUSED, "%s refused the token (HTTP %ld): %s %s",
+		    p->c->name, status, loggable(e, a, sizeof(a)),
+		    loggable(json_object_get(j, "error_description"), b, sizeof(b)));
+}
+
+/*
+ * One request: GET url (bearer in the Authorization header when not
+ * NULL), or POST form when not NULL (HTTP basic with the client's id and
+ * secret). OK with *out a JSON object on 200; REFUSED on 4xx, an
+ * oversized or malformed answer; UNAVAILABLE when the provider cannot be
+ * reached in time or fails (5xx, 429).
+ */
+static portail_status
+http_json(const struct prov *p, const char *url, const char *bearer, const char *form,
+    json_t **out, portail_error *err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", *auth = NULL;
+	struct curl_slist *headers = NULL;
+	struct body b = { NULL, 0, false };
+	json_error_t je;
+	json_t *j = NULL;
+	long status = 0;
+	CURLcode rc;
+	CURL *c;
+	portail_status r;
+
+	*out = NULL;
+	if ((c = curl_easy_init()) == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	/* the configuration allowed http:// to loopback hosts only */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)p->c->timeout * 1000L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)p->c->timeout * 1000L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PORTAIL_PROVIDER_BODY_MAX);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "portail/" PACKAGE_VERSION);
+	headers = curl_slist_append(headers, "Accept: application/json");
+	if (bearer != NULL) {
+		size_t n = strlen(bearer) + 32;
+
+		if ((auth = malloc(n)) == NULL) {
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		snprintf(auth, n, "Authorization: Bearer %s", bearer);
+		headers = curl_slist_append(headers, auth);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (form != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, p->c->client_id);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, p->secret ? p->secret : "");
+	}
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (b.oversize || rc == CURLE_FILESIZE_EXCEEDED) {
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: answer larger than %d bytes",
+		    p->c->name, PORTAIL_PROVIDER_BODY_MAX);
+		goto out;
+	}
+	if (rc != CURLE_OK) {
+		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s unreachable: %s", p->c->name,
+		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		goto out;
+	}
+	if (status >= 500 || status == 429) {
+		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s answered HTTP %ld",
+		    p->c->name, status);
+		goto out;
+	}
+	j = b.data ? json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	if (status != 200) {
+		provider_error(p, status, j, err);
+		r = PORTAIL_ERR_REFUSED;
+		goto out;
+	}
+	if (!json_is_object(j)) {
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: malformed answer (not a JSON "
+		    "object)", p->c->name);
+		goto out;
+	}
+	*out = j;
+	j = NULL;
+	r = PORTAIL_OK;
+out:
+	json_decref(j);
+	curl_slist_free_all(headers);
+	if (auth != NULL) {
+		sodium_memzero(auth, strlen(auth));
+		free(auth);
+	}
+	if (b.data != NULL) {
+		sodium_memzero(b.data, b.len);
+		free(b.data);
+	}
+	curl_easy_cleanup(c);
+	return r;
+}
+
+/* url?name=value&… with values escaped; NULL on failure. Wipe the result (it holds tokens). */
+static char *
+with_query(CURL *c, const char *url, const char *const *kv, size_t n)
+{
+	size_t size = strlen(url) + 2, len;
+	char *out, **esc = calloc(n, sizeof(char *));
+
+	if (esc == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i += 2) {
+		if ((esc[i + 1] = curl_easy_escape(c, kv[i + 1], 0)) == NULL)
+			goto fail;
+		size += strlen(kv[i]) + strlen(esc[i + 1]) + 2;
+	}
+	if ((out = malloc(size)) == NULL)
+		goto fail;
+	len = (size_t)snprintf(out, size, "%s", url);
+	for (size_t i = 0; i < n; i += 2)
+		len += (size_t)snprintf(out + len, size - len, "%c%s=%s",
+		    i == 0 && strchr(url, '?') == NULL ? '?' : '&', kv[i], esc[i + 1]);
+	for (size_t i = 1; i < n; i += 2) {
+		sodium_memzero(esc[i], strlen(esc[i]));
+		curl_free(esc[i]);
+	}
+	free(esc);
+	return out;
+fail:
+	for (size_t i = 1; i < n; i += 2)
+		if (esc[i] != NULL) {
+			sodium_memzero(esc[i], strlen(esc[i]));
+			curl_free(esc[i]);
+		}
+	free(esc);
+	return NULL;
+}
+
+static void
+free_secret_str(char *s)
+{
+	if (s != NULL) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* GET url with query parameters (they carry tokens). */
+static portail_status
+get_query(const struct prov *p, const char *url, const char *const *kv, size_t n, json_t **out,
+    portail_error *err)
+{
+	CURL *c = curl_easy_init();
+	char *full;
+	portail_status r;
+
+	if (c == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	full = with_query(c, url, kv, n);
+	curl_easy_cleanup(c);
+	if (full == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	r = http_json(p, full, NULL, NULL, out, err);
+	free_secret_str(full);
+	return r;
+}
+
+/* ---- claims ---------------------------------------------------------------------- */
+
+/* A JSON true or the string "true" (Google sends strings); *ok false for other types. */
+static bool
+claim_true(json_t *v, bool *ok)
+{
+	*ok = true;
+	if (v == NULL || json_is_null(v) || json_is_false(v))
+		return false;
+	if (json_is_true(v))
+		return true;
+	if (json_is_string(v) && (strcmp(json_string_value(v), "true") == 0 ||
+	    strcmp(json_string_value(v), "false") == 0))
+		return strcmp(json_string_value(v), "true") == 0;
+	*ok = false;
+	return false;
+}
+
+static bool
+subject_ok(json_t *v)
+{
+	const char *s = json_string_value(v);
+	size_t n;
+
+	if (s == NULL || (n = json_string_length(v)) == 0 || n > SUBJECT_MAX || strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Fills id from a subject, an e-mail and whether it is vouched; REFUSED when malformed. */
+static portail_status
+identity_from(const struct prov *p, json_t *sub, json_t *email, bool vouched,
+    struct portail_identity *id, portail_error *err)
+{
+	const char *e = json_string_value(email);
+
+	if (!subject_ok(sub))
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: no usable subject in the "
+		    "answer", p->c->name);
+	if (email != NULL && !json_is_null(email) &&
+	    (e == NULL || strlen(e) != json_string_length(email) ||
+	    portail_email_check(e, NULL) != PORTAIL_OK))
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: malformed e-mail in the "
+		    "answer", p->c->name);
+	memset(id, 0, sizeof(*id));
+	id->provider = strdup(p->c->name);
+	id->subject = strdup(json_string_value(sub));
+	id->email = e ? strdup(e) : NULL;
+	id->vouched = vouched && e != NULL;
+	if (id->provider == NULL || id->subject == NULL || (e != NULL && id->email == NULL)) {
+		portail_identity_clear(id);
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	}
+	return PORTAIL_OK;
+}
+
+/* Is our client id the token's audience (a string or an array of strings)? */
+static bool
+ours(const struct prov *p, json_t *v)
+{
+	size_t i;
+	json_t *x;
+
+	if (json_is_string(v))
+		return strcmp(json_string_value(v), p->c->client_id) == 0;
+	json_array_foreach(v, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), p->c->client_id) == 0)
+			return true;
+	return false;
+}
+
+/* Google: tokeninfo says whose token it is, then OpenID userinfo. */
+static portail_status
+google(const struct prov *p, const char *token, json_t **ti, portail_error *err)
+{
+	const char *kv[] = { "access_token", token };
+	portail_status r;
+
+	if ((r = get_query(p, p->tokeninfo, kv, 2, ti, err)) != PORTAIL_OK)
+		return r;
+	if (!ours(p, json_object_get(*ti, "aud")) && !ours(p, json_object_get(*ti, "azp")))
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token was issued to "
+		    "another application", p->c->name);
+	return PORTAIL_OK;
+}
+
+/* RFC 7662 introspection: active, and issued to our client id. */
+static portail_status
+introspect(const struct prov *p, const char *token, json_t **ti, portail_error *err)
+{
+	CURL *c = curl_easy_init();
+	char *esc = NULL, *form = NULL;
+	size_t n;
+	portail_status r;
+
+	if (c == NULL || (esc = curl_easy_escape(c, token, 0)) == NULL ||
+	    (form = malloc((n = strlen(esc) + 64))) == NULL) {
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(form, n, "token=%s&token_type_hint=access_token", esc);
+	if ((r = http_json(p, p->introspection, NULL, form, ti, err)) != PORTAIL_OK)
+		goto out;
+	if (!json_is_true(json_object_get(*ti, "active")))
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token is not active "
+		    "(expired or revoked)", p->c->name);
+	else if (!ours(p, json_object_get(*ti, "client_id")) && !ours(p, json_object_get(*ti, "aud")))
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token was issued to "
+		    "another application", p->c->name);
+out:
+	if (esc != NULL) {
+		sodium_memzero(esc, strlen(esc));
+		curl_free(esc);
+	}
+	free_secret_str(form);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+/* Facebook: debug_token with the app token, then /me with appsecret_proof; never vouched. */
+static portail_status
+facebook(const struct prov *p, const char *token, struct portail_identity *id, portail_error *err)
+{
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	char proof[2 * sizeof(mac) + 1], *app = NULL;
+	crypto_auth_hmacsha256_state st;
+	json_t *dt = NULL, *me = NULL, *data, *uid;
+	size_t n = strlen(p->c->client_id) + strlen(p->secret) + 2;
+	portail_status r;
+
+	if ((app = malloc(n)) == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	snprintf(app, n, "%s|%s", p->c->client_id, p->secret);
+	{
+		const char *kv[] = { "input_token", token, "access_token", app };
+
+		r = get_query(p, p->debug_token, kv, 4, &dt, err);
+	}
+	if (r != PORTAIL_OK)
+		goto out;
+	data = json_object_get(dt, "data");
+	uid = json_object_get(data, "user_id");
+	if (!json_is_true(json_object_get(data, "is_valid"))) {
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token is not valid "
+		    "(expired or revoked)", p->c->name);
+		goto out;
+	}
+	if (!ours(p, json_object_get(data, "app_id"))) {
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token was issued to "
+		    "another application", p->c->name);
+		goto out;
+	}
+	crypto_auth_hmacsha256_init(&st, (const unsigned char *)p->secret, strlen(p->secret));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, strlen(token));
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2hex(proof, sizeof(proof), mac, sizeof(mac));
+	{
+		const char *kv[] = { "fields", "id,email", "access_token", token,
+			"appsecret_proof", proof };
+
+		r = get_query(p, p->userinfo, kv, 6, &me, err);
+	}
+	if (r != PORTAIL_OK)
+		goto out;
+	if (!json_equal(json_object_get(me, "id"), uid)) {
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: /me and debug_token disagree "
+		    "on the user", p->c->name);
+		goto out;
+	}
+	r = identity_from(p, json_object_get(me, "id"), json_object_get(me, "email"), false, id, err);
+out:
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(mac, sizeof(mac));
+	sodium_memzero(proof, sizeof(proof));
+	free_secret_str(app);
+	json_decref(dt);
+	json_decref(me);
+	return r;
+}
+
+portail_status
+portail_providers_identify(portail_providers *ps, const char *name, const char *access_token,
+    struct portail_identity *id, portail_error *err)
+{
+	struct prov *p = find(ps, name);
+	json_t *ti = NULL, *ui = NULL, *verified;
+	portail_status r;
+	bool vouched, ok;
+	size_t n;
+
+	memset(id, 0, sizeof(*id));
+	if (p == NULL)
+		return portail_error_set(err, PORTAIL_ERR_UNKNOWN, "no provider named %s", name ? name : "-");
+	if (access_token == NULL || (n = strlen(access_token)) == 0 || n > TOKEN_MAX)
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "not an access token");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)access_token[i] <= 0x20 || (unsigned char)access_token[i] >= 0x7f)
+			return portail_error_set(err, PORTAIL_ERR_INVALID, "not an access token");
+	if (kind_is(p, "facebook"))
+		return facebook(p, access_token, id, err);
+	if (kind_is(p, "google") && (r = google(p, access_token, &ti, err)) != PORTAIL_OK)
+		goto out;
+	if (p->introspection != NULL && (r = introspect(p, access_token, &ti, err)) != PORTAIL_OK)
+		goto out;
+	if ((r = http_json(p, p->userinfo, access_token, NULL, &ui, err)) != PORTAIL_OK)
+		goto out;
+	/* the two answers must be about the same person */
+	if (json_is_string(json_object_get(ti, "sub")) &&
+	    !json_equal(json_object_get(ti, "sub"), json_object_get(ui, "sub"))) {
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: token information and userinfo "
+		    "disagree on the subject", p->c->name);
+		goto out;
+	}
+	verified = json_object_get(ui, kind_is(p, "microsoft") ? "xms_edov" : "email_verified");
+	vouched = claim_true(verified, &ok);
+	if (!ok) {
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: malformed %s in the answer",
+		    p->c->name, kind_is(p, "microsoft") ? "xms_edov" : "email_verified");
+		goto out;
+	}
+	r = identity_from(p, json_object_get(ui, "sub"), json_object_get(ui, "email"), vouched, id,
+	    err);
+out:
+	json_decref(ti);
+	json_decref(ui);
+	return r;
+}

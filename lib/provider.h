@@ -1,0 +1,58 @@
+/*
+ * provider.h — social accounts' providers (DESIGN §1): turning a
+ * provider's access token into an identity, with libcurl and jansson.
+ *
+ * One portail_providers holds every [provider.NAME], with the client
+ * secrets read once at start (the daemon then drops its privileges).
+ * Thread-safe: each call has its own curl handle.
+ *
+ * The identity key is (provider, subject), never the e-mail. vouched is
+ * true only when the provider says it verified that e-mail, under
+ * DESIGN's rules: Google and LinkedIn with email_verified true (a JSON
+ * true or the string "true"), Microsoft only with xms_edov true, an
+ * OpenID provider with email_verified true, Facebook never.
+ */
+#ifndef PORTAIL_PROVIDER_H
+#define PORTAIL_PROVIDER_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "portail.h"
+
+typedef struct portail_providers portail_providers;
+
+struct portail_identity {
+	char *provider;         /* the NAME of [provider.NAME] */
+	char *subject;          /* the provider's stable id for the person */
+	char *email;            /* as the provider gave it; NULL when it gave none */
+	bool vouched;           /* the provider verified that e-mail */
+};
+
+/* The answer a provider may send, at most; larger is refused. */
+#define PORTAIL_PROVIDER_BODY_MAX (64 * 1024)
+
+/* Reads the client secrets; CONFIG for a provider that lacks what its kind needs. */
+PORTAIL_EXPORT portail_status portail_providers_new(const portail_config *cfg,
+    portail_providers **out, portail_error *err);
+PORTAIL_EXPORT void portail_providers_free(portail_providers *p);
+
+/* Is NAME a configured provider? */
+PORTAIL_EXPORT bool portail_providers_has(const portail_providers *p, const char *name);
+
+/*
+ * Asks provider NAME who access_token belongs to. OK: *out filled (free
+ * with portail_identity_clear). REFUSED: the token is not good for us
+ * (another application's, expired, revoked, a provider error, no subject,
+ * a malformed e-mail, an oversized or malformed answer), the reason in
+ * err. UNAVAILABLE: the provider unreachable, failing (5xx) or slower
+ * than its timeout. UNKNOWN: no such provider. INVALID: a token that
+ * cannot be one (empty, too long, not printable).
+ */
+PORTAIL_EXPORT portail_status portail_providers_identify(portail_providers *p,
+    const char *name, const char *access_token, struct portail_identity *out,
+    portail_error *err);
+
+PORTAIL_EXPORT void portail_identity_clear(struct portail_identity *id);
+
+#endif

@@ -1,0 +1,642 @@
+/*
+ * test_social.c — social accounts end to end: a real OpenID provider
+ * (oidc-provider from npm, tests/fixtures/oidc/) minting access tokens,
+ * a fake of Facebook's Graph API in the same server, real slapd, a real
+ * SMTP sink and a real portaild; codes are read from the delivered mail.
+ *
+ * First the providers alone (lib/provider.c, in this process), each kind
+ * and each hostile answer; then the flows through portaild: linked at
+ * once, linked with a mailed code, refused, signed in, unlinked.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "fixture.h"
+#include "portail-client.h"
+#include "provider.h"
+
+#define GOOD_PW "Quatre-chevaux-bleus-dansent"
+
+static struct fx_slapd slapd;
+static struct fx_daemon daemon_;
+static char dir[600], oidc_dir[700], sink[700], sock[700], conf[700], url[128];
+static json_t *tokens;
+
+static const char *
+tok(const char *name)
+{
+	const char *t = json_string_value(json_object_get(tokens, name));
+
+	if (t == NULL)
+		fail_msg("no token %s in tokens.json", name);
+	return t;
+}
+
+/* The [provider.NAME] sections of the kinds, pointed at the local provider. */
+static void
+kinds_config(char *out, size_t size)
+{
+	snprintf(out, size,
+	    "[provider.google]\nkind = google\nclient_id = portail\n"
+	    "tokeninfo_url = %s/tokeninfo\nuserinfo_url = %s/me\n"
+	    "[provider.microsoft]\nkind = microsoft\nclient_id = portail\nuserinfo_url = %s/me\n"
+	    "[provider.linkedin]\nkind = linkedin\nclient_id = portail\nuserinfo_url = %s/me\n"
+	    "[provider.ecole]\nkind = oidc\nclient_id = portail\nclient_secret_file = %s/oidc.secret\n"
+	    "introspection_url = %s/token/introspection\nuserinfo_url = %s/me\n"
+	    "[provider.facebook]\nkind = facebook\nclient_id = 424242\n"
+	    "client_secret_file = %s/fb.secret\n"
+	    "debug_token_url = %s/fb/debug_token\nuserinfo_url = %s/fb/me\n",
+	    url, url, url, url, dir, url, url, dir, url, url);
+}
+
+static int
+group_setup(void **state)
+{
+	char text[8192], providers[4096], cmd[1500], port[32];
+	json_error_t je;
+	FILE *f;
+	int st = 0;
+
+	(void)state;
+	fx_slapd_start(&slapd, NULL);
+	snprintf(dir, sizeof(dir), "%s", fx_tmpdir("social"));
+	snprintf(oidc_dir, sizeof(oidc_dir), "%s/oidc", dir);
+	snprintf(sink, sizeof(sink), "%s/sink", dir);
+	snprintf(sock, sizeof(sock), "%s/run/portaild.sock", dir);
+	snprintf(cmd, sizeof(cmd), "'%s' start '%s' >/dev/null && '%s' start '%s' >/dev/null",
+	    fx_src("tests/fixtures/oidc.sh"), oidc_dir, fx_src("tests/fixtures/smtp-sink.sh"), sink);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s/url", oidc_dir);
+	if ((f = fopen(cmd, "r")) == NULL || fgets(url, sizeof(url), f) == NULL)
+		return -1;
+	fclose(f);
+	url[strcspn(url, "\n")] = '\0';
+	snprintf(cmd, sizeof(cmd), "%s/tokens.json", oidc_dir);
+	if ((tokens = json_load_file(cmd, 0, &je)) == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s/port", sink);
+	if ((f = fopen(cmd, "r")) == NULL || fgets(port, sizeof(port), f) == NULL)
+		return -1;
+	fclose(f);
+	port[strcspn(port, "\n")] = '\0';
+	fx_write(dir, "oidc.secret", "portail-secret\n", 0600);
+	fx_write(dir, "fb.secret", "fb-app-secret\n", 0600);
+	kinds_config(providers, sizeof(providers));
+	snprintf(text, sizeof(text),
+	    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
+	    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
+	    "[daemon]\nsocket = %s\nuser = nobody\n"
+	    "[store]\npath = %s/state/portail.db\n[security]\nkey_file = %s/etc/secret.key\n"
+	    "[codes]\nresend_interval = 0\nmax_per_day = 50\n"
+	    "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\n"
+	    "[mail]\nurl = smtp://127.0.0.1:%s\nstarttls = no\ntimeout = 3\n"
+	    "%s"
+	    "[provider.lent]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/hang\n"
+	    "timeout = 1\n"
+	    "[provider.panne]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/500\n",
+	    slapd.uri, slapd.bind_pw_file, sock, dir, dir, port, providers, url, url);
+	snprintf(conf, sizeof(conf), "%s", fx_write(dir, "portail.conf", text, 0644));
+	if (!fx_init(conf) || !fx_daemon_start(&daemon_, dir, conf, sock, &st))
+		return -1;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	char cmd[1500];
+
+	(void)state;
+	fx_daemon_stop(&daemon_);
+	snprintf(cmd, sizeof(cmd), "'%s' stop '%s'; '%s' stop '%s'", fx_src("tests/fixtures/oidc.sh"),
+	    oidc_dir, fx_src("tests/fixtures/smtp-sink.sh"), sink);
+	if (system(cmd) != 0)
+		print_message("# fixtures did not stop cleanly\n");
+	fx_slapd_stop(&slapd);
+	json_decref(tokens);
+	return 0;
+}
+
+/* ---- the providers alone ---------------------------------------------------------- */
+
+/* Loads a configuration with these provider sections and makes the providers. */
+static portail_status
+providers_from(const char *sections, portail_config **cfg, portail_providers **ps,
+    portail_error *err)
+{
+	char text[8192];
+	const char *path;
+
+	snprintf(text, sizeof(text), "[gpi]\nuri = %s\nbase = " FX_BASE "\n%s", slapd.uri, sections);
+	path = fx_write(fx_tmpdir("providers"), "p.conf", text, 0644);
+	if (portail_config_load(path, cfg, err) != PORTAIL_OK)
+		fail_msg("config: %s", err->message);
+	return portail_providers_new(*cfg, ps, err);
+}
+
+static portail_status
+identify(portail_providers *ps, const char *name, const char *token, struct portail_identity *id)
+{
+	portail_error err = { { 0 } };
+	portail_status s = portail_providers_identify(ps, name, token, id, &err);
+
+	if (s != PORTAIL_OK)
+		print_message("# %s: %s\n", name, err.message);
+	return s;
+}
+
+static void
+test_identify_kinds(void **state)
+{
+	char sections[4096];
+	portail_config *cfg = NULL;
+	portail_providers *ps = NULL;
+	portail_error err = { { 0 } };
+	struct portail_identity id;
+
+	(void)state;
+	kinds_config(sections, sizeof(sections));
+	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_OK);
+	/* Google: tokeninfo's audience, then userinfo; email_verified vouches */
+	assert_int_equal(identify(ps, "google", tok("chantal"), &id), PORTAIL_OK);
+	assert_string_equal(id.provider, "google");
+	assert_string_equal(id.subject, "chantal");
+	assert_string_equal(id.email, "chantal.gagnon@exemple.ca");
+	assert_true(id.vouched);
+	portail_identity_clear(&id);
+	assert_int_equal(identify(ps, "google", tok("marc"), &id), PORTAIL_OK);
+	assert_false(id.vouched);
+	portail_identity_clear(&id);
+	/* another application's token, a revoked one, an expired one */
+	assert_int_equal(identify(ps, "google", tok("other_client"), &id), PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify(ps, "google", tok("revoked"), &id), PORTAIL_ERR_REFUSED);
+	sleep(2);       /* minted with a one-second lifetime */
+	assert_int_equal(identify(ps, "google", tok("expired"), &id), PORTAIL_ERR_REFUSED);
+	/* LinkedIn: email_verified vouches */
+	assert_int_equal(identify(ps, "linkedin", tok("chantal"), &id), PORTAIL_OK);
+	assert_true(id.vouched);
+	portail_identity_clear(&id);
+	/* Microsoft: its email claim is not verified; only xms_edov would vouch */
+	assert_int_equal(identify(ps, "microsoft", tok("chantal"), &id), PORTAIL_OK);
+	assert_string_equal(id.email, "chantal.gagnon@exemple.ca");
+	assert_false(id.vouched);
+	portail_identity_clear(&id);
+	/* a school board's own OpenID provider, with introspection of the client id */
+	assert_int_equal(identify(ps, "ecole", tok("chantal"), &id), PORTAIL_OK);
+	assert_true(id.vouched);
+	portail_identity_clear(&id);
+	assert_int_equal(identify(ps, "ecole", tok("other_client"), &id), PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify(ps, "ecole", tok("revoked"), &id), PORTAIL_ERR_REFUSED);
+	/* Facebook: debug_token, /me with appsecret_proof, never vouched */
+	assert_int_equal(identify(ps, "facebook", tok("fb_chantal"), &id), PORTAIL_OK);
+	assert_string_equal(id.subject, "10001");
+	assert_string_equal(id.email, "chantal.gagnon@exemple.ca");
+	assert_false(id.vouched);
+	portail_identity_clear(&id);
+	assert_int_equal(identify(ps, "facebook", tok("fb_otherapp"), &id), PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify(ps, "facebook", tok("fb_expired"), &id), PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify(ps, "facebook", "fb-unknown", &id), PORTAIL_ERR_REFUSED);
+	/* a malformed e-mail from the provider */
+	assert_int_equal(identify(ps, "google", tok("bademail"), &id), PORTAIL_ERR_REFUSED);
+	/* what cannot be a token, or a provider */
+	assert_int_equal(identify(ps, "google", "", &id), PORTAIL_ERR_INVALID);
+	assert_int_equal(identify(ps, "google", "a b", &id), PORTAIL_ERR_INVALID);
+	assert_int_equal(identify(ps, "google", "caf\xc3\xa9", &id), PORTAIL_ERR_INVALID);
+	assert_int_equal(identify(ps, "myspace", tok("chantal"), &id), PORTAIL_ERR_UNKNOWN);
+	portail_providers_free(ps);
+	portail_config_free(cfg);
+}
+
+static void
+test_identify_hostile(void **state)
+{
+	char sections[4096];
+	portail_config *cfg = NULL;
+	portail_providers *ps = NULL;
+	portail_error err = { { 0 } };
+	struct portail_identity id;
+	time_t t0;
+
+	(void)state;
+	snprintf(sections, sizeof(sections),
+	    "[provider.gros]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/oversize\n"
+	    "[provider.casse]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/malformed\n"
+	    "[provider.types]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/types\n"
+	    "[provider.nosub]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/nosub\n"
+	    "[provider.panne]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/500\n"
+	    "[provider.lent]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/hang\n"
+	    "timeout = 1\n"
+	    "[provider.absent]\nkind = linkedin\nclient_id = portail\n"
+	    "userinfo_url = http://127.0.0.1:%d/me\n",
+	    url, url, url, url, url, url, fx_closed_port());
+	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_OK);
+	assert_int_equal(identify(ps, "gros", tok("chantal"), &id), PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify(ps, "casse", tok("chantal"), &id), PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify(ps, "types", tok("chantal"), &id), PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify(ps, "nosub", tok("chantal"), &id), PORTAIL_ERR_REFUSED);
+	/* outages are not refusals */
+	assert_int_equal(identify(ps, "panne", tok("chantal"), &id), PORTAIL_ERR_UNAVAILABLE);
+	assert_int_equal(identify(ps, "absent", tok("chantal"), &id), PORTAIL_ERR_UNAVAILABLE);
+	t0 = time(NULL);
+	assert_int_equal(identify(ps, "lent", tok("chantal"), &id), PORTAIL_ERR_UNAVAILABLE);
+	/* within its timeout (1 s), not the client's; the bound is loose on purpose */
+	assert_true(time(NULL) - t0 < 10);
+	portail_providers_free(ps);
+	portail_config_free(cfg);
+	/* what a kind needs is checked when the providers are made */
+	snprintf(sections, sizeof(sections), "[provider.fb]\nkind = facebook\nclient_id = 1\n");
+	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "client_secret_file"));
+	portail_config_free(cfg);
+	snprintf(sections, sizeof(sections), "[provider.x]\nkind = oidc\nclient_id = 1\n");
+	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "userinfo_url"));
+	portail_config_free(cfg);
+}
+
+/* ---- the flows through portaild ------------------------------------------------- */
+
+static portail_status
+call(json_t *req, json_t **resp)
+{
+	portail_client *c = NULL;
+	portail_status s;
+
+	portail_client_new(sock, 0, &c);
+	s = portail_client_call(c, req, resp, NULL);
+	json_decref(req);
+	portail_client_free(c);
+	return s;
+}
+
+static const char *
+sget(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : "";
+}
+
+/* social.begin; the answer's state, the link ticket in lt (64 bytes) when there is one. */
+static portail_status
+begin(const char *provider, const char *token, const char *label, char *state, char *lt)
+{
+	json_t *a = NULL, *r = json_pack("{s:s, s:s, s:s}", "op", "social.begin", "provider",
+	    provider, "access_token", token);
+	portail_status s;
+
+	if (label != NULL)
+		json_object_set_new(r, "label", json_string(label));
+	s = call(r, &a);
+	if (state != NULL)
+		snprintf(state, 32, "%s", sget(a, s == PORTAIL_OK ? "state" : "error"));
+	if (lt != NULL)
+		snprintf(lt, 64, "%s", sget(a, "link_ticket"));
+	json_decref(a);
+	return s;
+}
+
+static portail_status
+link_to(const char *lt, const char *email, char *state)
+{
+	json_t *a = NULL;
+	portail_status s = call(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket", lt,
+	    "email", email), &a);
+
+	if (state != NULL)
+		snprintf(state, 32, "%s", sget(a, s == PORTAIL_OK ? "state" : "error"));
+	json_decref(a);
+	return s;
+}
+
+/* How many mails each address got so far, to wait for the next one. */
+static struct {
+	char rcpt[64];
+	int n;
+} seen[16];
+
+static void
+next_code(const char *rcpt, char code[8])
+{
+	char *m;
+	int i;
+
+	for (i = 0; i < 16 && seen[i].rcpt[0] != '\0' && strcmp(seen[i].rcpt, rcpt) != 0; i++)
+		;
+	assert_true(i < 16);
+	snprintf(seen[i].rcpt, sizeof(seen[i].rcpt), "%s", rcpt);
+	m = fx_wait_mail(sink, rcpt, ++seen[i].n);
+	assert_non_null(m);
+	if (strstr(m, "code") == NULL || !fx_code_in(m, code)) {
+		/* a notice (account created) came first: the code is in the next one */
+		free(m);
+		m = fx_wait_mail(sink, rcpt, ++seen[i].n);
+		assert_non_null(m);
+		assert_true(fx_code_in(m, code));
+	}
+	free(m);
+}
+
+static portail_status
+verify_link(const char *lt, const char *email, const char *code, char *ticket)
+{
+	json_t *a = NULL;
+	portail_status s = call(json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify", "purpose",
+	    "link", "email", email, "code", code, "link_ticket", lt), &a);
+
+	snprintf(ticket, 64, "%s", sget(a, "ticket"));
+	json_decref(a);
+	return s;
+}
+
+static portail_status
+finish(const char *lt, const char *ticket, json_t **out)
+{
+	return call(json_pack("{s:s, s:s, s:s}", "op", "social.finish", "link_ticket", lt,
+	    "ticket", ticket), out);
+}
+
+static json_t *
+show(const char *email)
+{
+	json_t *a = NULL;
+
+	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "account.show", "email", email), &a),
+	    PORTAIL_OK);
+	return a;
+}
+
+static bool
+has_link(const char *email, const char *provider)
+{
+	json_t *a = show(email), *links = json_object_get(json_object_get(a, "account"), "links"), *v;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach(links, i, v)
+		found = found || strcmp(json_string_value(v), provider) == 0;
+	json_decref(a);
+	return found;
+}
+
+static void
+test_vouched_equal_links_at_once(void **state)
+{
+	char st[32], lt[64];
+	json_t *a = NULL;
+
+	(void)state;
+	assert_int_equal(begin("google", tok("chantal"), NULL, st, lt), PORTAIL_OK);
+	assert_string_equal(st, "link");
+	assert_int_equal(strncmp(lt, "ptt_", 4), 0);
+	/* the address as the school has it, typed in another case: linked at once */
+	assert_int_equal(link_to(lt, "Chantal.Gagnon@exemple.ca", st), PORTAIL_OK);
+	assert_string_equal(st, "linked");
+	a = show("chantal.gagnon@exemple.ca");
+	/* a new account, without a password, linked with Google */
+	assert_false(json_is_true(json_object_get(json_object_get(a, "account"), "has_password")));
+	json_decref(a);
+	assert_true(has_link("chantal.gagnon@exemple.ca", "google"));
+	/* the link ticket is spent */
+	assert_int_equal(link_to(lt, "chantal.gagnon@exemple.ca", st), PORTAIL_ERR_BAD_TICKET);
+	/* from now on: signed in, and "rester connecté" gives a token that works */
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s, s:s}", "op", "social.begin", "provider",
+	    "google", "access_token", tok("chantal"), "label", "iPhone"), &a), PORTAIL_OK);
+	assert_string_equal(sget(a, "state"), "signed_in");
+	assert_string_equal(sget(a, "email"), "Chantal.Gagnon@exemple.ca");
+	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "token.verify", "token",
+	    sget(a, "token")), NULL), PORTAIL_OK);
+	json_decref(a);
+}
+
+static void
+test_vouched_other_address_gets_code(void **state)
+{
+	char st[32], lt[64], code[8], ticket[64];
+	json_t *a = NULL;
+
+	(void)state;
+	/* Google vouches for julie.perso@…, but the school has julie.cote@… */
+	assert_int_equal(begin("google", tok("julie"), NULL, st, lt), PORTAIL_OK);
+	assert_string_equal(st, "link");
+	assert_int_equal(link_to(lt, "julie.cote@exemple.ca", st), PORTAIL_OK);
+	assert_string_equal(st, "code_sent");
+	next_code("julie.cote@exemple.ca", code);
+	/* a wrong code first: the proof is not given away */
+	assert_int_equal(verify_link(lt, "julie.cote@exemple.ca", strcmp(code, "000000") ? "000000" :
+	    "111111", ticket), PORTAIL_ERR_WRONG_CODE);
+	assert_int_equal(verify_link(lt, "julie.cote@exemple.ca", code, ticket), PORTAIL_OK);
+	assert_int_equal(finish(lt, ticket, &a), PORTAIL_OK);
+	assert_string_equal(sget(a, "state"), "linked");
+	assert_string_equal(sget(a, "email"), "julie.cote@exemple.ca");
+	json_decref(a);
+	/* the proof is spent */
+	assert_int_equal(finish(lt, ticket, NULL), PORTAIL_ERR_BAD_TICKET);
+	assert_int_equal(begin("google", tok("julie"), NULL, st, NULL), PORTAIL_OK);
+	assert_string_equal(st, "signed_in");
+}
+
+static void
+test_not_vouched_equal_gets_code(void **state)
+{
+	char st[32], lt[64], code[8], ticket[64];
+	json_t *a = NULL;
+
+	(void)state;
+	/* Facebook never vouches, even for the very address the school has */
+	assert_int_equal(begin("facebook", tok("fb_chantal"), NULL, st, lt), PORTAIL_OK);
+	assert_string_equal(st, "link");
+	assert_int_equal(link_to(lt, "chantal.gagnon@exemple.ca", st), PORTAIL_OK);
+	assert_string_equal(st, "code_sent");
+	next_code("chantal.gagnon@exemple.ca", code);
+	assert_int_equal(verify_link(lt, "chantal.gagnon@exemple.ca", code, ticket), PORTAIL_OK);
+	assert_int_equal(finish(lt, ticket, &a), PORTAIL_OK);
+	/* the account was there (Google made it): linked to it */
+	assert_false(json_is_true(json_object_get(a, "created")));
+	json_decref(a);
+	assert_true(has_link("chantal.gagnon@exemple.ca", "facebook"));
+	/* Microsoft neither (no xms_edov) */
+	assert_int_equal(begin("microsoft", tok("marc"), NULL, st, lt), PORTAIL_OK);
+	assert_int_equal(link_to(lt, "marc.roy@exemple.ca", st), PORTAIL_OK);
+	assert_string_equal(st, "code_sent");
+	next_code("marc.roy@exemple.ca", code);
+}
+
+static void
+test_not_on_file_same_answer(void **state)
+{
+	char st[32], lt[64], lt2[64], code[8];
+	json_t *a = NULL, *b = NULL;
+
+	(void)state;
+	/* vouched and equal, but no child in a subscribed school: the same answer, no mail */
+	assert_int_equal(begin("linkedin", tok("personne"), NULL, st, lt), PORTAIL_OK);
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket", lt,
+	    "email", "personne@exemple.ca"), &a), PORTAIL_OK);
+	assert_int_equal(begin("linkedin", tok("marc"), NULL, st, lt2), PORTAIL_OK);
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket", lt2,
+	    "email", "marc.roy@exemple.ca"), &b), PORTAIL_OK);
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	/* marc's code arrives; nothing ever went to personne@ */
+	next_code("marc.roy@exemple.ca", code);
+	assert_int_equal(fx_count_mail(sink, "personne@exemple.ca"), 0);
+	/* a malformed address is refused plainly */
+	assert_int_equal(link_to(lt, "personne", st), PORTAIL_ERR_INVALID);
+}
+
+static void
+test_proof_bound_to_identity(void **state)
+{
+	char st[32], lt_a[64], lt_b[64], code[8], ticket_a[64], ticket_b[64];
+
+	(void)state;
+	/* A (ecole/julie) proves julie.cote@ … */
+	assert_int_equal(begin("ecole", tok("julie"), NULL, st, lt_a), PORTAIL_OK);
+	assert_string_equal(st, "link");
+	assert_int_equal(link_to(lt_a, "julie.cote@exemple.ca", st), PORTAIL_OK);
+	next_code("julie.cote@exemple.ca", code);
+	/* … B (ecole/marc) cannot verify A's code with its own link ticket … */
+	assert_int_equal(begin("ecole", tok("marc"), NULL, st, lt_b), PORTAIL_OK);
+	assert_int_equal(verify_link(lt_b, "julie.cote@exemple.ca", code, ticket_b),
+	    PORTAIL_ERR_BAD_TICKET);
+	assert_int_equal(verify_link(lt_a, "julie.cote@exemple.ca", code, ticket_a), PORTAIL_OK);
+	/* … nor finish its link with A's proof, before or after choosing an address */
+	assert_int_equal(finish(lt_b, ticket_a, NULL), PORTAIL_ERR_BAD_TICKET);
+	assert_int_equal(link_to(lt_b, "marc.roy@exemple.ca", st), PORTAIL_OK);
+	next_code("marc.roy@exemple.ca", code);
+	assert_int_equal(finish(lt_b, ticket_a, NULL), PORTAIL_ERR_BAD_TICKET);
+	/* A's proof still completes A's link */
+	assert_int_equal(finish(lt_a, ticket_a, NULL), PORTAIL_OK);
+	assert_true(has_link("julie.cote@exemple.ca", "ecole"));
+	/* a code for B's own address, verified with A's link ticket: refused too */
+	assert_int_equal(verify_link(lt_a, "marc.roy@exemple.ca", code, ticket_b),
+	    PORTAIL_ERR_BAD_TICKET);
+}
+
+static void
+test_already_linked(void **state)
+{
+	char st[32], lt1[64], lt2[64], code[8], ticket[64];
+	json_t *a = NULL;
+
+	(void)state;
+	/* two link tickets for the same LinkedIn identity, before it is linked */
+	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, lt1), PORTAIL_OK);
+	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, lt2), PORTAIL_OK);
+	assert_int_equal(link_to(lt1, "chantal.gagnon@exemple.ca", st), PORTAIL_OK);
+	assert_string_equal(st, "linked");
+	/* the second tries to link the same identity to marc's address */
+	assert_int_equal(link_to(lt2, "marc.roy@exemple.ca", st), PORTAIL_OK);
+	assert_string_equal(st, "code_sent");
+	next_code("marc.roy@exemple.ca", code);
+	assert_int_equal(verify_link(lt2, "marc.roy@exemple.ca", code, ticket), PORTAIL_OK);
+	assert_int_equal(finish(lt2, ticket, &a), PORTAIL_ERR_EXISTS);
+	assert_string_equal(sget(a, "error"), "exists");
+	assert_non_null(strstr(sget(a, "message"), "déjà lié"));
+	json_decref(a);
+	/* and nothing is left behind: not even the account the link would have made */
+	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "account.show", "email",
+	    "marc.roy@exemple.ca"), NULL), PORTAIL_ERR_UNKNOWN);
+	/* chantal's account has Google already: another Google identity cannot join it */
+	assert_int_equal(begin("google", tok("marc"), NULL, st, lt1), PORTAIL_OK);
+	assert_int_equal(link_to(lt1, "chantal.gagnon@exemple.ca", st), PORTAIL_OK);
+	next_code("chantal.gagnon@exemple.ca", code);
+	assert_int_equal(verify_link(lt1, "chantal.gagnon@exemple.ca", code, ticket), PORTAIL_OK);
+	assert_int_equal(finish(lt1, ticket, NULL), PORTAIL_ERR_EXISTS);
+}
+
+static void
+test_signin_unlink_disable(void **state)
+{
+	char st[32], lt[64];
+
+	(void)state;
+	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, NULL), PORTAIL_OK);
+	assert_string_equal(st, "signed_in");
+	/* a disabled account: refused as a password would be */
+	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "account.disable", "email",
+	    "chantal.gagnon@exemple.ca"), NULL), PORTAIL_OK);
+	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_DISABLED);
+	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "account.enable", "email",
+	    "chantal.gagnon@exemple.ca"), NULL), PORTAIL_OK);
+	/* unlinked (an admin here): the identity must be linked again */
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.unlink", "email",
+	    "chantal.gagnon@exemple.ca", "provider", "linkedin"), NULL), PORTAIL_OK);
+	assert_false(has_link("chantal.gagnon@exemple.ca", "linkedin"));
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.unlink", "email",
+	    "chantal.gagnon@exemple.ca", "provider", "linkedin"), NULL), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, lt), PORTAIL_OK);
+	assert_string_equal(st, "link");
+	/* a provider's refusal and an unknown provider */
+	assert_int_equal(begin("google", tok("revoked"), NULL, st, NULL), PORTAIL_ERR_REFUSED);
+	assert_string_equal(st, "refused");
+	assert_int_equal(begin("google", tok("other_client"), NULL, st, NULL), PORTAIL_ERR_REFUSED);
+	assert_int_equal(begin("myspace", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_UNKNOWN);
+	assert_string_equal(st, "unknown");
+	/* a provider down or hanging: unavailable, never a refusal */
+	assert_int_equal(begin("panne", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_UNAVAILABLE);
+	assert_int_equal(begin("lent", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_UNAVAILABLE);
+	/* no access token ever in the log */
+	assert_false(fx_log_has(daemon_.log, tok("chantal")));
+	assert_false(fx_log_has(daemon_.log, "fb-app-secret"));
+}
+
+static void
+test_social_only_sets_password(void **state)
+{
+	char code[8];
+	json_t *a = NULL;
+
+	(void)state;
+	/* chantal's account came from Google, without a password: "Mot de passe oublié?" */
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "code.request", "email",
+	    "chantal.gagnon@exemple.ca", "purpose", "reset"), NULL), PORTAIL_OK);
+	next_code("chantal.gagnon@exemple.ca", code);
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email",
+	    "chantal.gagnon@exemple.ca", "purpose", "reset", "code", code), &a), PORTAIL_OK);
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s, s:s}", "op", "password.reset", "ticket",
+	    sget(a, "ticket"), "password", GOOD_PW, "confirmation", GOOD_PW), NULL), PORTAIL_OK);
+	json_decref(a);
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email",
+	    "chantal.gagnon@exemple.ca", "password", GOOD_PW), NULL), PORTAIL_OK);
+	/* and Google still signs her in */
+	{
+		char st[32];
+
+		assert_int_equal(begin("google", tok("chantal"), NULL, st, NULL), PORTAIL_OK);
+		assert_string_equal(st, "signed_in");
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identify_kinds),
+		cmocka_unit_test(test_identify_hostile),
+		cmocka_unit_test(test_vouched_equal_links_at_once),
+		cmocka_unit_test(test_vouched_other_address_gets_code),
+		cmocka_unit_test(test_not_vouched_equal_gets_code),
+		cmocka_unit_test(test_not_on_file_same_answer),
+		cmocka_unit_test(test_proof_bound_to_identity),
+		cmocka_unit_test(test_already_linked),
+		cmocka_unit_test(test_signin_unlink_disable),
+		cmocka_unit_test(test_social_only_sets_password),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
