@@ -133,7 +133,8 @@ call(struct session *s, json_t *req, json_t **resp)
 	json_object_foreach(req, k, v) {
 		if (json_is_string(v) && (strcmp(k, "password") == 0 ||
 		    strcmp(k, "confirmation") == 0 || strcmp(k, "code") == 0 ||
-		    strcmp(k, "ticket") == 0 || strcmp(k, "token") == 0))
+		    strcmp(k, "ticket") == 0 || strcmp(k, "token") == 0 ||
+		    strcmp(k, "link_ticket") == 0 || strcmp(k, "access_token") == 0))
 			sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
 	}
 	json_decref(req);
@@ -584,6 +585,279 @@ cmd_token(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* ---- link: social accounts ------------------------------------------------------- */
+
+struct link_opts {
+	const char *provider, *token, *email, *code, *link_ticket, *remember;
+	bool send_code, unlink, password_stdin;
+};
+
+/* Prints a social step's answer; true when it ends the command (signed in or linked). */
+static bool
+link_said(struct session *s, json_t *a, const char *provider)
+{
+	const char *state = json_string_value(json_object_get(a, "state"));
+	const char *email = json_string_value(json_object_get(a, "email"));
+	const char *token = json_string_value(json_object_get(a, "token"));
+
+	if (s->cli->json) {
+		cli_print_json(json_incref(a));
+	} else if (strcmp(state, "signed_in") == 0) {
+		printf(T("Connexion acceptée avec %s : %s\n", "Signed in with %s: %s\n"), provider, email);
+	} else if (strcmp(state, "linked") == 0) {
+		printf(json_is_true(json_object_get(a, "created")) ?
+		    T("Votre compte est créé et lié à %s : %s\n",
+		    "Your account is ready, linked with %s: %s\n") :
+		    T("Votre compte est lié à %s : %s\n", "Your account is linked with %s: %s\n"),
+		    provider, email);
+	} else if (strcmp(state, "code_sent") == 0) {
+		printf("%s\n", json_string_value(json_object_get(a, "message")));
+	}
+	if (!s->cli->json && token != NULL)
+		printf(T("Jeton « rester connecté » (affiché une seule fois) :\n%s\n",
+		    "\"Stay connected\" token (shown once):\n%s\n"), token);
+	if (token != NULL)
+		sodium_memzero((void *)(uintptr_t)token, strlen(token));
+	return strcmp(state, "signed_in") == 0 || strcmp(state, "linked") == 0;
+}
+
+static json_t *
+with_label(json_t *req, const char *label)
+{
+	if (req != NULL && label != NULL)
+		json_object_set_new(req, "label", json_string(label));
+	return req;
+}
+
+static int
+link_address(struct session *s, const struct link_opts *o, const char *lt, const char *email,
+    bool *done)
+{
+	json_t *a = NULL;
+	int rc = call(s, with_label(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket",
+	    lt, "email", email), o->remember), &a);
+
+	if (rc == EX_DONE)
+		*done = link_said(s, a, o->provider);
+	json_decref(a);
+	return rc;
+}
+
+/* The code's proof, then the link: code.verify (purpose link), social.finish. */
+static int
+link_finish(struct session *s, const struct link_opts *o, const char *lt, const char *email,
+    const char *code)
+{
+	char ticket[PORTAIL_TICKET_LEN + 1] = "";
+	json_t *a = NULL;
+	int rc = call(s, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify", "purpose",
+	    "link", "email", email, "code", code, "link_ticket", lt), &a);
+
+	if (rc == EX_DONE) {
+		snprintf(ticket, sizeof(ticket), "%s", json_string_value(json_object_get(a, "ticket")));
+		json_decref(a);
+		a = NULL;
+		rc = call(s, with_label(json_pack("{s:s, s:s, s:s}", "op", "social.finish",
+		    "link_ticket", lt, "ticket", ticket), o->remember), &a);
+		if (rc == EX_DONE)
+			(void)link_said(s, a, o->provider ? o->provider : T("le fournisseur", "the provider"));
+	}
+	sodium_memzero(ticket, sizeof(ticket));
+	json_decref(a);
+	return rc;
+}
+
+static int
+link_interactive(struct session *s, const struct link_opts *o, const char *lt,
+    const char *provider_email)
+{
+	const char *email_opt = o->email;
+	char email[300] = "", code[80];
+	bool done = false;
+	int rc;
+
+	printf("%s\n\n%s\n%s\n", T("Le Portail Parents — Se connecter avec un compte social",
+	    "The Parents' Portal — Sign in with a social account"),
+	    T("Complétez les informations suivantes :", "Complete the following:"),
+	    T("Le courriel doit être celui que vous avez fourni à l'école.",
+	    "The e-mail address must be the one you gave the school."));
+address:
+	if (email_opt != NULL && email[0] == '\0') {
+		snprintf(email, sizeof(email), "%s", email_opt);
+		printf("%s %s\n", T("Courriel :", "E-mail:"), email);
+	} else {
+		char prompt[400];
+
+		if (provider_email != NULL)
+			snprintf(prompt, sizeof(prompt), T("Courriel [%s] : ", "E-mail [%s]: "),
+			    provider_email);
+		else
+			snprintf(prompt, sizeof(prompt), "%s", T("Courriel : ", "E-mail: "));
+		if (!read_line(prompt, email, sizeof(email), false))
+			return EX_USAGE;
+		if (email[0] == '\0' && provider_email != NULL)
+			snprintf(email, sizeof(email), "%s", provider_email);
+		if (email[0] == '\0')
+			goto address;
+	}
+	printf("[%s]\n", T("Enregistrer", "Save"));
+	if ((rc = link_address(s, o, lt, email, &done)) != EX_DONE || done)
+		return rc;
+	for (;;) {
+		if (!read_line(T("Code de vérification (n : obtenir un nouveau code, c : modifier le "
+		    "courriel) : ", "Verification code (n: get a new code, c: change the e-mail "
+		    "address): "), code, sizeof(code), false))
+			return EX_USAGE;
+		if (strcmp(code, "n") == 0 || strcmp(code, "N") == 0) {
+			printf("[%s]\n", T("Obtenir un nouveau code", "Get a new code"));
+			if ((rc = link_address(s, o, lt, email, &done)) != EX_DONE || done)
+				return rc;
+			continue;
+		}
+		if (strcmp(code, "c") == 0 || strcmp(code, "C") == 0) {
+			printf("[%s]\n", T("Modifier le courriel", "Change the e-mail address"));
+			email[0] = '\0';
+			email_opt = NULL;
+			goto address;
+		}
+		printf("[%s]\n", T("Vérifier le code", "Verify the code"));
+		rc = link_finish(s, o, lt, email, code);
+		sodium_memzero(code, sizeof(code));
+		if (rc != EX_REFUSED)
+			return rc;
+	}
+}
+
+int
+cmd_link(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "provider", required_argument, NULL, 'P' },
+		{ "access-token", required_argument, NULL, 't' },
+		{ "email", required_argument, NULL, 'e' },
+		{ "code", required_argument, NULL, 'k' },
+		{ "link-ticket", required_argument, NULL, 'l' },
+		{ "send-code", no_argument, NULL, 's' },
+		{ "remember", required_argument, NULL, 'r' },
+		{ "unlink", no_argument, NULL, 'u' },
+		{ "password-stdin", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *usage_text = T(
+	    "usage : portail link --provider P [--access-token JETON] [--email COURRIEL]\n"
+	    "                     [--remember APPAREIL]\n"
+	    "        portail link --provider P --access-token JETON --email COURRIEL --send-code\n"
+	    "        portail link --link-ticket BILLET --email COURRIEL --code CODE\n"
+	    "        portail link --unlink --provider P --email COURRIEL [--password-stdin]\n"
+	    "Se connecter avec un compte social, ou le lier à l'adresse inscrite à l'école.\n"
+	    "Sans --access-token, le jeton du fournisseur est demandé (sans écho).\n"
+	    "--send-code lie tout de suite si le fournisseur garantit l'adresse, sinon envoie un\n"
+	    "code et affiche le billet à redonner avec --code. --remember émet aussi un jeton.\n",
+	    "usage: portail link --provider P [--access-token TOKEN] [--email EMAIL]\n"
+	    "                    [--remember DEVICE]\n"
+	    "       portail link --provider P --access-token TOKEN --email EMAIL --send-code\n"
+	    "       portail link --link-ticket TICKET --email EMAIL --code CODE\n"
+	    "       portail link --unlink --provider P --email EMAIL [--password-stdin]\n"
+	    "Sign in with a social account, or link it to the address on file at the school.\n"
+	    "Without --access-token, the provider's token is asked for (not echoed).\n"
+	    "--send-code links at once when the provider vouches for the address, else sends a\n"
+	    "code and prints the ticket to give back with --code. --remember issues a token too.\n");
+	struct link_opts o = { 0 };
+	char token[4200] = "", lt[PORTAIL_TICKET_LEN + 1] = "";
+	struct session s;
+	json_t *a = NULL;
+	bool done = false;
+	int ch, rc;
+
+	optind = 0;	/* glibc: 0 re-initializes getopt after main's scan */
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'P': o.provider = optarg; break;
+		case 't': o.token = optarg; break;
+		case 'e': o.email = optarg; break;
+		case 'k': o.code = optarg; break;
+		case 'l': o.link_ticket = optarg; break;
+		case 's': o.send_code = true; break;
+		case 'r': o.remember = optarg; break;
+		case 'u': o.unlink = true; break;
+		case 'p': o.password_stdin = true; break;
+		case 'h': printf("%s", usage_text); return EX_DONE;
+		default: fprintf(stderr, "%s", usage_text); return EX_USAGE;
+		}
+	}
+	if (optind != argc ||
+	    (o.unlink && (o.provider == NULL || o.email == NULL || o.token || o.code || o.send_code)) ||
+	    (o.code != NULL && (o.link_ticket == NULL || o.email == NULL || o.send_code)) ||
+	    (o.code == NULL && !o.unlink && o.provider == NULL) ||
+	    (o.send_code && o.email == NULL) || (o.password_stdin && !o.unlink)) {
+		fprintf(stderr, "%s", usage_text);
+		return EX_USAGE;
+	}
+	if ((rc = session_open(cli, &s)) != EX_DONE)
+		return rc;
+	if (o.unlink) {
+		json_t *req = json_pack("{s:s, s:s, s:s}", "op", "social.unlink", "email", o.email,
+		    "provider", o.provider);
+		char pw[1100] = "";
+
+		if (o.password_stdin) {
+			if (!read_line(NULL, pw, sizeof(pw), true)) {
+				json_decref(req);
+				session_close(&s);
+				return EX_USAGE;
+			}
+			json_object_set_new(req, "password", json_string(pw));
+			sodium_memzero(pw, sizeof(pw));
+		}
+		if ((rc = call(&s, req, NULL)) == EX_DONE && !cli->json)
+			printf(T("Lien avec %s retiré : %s\n", "Link with %s removed: %s\n"), o.provider,
+			    o.email);
+		else if (rc == EX_DONE)
+			cli_print_json(json_pack("{s:b}", "unlinked", 1));
+		session_close(&s);
+		return rc;
+	}
+	if (o.code != NULL) {
+		rc = link_finish(&s, &o, o.link_ticket, o.email, o.code);
+		session_close(&s);
+		return rc;
+	}
+	if (o.token == NULL) {
+		if (!read_line(T("Jeton d'accès du fournisseur : ", "Provider's access token: "), token,
+		    sizeof(token), true) || token[0] == '\0') {
+			session_close(&s);
+			return EX_USAGE;
+		}
+		o.token = token;
+	}
+	rc = call(&s, with_label(json_pack("{s:s, s:s, s:s}", "op", "social.begin", "provider",
+	    o.provider, "access_token", o.token), o.remember), &a);
+	sodium_memzero(token, sizeof(token));
+	if (rc != EX_DONE)
+		goto out;
+	if (strcmp(json_string_value(json_object_get(a, "state")), "link") != 0) {
+		(void)link_said(&s, a, o.provider);
+		goto out;
+	}
+	snprintf(lt, sizeof(lt), "%s", json_string_value(json_object_get(a, "link_ticket")));
+	if (o.send_code) {
+		rc = link_address(&s, &o, lt, o.email, &done);
+		if (rc == EX_DONE && !done && !cli->json)
+			printf(T("Billet de liaison (15 minutes), à redonner avec --code :\n%s\n",
+			    "Link ticket (15 minutes), to give back with --code:\n%s\n"), lt);
+		else if (rc == EX_DONE && !done)
+			cli_print_json(json_pack("{s:s}", "link_ticket", lt));
+		goto out;
+	}
+	rc = link_interactive(&s, &o, lt, json_string_value(json_object_get(a, "provider_email")));
+out:
+	sodium_memzero(lt, sizeof(lt));
+	json_decref(a);
+	session_close(&s);
+	return rc;
+}
+
 /* ---- account (admin) ----------------------------------------------------------- */
 
 static void
@@ -598,6 +872,15 @@ print_account(json_t *a)
 	    locked > 0 ? T(", bloqué", ", locked") : "",
 	    T("échecs", "failures"), (long long)json_integer_value(json_object_get(a, "failures")),
 	    "");
+	if (json_array_size(json_object_get(a, "links")) > 0) {
+		json_t *v;
+		size_t i;
+
+		printf("  %s", T("lié à :", "linked with:"));
+		json_array_foreach(json_object_get(a, "links"), i, v)
+			printf(" %s", json_string_value(v));
+		printf("\n");
+	}
 }
 
 int

@@ -74,6 +74,7 @@ usage(FILE *f)
 	      "  account ...         comptes des parents : list, show, disable, enable, unlock,\n"
 	      "                      delete (admin)\n"
 	      "  token ...           jetons « rester connecté » : issue, list, revoke\n"
+	      "  link --provider P   compte social : se connecter, le lier à l'adresse de l'école\n"
 	      "  gpi lookup COURRIEL enfants et écoles inscrits pour cette adresse (admin)\n"
 	      "\n"
 	      "Options :\n"
@@ -97,6 +98,7 @@ usage(FILE *f)
 	      "  account ...         parents' accounts: list, show, disable, enable, unlock,\n"
 	      "                      delete (admin)\n"
 	      "  token ...           \"stay connected\" tokens: issue, list, revoke\n"
+	      "  link --provider P   social account: sign in, link it to the school's address\n"
 	      "  gpi lookup EMAIL    children and schools on record for this address (admin)\n"
 	      "\n"
 	      "Options:\n"
@@ -545,6 +547,8 @@ main(int argc, char **argv)
 		return cmd_account(&cli, argc, argv);
 	if (strcmp(argv[0], "token") == 0)
 		return cmd_token(&cli, argc, argv);
+	if (strcmp(argv[0], "link") == 0)
+		return cmd_link(&cli, argc, argv);
 	fprintf(stderr, T("portail: commande inconnue « %s » (portail --help)\n",
 	    "portail: unknown command '%s' (portail --help)\n"), argv[0]);
 	return EX_USAGE;

@@ -85,6 +85,12 @@ def wait_code(to, count):
 slapd_dir = os.path.join(TMP, "slapd")
 uri = sh(os.path.join(FIX, "slapd.sh"), "start", slapd_dir).stdout.strip()
 smtp = sh(os.path.join(FIX, "smtp-sink.sh"), "start", os.path.join(TMP, "sink")).stdout.strip()
+oidc = sh(os.path.join(FIX, "oidc.sh"), "start", os.path.join(TMP, "oidc")).stdout.strip()
+with open(os.path.join(TMP, "oidc", "tokens.json")) as f:
+    TOKENS = json.load(f)
+with open(os.path.join(TMP, "fb.secret"), "w") as f:
+    f.write("fb-app-secret\n")
+os.chmod(os.path.join(TMP, "fb.secret"), 0o600)
 CONF = os.path.join(TMP, "portail.conf")
 with open(CONF, "w") as f:
     f.write("""[gpi]
@@ -108,7 +114,18 @@ argon2_opslimit = 1
 [mail]
 url = {smtp}
 starttls = no
-""".format(uri=uri, tmp=TMP, smtp=smtp))
+[provider.google]
+kind = google
+client_id = portail
+tokeninfo_url = {oidc}/tokeninfo
+userinfo_url = {oidc}/me
+[provider.facebook]
+kind = facebook
+client_id = 424242
+client_secret_file = {tmp}/fb.secret
+debug_token_url = {oidc}/fb/debug_token
+userinfo_url = {oidc}/fb/me
+""".format(uri=uri, tmp=TMP, smtp=smtp, oidc=oidc))
 os.chmod(CONF, 0o644)
 ok(portail("init").returncode == 0, "portail init")
 os.makedirs(os.path.join(TMP, "daemon"), exist_ok=True)
@@ -263,6 +280,68 @@ except (pexpect.TIMEOUT, pexpect.EOF) as e:
 r = portail("account", "show", J)
 ok(r.returncode == 1, "no account after Annuler", r.stdout)
 
+# ---- link: social accounts ---------------------------------------------------------------------
+n_j = len(mails(J))
+r = portail("link", "--provider", "google", "--access-token", TOKENS["julie"], "--email", J,
+            "--send-code")
+m = re.search(r"^(ptt_[A-Za-z0-9_-]{43})$", r.stdout, re.M)
+ok(r.returncode == 0 and "un code de vérification vient d'y être envoyé" in r.stdout and m,
+   "link --send-code: Google vouches for another address, so a code and a link ticket",
+   r.stdout + r.stderr)
+code = wait_code(J, n_j + 1)
+r = portail("link", "--link-ticket", m.group(1) if m else "x", "--email", J, "--code", code or "x")
+ok(r.returncode == 0 and "Votre compte est créé et lié à" in r.stdout,
+   "link --code: linked, with a new account", r.stdout + r.stderr)
+r = portail("link", "--provider", "google", "--access-token", TOKENS["julie"])
+ok(r.returncode == 0 and "Connexion acceptée avec google : " + J in r.stdout,
+   "then the provider signs her in", r.stdout + r.stderr)
+r = portail("link", "--provider", "google", "--access-token", TOKENS["chantal"], "--email", A,
+            "--send-code", "--remember", "iPhone")
+ok(r.returncode == 0 and "Votre compte est lié à google" in r.stdout and
+   re.search(r"^ptk_[A-Za-z0-9_-]{43}$", r.stdout, re.M),
+   "vouched and equal: linked at once, and --remember issues a token", r.stdout + r.stderr)
+r = portail("link", "--provider", "google", "--access-token", TOKENS["revoked"])
+ok(r.returncode == 1 and "pas confirmé" in r.stderr, "a revoked provider token is refused (exit 1)",
+   r.stdout + r.stderr)
+r = portail("--lang", "en", "link", "--provider", "myspace", "--access-token", "x")
+ok(r.returncode == 1 and "not offered" in r.stderr, "an unknown provider, in English", r.stderr)
+ok(portail("link").returncode == 2, "link without a provider: usage")
+ok(portail("link", "--code", "123456").returncode == 2, "link --code without its ticket: usage")
+
+# interactive: Facebook (never vouched), the token asked without echo, the address prefilled
+n_a = len(mails(A))
+child = pexpect.spawn(P, ["-c", CONF, "link", "--provider", "facebook"], encoding="utf-8",
+                      timeout=20)
+transcript = []
+child.logfile_read = type("L", (), {"write": lambda self, s: transcript.append(s),
+                                    "flush": lambda self: None})()
+try:
+    child.expect("Jeton d'accès du fournisseur : ")
+    child.sendline(TOKENS["fb_chantal"])
+    child.expect("Complétez les informations suivantes")
+    child.expect("Le courriel doit être celui que vous avez fourni à l'école")
+    child.expect(r"Courriel \[chantal.gagnon@exemple.ca\] : ")
+    child.sendline("")
+    child.expect("un code de vérification vient d'y être envoyé")
+    child.expect("Code de vérification")
+    child.sendline(wait_code(A, n_a + 1))
+    child.expect(r"\[Vérifier le code\]")
+    child.expect("Votre compte est lié à facebook")
+    child.expect(pexpect.EOF)
+    child.close()
+    ok(child.exitstatus == 0, "interactive link: token asked, address prefilled, code, linked")
+except (pexpect.TIMEOUT, pexpect.EOF, TypeError, AttributeError) as e:
+    ok(False, "interactive link: token asked, address prefilled, code, linked",
+       "".join(transcript) + repr(e))
+ok(TOKENS["fb_chantal"] not in "".join(transcript), "the provider's token is never echoed")
+r = portail("account", "show", A)
+ok(r.returncode == 0 and "lié à : facebook google" in r.stdout, "account show lists the links",
+   r.stdout + r.stderr)
+r = portail("link", "--unlink", "--provider", "facebook", "--email", A)
+ok(r.returncode == 0 and "retiré" in r.stdout, "link --unlink (admin)", r.stdout + r.stderr)
+r = portail("link", "--unlink", "--provider", "facebook", "--email", A)
+ok(r.returncode == 1, "unlinking again: not linked (exit 1)", r.stderr)
+
 # ---- tokens ------------------------------------------------------------------------------------
 r = portail("token", "issue", "--email", A, "--label", "iPhone", "--password-stdin", stdin=OTHER + "\n")
 m = re.search(r"^(ptk_[A-Za-z0-9_-]{43})$", r.stdout, re.M)
@@ -286,12 +365,14 @@ ok(r.returncode == 0 and "magasin : OK" in r.stdout and "courriel :" in r.stdout
 
 with open(os.path.join(TMP, "daemon", "log")) as f:
     text = f.read()
-ok(GOOD not in text and OTHER not in text and not re.search(r"pt[tk]_[A-Za-z0-9_-]{20}", text),
-   "no password, ticket or token in the daemon's log")
+ok(GOOD not in text and OTHER not in text and not re.search(r"pt[tk]_[A-Za-z0-9_-]{20}", text)
+   and TOKENS["julie"] not in text and "fb-app-secret" not in text,
+   "no password, ticket, token or provider secret in the daemon's log")
 
 daemon.terminate()
 daemon.wait()
 sh(os.path.join(FIX, "smtp-sink.sh"), "stop", os.path.join(TMP, "sink"))
+sh(os.path.join(FIX, "oidc.sh"), "stop", os.path.join(TMP, "oidc"))
 sh(os.path.join(FIX, "slapd.sh"), "stop", slapd_dir)
 print("1..%d" % n)
 sys.exit(1 if failed else 0)
