@@ -600,6 +600,8 @@ link_said(struct session *s, json_t *a, const char *provider)
 	const char *email = json_string_value(json_object_get(a, "email"));
 	const char *token = json_string_value(json_object_get(a, "token"));
 
+	if (json_is_string(json_object_get(a, "provider")))
+		provider = json_string_value(json_object_get(a, "provider"));
 	if (s->cli->json) {
 		cli_print_json(json_incref(a));
 	} else if (strcmp(state, "signed_in") == 0) {
@@ -660,7 +662,7 @@ link_finish(struct session *s, const struct link_opts *o, const char *lt, const 
 		rc = call(s, with_label(json_pack("{s:s, s:s, s:s}", "op", "social.finish",
 		    "link_ticket", lt, "ticket", ticket), o->remember), &a);
 		if (rc == EX_DONE)
-			(void)link_said(s, a, o->provider ? o->provider : T("le fournisseur", "the provider"));
+			(void)link_said(s, a, o->provider ? o->provider : "-");
 	}
 	sodium_memzero(ticket, sizeof(ticket));
 	json_decref(a);

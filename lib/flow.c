@@ -503,6 +503,7 @@ portail_social_result_clear(struct portail_social_result *r)
 		return;
 	free(r->email);
 	free(r->provider_email);
+	free(r->provider);
 	sodium_memzero(r, sizeof(*r));
 }
 
@@ -546,6 +547,10 @@ portail_flow_social_begin(portail_flow *f, const char *provider, const char *acc
 	r = portail_providers_identify(f->d.providers, provider, access_token, &id, err);
 	if (r != PORTAIL_OK)
 		return r;
+	if ((out->provider = strdup(id.provider)) == NULL) {
+		portail_identity_clear(&id);
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	}
 	r = portail_store_link_find(f->d.store, id.provider, id.subject, &key, err);
 	if (r == PORTAIL_OK) {
 		/* linked: the sign-in's access check, never from the cache */
@@ -582,8 +587,9 @@ out:
 }
 
 static portail_status
-link_made(portail_flow *f, portail_status r, bool created, char *email, const char *label,
-    const char *lang, int64_t now, struct portail_social_result *out, portail_error *err)
+link_made(portail_flow *f, portail_status r, bool created, char *email, const char *provider,
+    const char *label, const char *lang, int64_t now, struct portail_social_result *out,
+    portail_error *err)
 {
 	if (r == PORTAIL_ERR_EXISTS)
 		return portail_error_set(err, r, "this account of the provider is linked already, "
@@ -593,6 +599,8 @@ link_made(portail_flow *f, portail_status r, bool created, char *email, const ch
 	out->state = PORTAIL_SOCIAL_LINKED;
 	out->created = created;
 	out->email = email;
+	if ((out->provider = strdup(provider)) == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	if (created && f->d.mailq != NULL)
 		(void)portail_mailq_send(f->d.mailq, PORTAIL_MAIL_ACCOUNT_CREATED, lang, email, NULL,
 		    now + 86400, NULL);
@@ -632,7 +640,7 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 	    g->known) {
 		/* the provider vouches for exactly this address: linked at once */
 		r = portail_store_link_finish(f->d.store, lt_hash, NULL, now, &created, &linked, err);
-		r = link_made(f, r, created, linked, label, lang, now, out, err);
+		r = link_made(f, r, created, linked, lt.id.provider, label, lang, now, out, err);
 		goto out;
 	}
 	link_purpose(lt_hash, purpose, sizeof(purpose));
@@ -730,7 +738,7 @@ portail_flow_social_finish(portail_flow *f, const char *link_ticket, const char 
 		goto out;
 	}
 	r = portail_store_link_finish(f->d.store, lt_hash, thash, now, &created, &linked, err);
-	r = link_made(f, r, created, linked, label, NULL, now, out, err);
+	r = link_made(f, r, created, linked, lt.id.provider, label, NULL, now, out, err);
 out:
 	if (r != PORTAIL_OK)
 		portail_social_result_clear(out);

@@ -684,6 +684,7 @@ social_answer(struct op_ctx *ctx, struct op_result *res, struct portail_social_r
 		ctx->user = json_string_value(json_object_get(res->body, "email"));
 		if (r->state == PORTAIL_SOCIAL_LINKED)
 			json_object_set_new(res->body, "created", json_boolean(r->created));
+		json_object_set_new(res->body, "provider", json_string(r->provider));
 		if (r->token[0] != '\0') {
 			json_object_set_new(res->body, "token", json_string(r->token));
 			json_object_set_new(res->body, "token_id", json_integer(r->token_id));
