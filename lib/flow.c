@@ -362,7 +362,9 @@ access_check(portail_flow *f, const char *key, const struct portail_account *a, 
 		return PORTAIL_OK;
 	r = portail_gpi_lookup(f->d.gpi, a->email, &g, err);
 	if (r == PORTAIL_OK && g->known) {
-		r = portail_store_account_checked(f->d.store, key, now, err);
+		/* recorded to the half-minute: not a store write on every sign-in */
+		if (now - a->gpi_checked >= 30 || a->gpi_checked > now)
+			r = portail_store_account_checked(f->d.store, key, now, err);
 	} else if (r == PORTAIL_OK) {
 		/* no child left: neither the cache nor the grace may let it in now */
 		if (a->gpi_checked != 0)
@@ -535,6 +537,7 @@ portail_flow_social_begin(portail_flow *f, const char *provider, const char *acc
 	struct portail_account a = { 0 };
 	unsigned char lt_hash[PORTAIL_HASH_BYTES];
 	char *key = NULL;
+	int64_t last_used = 0;
 	bool grace = false;
 	portail_status r;
 
@@ -551,13 +554,15 @@ portail_flow_social_begin(portail_flow *f, const char *provider, const char *acc
 		portail_identity_clear(&id);
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
-	r = portail_store_link_find(f->d.store, id.provider, id.subject, &key, err);
+	r = portail_store_link_find(f->d.store, id.provider, id.subject, &key, &last_used, err);
 	if (r == PORTAIL_OK) {
 		/* linked: the sign-in's access check, never from the cache */
 		if ((r = portail_store_account_get(f->d.store, key, &a, err)) != PORTAIL_OK ||
 		    (r = access_check(f, key, &a, false, now, &grace, err)) != PORTAIL_OK)
 			goto out;
-		(void)portail_store_link_used(f->d.store, id.provider, id.subject, now, NULL);
+		/* last used to the minute: no write on every sign-in */
+		if (now - last_used >= 60)
+			(void)portail_store_link_used(f->d.store, id.provider, id.subject, now, NULL);
 		if ((out->email = strdup(a.email)) == NULL) {
 			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 			goto out;

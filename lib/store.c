@@ -1127,7 +1127,7 @@ portail_link_ticket_clear(struct portail_link_ticket *t)
 
 portail_status
 portail_store_link_find(portail_store *st, const char *provider, const char *subject,
-    char **key, portail_error *err)
+    char **key, int64_t *last_used, portail_error *err)
 {
 	sqlite3_stmt *s;
 	portail_status r;
@@ -1135,18 +1135,21 @@ portail_store_link_find(portail_store *st, const char *provider, const char *sub
 
 	*key = NULL;
 	pthread_mutex_lock(&st->lock);
-	if ((s = prep(st, "SELECT email_key FROM links WHERE provider = ? AND subject = ?")) == NULL) {
+	if ((s = prep(st, "SELECT email_key, last_used FROM links WHERE provider = ? AND subject = ?")) == NULL) {
 		r = db_err(st, err, "link");
 		goto out;
 	}
 	sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, subject, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
+		if (last_used != NULL)
+			*last_used = sqlite3_column_int64(s, 1);
 		r = (*key = col_text(s, 0)) ? PORTAIL_OK :
 		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	else
+	} else {
 		r = rc == SQLITE_DONE ? PORTAIL_ERR_UNKNOWN : db_err(st, err, "link");
+	}
 	release(st, s);
 out:
 	pthread_mutex_unlock(&st->lock);

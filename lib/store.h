@@ -209,9 +209,9 @@ struct portail_link_ticket {
 
 PORTAIL_EXPORT void portail_link_ticket_clear(struct portail_link_ticket *t);
 
-/* The account key (provider, subject) is linked to; UNKNOWN when none. */
+/* The account key (provider, subject) is linked to, and when it was last used; UNKNOWN when none. */
 PORTAIL_EXPORT portail_status portail_store_link_find(portail_store *st, const char *provider,
-    const char *subject, char **key, portail_error *err);
+    const char *subject, char **key, int64_t *last_used, portail_error *err);
 /* A new link ticket (its hash) for an identity, until expires; expired ones are swept. */
 PORTAIL_EXPORT portail_status portail_store_link_ticket_add(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], const struct portail_identity *id,
