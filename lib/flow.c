@@ -4,6 +4,7 @@
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -538,6 +539,7 @@ portail_flow_social_begin(portail_flow *f, const char *provider, const char *acc
 	unsigned char lt_hash[PORTAIL_HASH_BYTES];
 	char *key = NULL;
 	int64_t last_used = 0;
+	struct timespec t0, t1;
 	bool grace = false;
 	portail_status r;
 
@@ -547,7 +549,11 @@ portail_flow_social_begin(portail_flow *f, const char *provider, const char *acc
 		    provider ? provider : "-");
 	if (label != NULL && (*label == '\0' || strlen(label) > 64))
 		return portail_error_set(err, PORTAIL_ERR_INVALID, "a label of 1 to 64 characters");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = portail_providers_identify(f->d.providers, provider, access_token, &id, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	out->provider_us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000;
 	if (r != PORTAIL_OK)
 		return r;
 	if ((out->provider = strdup(id.provider)) == NULL) {
@@ -582,8 +588,12 @@ portail_flow_social_begin(portail_flow *f, const char *provider, const char *acc
 	if (id.email != NULL && (out->provider_email = strdup(id.email)) == NULL)
 		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 out:
-	if (r != PORTAIL_OK)
+	if (r != PORTAIL_OK) {
+		int64_t us = out->provider_us;
+
 		portail_social_result_clear(out);
+		out->provider_us = us;
+	}
 	sodium_memzero(lt_hash, sizeof(lt_hash));
 	portail_identity_clear(&id);
 	portail_account_clear(&a);

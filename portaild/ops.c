@@ -34,6 +34,7 @@ struct op_result {
 					 * fields of a failed one (tries_left …) */
 	char message[512];              /* for a failed one, in the caller's language */
 	const char *reason;             /* for the log line */
+	long long provider_us;          /* > 0: a provider was asked, for so long (logged) */
 };
 
 typedef void (*op_fn)(struct op_ctx *ctx, struct op_result *res);
@@ -761,6 +762,7 @@ op_social_begin(struct op_ctx *ctx, struct op_result *res)
 		return;
 	s = portail_flow_social_begin(ctx->d->flow, str(ctx, "provider"), str(ctx, "access_token"),
 	    str(ctx, "label"), (int64_t)time(NULL), &r, &err);
+	res->provider_us = r.provider_us;
 	if (s != PORTAIL_OK) {
 		social_failed(ctx, res, s, &err, true);
 		return;
@@ -1062,7 +1064,7 @@ static void
 log_decision(const struct daemon *d, const struct peer *peer, const char *op, bool quiet,
     const struct op_ctx *ctx, const struct op_result *res)
 {
-	char user[300], service[160], rhost[600], opb[160];
+	char user[300], service[160], rhost[600], opb[160], extra[48] = "";
 	json_t *req = ctx->req;
 	const char *result;
 
@@ -1080,8 +1082,10 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 		result = portail_proto_error_name(res->status);
 		break;
 	}
+	if (res->provider_us > 0)
+		snprintf(extra, sizeof(extra), " provider_ms=%.1f", (double)res->provider_us / 1000);
 	log_msg(res->status != PORTAIL_OK ? LOG_NOTICE : quiet ? LOG_DEBUG : LOG_INFO,
-	    "op=%s user=%s service=%s rhost=%s uid=%u pid=%d result=%s%s%s",
+	    "op=%s user=%s service=%s rhost=%s uid=%u pid=%d result=%s%s%s%s",
 	    log_safe(op, opb, sizeof(opb)),
 	    log_safe(ctx->user, user, sizeof(user)),
 	    log_safe(req ? json_string_value(json_object_get(req, "service")) : NULL,
@@ -1089,7 +1093,7 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	    log_safe(req ? json_string_value(json_object_get(req, "rhost")) : NULL,
 	    rhost, sizeof(rhost)),
 	    (unsigned)peer->uid, (int)peer->pid, result,
-	    res->reason ? " reason=" : "", res->reason ? res->reason : "");
+	    res->reason ? " reason=" : "", res->reason ? res->reason : "", extra);
 	(void)d;
 }
 
