@@ -624,6 +624,15 @@ test_social_only_sets_password(void **state)
 		assert_int_equal(begin("google", tok("chantal"), NULL, st, NULL), PORTAIL_OK);
 		assert_string_equal(st, "signed_in");
 	}
+	/* the parent unlinks Google herself, with her password */
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s, s:s}", "op", "social.unlink", "email",
+	    "chantal.gagnon@exemple.ca", "provider", "google", "password", "mauvais"), NULL),
+	    PORTAIL_ERR_REFUSED);
+	assert_true(has_link("chantal.gagnon@exemple.ca", "google"));
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s, s:s}", "op", "social.unlink", "email",
+	    "chantal.gagnon@exemple.ca", "provider", "google", "password", GOOD_PW), NULL),
+	    PORTAIL_OK);
+	assert_false(has_link("chantal.gagnon@exemple.ca", "google"));
 }
 
 int
