@@ -8,6 +8,13 @@
  * eventfd. One request per connection is with a worker at a time; the
  * next line waits in the buffer (a PAM conversation sends several).
  *
+ * When nothing else waits to be sent on the connection, the worker sends
+ * its answer itself, on a dup() of the socket made when the request was
+ * handed over (so a descriptor closed and reused meanwhile is never
+ * written to), and the client has it one thread hop sooner; the loop is
+ * told afterwards. The worker and the deadline sweep claim the right to
+ * answer with one atomic exchange: exactly one of them answers.
+ *
  * Limits: a request must be complete within request_timeout of its first
  * byte, answered within request_timeout of being complete (else the
  * client gets "unavailable" and the late answer is dropped); an idle
@@ -17,6 +24,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -33,8 +41,11 @@
 
 #include "protocol.h"
 
+struct job;
+
 struct conn {
 	int fd;
+	struct job *job;                /* with a worker now, or NULL */
 	uint64_t id;                    /* changes when an answer is abandoned */
 	struct peer peer;
 	char *in;                       /* PORTAIL_PROTO_MAX bytes */
@@ -51,9 +62,14 @@ struct conn {
 	struct conn *prev, *next;       /* all connections, oldest first */
 };
 
+enum { OPEN, LOOP_ANSWERS, WORKER_ANSWERS };
+
 struct job {
 	struct job *next;
 	int fd;
+	int wfd;                        /* dup of fd the worker may answer on, or -1 */
+	atomic_int claim;               /* OPEN, then who answers */
+	size_t sent;                    /* bytes the worker sent itself */
 	uint64_t id;
 	struct peer peer;
 	char *line;
@@ -135,11 +151,48 @@ job_free(struct job *j)
 		explicit_bzero(j->line, j->len);        /* may hold a password */
 		free(j->line);
 	}
-	free(j->resp);
+	if (j->wfd >= 0)
+		close(j->wfd);
+	if (j->resp != NULL) {
+		explicit_bzero(j->resp, j->resp_len);   /* may hold a ticket or a token */
+		free(j->resp);
+	}
 	free(j);
 }
 
 static bool workers_stop;
+
+/*
+ * The worker sends its answer when the loop let it (wfd) and the deadline
+ * has not answered first; what the socket did not take goes back to the
+ * loop in j->resp from j->sent on.
+ */
+static void
+answer_directly(struct job *j)
+{
+	int open = OPEN;
+
+	if (j->wfd < 0 || j->resp == NULL ||
+	    !atomic_compare_exchange_strong(&j->claim, &open, WORKER_ANSWERS))
+		return;
+	while (j->sent < j->resp_len) {
+		ssize_t n = send(j->wfd, j->resp + j->sent, j->resp_len - j->sent,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			j->sent += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		j->sent = j->resp_len;  /* the client is gone: the loop sees it close */
+		break;
+	}
+	close(j->wfd);
+	j->wfd = -1;
+}
 
 static void *
 worker_main(void *arg)
@@ -159,6 +212,7 @@ worker_main(void *arg)
 		explicit_bzero(j->line, j->len);
 		free(j->line);
 		j->line = NULL;
+		answer_directly(j);
 		queue_push(&l->done, j);
 		if (write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_msg(LOG_ERR, "eventfd: %s", strerror(errno));
@@ -307,6 +361,9 @@ conn_dispatch(struct loop *l, struct conn *c)
 	j->line[len] = '\0';
 	j->len = len;
 	j->fd = c->fd;
+	/* nothing waits to be sent before this answer: the worker may send it */
+	j->wfd = c->out_off == c->out_len ? fcntl(c->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	atomic_init(&j->claim, OPEN);
 	j->id = c->id;
 	j->peer = c->peer;
 	/* keep what follows the line (a pipelined request) */
@@ -316,6 +373,7 @@ conn_dispatch(struct loop *l, struct conn *c)
 	c->partial_since = c->in_len > 0 ? now_ms() : 0;
 	c->busy = true;
 	c->busy_since = now_ms();
+	c->job = j;
 	queue_push(&l->todo, j);
 }
 
@@ -470,9 +528,21 @@ collect_answers(struct loop *l)
 
 		if (c != NULL && c->id == j->id && c->busy) {
 			c->busy = false;
+			c->job = NULL;
 			c->last_active = now_ms();
-			conn_answer(l, c, j->resp, j->resp_len);
-			j->resp = NULL;
+			if (j->sent == 0) {
+				/* NULL (no answer) closes, as conn_answer says */
+				conn_answer(l, c, j->resp, j->resp_len);
+				j->resp = NULL;
+			} else if (j->sent < j->resp_len) {
+				/* the rest of what the worker began to send */
+				size_t rest = j->resp_len - j->sent;
+
+				memmove(j->resp, j->resp + j->sent, rest);
+				explicit_bzero(j->resp + rest, j->sent);
+				conn_answer(l, c, j->resp, rest);
+				j->resp = NULL;
+			}
 			if (j->close_after)
 				c->closing = true;
 			conn_dispatch(l, c);
@@ -493,7 +563,14 @@ sweep(struct loop *l)
 	for (c = l->first; c != NULL; c = next) {
 		next = c->next;
 		if (c->busy && now - c->busy_since >= (long long)dc->request_timeout * 1000) {
+			int open = OPEN;
+
+			/* the worker is sending its answer right now: it arrives in time */
+			if (c->job != NULL &&
+			    !atomic_compare_exchange_strong(&c->job->claim, &open, LOOP_ANSWERS))
+				continue;
 			/* abandon the answer: the worker's late result will not match */
+			c->job = NULL;
 			c->id = ++l->next_id;
 			c->busy = false;
 			atomic_fetch_add(&l->d->deadline_exceeded, 1);

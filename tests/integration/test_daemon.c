@@ -396,6 +396,49 @@ test_pipelined(void **state)
 	close(fd);
 }
 
+struct flood {
+	int fd;
+	int n;
+};
+
+static void *
+flood_send(void *arg)
+{
+	static const char two[] = "{\"v\":1,\"op\":\"status\"}\n{\"v\":1,\"op\":\"ping\"}\n";
+	struct flood *f = arg;
+
+	for (int i = 0; i < f->n / 2; i++)
+		raw_send(f->fd, two, sizeof(two) - 1);
+	return NULL;
+}
+
+/*
+ * Thousands of pipelined requests whose answers (a megabyte and more) fill
+ * the socket before the client reads: answers sent by the workers
+ * themselves, partly sent ones finished by the loop, and queued ones must
+ * all arrive, whole and in order.
+ */
+static void
+test_pipelined_backpressure(void **state)
+{
+	struct flood f = { raw_connect(sock), 4000 };
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, flood_send, &f), 0);
+	usleep(300000);         /* let the answers pile up unread */
+	for (int i = 0; i < f.n; i++) {
+		json_t *a = raw_answer(f.fd);
+
+		if (a == NULL || !json_is_true(json_object_get(a, "ok")) ||
+		    (json_object_get(a, "connections") != NULL) != (i % 2 == 0))
+			fail_msg("answer %d out of order or lost", i);
+		json_decref(a);
+	}
+	pthread_join(t, NULL);
+	close(f.fd);
+}
+
 static void
 test_oversize_garbage(void **state)
 {
@@ -826,6 +869,7 @@ main(void)
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_pipelined_backpressure),
 		cmocka_unit_test(test_oversize_garbage),
 		cmocka_unit_test(test_half_line_then_close),
 		cmocka_unit_test(test_fifty_concurrent_clients),
