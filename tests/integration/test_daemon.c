@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -526,7 +527,7 @@ test_fifty_concurrent_clients(void **state)
 	assert_int_equal(failures, 0);
 }
 
-static volatile bool slow_stop;
+static atomic_bool slow_stop;
 
 static void *
 slow_client(void *arg)
