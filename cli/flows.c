@@ -613,7 +613,8 @@ link_said(struct session *s, json_t *a, const char *provider)
 		    T("Votre compte est lié à %s : %s\n", "Your account is linked with %s: %s\n"),
 		    provider, email);
 	} else if (strcmp(state, "code_sent") == 0) {
-		printf("%s\n", json_string_value(json_object_get(a, "message")));
+		printf("[%s]\n%s\n", T("Obtenir un code de vérification", "Get a verification code"),
+		    json_string_value(json_object_get(a, "message")));
 	}
 	if (!s->cli->json && token != NULL)
 		printf(T("Jeton « rester connecté » (affiché une seule fois) :\n%s\n",
@@ -659,6 +660,8 @@ link_finish(struct session *s, const struct link_opts *o, const char *lt, const 
 		snprintf(ticket, sizeof(ticket), "%s", json_string_value(json_object_get(a, "ticket")));
 		json_decref(a);
 		a = NULL;
+		if (!s->cli->json)
+			printf("[%s]\n", T("Enregistrer", "Save"));
 		rc = call(s, with_label(json_pack("{s:s, s:s, s:s}", "op", "social.finish",
 		    "link_ticket", lt, "ticket", ticket), o->remember), &a);
 		if (rc == EX_DONE)
