@@ -20,6 +20,7 @@
 #include "config.h"
 #include "email.h"
 #include "gpi.h"
+#include "provider.h"
 #include "cli.h"
 #include "i18n.h"
 #include "key.h"
@@ -183,6 +184,35 @@ probe_files(const portail_config *cfg, struct probe *p)
 	snprintf(p->detail, sizeof(p->detail), "%s, %s", cfg->key_file, cfg->store_path);
 }
 
+/* Each [provider.NAME]: its secrets read, then a request without a token. */
+static void
+probe_providers(const portail_config *cfg, struct probe *p)
+{
+	portail_providers *ps = NULL;
+	portail_error err = { { 0 } };
+	size_t used = 0;
+
+	if (cfg->n_providers == 0) {
+		snprintf(p->detail, sizeof(p->detail), "%s", T("aucun", "none"));
+		return;
+	}
+	if ((p->status = portail_providers_new(cfg, &ps, &err)) != PORTAIL_OK) {
+		snprintf(p->detail, sizeof(p->detail), "%s", err.message);
+		return;
+	}
+	for (int i = 0; i < cfg->n_providers && used < sizeof(p->detail); i++) {
+		portail_status s = portail_providers_probe(ps, cfg->providers[i].name, &err);
+		int n;
+
+		if (s != PORTAIL_OK)
+			p->status = s;
+		n = snprintf(p->detail + used, sizeof(p->detail) - used, "%s%s%s%s", i ? "; " : "",
+		    cfg->providers[i].name, s == PORTAIL_OK ? "" : ": ", s == PORTAIL_OK ? "" : err.message);
+		used += n > 0 ? (size_t)n : 0;
+	}
+	portail_providers_free(ps);
+}
+
 /* portail check */
 static int
 cmd_check(struct cli *cli, int argc, char **argv)
@@ -190,12 +220,14 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	portail_config *cfg = NULL;
 	portail_gpi *gpi = NULL;
 	portail_error err = { { 0 } };
-	struct probe probes[4] = {
+	struct probe probes[5] = {
 		{ "annuaire GPI", "GPI directory", "directory", PORTAIL_OK, "" },
 		{ "clé et magasin", "key and store", "store", PORTAIL_OK, "" },
 		{ "courriel", "mail", "mail", PORTAIL_OK, "" },
 		{ "portaild", "portaild", "daemon", PORTAIL_OK, "" },
+		{ "fournisseurs", "providers", "providers", PORTAIL_OK, "" },
 	};
+	const size_t n_probes = sizeof(probes) / sizeof(probes[0]);
 	portail_status worst = PORTAIL_OK;
 	int rc;
 
@@ -203,11 +235,13 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		printf("%s", T("usage : portail check\n"
 		    "Valide la configuration, puis sonde l'annuaire GPI (connexion, liaison, base),\n"
 		    "la clé et le magasin (présents, 0600, à [daemon] user), le serveur de courriel\n"
-		    "(NOOP) et portaild (ping). Sortie 0 quand tout répond.\n",
+		    "(NOOP), portaild (ping) et chaque fournisseur social (ses secrets, puis une\n"
+		    "requête sans jeton). Sortie 0 quand tout répond.\n",
 		    "usage: portail check\n"
 		    "Validates the configuration, then probes the GPI directory (connect, bind, base),\n"
 		    "the key and the store (present, 0600, owned by [daemon] user), the mail server\n"
-		    "(NOOP) and portaild (ping). Exit 0 when everything answers.\n"));
+		    "(NOOP), portaild (ping) and each social provider (its secrets, then a request\n"
+		    "without a token). Exit 0 when everything answers.\n"));
 		return EX_DONE;
 	}
 	if (argc > 1) {
@@ -244,7 +278,8 @@ cmd_check(struct cli *cli, int argc, char **argv)
 			snprintf(probes[3].detail, sizeof(probes[3].detail), "%s: %s", cfg->daemon.socket,
 			    err.message);
 	}
-	for (size_t i = 0; i < 4; i++)
+	probe_providers(cfg, &probes[4]);
+	for (size_t i = 0; i < n_probes; i++)
 		if (probes[i].status != PORTAIL_OK && (worst == PORTAIL_OK ||
 		    probes[i].status == PORTAIL_ERR_CONFIG))
 			worst = probes[i].status;
@@ -253,14 +288,14 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		json_t *j = json_pack("{s:b, s:{s:b, s:s}}", "ok", worst == PORTAIL_OK,
 		    "config", "ok", 1, "path", cfg->path);
 
-		for (size_t i = 0; i < 4; i++)
+		for (size_t i = 0; i < n_probes; i++)
 			json_object_set_new(j, probes[i].json, json_pack("{s:b, s:s}", "ok",
 			    probes[i].status == PORTAIL_OK,
 			    probes[i].status == PORTAIL_OK ? "detail" : "error", probes[i].detail));
 		cli_print_json(j);
 	} else {
 		printf("%s %s\n", T("configuration : OK,", "configuration: OK,"), cfg->path);
-		for (size_t i = 0; i < 4; i++)
+		for (size_t i = 0; i < n_probes; i++)
 			printf("%s%s %s, %s\n", T(probes[i].fr, probes[i].en), T(" :", ":"),
 			    probes[i].status == PORTAIL_OK ? "OK" : T("ÉCHEC", "FAILED"), probes[i].detail);
 	}

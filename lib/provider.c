@@ -584,3 +584,18 @@ out:
 	json_decref(ui);
 	return r;
 }
+
+portail_status
+portail_providers_probe(portail_providers *ps, const char *name, portail_error *err)
+{
+	struct prov *p = find(ps, name);
+	json_t *j = NULL;
+	portail_status r;
+
+	if (p == NULL)
+		return portail_error_set(err, PORTAIL_ERR_UNKNOWN, "no provider named %s", name ? name : "-");
+	r = http_json(p, p->userinfo, NULL, NULL, &j, err);
+	json_decref(j);
+	/* without a token a provider says no: that is an answer */
+	return r == PORTAIL_ERR_REFUSED ? PORTAIL_OK : r;
+}

@@ -53,6 +53,14 @@ PORTAIL_EXPORT portail_status portail_providers_identify(portail_providers *p,
     const char *name, const char *access_token, struct portail_identity *out,
     portail_error *err);
 
+/*
+ * Does provider NAME answer? An unauthenticated request to its userinfo
+ * endpoint: any HTTP answer but a 5xx means it is reachable (OK);
+ * UNAVAILABLE otherwise, the reason in err.
+ */
+PORTAIL_EXPORT portail_status portail_providers_probe(portail_providers *p, const char *name,
+    portail_error *err);
+
 PORTAIL_EXPORT void portail_identity_clear(struct portail_identity *id);
 
 #endif

@@ -369,6 +369,15 @@ ok(GOOD not in text and OTHER not in text and not re.search(r"pt[tk]_[A-Za-z0-9_
    and TOKENS["julie"] not in text and "fb-app-secret" not in text,
    "no password, ticket, token or provider secret in the daemon's log")
 
+# ---- check probes the providers too ------------------------------------------------------------
+r = portail("check")
+ok(r.returncode == 0 and "fournisseurs : OK, google; facebook" in r.stdout,
+   "check: each provider answers", r.stdout + r.stderr)
+sh(os.path.join(FIX, "oidc.sh"), "stop", os.path.join(TMP, "oidc"))
+r = portail("check")
+ok(r.returncode == 3 and "fournisseurs : ÉCHEC" in r.stdout and "google: google unreachable" in r.stdout,
+   "check: a provider down is unavailable (exit 3)", r.stdout + r.stderr)
+
 daemon.terminate()
 daemon.wait()
 sh(os.path.join(FIX, "smtp-sink.sh"), "stop", os.path.join(TMP, "sink"))
