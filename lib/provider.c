@@ -10,10 +10,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "email.h"
+#include "claims.h"
 
 #define TOKEN_MAX 4096          /* access tokens are far shorter; JWTs stay under this */
-#define SUBJECT_MAX 255
 
 struct prov {
 	const struct portail_provider_config *c;
@@ -156,37 +155,6 @@ on_body(char *ptr, size_t size, size_t n, void *arg)
 	return add;
 }
 
-/* A value from a provider, made safe to log. */
-static const char *
-loggable(json_t *v, char *buf, size_t size)
-{
-	const char *s = json_string_value(v);
-	size_t i;
-
-	if (s == NULL)
-		return "-";
-	for (i = 0; s[i] != '\0' && i + 1 < size && i < 120; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = '\0';
-	return buf;
-}
-
-/* The provider's own words for an error answer: error, error_description, error.message. */
-static void
-provider_error(const struct prov *p, long status, json_t *j, portail_error *err)
-{
-	char a[128], b[128];
-	json_t *e = json_object_get(j, "error");
-
-	if (json_is_object(e))
-		portail_error_set(err, PORTAIL_ERR_REFUSED, "%s refused the token (HTTP %ld): %s",
-		    p->c->name, status, loggable(json_object_get(e, "message"), a, sizeof(a)));
-	else
-		portail_error_set(err, PORTAIL_ERR_REFUSED, "%s refused the token (HTTP %ld): %s %s",
-		    p->c->name, status, loggable(e, a, sizeof(a)),
-		    loggable(json_object_get(j, "error_description"), b, sizeof(b)));
-}
-
 /*
  * One request: GET url (bearer in the Authorization header when not
  * NULL), or POST form when not NULL (HTTP basic with the client's id and
@@ -201,8 +169,6 @@ http_json(const struct prov *p, const char *url, const char *bearer, const char 
 	char errbuf[CURL_ERROR_SIZE] = "", *auth = NULL;
 	struct curl_slist *headers = NULL;
 	struct body b = { NULL, 0, false };
-	json_error_t je;
-	json_t *j = NULL;
 	long status = 0;
 	CURLcode rc;
 	CURL *c;
@@ -255,27 +221,8 @@ http_json(const struct prov *p, const char *url, const char *bearer, const char 
 		    errbuf[0] ? errbuf : curl_easy_strerror(rc));
 		goto out;
 	}
-	if (status >= 500 || status == 429) {
-		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s answered HTTP %ld",
-		    p->c->name, status);
-		goto out;
-	}
-	j = b.data ? json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &je) : NULL;
-	if (status != 200) {
-		provider_error(p, status, j, err);
-		r = PORTAIL_ERR_REFUSED;
-		goto out;
-	}
-	if (!json_is_object(j)) {
-		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: malformed answer (not a JSON "
-		    "object)", p->c->name);
-		goto out;
-	}
-	*out = j;
-	j = NULL;
-	r = PORTAIL_OK;
+	r = pt_claims_answer(p->c, status, b.data, b.len, out, err);
 out:
-	json_decref(j);
 	curl_slist_free_all(headers);
 	if (auth != NULL) {
 		sodium_memzero(auth, strlen(auth));
@@ -354,80 +301,6 @@ get_query(const struct prov *p, const char *url, const char *const *kv, size_t n
 	return r;
 }
 
-/* ---- claims ---------------------------------------------------------------------- */
-
-/* A JSON true or the string "true" (Google sends strings); *ok false for other types. */
-static bool
-claim_true(json_t *v, bool *ok)
-{
-	*ok = true;
-	if (v == NULL || json_is_null(v) || json_is_false(v))
-		return false;
-	if (json_is_true(v))
-		return true;
-	if (json_is_string(v) && (strcmp(json_string_value(v), "true") == 0 ||
-	    strcmp(json_string_value(v), "false") == 0))
-		return strcmp(json_string_value(v), "true") == 0;
-	*ok = false;
-	return false;
-}
-
-static bool
-subject_ok(json_t *v)
-{
-	const char *s = json_string_value(v);
-	size_t n;
-
-	if (s == NULL || (n = json_string_length(v)) == 0 || n > SUBJECT_MAX || strlen(s) != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return false;
-	return true;
-}
-
-/* Fills id from a subject, an e-mail and whether it is vouched; REFUSED when malformed. */
-static portail_status
-identity_from(const struct prov *p, json_t *sub, json_t *email, bool vouched,
-    struct portail_identity *id, portail_error *err)
-{
-	const char *e = json_string_value(email);
-
-	if (!subject_ok(sub))
-		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: no usable subject in the "
-		    "answer", p->c->name);
-	if (email != NULL && !json_is_null(email) &&
-	    (e == NULL || strlen(e) != json_string_length(email) ||
-	    portail_email_check(e, NULL) != PORTAIL_OK))
-		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: malformed e-mail in the "
-		    "answer", p->c->name);
-	memset(id, 0, sizeof(*id));
-	id->provider = strdup(p->c->name);
-	id->subject = strdup(json_string_value(sub));
-	id->email = e ? strdup(e) : NULL;
-	id->vouched = vouched && e != NULL;
-	if (id->provider == NULL || id->subject == NULL || (e != NULL && id->email == NULL)) {
-		portail_identity_clear(id);
-		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	}
-	return PORTAIL_OK;
-}
-
-/* Is our client id the token's audience (a string or an array of strings)? */
-static bool
-ours(const struct prov *p, json_t *v)
-{
-	size_t i;
-	json_t *x;
-
-	if (json_is_string(v))
-		return strcmp(json_string_value(v), p->c->client_id) == 0;
-	json_array_foreach(v, i, x)
-		if (json_is_string(x) && strcmp(json_string_value(x), p->c->client_id) == 0)
-			return true;
-	return false;
-}
-
 /* Google: tokeninfo says whose token it is, then OpenID userinfo. */
 static portail_status
 google(const struct prov *p, const char *token, json_t **ti, portail_error *err)
@@ -437,10 +310,7 @@ google(const struct prov *p, const char *token, json_t **ti, portail_error *err)
 
 	if ((r = get_query(p, p->tokeninfo, kv, 2, ti, err)) != PORTAIL_OK)
 		return r;
-	if (!ours(p, json_object_get(*ti, "aud")) && !ours(p, json_object_get(*ti, "azp")))
-		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token was issued to "
-		    "another application", p->c->name);
-	return PORTAIL_OK;
+	return pt_claims_google_tokeninfo(p->c, *ti, err);
 }
 
 /* RFC 7662 introspection: active, and issued to our client id. */
@@ -458,14 +328,8 @@ introspect(const struct prov *p, const char *token, json_t **ti, portail_error *
 		goto out;
 	}
 	snprintf(form, n, "token=%s&token_type_hint=access_token", esc);
-	if ((r = http_json(p, p->introspection, NULL, form, ti, err)) != PORTAIL_OK)
-		goto out;
-	if (!json_is_true(json_object_get(*ti, "active")))
-		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token is not active "
-		    "(expired or revoked)", p->c->name);
-	else if (!ours(p, json_object_get(*ti, "client_id")) && !ours(p, json_object_get(*ti, "aud")))
-		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token was issued to "
-		    "another application", p->c->name);
+	if ((r = http_json(p, p->introspection, NULL, form, ti, err)) == PORTAIL_OK)
+		r = pt_claims_introspection(p->c, *ti, err);
 out:
 	if (esc != NULL) {
 		sodium_memzero(esc, strlen(esc));
@@ -483,7 +347,7 @@ facebook(const struct prov *p, const char *token, struct portail_identity *id, p
 	unsigned char mac[crypto_auth_hmacsha256_BYTES];
 	char proof[2 * sizeof(mac) + 1], *app = NULL;
 	crypto_auth_hmacsha256_state st;
-	json_t *dt = NULL, *me = NULL, *data, *uid;
+	json_t *dt = NULL, *me = NULL, *uid = NULL;
 	size_t n = strlen(p->c->client_id) + strlen(p->secret) + 2;
 	portail_status r;
 
@@ -497,18 +361,8 @@ facebook(const struct prov *p, const char *token, struct portail_identity *id, p
 	}
 	if (r != PORTAIL_OK)
 		goto out;
-	data = json_object_get(dt, "data");
-	uid = json_object_get(data, "user_id");
-	if (!json_is_true(json_object_get(data, "is_valid"))) {
-		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token is not valid "
-		    "(expired or revoked)", p->c->name);
+	if ((r = pt_claims_facebook_debug(p->c, dt, &uid, err)) != PORTAIL_OK)
 		goto out;
-	}
-	if (!ours(p, json_object_get(data, "app_id"))) {
-		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token was issued to "
-		    "another application", p->c->name);
-		goto out;
-	}
 	crypto_auth_hmacsha256_init(&st, (const unsigned char *)p->secret, strlen(p->secret));
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, strlen(token));
 	crypto_auth_hmacsha256_final(&st, mac);
@@ -521,12 +375,7 @@ facebook(const struct prov *p, const char *token, struct portail_identity *id, p
 	}
 	if (r != PORTAIL_OK)
 		goto out;
-	if (!json_equal(json_object_get(me, "id"), uid)) {
-		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: /me and debug_token disagree "
-		    "on the user", p->c->name);
-		goto out;
-	}
-	r = identity_from(p, json_object_get(me, "id"), json_object_get(me, "email"), false, id, err);
+	r = pt_claims_facebook_me(p->c, me, uid, id, err);
 out:
 	sodium_memzero(&st, sizeof(st));
 	sodium_memzero(mac, sizeof(mac));
@@ -542,9 +391,8 @@ portail_providers_identify(portail_providers *ps, const char *name, const char *
     struct portail_identity *id, portail_error *err)
 {
 	struct prov *p = find(ps, name);
-	json_t *ti = NULL, *ui = NULL, *verified;
+	json_t *ti = NULL, *ui = NULL;
 	portail_status r;
-	bool vouched, ok;
 	size_t n;
 
 	memset(id, 0, sizeof(*id));
@@ -563,22 +411,7 @@ portail_providers_identify(portail_providers *ps, const char *name, const char *
 		goto out;
 	if ((r = http_json(p, p->userinfo, access_token, NULL, &ui, err)) != PORTAIL_OK)
 		goto out;
-	/* the two answers must be about the same person */
-	if (json_is_string(json_object_get(ti, "sub")) &&
-	    !json_equal(json_object_get(ti, "sub"), json_object_get(ui, "sub"))) {
-		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: token information and userinfo "
-		    "disagree on the subject", p->c->name);
-		goto out;
-	}
-	verified = json_object_get(ui, kind_is(p, "microsoft") ? "xms_edov" : "email_verified");
-	vouched = claim_true(verified, &ok);
-	if (!ok) {
-		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: malformed %s in the answer",
-		    p->c->name, kind_is(p, "microsoft") ? "xms_edov" : "email_verified");
-		goto out;
-	}
-	r = identity_from(p, json_object_get(ui, "sub"), json_object_get(ui, "email"), vouched, id,
-	    err);
+	r = pt_claims_userinfo(p->c, ti, ui, id, err);
 out:
 	json_decref(ti);
 	json_decref(ui);
