@@ -507,6 +507,7 @@ portail_social_result_clear(struct portail_social_result *r)
 	free(r->email);
 	free(r->provider_email);
 	free(r->provider);
+	free(r->subject);
 	sodium_memzero(r, sizeof(*r));
 }
 
@@ -556,8 +557,10 @@ portail_flow_social_begin(portail_flow *f, const char *provider, const char *acc
 	    (t1.tv_nsec - t0.tv_nsec) / 1000;
 	if (r != PORTAIL_OK)
 		return r;
-	if ((out->provider = strdup(id.provider)) == NULL) {
+	if ((out->provider = strdup(id.provider)) == NULL ||
+	    (out->subject = strdup(id.subject)) == NULL) {
 		portail_identity_clear(&id);
+		portail_social_result_clear(out);
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
 	r = portail_store_link_find(f->d.store, id.provider, id.subject, &key, &last_used, err);

@@ -146,6 +146,7 @@ struct portail_social_result {
 	char *email;                    /* SIGNED_IN, LINKED: the account's address */
 	char *provider_email;           /* LINK: what the provider said, to prefill */
 	char *provider;                 /* the [provider.NAME] */
+	char *subject;                  /* social_begin: the provider's id for the person */
 	int64_t provider_us;            /* social_begin: the provider's time, even on failure */
 	bool created;                   /* LINKED: a new account, without a password */
 	char link_ticket[PORTAIL_TICKET_LEN + 1];       /* LINK */

@@ -35,6 +35,7 @@ struct op_result {
 	char message[512];              /* for a failed one, in the caller's language */
 	const char *reason;             /* for the log line */
 	long long provider_us;          /* > 0: a provider was asked, for so long (logged) */
+	char identity[300];             /* a social identity, provider:subject (logged) */
 };
 
 typedef void (*op_fn)(struct op_ctx *ctx, struct op_result *res);
@@ -763,6 +764,8 @@ op_social_begin(struct op_ctx *ctx, struct op_result *res)
 	s = portail_flow_social_begin(ctx->d->flow, str(ctx, "provider"), str(ctx, "access_token"),
 	    str(ctx, "label"), (int64_t)time(NULL), &r, &err);
 	res->provider_us = r.provider_us;
+	if (r.provider != NULL && r.subject != NULL)
+		snprintf(res->identity, sizeof(res->identity), "%s:%s", r.provider, r.subject);
 	if (s != PORTAIL_OK) {
 		social_failed(ctx, res, s, &err, true);
 		return;
@@ -1064,7 +1067,7 @@ static void
 log_decision(const struct daemon *d, const struct peer *peer, const char *op, bool quiet,
     const struct op_ctx *ctx, const struct op_result *res)
 {
-	char user[300], service[160], rhost[600], opb[160], extra[48] = "";
+	char user[300], service[160], rhost[600], opb[160], extra[400] = "", id[300];
 	json_t *req = ctx->req;
 	const char *result;
 
@@ -1082,8 +1085,11 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 		result = portail_proto_error_name(res->status);
 		break;
 	}
+	if (res->identity[0] != '\0')
+		snprintf(extra, sizeof(extra), " identity=%s", log_safe(res->identity, id, sizeof(id)));
 	if (res->provider_us > 0)
-		snprintf(extra, sizeof(extra), " provider_ms=%.1f", (double)res->provider_us / 1000);
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " provider_ms=%.1f",
+		    (double)res->provider_us / 1000);
 	log_msg(res->status != PORTAIL_OK ? LOG_NOTICE : quiet ? LOG_DEBUG : LOG_INFO,
 	    "op=%s user=%s service=%s rhost=%s uid=%u pid=%d result=%s%s%s%s",
 	    log_safe(op, opb, sizeof(opb)),
