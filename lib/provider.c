@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -24,6 +25,30 @@ struct portail_providers {
 	struct prov p[PORTAIL_MAX_PROVIDERS];
 	int n;
 };
+
+/* One identification: the provider, and when its [provider.NAME] timeout ends (for all
+ * of its requests together). */
+struct call {
+	const struct prov *p;
+	long long deadline;     /* ms, CLOCK_MONOTONIC */
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct call
+call_for(const struct prov *p)
+{
+	struct call k = { p, now_ms() + (long long)p->c->timeout * 1000 };
+
+	return k;
+}
 
 static const struct {
 	const char *kind, *userinfo, *tokeninfo, *debug_token;
@@ -163,18 +188,23 @@ on_body(char *ptr, size_t size, size_t n, void *arg)
  * reached in time or fails (5xx, 429).
  */
 static portail_status
-http_json(const struct prov *p, const char *url, const char *bearer, const char *form,
+http_json(struct call *k, const char *url, const char *bearer, const char *form,
     json_t **out, portail_error *err)
 {
+	const struct prov *p = k->p;
 	char errbuf[CURL_ERROR_SIZE] = "", *auth = NULL;
 	struct curl_slist *headers = NULL;
 	struct body b = { NULL, 0, false };
+	long long left;
 	long status = 0;
 	CURLcode rc;
 	CURL *c;
 	portail_status r;
 
 	*out = NULL;
+	if ((left = k->deadline - now_ms()) <= 0)
+		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s slower than its timeout "
+		    "(%d s)", p->c->name, p->c->timeout);
 	if ((c = curl_easy_init()) == NULL)
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -182,8 +212,8 @@ http_json(const struct prov *p, const char *url, const char *bearer, const char 
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)p->c->timeout * 1000L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)p->c->timeout * 1000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)PORTAIL_PROVIDER_BODY_MAX);
@@ -283,7 +313,7 @@ free_secret_str(char *s)
 
 /* GET url with query parameters (they carry tokens). */
 static portail_status
-get_query(const struct prov *p, const char *url, const char *const *kv, size_t n, json_t **out,
+get_query(struct call *k, const char *url, const char *const *kv, size_t n, json_t **out,
     portail_error *err)
 {
 	CURL *c = curl_easy_init();
@@ -296,27 +326,29 @@ get_query(const struct prov *p, const char *url, const char *const *kv, size_t n
 	curl_easy_cleanup(c);
 	if (full == NULL)
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	r = http_json(p, full, NULL, NULL, out, err);
+	r = http_json(k, full, NULL, NULL, out, err);
 	free_secret_str(full);
 	return r;
 }
 
 /* Google: tokeninfo says whose token it is, then OpenID userinfo. */
 static portail_status
-google(const struct prov *p, const char *token, json_t **ti, portail_error *err)
+google(struct call *k, const char *token, json_t **ti, portail_error *err)
 {
+	const struct prov *p = k->p;
 	const char *kv[] = { "access_token", token };
 	portail_status r;
 
-	if ((r = get_query(p, p->tokeninfo, kv, 2, ti, err)) != PORTAIL_OK)
+	if ((r = get_query(k, p->tokeninfo, kv, 2, ti, err)) != PORTAIL_OK)
 		return r;
 	return pt_claims_google_tokeninfo(p->c, *ti, err);
 }
 
 /* RFC 7662 introspection: active, and issued to our client id. */
 static portail_status
-introspect(const struct prov *p, const char *token, json_t **ti, portail_error *err)
+introspect(struct call *k, const char *token, json_t **ti, portail_error *err)
 {
+	const struct prov *p = k->p;
 	CURL *c = curl_easy_init();
 	char *esc = NULL, *form = NULL;
 	size_t n;
@@ -328,7 +360,7 @@ introspect(const struct prov *p, const char *token, json_t **ti, portail_error *
 		goto out;
 	}
 	snprintf(form, n, "token=%s&token_type_hint=access_token", esc);
-	if ((r = http_json(p, p->introspection, NULL, form, ti, err)) == PORTAIL_OK)
+	if ((r = http_json(k, p->introspection, NULL, form, ti, err)) == PORTAIL_OK)
 		r = pt_claims_introspection(p->c, *ti, err);
 out:
 	if (esc != NULL) {
@@ -342,8 +374,9 @@ out:
 
 /* Facebook: debug_token with the app token, then /me with appsecret_proof; never vouched. */
 static portail_status
-facebook(const struct prov *p, const char *token, struct portail_identity *id, portail_error *err)
+facebook(struct call *k, const char *token, struct portail_identity *id, portail_error *err)
 {
+	const struct prov *p = k->p;
 	unsigned char mac[crypto_auth_hmacsha256_BYTES];
 	char proof[2 * sizeof(mac) + 1], *app = NULL;
 	crypto_auth_hmacsha256_state st;
@@ -357,7 +390,7 @@ facebook(const struct prov *p, const char *token, struct portail_identity *id, p
 	{
 		const char *kv[] = { "input_token", token, "access_token", app };
 
-		r = get_query(p, p->debug_token, kv, 4, &dt, err);
+		r = get_query(k, p->debug_token, kv, 4, &dt, err);
 	}
 	if (r != PORTAIL_OK)
 		goto out;
@@ -371,7 +404,7 @@ facebook(const struct prov *p, const char *token, struct portail_identity *id, p
 		const char *kv[] = { "fields", "id,email", "access_token", token,
 			"appsecret_proof", proof };
 
-		r = get_query(p, p->userinfo, kv, 6, &me, err);
+		r = get_query(k, p->userinfo, kv, 6, &me, err);
 	}
 	if (r != PORTAIL_OK)
 		goto out;
@@ -392,6 +425,7 @@ portail_providers_identify(portail_providers *ps, const char *name, const char *
 {
 	struct prov *p = find(ps, name);
 	json_t *ti = NULL, *ui = NULL;
+	struct call k;
 	portail_status r;
 	size_t n;
 
@@ -403,13 +437,14 @@ portail_providers_identify(portail_providers *ps, const char *name, const char *
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)access_token[i] <= 0x20 || (unsigned char)access_token[i] >= 0x7f)
 			return portail_error_set(err, PORTAIL_ERR_INVALID, "not an access token");
+	k = call_for(p);
 	if (kind_is(p, "facebook"))
-		return facebook(p, access_token, id, err);
-	if (kind_is(p, "google") && (r = google(p, access_token, &ti, err)) != PORTAIL_OK)
+		return facebook(&k, access_token, id, err);
+	if (kind_is(p, "google") && (r = google(&k, access_token, &ti, err)) != PORTAIL_OK)
 		goto out;
-	if (p->introspection != NULL && (r = introspect(p, access_token, &ti, err)) != PORTAIL_OK)
+	if (p->introspection != NULL && (r = introspect(&k, access_token, &ti, err)) != PORTAIL_OK)
 		goto out;
-	if ((r = http_json(p, p->userinfo, access_token, NULL, &ui, err)) != PORTAIL_OK)
+	if ((r = http_json(&k, p->userinfo, access_token, NULL, &ui, err)) != PORTAIL_OK)
 		goto out;
 	r = pt_claims_userinfo(p->c, ti, ui, id, err);
 out:
@@ -423,11 +458,13 @@ portail_providers_probe(portail_providers *ps, const char *name, portail_error *
 {
 	struct prov *p = find(ps, name);
 	json_t *j = NULL;
+	struct call k;
 	portail_status r;
 
 	if (p == NULL)
 		return portail_error_set(err, PORTAIL_ERR_UNKNOWN, "no provider named %s", name ? name : "-");
-	r = http_json(p, p->userinfo, NULL, NULL, &j, err);
+	k = call_for(p);
+	r = http_json(&k, p->userinfo, NULL, NULL, &j, err);
 	json_decref(j);
 	/* without a token a provider says no: that is an answer */
 	return r == PORTAIL_ERR_REFUSED ? PORTAIL_OK : r;

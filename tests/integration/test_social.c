@@ -239,8 +239,10 @@ test_identify_hostile(void **state)
 	    "[provider.lent]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/hang\n"
 	    "timeout = 1\n"
 	    "[provider.absent]\nkind = linkedin\nclient_id = portail\n"
-	    "userinfo_url = http://127.0.0.1:%d/me\n",
-	    url, url, url, url, url, url, fx_closed_port());
+	    "userinfo_url = http://127.0.0.1:%d/me\n"
+	    "[provider.tortue]\nkind = google\nclient_id = portail\ntimeout = 1\n"
+	    "tokeninfo_url = %s/bad/slow\nuserinfo_url = %s/bad/slow\n",
+	    url, url, url, url, url, url, fx_closed_port(), url, url);
 	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_OK);
 	assert_int_equal(identify(ps, "gros", tok("chantal"), &id), PORTAIL_ERR_REFUSED);
 	assert_int_equal(identify(ps, "casse", tok("chantal"), &id), PORTAIL_ERR_REFUSED);
@@ -253,6 +255,8 @@ test_identify_hostile(void **state)
 	assert_int_equal(identify(ps, "lent", tok("chantal"), &id), PORTAIL_ERR_UNAVAILABLE);
 	/* within its timeout (1 s), not the client's; the bound is loose on purpose */
 	assert_true(time(NULL) - t0 < 10);
+	/* two answers of 0.7 s each: good alone, but the timeout is for the whole sign-in */
+	assert_int_equal(identify(ps, "tortue", tok("chantal"), &id), PORTAIL_ERR_UNAVAILABLE);
 	portail_providers_free(ps);
 	portail_config_free(cfg);
 	/* what a kind needs is checked when the providers are made */
