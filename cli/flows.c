@@ -657,7 +657,11 @@ link_finish(struct session *s, const struct link_opts *o, const char *lt, const 
 	    "link", "email", email, "code", code, "link_ticket", lt), &a);
 
 	if (rc == EX_DONE) {
-		snprintf(ticket, sizeof(ticket), "%s", json_string_value(json_object_get(a, "ticket")));
+		json_t *t = json_object_get(a, "ticket");
+
+		snprintf(ticket, sizeof(ticket), "%s", json_string_value(t));
+		if (json_is_string(t))
+			sodium_memzero((void *)(uintptr_t)json_string_value(t), json_string_length(t));
 		json_decref(a);
 		a = NULL;
 		if (!s->cli->json)
@@ -858,6 +862,9 @@ cmd_link(struct cli *cli, int argc, char **argv)
 	rc = link_interactive(&s, &o, lt, json_string_value(json_object_get(a, "provider_email")));
 out:
 	sodium_memzero(lt, sizeof(lt));
+	if (json_is_string(json_object_get(a, "link_ticket")))
+		sodium_memzero((void *)(uintptr_t)json_string_value(json_object_get(a, "link_ticket")),
+		    json_string_length(json_object_get(a, "link_ticket")));
 	json_decref(a);
 	session_close(&s);
 	return rc;

@@ -697,10 +697,10 @@ portail_flow_link_code_verify(portail_flow *f, const char *link_ticket, const ch
 	if (link_ticket == NULL || portail_ticket_hash(f->d.key, link_ticket, lt_hash) != PORTAIL_OK)
 		return portail_error_set(err, PORTAIL_ERR_BAD_TICKET, "unknown or expired link ticket");
 	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
-		return r;
+		goto out;
 	if (portail_code_normalize(&f->d.cfg->codes, code, norm) != PORTAIL_OK) {
-		free(key);
-		return portail_error_set(err, PORTAIL_ERR_INVALID, "not shaped like a code");
+		r = portail_error_set(err, PORTAIL_ERR_INVALID, "not shaped like a code");
+		goto out;
 	}
 	if ((r = portail_store_link_ticket_get(f->d.store, lt_hash, now, &lt, err)) != PORTAIL_OK)
 		goto out;
@@ -722,6 +722,8 @@ out:
 	sodium_memzero(norm, sizeof(norm));
 	sodium_memzero(t, sizeof(t));
 	sodium_memzero(chash, sizeof(chash));
+	sodium_memzero(thash, sizeof(thash));
+	sodium_memzero(lt_hash, sizeof(lt_hash));
 	portail_link_ticket_clear(&lt);
 	free(key);
 	return r;
@@ -760,6 +762,8 @@ portail_flow_social_finish(portail_flow *f, const char *link_ticket, const char 
 out:
 	if (r != PORTAIL_OK)
 		portail_social_result_clear(out);
+	sodium_memzero(lt_hash, sizeof(lt_hash));
+	sodium_memzero(thash, sizeof(thash));
 	portail_link_ticket_clear(&lt);
 	portail_gpi_result_free(g);
 	return r;

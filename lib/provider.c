@@ -302,15 +302,6 @@ fail:
 	return NULL;
 }
 
-static void
-free_secret_str(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
 /* GET url with query parameters (they carry tokens). */
 static portail_status
 get_query(struct call *k, const char *url, const char *const *kv, size_t n, json_t **out,
@@ -327,7 +318,7 @@ get_query(struct call *k, const char *url, const char *const *kv, size_t n, json
 	if (full == NULL)
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	r = http_json(k, full, NULL, NULL, out, err);
-	free_secret_str(full);
+	portail_secret_free(full);
 	return r;
 }
 
@@ -367,7 +358,7 @@ out:
 		sodium_memzero(esc, strlen(esc));
 		curl_free(esc);
 	}
-	free_secret_str(form);
+	portail_secret_free(form);
 	curl_easy_cleanup(c);
 	return r;
 }
@@ -413,7 +404,7 @@ out:
 	sodium_memzero(&st, sizeof(st));
 	sodium_memzero(mac, sizeof(mac));
 	sodium_memzero(proof, sizeof(proof));
-	free_secret_str(app);
+	portail_secret_free(app);
 	json_decref(dt);
 	json_decref(me);
 	return r;

@@ -386,6 +386,25 @@ read_account_at(sqlite3_stmt *s, int c, struct portail_account *a)
 	return true;
 }
 
+/* Reads id, email_key, label, created, expires, last_used, epoch (columns 0 to 6). */
+static bool
+read_token(sqlite3_stmt *s, struct portail_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = sqlite3_column_int64(s, 0);
+	t->email_key = col_text(s, 1);
+	t->label = col_text(s, 2);
+	t->created = sqlite3_column_int64(s, 3);
+	t->expires = sqlite3_column_int64(s, 4);
+	t->last_used = sqlite3_column_int64(s, 5);
+	t->epoch = sqlite3_column_int64(s, 6);
+	if (t->email_key == NULL || t->label == NULL) {
+		portail_token_clear(t);
+		return false;
+	}
+	return true;
+}
+
 static bool
 read_account(sqlite3_stmt *s, struct portail_account *a)
 {
@@ -473,65 +492,37 @@ out:
 	return PORTAIL_OK;
 }
 
-/* Runs one UPDATE/DELETE on an account; UNKNOWN when no row matched. */
-static portail_status
-account_write(portail_store *st, const char *sql, const char *key, int64_t a, int64_t b,
-    int n_ints, portail_error *err)
-{
-	sqlite3_stmt *s;
-	portail_status r;
-
-	pthread_mutex_lock(&st->lock);
-	if ((s = prep(st, sql)) == NULL) {
-		r = db_err(st, err, "account");
-		goto out;
-	}
-	if (n_ints > 0)
-		sqlite3_bind_int64(s, 1, a);
-	if (n_ints > 1)
-		sqlite3_bind_int64(s, 2, b);
-	sqlite3_bind_text(s, n_ints + 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		r = db_err(st, err, "account");
-	else
-		r = sqlite3_changes(st->db) > 0 ? PORTAIL_OK : PORTAIL_ERR_UNKNOWN;
-	release(st, s);
-out:
-	pthread_mutex_unlock(&st->lock);
-	return r;
-}
-
 portail_status
 portail_store_account_set_state(portail_store *st, const char *key, int state, int64_t now,
     portail_error *err)
 {
 	/* disabling also revokes every token (epoch bump) */
-	return account_write(st, state == PORTAIL_ACCOUNT_DISABLED ?
+	return run1(st, state == PORTAIL_ACCOUNT_DISABLED ?
 	    "UPDATE accounts SET state = ?, updated = ?, token_epoch = token_epoch + 1 WHERE email_key = ?" :
 	    "UPDATE accounts SET state = ?, updated = ? WHERE email_key = ?",
-	    key, state, now, 2, err);
+	    "account", true, err, "iit", (int64_t)state, now, key);
 }
 
 portail_status
 portail_store_account_unlock(portail_store *st, const char *key, int64_t now, portail_error *err)
 {
-	return account_write(st,
+	return run1(st,
 	    "UPDATE accounts SET failures = 0, locked_until = 0, updated = ? WHERE email_key = ?",
-	    key, now, 0, 1, err);
+	    "account", true, err, "it", now, key);
 }
 
 portail_status
 portail_store_account_delete(portail_store *st, const char *key, portail_error *err)
 {
-	return account_write(st, "DELETE FROM accounts WHERE email_key = ?", key, 0, 0, 0, err);
+	return run1(st, "DELETE FROM accounts WHERE email_key = ?", "account", true, err, "t", key);
 }
 
 portail_status
 portail_store_account_checked(portail_store *st, const char *key, int64_t now,
     portail_error *err)
 {
-	return account_write(st, "UPDATE accounts SET gpi_checked = ? WHERE email_key = ?",
-	    key, now, 0, 1, err);
+	return run1(st, "UPDATE accounts SET gpi_checked = ? WHERE email_key = ?", "account", true,
+	    err, "it", now, key);
 }
 
 portail_status
@@ -999,15 +990,7 @@ portail_store_token_find(portail_store *st, const unsigned char hash[PORTAIL_HAS
 	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_column_int64(s, 0);
-		out->email_key = col_text(s, 1);
-		out->label = col_text(s, 2);
-		out->created = sqlite3_column_int64(s, 3);
-		out->expires = sqlite3_column_int64(s, 4);
-		out->last_used = sqlite3_column_int64(s, 5);
-		out->epoch = sqlite3_column_int64(s, 6);
-		if (out->email_key && out->label && read_account_at(s, 7, acct)) {
+		if (read_token(s, out) && read_account_at(s, 7, acct)) {
 			r = PORTAIL_OK;
 		} else {
 			portail_token_clear(out);
@@ -1062,14 +1045,10 @@ portail_store_token_list(portail_store *st, const char *key, int64_t now,
 			list = nl;
 			cap = ncap;
 		}
-		memset(&list[used], 0, sizeof(list[used]));
-		list[used].id = sqlite3_column_int64(s, 0);
-		list[used].email_key = col_text(s, 1);
-		list[used].label = col_text(s, 2);
-		list[used].created = sqlite3_column_int64(s, 3);
-		list[used].expires = sqlite3_column_int64(s, 4);
-		list[used].last_used = sqlite3_column_int64(s, 5);
-		list[used].epoch = sqlite3_column_int64(s, 6);
+		if (!read_token(s, &list[used])) {
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+			goto out;
+		}
 		used++;
 	}
 	if (rc != SQLITE_DONE)
@@ -1091,15 +1070,15 @@ out:
 portail_status
 portail_store_token_delete(portail_store *st, const char *key, int64_t id, portail_error *err)
 {
-	return account_write(st, "DELETE FROM tokens WHERE id = ? AND email_key = ?", key, id, 0, 1,
-	    err);
+	return run1(st, "DELETE FROM tokens WHERE id = ? AND email_key = ?", "token", true, err, "it",
+	    id, key);
 }
 
 portail_status
 portail_store_token_revoke_all(portail_store *st, const char *key, int64_t now, portail_error *err)
 {
-	return account_write(st, "UPDATE accounts SET token_epoch = token_epoch + 1, updated = ? "
-	    "WHERE email_key = ?", key, now, 0, 1, err);
+	return run1(st, "UPDATE accounts SET token_epoch = token_epoch + 1, updated = ? "
+	    "WHERE email_key = ?", "account", true, err, "it", now, key);
 }
 
 void

@@ -729,6 +729,10 @@ social_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
 		fail_with(ctx, res, s, "bad_provider_token", MSG(ctx,
 		    "Le fournisseur n'a pas confirmé cette connexion : reconnectez-vous chez lui.",
 		    "The provider did not confirm this sign-in: sign in with it again."));
+	} else if (s == PORTAIL_ERR_INVALID && begin) {
+		fail_with(ctx, res, s, "bad_input", MSG(ctx,
+		    "Jeton du fournisseur ou nom d'appareil mal formé.",
+		    "Malformed provider token or device name."));
 	} else if (s == PORTAIL_ERR_UNKNOWN && begin) {
 		fail_with(ctx, res, s, "unknown_provider", MSG(ctx,
 		    "Ce fournisseur n'est pas offert ici.", "This provider is not offered here."));

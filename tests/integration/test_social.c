@@ -595,6 +595,15 @@ test_signin_unlink_disable(void **state)
 	assert_int_equal(begin("google", tok("other_client"), NULL, st, NULL), PORTAIL_ERR_REFUSED);
 	assert_int_equal(begin("myspace", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_UNKNOWN);
 	assert_string_equal(st, "unknown");
+	/* what cannot be a token: said so, and the provider is never asked */
+	{
+		json_t *a = NULL;
+
+		assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.begin", "provider",
+		    "google", "access_token", "deux mots"), &a), PORTAIL_ERR_INVALID);
+		assert_non_null(strstr(sget(a, "message"), "Jeton du fournisseur"));
+		json_decref(a);
+	}
 	/* a provider down or hanging: unavailable, never a refusal */
 	assert_int_equal(begin("panne", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_UNAVAILABLE);
 	assert_int_equal(begin("lent", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_UNAVAILABLE);
