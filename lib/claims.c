@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "email.h"
+#include "idtoken.h"
 
 #define SUBJECT_MAX 255
 
@@ -127,10 +130,13 @@ ours(const struct portail_provider_config *c, json_t *v)
 	size_t i;
 	json_t *x;
 
+	/* the lengths too: "portail\u0000x" is not portail */
 	if (json_is_string(v))
-		return strcmp(json_string_value(v), c->client_id) == 0;
+		return json_string_length(v) == strlen(c->client_id) &&
+		    strcmp(json_string_value(v), c->client_id) == 0;
 	json_array_foreach(v, i, x)
-		if (json_is_string(x) && strcmp(json_string_value(x), c->client_id) == 0)
+		if (json_is_string(x) && json_string_length(x) == strlen(c->client_id) &&
+		    strcmp(json_string_value(x), c->client_id) == 0)
 			return true;
 	return false;
 }
@@ -142,11 +148,22 @@ not_ours(const struct portail_provider_config *c, portail_error *err)
 	    "application", c->name);
 }
 
+/* Is v exactly our client id, a string (client_id, azp, app_id: never an array)? */
+static bool
+ours_only(const struct portail_provider_config *c, json_t *v)
+{
+	return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
+	    strcmp(json_string_value(v), c->client_id) == 0;
+}
+
 portail_status
 pt_claims_google_tokeninfo(const struct portail_provider_config *c, json_t *ti,
     portail_error *err)
 {
-	if (!ours(c, json_object_get(ti, "aud")) && !ours(c, json_object_get(ti, "azp")))
+	json_t *azp = json_object_get(ti, "azp");
+
+	/* aud is whom Google issued the token to; azp, when there, must agree */
+	if (!ours_only(c, json_object_get(ti, "aud")) || (azp != NULL && !ours_only(c, azp)))
 		return not_ours(c, err);
 	return PORTAIL_OK;
 }
@@ -154,10 +171,13 @@ pt_claims_google_tokeninfo(const struct portail_provider_config *c, json_t *ti,
 portail_status
 pt_claims_introspection(const struct portail_provider_config *c, json_t *ti, portail_error *err)
 {
+	json_t *cid = json_object_get(ti, "client_id");
+
 	if (!json_is_true(json_object_get(ti, "active")))
 		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token is not active "
 		    "(expired or revoked)", c->name);
-	if (!ours(c, json_object_get(ti, "client_id")) && !ours(c, json_object_get(ti, "aud")))
+	/* client_id is who asked for the token: ours, whatever its audience says */
+	if (cid != NULL ? !ours_only(c, cid) : !ours(c, json_object_get(ti, "aud")))
 		return not_ours(c, err);
 	return PORTAIL_OK;
 }
@@ -194,7 +214,7 @@ pt_claims_facebook_debug(const struct portail_provider_config *c, json_t *dt, js
 	if (!json_is_true(json_object_get(data, "is_valid")))
 		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the token is not valid "
 		    "(expired or revoked)", c->name);
-	if (!ours(c, json_object_get(data, "app_id")))
+	if (!ours_only(c, json_object_get(data, "app_id")))
 		return not_ours(c, err);
 	return PORTAIL_OK;
 }
@@ -209,4 +229,85 @@ pt_claims_facebook_me(const struct portail_provider_config *c, json_t *me, json_
 		    "on the user", c->name);
 	return identity_from(c, json_object_get(me, "id"), json_object_get(me, "email"), false, id,
 	    err);
+}
+
+/* The issuer the token must name: iss, with {tenantid} replaced by its tid claim (MSAL). */
+static bool
+issuer_is(const struct portail_provider_config *c, const char *iss, json_t *pl)
+{
+	const char *got = json_string_value(json_object_get(pl, "iss"));
+	const char *tid = json_string_value(json_object_get(pl, "tid"));
+	const char *t = strstr(iss, "{tenantid}");
+	char want[600];
+	size_t n;
+
+	if (got == NULL || strlen(got) != json_string_length(json_object_get(pl, "iss")))
+		return false;
+	if (t == NULL)
+		return strcmp(got, iss) == 0 ||
+		    /* Google signs some with the bare host (its documentation says accept both) */
+		    (strcmp(c->kind, "google") == 0 && strcmp(iss, "https://accounts.google.com") == 0 &&
+		    strcmp(got, "accounts.google.com") == 0);
+	/* a tenant is a GUID (or a verified domain): nothing that could change the URL's shape */
+	if (tid == NULL || (n = strlen(tid)) == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((tid[i] >= 'a' && tid[i] <= 'z') || (tid[i] >= 'A' && tid[i] <= 'Z') ||
+		    (tid[i] >= '0' && tid[i] <= '9') || tid[i] == '-' || tid[i] == '.'))
+			return false;
+	if ((size_t)snprintf(want, sizeof(want), "%.*s%s%s", (int)(t - iss), iss, tid,
+	    t + strlen("{tenantid}")) >= sizeof(want))
+		return false;
+	return strcmp(got, want) == 0;
+}
+
+/* A NumericDate claim: OK with *t; false when present and not a number (or absent when needed). */
+static bool
+date_claim(json_t *pl, const char *name, bool needed, double *t)
+{
+	json_t *v = json_object_get(pl, name);
+
+	*t = 0;
+	if (v == NULL)
+		return !needed;
+	if (!json_is_number(v))
+		return false;
+	*t = json_number_value(v);
+	return true;
+}
+
+portail_status
+pt_claims_id_token(const struct portail_provider_config *c, const char *iss, json_t *pl,
+    const char *nonce, int64_t now, struct portail_identity *id, portail_error *err)
+{
+	json_t *aud = json_object_get(pl, "aud"), *azp = json_object_get(pl, "azp");
+	const char *got = json_string_value(json_object_get(pl, "nonce"));
+	double exp, nbf, iat;
+	char a[128];
+
+	memset(id, 0, sizeof(*id));
+	if (!issuer_is(c, iss, pl))
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the ID token's issuer %s is "
+		    "not %s", c->name, loggable(json_object_get(pl, "iss"), a, sizeof(a)), iss);
+	/* OpenID Connect Core 3.1.3.7: aud holds us; azp is us when present or with several */
+	if (!ours(c, aud) || ((azp != NULL || (json_is_array(aud) && json_array_size(aud) > 1)) &&
+	    !ours_only(c, azp)))
+		return not_ours(c, err);
+	if (!date_claim(pl, "exp", true, &exp) || !date_claim(pl, "nbf", false, &nbf) ||
+	    !date_claim(pl, "iat", false, &iat))
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the ID token has no exp, or "
+		    "a date that is not a number", c->name);
+	if (exp + PT_IDTOKEN_SKEW <= (double)now)
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the ID token expired",
+		    c->name);
+	if (nbf - PT_IDTOKEN_SKEW > (double)now || iat - PT_IDTOKEN_SKEW > (double)now)
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the ID token is from the "
+		    "future (nbf or iat)", c->name);
+	/* the nonce the caller sent with the sign-in: a token replayed from elsewhere has another */
+	if (got == NULL || nonce == NULL || strlen(got) != strlen(nonce) ||
+	    json_string_length(json_object_get(pl, "nonce")) != strlen(nonce) ||
+	    sodium_memcmp(got, nonce, strlen(nonce)) != 0)
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: the ID token's nonce is not "
+		    "the one of this sign-in", c->name);
+	return pt_claims_userinfo(c, NULL, pl, id, err);
 }

@@ -11,6 +11,8 @@
 #ifndef PORTAIL_CLAIMS_H
 #define PORTAIL_CLAIMS_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "config.h"
@@ -25,11 +27,11 @@
 portail_status pt_claims_answer(const struct portail_provider_config *c, long status,
     const char *body, size_t len, json_t **out, portail_error *err);
 
-/* Google's tokeninfo: the token was issued to our client id (aud or azp). */
+/* Google's tokeninfo: the token was issued to our client id (aud; azp too when present). */
 portail_status pt_claims_google_tokeninfo(const struct portail_provider_config *c, json_t *ti,
     portail_error *err);
 
-/* RFC 7662: active, and issued to our client id (client_id or aud). */
+/* RFC 7662: active, and issued to our client id (client_id; aud when there is no client_id). */
 portail_status pt_claims_introspection(const struct portail_provider_config *c, json_t *ti,
     portail_error *err);
 
@@ -47,5 +49,14 @@ portail_status pt_claims_facebook_debug(const struct portail_provider_config *c,
 /* Facebook's /me for that user: the identity, never vouched. */
 portail_status pt_claims_facebook_me(const struct portail_provider_config *c, json_t *me,
     json_t *user_id, struct portail_identity *id, portail_error *err);
+
+/*
+ * The payload pl of an ID token whose signature idtoken.c verified: iss
+ * (see pt_idtoken_verify for {tenantid}), aud and azp ours, exp, nbf and
+ * iat against now with PT_IDTOKEN_SKEW, nonce equal; then the identity
+ * by the userinfo rules.
+ */
+portail_status pt_claims_id_token(const struct portail_provider_config *c, const char *iss,
+    json_t *pl, const char *nonce, int64_t now, struct portail_identity *id, portail_error *err);
 
 #endif

@@ -142,6 +142,8 @@ static const struct key keys[] = {
 	{ S_PROVIDER, "tokeninfo_url", K_HTTP_URL, P(tokeninfo_url), 0, 0, NULL, false },
 	{ S_PROVIDER, "introspection_url", K_HTTP_URL, P(introspection_url), 0, 0, NULL, false },
 	{ S_PROVIDER, "debug_token_url", K_HTTP_URL, P(debug_token_url), 0, 0, NULL, false },
+	{ S_PROVIDER, "issuer", K_HTTP_URL, P(issuer), 0, 0, NULL, false },
+	{ S_PROVIDER, "jwks_url", K_HTTP_URL, P(jwks_url), 0, 0, NULL, false },
 	{ S_PROVIDER, "timeout", K_INT, P(timeout), 1, 60, "5", false },
 };
 
@@ -490,6 +492,32 @@ find_key(enum section s, const char *name)
 	return NULL;
 }
 
+/*
+ * What ties a provider's tokens to our client id (issue 11): an oidc
+ * provider needs introspection_url (access tokens) or issuer and jwks_url
+ * (ID tokens); the other kinds have defaults for both.
+ */
+static portail_status
+provider_check(struct parser *p, int pi)
+{
+	const struct portail_provider_config *pc = &p->cfg->providers[pi];
+	const struct key *kind = find_key(S_PROVIDER, "kind");
+	const struct key *iss = find_key(S_PROVIDER, "issuer");
+	const struct key *jwks = find_key(S_PROVIDER, "jwks_url");
+
+	if (strcmp(pc->kind, "oidc") != 0)
+		return PORTAIL_OK;
+	if ((pc->issuer == NULL) != (pc->jwks_url == NULL))
+		return fail(p, p->provider_seen[pi][(pc->issuer ? iss : jwks) - keys],
+		    pc->issuer ? iss : jwks, "kind oidc verifies ID tokens with both issuer and "
+		    "jwks_url");
+	if (pc->introspection_url == NULL && pc->issuer == NULL)
+		return fail(p, p->provider_seen[pi][kind - keys], kind, "oidc needs "
+		    "introspection_url (to check that an access token is ours), or issuer and "
+		    "jwks_url (to verify ID tokens): nothing else ties a token to client_id");
+	return PORTAIL_OK;
+}
+
 /* A run of ") (" left by joined continuation lines becomes ")(". */
 static void
 squeeze_filter(char *v)
@@ -640,6 +668,8 @@ finish(struct parser *p)
 		if (cfg->providers[pi].timeout >= cfg->daemon.request_timeout)
 			return fail(p, p->provider_seen[pi][k - keys], k,
 			    "must be less than [daemon] request_timeout (%d)", cfg->daemon.request_timeout);
+		if ((r = provider_check(p, pi)) != PORTAIL_OK)
+			return r;
 		p->provider = -1;
 	}
 	if (cfg->gpi.bind_password_file != NULL && cfg->gpi.bind_dn == NULL) {
@@ -877,6 +907,8 @@ free_provider(struct portail_provider_config *pc)
 	free(pc->tokeninfo_url);
 	free(pc->introspection_url);
 	free(pc->debug_token_url);
+	free(pc->issuer);
+	free(pc->jwks_url);
 }
 
 void

@@ -96,6 +96,8 @@ struct portail_provider_config {
 	char *tokeninfo_url;
 	char *introspection_url;
 	char *debug_token_url;
+	char *issuer;                   /* ID tokens' iss; may hold {tenantid} (microsoft) */
+	char *jwks_url;                 /* the keys that sign its ID tokens */
 	int timeout;
 };
 

@@ -531,9 +531,11 @@ social_token(portail_flow *f, const char *email, const char *label, int64_t now,
 	return portail_flow_token_issue(f, email, label, now, out->token, &out->token_id, err);
 }
 
-portail_status
-portail_flow_social_begin(portail_flow *f, const char *provider, const char *access_token,
-    const char *label, int64_t now, struct portail_social_result *out, portail_error *err)
+/* social.begin with either an access token, or an ID token and its nonce (the other NULL). */
+static portail_status
+social_begin(portail_flow *f, const char *provider, const char *access_token,
+    const char *id_token, const char *nonce, const char *label, int64_t now,
+    struct portail_social_result *out, portail_error *err)
 {
 	struct portail_identity id = { 0 };
 	struct portail_account a = { 0 };
@@ -551,7 +553,11 @@ portail_flow_social_begin(portail_flow *f, const char *provider, const char *acc
 	if (label != NULL && (*label == '\0' || strlen(label) > 64))
 		return portail_error_set(err, PORTAIL_ERR_INVALID, "a label of 1 to 64 characters");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	r = portail_providers_identify(f->d.providers, provider, access_token, &id, err);
+	if (id_token != NULL)
+		r = portail_providers_identify_id_token(f->d.providers, provider, id_token, nonce,
+		    &id, err);
+	else
+		r = portail_providers_identify(f->d.providers, provider, access_token, &id, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->provider_us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000;
@@ -602,6 +608,25 @@ out:
 	portail_account_clear(&a);
 	free(key);
 	return r;
+}
+
+portail_status
+portail_flow_social_begin(portail_flow *f, const char *provider, const char *access_token,
+    const char *label, int64_t now, struct portail_social_result *out, portail_error *err)
+{
+	return social_begin(f, provider, access_token, NULL, NULL, label, now, out, err);
+}
+
+portail_status
+portail_flow_social_begin_id_token(portail_flow *f, const char *provider, const char *id_token,
+    const char *nonce, const char *label, int64_t now, struct portail_social_result *out,
+    portail_error *err)
+{
+	if (id_token == NULL || nonce == NULL) {
+		memset(out, 0, sizeof(*out));
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "an ID token and its nonce");
+	}
+	return social_begin(f, provider, NULL, id_token, nonce, label, now, out, err);
 }
 
 static portail_status

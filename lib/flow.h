@@ -168,6 +168,16 @@ PORTAIL_EXPORT portail_status portail_flow_social_begin(portail_flow *f, const c
     struct portail_social_result *out, portail_error *err);
 
 /*
+ * The same with the provider's OpenID Connect ID token and the nonce sent
+ * with the sign-in (portail_providers_identify_id_token): for the kinds
+ * whose access tokens are not taken (microsoft, linkedin, oidc without
+ * introspection_url). INVALID without both.
+ */
+PORTAIL_EXPORT portail_status portail_flow_social_begin_id_token(portail_flow *f,
+    const char *provider, const char *id_token, const char *nonce, const char *label,
+    int64_t now, struct portail_social_result *out, portail_error *err);
+
+/*
  * "Complétez les informations suivantes": the school address for a link
  * ticket. LINKED when the provider vouches for exactly that address and it
  * has a child in a subscribed school; otherwise CODE_SENT, whatever the

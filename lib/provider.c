@@ -1,6 +1,7 @@
 /* provider.c — social accounts' providers; see provider.h. */
 #include "provider.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +13,20 @@
 #include <sodium.h>
 
 #include "claims.h"
+#include "idtoken.h"
 
 #define TOKEN_MAX 4096          /* access tokens are far shorter; JWTs stay under this */
+#define JWKS_TTL 3600           /* s: keys are fetched again after an hour … */
+#define JWKS_REFETCH 60         /* … or for an unknown kid, at most once a minute */
 
 struct prov {
 	const struct portail_provider_config *c;
 	char *secret;           /* client secret, or NULL */
 	const char *userinfo, *tokeninfo, *introspection, *debug_token;
+	const char *issuer, *jwks_url;  /* ID tokens, when both are set */
+	pthread_mutex_t lock;   /* the JWKS cache below */
+	json_t *jwks;           /* the keys last fetched, or NULL */
+	long long jwks_at;      /* when (ms, CLOCK_MONOTONIC); 0: never */
 };
 
 struct portail_providers {
@@ -51,14 +59,20 @@ call_for(const struct prov *p)
 }
 
 static const struct {
-	const char *kind, *userinfo, *tokeninfo, *debug_token;
+	const char *kind, *userinfo, *tokeninfo, *debug_token, *issuer, *jwks_url;
 } defaults[] = {
 	{ "google", "https://openidconnect.googleapis.com/v1/userinfo",
-	  "https://oauth2.googleapis.com/tokeninfo", NULL },
-	{ "microsoft", "https://graph.microsoft.com/oidc/userinfo", NULL, NULL },
-	{ "facebook", "https://graph.facebook.com/me", NULL, "https://graph.facebook.com/debug_token" },
-	{ "linkedin", "https://api.linkedin.com/v2/userinfo", NULL, NULL },
-	{ "oidc", NULL, NULL, NULL },
+	  "https://oauth2.googleapis.com/tokeninfo", NULL,
+	  "https://accounts.google.com", "https://www.googleapis.com/oauth2/v3/certs" },
+	/* any tenant (and personal accounts): {tenantid} is the token's tid, as MSAL does */
+	{ "microsoft", "https://graph.microsoft.com/oidc/userinfo", NULL, NULL,
+	  "https://login.microsoftonline.com/{tenantid}/v2.0",
+	  "https://login.microsoftonline.com/common/discovery/v2.0/keys" },
+	{ "facebook", "https://graph.facebook.com/me", NULL, "https://graph.facebook.com/debug_token",
+	  NULL, NULL },
+	{ "linkedin", "https://api.linkedin.com/v2/userinfo", NULL, NULL,
+	  "https://www.linkedin.com/oauth", "https://www.linkedin.com/oauth/openid/jwks" },
+	{ "oidc", NULL, NULL, NULL, NULL, NULL },
 };
 
 static bool
@@ -86,21 +100,33 @@ portail_providers_new(const portail_config *cfg, portail_providers **out, portai
 				p->userinfo = defaults[k].userinfo;
 				p->tokeninfo = defaults[k].tokeninfo;
 				p->debug_token = defaults[k].debug_token;
+				p->issuer = defaults[k].issuer;
+				p->jwks_url = defaults[k].jwks_url;
 			}
 		}
+		pthread_mutex_init(&p->lock, NULL);
 		if (p->c->userinfo_url != NULL)
 			p->userinfo = p->c->userinfo_url;
 		if (p->c->tokeninfo_url != NULL)
 			p->tokeninfo = p->c->tokeninfo_url;
 		if (p->c->debug_token_url != NULL)
 			p->debug_token = p->c->debug_token_url;
+		if (p->c->issuer != NULL)
+			p->issuer = p->c->issuer;
+		if (p->c->jwks_url != NULL)
+			p->jwks_url = p->c->jwks_url;
 		p->introspection = p->c->introspection_url;
 		if (p->c->client_secret_file != NULL &&
 		    (r = portail_secret_read(p->c->client_secret_file, &p->secret, err)) != PORTAIL_OK)
 			break;
-		if (p->userinfo == NULL)
+		if (p->userinfo == NULL && p->introspection != NULL)
 			r = portail_error_set(err, PORTAIL_ERR_CONFIG,
-			    "[provider.%s] kind oidc needs userinfo_url", p->c->name);
+			    "[provider.%s] introspection_url needs userinfo_url", p->c->name);
+		else if (p->introspection == NULL && (p->issuer == NULL || p->jwks_url == NULL) &&
+		    !kind_is(p, "facebook") && !kind_is(p, "google"))
+			r = portail_error_set(err, PORTAIL_ERR_CONFIG, "[provider.%s] nothing ties its "
+			    "tokens to client_id: set introspection_url, or issuer and jwks_url",
+			    p->c->name);
 		else if (kind_is(p, "facebook") && p->secret == NULL)
 			r = portail_error_set(err, PORTAIL_ERR_CONFIG, "[provider.%s] kind facebook "
 			    "needs client_secret_file (debug_token and appsecret_proof)", p->c->name);
@@ -121,8 +147,11 @@ portail_providers_free(portail_providers *ps)
 {
 	if (ps == NULL)
 		return;
-	for (int i = 0; i < ps->n; i++)
+	for (int i = 0; i < ps->n; i++) {
 		portail_secret_free(ps->p[i].secret);
+		json_decref(ps->p[i].jwks);
+		pthread_mutex_destroy(&ps->p[i].lock);
+	}
 	free(ps);
 }
 
@@ -410,6 +439,26 @@ out:
 	return r;
 }
 
+/*
+ * Does an access token of p say which application it was issued to?
+ * Google's tokeninfo (aud), Facebook's debug_token (app_id) and RFC 7662
+ * introspection (client_id) do; Microsoft's Graph tokens, LinkedIn's and
+ * a bare userinfo do not (issue 11).
+ */
+static bool
+takes_access_tokens(const struct prov *p)
+{
+	return kind_is(p, "google") || kind_is(p, "facebook") || p->introspection != NULL;
+}
+
+bool
+portail_providers_take_access_tokens(const portail_providers *ps, const char *name)
+{
+	const struct prov *p = find((portail_providers *)(uintptr_t)ps, name);
+
+	return p != NULL && takes_access_tokens(p);
+}
+
 portail_status
 portail_providers_identify(portail_providers *ps, const char *name, const char *access_token,
     struct portail_identity *id, portail_error *err)
@@ -428,6 +477,11 @@ portail_providers_identify(portail_providers *ps, const char *name, const char *
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)access_token[i] <= 0x20 || (unsigned char)access_token[i] >= 0x7f)
 			return portail_error_set(err, PORTAIL_ERR_INVALID, "not an access token");
+	if (!takes_access_tokens(p))
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: an access token of kind %s "
+		    "does not say which application it was issued to, so it is not taken: sign in "
+		    "with an ID token (id_token and nonce) or through the browser's code flow",
+		    p->c->name, p->c->kind);
 	k = call_for(p);
 	if (kind_is(p, "facebook"))
 		return facebook(&k, access_token, id, err);
@@ -444,6 +498,101 @@ out:
 	return r;
 }
 
+/*
+ * The provider's keys, a new reference in *out: the cached ones, fetched
+ * again when older than JWKS_TTL (the old ones kept when the provider
+ * cannot answer: keys rotate slowly). With had (the keys that knew no
+ * key for a token): newer ones than had, fetched again unless the last
+ * fetch is younger than JWKS_REFETCH (UNKNOWN then: a stream of made-up
+ * kids makes one request a minute, not one each).
+ */
+static portail_status
+jwks_get(struct call *k, struct prov *p, const json_t *had, json_t **out, portail_error *err)
+{
+	long long now = now_ms();
+	json_t *j = NULL;
+	portail_status r;
+
+	*out = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (p->jwks != NULL && had != NULL && p->jwks != had) {
+		*out = json_incref(p->jwks);    /* another sign-in fetched them meanwhile */
+		r = PORTAIL_OK;
+		goto out;
+	}
+	if (p->jwks != NULL && had != NULL && now - p->jwks_at < JWKS_REFETCH * 1000LL) {
+		r = portail_error_set(err, PORTAIL_ERR_UNKNOWN, "%s: no key of its JWKS can verify "
+		    "this ID token (keys fetched less than %d s ago)", p->c->name, JWKS_REFETCH);
+		goto out;
+	}
+	if (p->jwks != NULL && had == NULL && now - p->jwks_at < JWKS_TTL * 1000LL) {
+		*out = json_incref(p->jwks);
+		r = PORTAIL_OK;
+		goto out;
+	}
+	r = http_json(k, p->jwks_url, NULL, NULL, &j, err);
+	if (r == PORTAIL_OK && !pt_jwks_ok(j))
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: jwks_url answered no key set "
+		    "(a \"keys\" array of at most %d)", p->c->name, PT_JWKS_KEYS_MAX);
+	if (r == PORTAIL_OK) {
+		json_decref(p->jwks);
+		p->jwks = j;
+		p->jwks_at = now;
+		*out = json_incref(j);
+	} else if (p->jwks != NULL && had == NULL) {
+		json_decref(j);
+		*out = json_incref(p->jwks);    /* stale, but the provider's */
+		r = PORTAIL_OK;
+	} else {
+		json_decref(j);
+		/* keys we cannot get are the provider's outage, not the parent's fault */
+		if (r != PORTAIL_ERR_NOMEM)
+			r = PORTAIL_ERR_UNAVAILABLE;
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+portail_status
+portail_providers_identify_id_token(portail_providers *ps, const char *name,
+    const char *id_token, const char *nonce, struct portail_identity *id, portail_error *err)
+{
+	struct prov *p = find(ps, name);
+	json_t *keys = NULL, *newer = NULL;
+	struct call k;
+	portail_status r;
+
+	memset(id, 0, sizeof(*id));
+	if (p == NULL)
+		return portail_error_set(err, PORTAIL_ERR_UNKNOWN, "no provider named %s", name ? name : "-");
+	if (p->issuer == NULL || p->jwks_url == NULL)
+		return portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: no issuer and jwks_url to "
+		    "verify its ID tokens (kind %s): sign in with an access token", p->c->name,
+		    p->c->kind);
+	if (id_token == NULL || strlen(id_token) > PT_IDTOKEN_MAX || nonce == NULL)
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "not an ID token and its nonce");
+	k = call_for(p);
+	if ((r = jwks_get(&k, p, NULL, &keys, err)) != PORTAIL_OK)
+		return r;
+	r = pt_idtoken_verify(p->c, p->issuer, keys, id_token, nonce, (int64_t)time(NULL), id, err);
+	if (r == PORTAIL_ERR_UNKNOWN) {
+		/* an unknown kid: the provider may have rotated its keys */
+		portail_status again = jwks_get(&k, p, keys, &newer, err);
+
+		if (again == PORTAIL_OK)
+			r = pt_idtoken_verify(p->c, p->issuer, newer, id_token, nonce,
+			    (int64_t)time(NULL), id, err);
+		else if (again != PORTAIL_ERR_UNKNOWN)
+			r = again;
+		if (r == PORTAIL_ERR_UNKNOWN)
+			r = PORTAIL_ERR_REFUSED;        /* err says why */
+	}
+	json_decref(keys);
+	json_decref(newer);
+	return r;
+}
+
 portail_status
 portail_providers_probe(portail_providers *ps, const char *name, portail_error *err)
 {
@@ -455,6 +604,12 @@ portail_providers_probe(portail_providers *ps, const char *name, portail_error *
 	if (p == NULL)
 		return portail_error_set(err, PORTAIL_ERR_UNKNOWN, "no provider named %s", name ? name : "-");
 	k = call_for(p);
+	/* an ID-token-only provider: its keys must be there */
+	if (p->userinfo == NULL) {
+		r = jwks_get(&k, p, NULL, &j, err);
+		json_decref(j);
+		return r;
+	}
 	r = http_json(&k, p->userinfo, NULL, NULL, &j, err);
 	json_decref(j);
 	/* without a token a provider says no: that is an answer */

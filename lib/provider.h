@@ -47,16 +47,41 @@ PORTAIL_EXPORT bool portail_providers_has(const portail_providers *p, const char
  * a malformed e-mail, an oversized or malformed answer), the reason in
  * err. UNAVAILABLE: the provider unreachable, failing (5xx) or slower
  * than its timeout. UNKNOWN: no such provider. INVALID: a token that
- * cannot be one (empty, too long, not printable).
+ * cannot be one (empty, too long, not printable). Only the providers
+ * whose access tokens say which application they were issued to take
+ * them (portail_providers_take_access_tokens); the others are REFUSED
+ * before any request, err naming the ID token and the browser's code flow.
  */
 PORTAIL_EXPORT portail_status portail_providers_identify(portail_providers *p,
     const char *name, const char *access_token, struct portail_identity *out,
     portail_error *err);
 
 /*
+ * Google, Facebook, and any provider with introspection_url: their access
+ * tokens name the application they were issued to. False for microsoft,
+ * linkedin and oidc without introspection_url, and for an unknown NAME.
+ */
+PORTAIL_EXPORT bool portail_providers_take_access_tokens(const portail_providers *p,
+    const char *name);
+
+/*
+ * As portail_providers_identify, with an OpenID Connect ID token and the
+ * nonce the caller sent with the sign-in: its signature checked against
+ * the provider's JWKS (jwks_url, fetched within the provider's timeout,
+ * kept an hour, fetched again for an unknown kid at most once a minute),
+ * then iss, aud, azp, exp and nonce (idtoken.h). REFUSED also for a
+ * provider without issuer and jwks_url (facebook); UNAVAILABLE when its
+ * keys cannot be fetched.
+ */
+PORTAIL_EXPORT portail_status portail_providers_identify_id_token(portail_providers *p,
+    const char *name, const char *id_token, const char *nonce, struct portail_identity *out,
+    portail_error *err);
+
+/*
  * Does provider NAME answer? An unauthenticated request to its userinfo
  * endpoint: any HTTP answer but a 5xx means it is reachable (OK);
- * UNAVAILABLE otherwise, the reason in err.
+ * UNAVAILABLE otherwise, the reason in err. A provider with no userinfo
+ * (ID tokens only): its JWKS must be fetched.
  */
 PORTAIL_EXPORT portail_status portail_providers_probe(portail_providers *p, const char *name,
     portail_error *err);

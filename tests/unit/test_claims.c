@@ -102,14 +102,33 @@ test_audience(void **state)
 	json_t *j;
 
 	(void)state;
-	j = js("{\"aud\":\"other\",\"azp\":\"portail\"}");
+	/* issue 11: aud is whom the token was issued to; azp, when there, must agree */
+	j = js("{\"aud\":\"portail\",\"azp\":\"portail\"}");
 	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_OK);
+	json_decref(j);
+	j = js("{\"aud\":\"portail\"}");
+	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_OK);
+	json_decref(j);
+	j = js("{\"aud\":\"other\",\"azp\":\"portail\"}");
+	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_ERR_REFUSED);
+	assert_non_null(strstr(err.message, "issued to another application"));
+	json_decref(j);
+	j = js("{\"aud\":\"portail\",\"azp\":\"other\"}");
+	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_ERR_REFUSED);
+	json_decref(j);
+	j = js("{\"azp\":\"portail\"}");
+	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_ERR_REFUSED);
 	json_decref(j);
 	j = js("{\"aud\":\"other\",\"azp\":\"other\"}");
 	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_ERR_REFUSED);
 	json_decref(j);
+	/* tokeninfo's aud is one string: an array naming us among others is not ours */
 	j = js("{\"aud\":[\"x\",\"portail\"]}");
-	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_OK);
+	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_ERR_REFUSED);
+	json_decref(j);
+	/* a NUL inside: "portail\u0000x" is not portail */
+	j = js("{\"aud\":\"portail\\u0000x\"}");
+	assert_int_equal(pt_claims_google_tokeninfo(&google, j, &err), PORTAIL_ERR_REFUSED);
 	json_decref(j);
 	/* a client id that merely starts like ours is not ours */
 	j = js("{\"aud\":\"portail-evil\"}");
@@ -123,6 +142,23 @@ test_audience(void **state)
 	assert_int_equal(pt_claims_introspection(&ecole, j, &err), PORTAIL_ERR_REFUSED);
 	json_decref(j);
 	j = js("{\"active\":true,\"client_id\":\"other\"}");
+	assert_int_equal(pt_claims_introspection(&ecole, j, &err), PORTAIL_ERR_REFUSED);
+	json_decref(j);
+	/* another client's token for our audience is still another application's */
+	j = js("{\"active\":true,\"client_id\":\"other\",\"aud\":\"portail\"}");
+	assert_int_equal(pt_claims_introspection(&ecole, j, &err), PORTAIL_ERR_REFUSED);
+	json_decref(j);
+	j = js("{\"active\":true,\"client_id\":[\"portail\"]}");
+	assert_int_equal(pt_claims_introspection(&ecole, j, &err), PORTAIL_ERR_REFUSED);
+	json_decref(j);
+	/* without client_id, the audience decides */
+	j = js("{\"active\":true,\"aud\":[\"api\",\"portail\"]}");
+	assert_int_equal(pt_claims_introspection(&ecole, j, &err), PORTAIL_OK);
+	json_decref(j);
+	j = js("{\"active\":true,\"aud\":\"api\"}");
+	assert_int_equal(pt_claims_introspection(&ecole, j, &err), PORTAIL_ERR_REFUSED);
+	json_decref(j);
+	j = js("{\"active\":true}");
 	assert_int_equal(pt_claims_introspection(&ecole, j, &err), PORTAIL_ERR_REFUSED);
 	json_decref(j);
 }
@@ -223,6 +259,13 @@ test_facebook(void **state)
 	json_decref(me);
 	json_decref(dt);
 	dt = js("{\"data\":{\"app_id\":\"999\",\"is_valid\":true,\"user_id\":\"10001\"}}");
+	assert_int_equal(pt_claims_facebook_debug(&facebook, dt, &uid, &err), PORTAIL_ERR_REFUSED);
+	json_decref(dt);
+	/* app_id is one string: an array that names us among others is another app's */
+	dt = js("{\"data\":{\"app_id\":[\"999\",\"424242\"],\"is_valid\":true,\"user_id\":\"10001\"}}");
+	assert_int_equal(pt_claims_facebook_debug(&facebook, dt, &uid, &err), PORTAIL_ERR_REFUSED);
+	json_decref(dt);
+	dt = js("{\"data\":{\"app_id\":424242,\"is_valid\":true,\"user_id\":\"10001\"}}");
 	assert_int_equal(pt_claims_facebook_debug(&facebook, dt, &uid, &err), PORTAIL_ERR_REFUSED);
 	json_decref(dt);
 	dt = js("{\"data\":{\"app_id\":\"424242\",\"is_valid\":false,\"user_id\":\"10001\"}}");

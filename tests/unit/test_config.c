@@ -132,6 +132,11 @@ static const struct bad_case bad[] = {
 	{ GPI "[provider.G!]\n", "a provider name has only a-z" },
 	{ GPI "[provider.]\n", "a provider name has 1 to 32 characters" },
 	{ GPI "[provider.g]\nkind = oidc\nclient_id = x\nsecret = y\n", "[provider.g]: unknown key 'secret'" },
+	/* issue 11: nothing would tie its tokens to client_id */
+	{ GPI "[provider.g]\nkind = oidc\nclient_id = x\nuserinfo_url = https://idp.example/me\n", "test.conf:5: [provider.g] kind: oidc needs introspection_url (to check that an access token is ours), or issuer and jwks_url (to verify ID tokens)" },
+	{ GPI "[provider.g]\nkind = oidc\nclient_id = x\nissuer = https://idp.example\n", "test.conf:7: [provider.g] issuer: kind oidc verifies ID tokens with both issuer and jwks_url" },
+	{ GPI "[provider.g]\nkind = oidc\nclient_id = x\njwks_url = https://idp.example/jwks\n", "test.conf:7: [provider.g] jwks_url: kind oidc verifies ID tokens with both issuer and jwks_url" },
+	{ GPI "[provider.g]\nkind = linkedin\nclient_id = x\nissuer = http://idp.example\n", "[provider.g] issuer: 'http://idp.example' must be https://" },
 	{ GPI "[security]\nkey_file = @OPEN@\n", "[security] key_file: " },
 	{ GPI "[tokens]\nlifetime = 999999999\n", "[tokens] lifetime: 999999999 is out of range" },
 };
@@ -232,7 +237,9 @@ test_full_file(void **state)
 	    "[provider.ecole]\n"
 	    "kind = oidc\n"
 	    "client_id = portail\n"
-	    "userinfo_url = http://127.0.0.1:9999/me\n";
+	    "userinfo_url = http://127.0.0.1:9999/me\n"
+	    "issuer = https://sso.exemple.qc.ca\n"
+	    "jwks_url = https://sso.exemple.qc.ca/jwks\n";
 	portail_config *cfg;
 	portail_error err;
 
@@ -252,6 +259,8 @@ test_full_file(void **state)
 	assert_string_equal(cfg->providers[0].name, "google");
 	assert_string_equal(cfg->providers[1].kind, "oidc");
 	assert_int_equal(cfg->providers[1].timeout, 5);
+	assert_string_equal(cfg->providers[1].issuer, "https://sso.exemple.qc.ca");
+	assert_string_equal(cfg->providers[1].jwks_url, "https://sso.exemple.qc.ca/jwks");
 	portail_config_free(cfg);
 }
 
