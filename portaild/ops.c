@@ -751,7 +751,9 @@ social_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
 
 static const struct portail_proto_field social_begin_fields[] = {
 	{ "provider", PT_STR, true, 32, false },
-	{ "access_token", PT_STR, true, 4096, true },
+	{ "access_token", PT_STR, false, 4096, true },  /* or id_token and nonce */
+	{ "id_token", PT_STR, false, 16384, true },
+	{ "nonce", PT_STR, false, 255, true },
 	{ "label", PT_STR, false, 64, false },          /* "rester connecté": a token too */
 	{ NULL, PT_STR, false, 0, false },
 };
@@ -765,8 +767,32 @@ op_social_begin(struct op_ctx *ctx, struct op_result *res)
 
 	if (!flow_ready(ctx, res))
 		return;
-	s = portail_flow_social_begin(ctx->d->flow, str(ctx, "provider"), str(ctx, "access_token"),
-	    str(ctx, "label"), (int64_t)time(NULL), &r, &err);
+	if ((str(ctx, "access_token") == NULL) == (str(ctx, "id_token") == NULL) ||
+	    (str(ctx, "id_token") == NULL) != (str(ctx, "nonce") == NULL)) {
+		fail_with(ctx, res, PORTAIL_ERR_INVALID, "bad_input", MSG(ctx,
+		    "Donnez access_token, ou bien id_token et nonce.",
+		    "Give access_token, or else id_token and nonce."));
+		return;
+	}
+	if (str(ctx, "access_token") != NULL && ctx->d->providers != NULL &&
+	    portail_providers_has(ctx->d->providers, str(ctx, "provider")) &&
+	    !portail_providers_take_access_tokens(ctx->d->providers, str(ctx, "provider"))) {
+		/* issue 11: nothing says whom such a token was minted for */
+		fail_with(ctx, res, PORTAIL_ERR_REFUSED, "id_token_required", MSG(ctx,
+		    "Ce fournisseur ne dit pas à quelle application un jeton d'accès a été remis : "
+		    "connectez-vous par le navigateur, ou donnez son jeton d'identité (id_token et "
+		    "nonce).",
+		    "This provider does not say which application an access token was issued to: "
+		    "sign in through the browser, or give its ID token (id_token and nonce)."));
+		return;
+	}
+	if (str(ctx, "id_token") != NULL)
+		s = portail_flow_social_begin_id_token(ctx->d->flow, str(ctx, "provider"),
+		    str(ctx, "id_token"), str(ctx, "nonce"), str(ctx, "label"), (int64_t)time(NULL),
+		    &r, &err);
+	else
+		s = portail_flow_social_begin(ctx->d->flow, str(ctx, "provider"),
+		    str(ctx, "access_token"), str(ctx, "label"), (int64_t)time(NULL), &r, &err);
 	res->provider_us = r.provider_us;
 	if (r.provider != NULL && r.subject != NULL)
 		snprintf(res->identity, sizeof(res->identity), "%s:%s", r.provider, r.subject);

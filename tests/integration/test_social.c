@@ -31,7 +31,7 @@
 static struct fx_slapd slapd;
 static struct fx_daemon daemon_;
 static char dir[600], oidc_dir[700], sink[700], sock[700], conf[700], url[128];
-static json_t *tokens;
+static json_t *tokens, *idtokens;
 
 static const char *
 tok(const char *name)
@@ -43,6 +43,18 @@ tok(const char *name)
 	return t;
 }
 
+static const char *
+idt(const char *name)
+{
+	const char *t = json_string_value(json_object_get(idtokens, name));
+
+	if (t == NULL)
+		fail_msg("no ID token %s in idtokens.json", name);
+	return t;
+}
+
+#define NONCE "nonce-portail"   /* the fixture's ID tokens carry it */
+
 /* The [provider.NAME] sections of the kinds, pointed at the local provider. */
 static void
 kinds_config(char *out, size_t size)
@@ -50,20 +62,25 @@ kinds_config(char *out, size_t size)
 	snprintf(out, size,
 	    "[provider.google]\nkind = google\nclient_id = portail\n"
 	    "tokeninfo_url = %s/tokeninfo\nuserinfo_url = %s/me\n"
+	    "issuer = %s\njwks_url = %s/jwks\n"
 	    "[provider.microsoft]\nkind = microsoft\nclient_id = portail\nuserinfo_url = %s/me\n"
+	    "issuer = %s\njwks_url = %s/jwks\n"
 	    "[provider.linkedin]\nkind = linkedin\nclient_id = portail\nuserinfo_url = %s/me\n"
+	    "issuer = %s\njwks_url = %s/jwks\n"
 	    "[provider.ecole]\nkind = oidc\nclient_id = portail\nclient_secret_file = %s/oidc.secret\n"
 	    "introspection_url = %s/token/introspection\nuserinfo_url = %s/me\n"
+	    "[provider.ecoleid]\nkind = oidc\nclient_id = portail\n"
+	    "issuer = %s\njwks_url = %s/jwks\n"
 	    "[provider.facebook]\nkind = facebook\nclient_id = 424242\n"
 	    "client_secret_file = %s/fb.secret\n"
 	    "debug_token_url = %s/fb/debug_token\nuserinfo_url = %s/fb/me\n",
-	    url, url, url, url, dir, url, url, dir, url, url);
+	    url, url, url, url, url, url, url, url, url, url, dir, url, url, url, url, dir, url, url);
 }
 
 static int
 group_setup(void **state)
 {
-	char text[8192], providers[4096], cmd[1500], port[32];
+	char text[16384], providers[8192], cmd[1500], port[32];
 	json_error_t je;
 	FILE *f;
 	int st = 0;
@@ -86,6 +103,9 @@ group_setup(void **state)
 	snprintf(cmd, sizeof(cmd), "%s/tokens.json", oidc_dir);
 	if ((tokens = json_load_file(cmd, 0, &je)) == NULL)
 		return -1;
+	snprintf(cmd, sizeof(cmd), "%s/idtokens.json", oidc_dir);
+	if ((idtokens = json_load_file(cmd, 0, &je)) == NULL)
+		return -1;
 	snprintf(cmd, sizeof(cmd), "%s/port", sink);
 	if ((f = fopen(cmd, "r")) == NULL || fgets(port, sizeof(port), f) == NULL)
 		return -1;
@@ -104,9 +124,12 @@ group_setup(void **state)
 	    "[mail]\nurl = smtp://127.0.0.1:%s\nstarttls = no\ntimeout = 3\n"
 	    "%s"
 	    "[provider.lent]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/hang\n"
+	    "client_secret_file = %s/oidc.secret\nintrospection_url = %s/token/introspection\n"
 	    "timeout = 1\n"
-	    "[provider.panne]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/500\n",
-	    slapd.uri, slapd.bind_pw_file, sock, dir, dir, port, providers, url, url);
+	    "[provider.panne]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/500\n"
+	    "client_secret_file = %s/oidc.secret\nintrospection_url = %s/token/introspection\n",
+	    slapd.uri, slapd.bind_pw_file, sock, dir, dir, port, providers, url, dir, url, url, dir,
+	    url);
 	snprintf(conf, sizeof(conf), "%s", fx_write(dir, "portail.conf", text, 0644));
 	if (!fx_init(conf) || !fx_daemon_start(&daemon_, dir, conf, sock, &st))
 		return -1;
@@ -126,6 +149,7 @@ group_teardown(void **state)
 		print_message("# fixtures did not stop cleanly\n");
 	fx_slapd_stop(&slapd);
 	json_decref(tokens);
+	json_decref(idtokens);
 	return 0;
 }
 
@@ -136,7 +160,7 @@ static portail_status
 providers_from(const char *sections, portail_config **cfg, portail_providers **ps,
     portail_error *err)
 {
-	char text[8192];
+	char text[16384];
 	const char *path;
 
 	snprintf(text, sizeof(text), "[gpi]\nuri = %s\nbase = " FX_BASE "\n%s", slapd.uri, sections);
@@ -160,7 +184,7 @@ identify(portail_providers *ps, const char *name, const char *token, struct port
 static void
 test_identify_kinds(void **state)
 {
-	char sections[4096];
+	char sections[16384];
 	portail_config *cfg = NULL;
 	portail_providers *ps = NULL;
 	portail_error err = { { 0 } };
@@ -184,15 +208,27 @@ test_identify_kinds(void **state)
 	assert_int_equal(identify(ps, "google", tok("revoked"), &id), PORTAIL_ERR_REFUSED);
 	sleep(2);       /* minted with a one-second lifetime */
 	assert_int_equal(identify(ps, "google", tok("expired"), &id), PORTAIL_ERR_REFUSED);
-	/* LinkedIn: email_verified vouches */
-	assert_int_equal(identify(ps, "linkedin", tok("chantal"), &id), PORTAIL_OK);
-	assert_true(id.vouched);
-	portail_identity_clear(&id);
-	/* Microsoft: its email claim is not verified; only xms_edov would vouch */
-	assert_int_equal(identify(ps, "microsoft", tok("chantal"), &id), PORTAIL_OK);
-	assert_string_equal(id.email, "chantal.gagnon@exemple.ca");
-	assert_false(id.vouched);
-	portail_identity_clear(&id);
+	/* issue 11: nothing ties a Microsoft, LinkedIn or bare OpenID access token to us */
+	assert_false(portail_providers_take_access_tokens(ps, "microsoft"));
+	assert_false(portail_providers_take_access_tokens(ps, "linkedin"));
+	assert_false(portail_providers_take_access_tokens(ps, "ecoleid"));
+	assert_true(portail_providers_take_access_tokens(ps, "google"));
+	assert_true(portail_providers_take_access_tokens(ps, "ecole"));
+	assert_true(portail_providers_take_access_tokens(ps, "facebook"));
+	{
+		static const char *const none[] = { "microsoft", "linkedin", "ecoleid" };
+
+		for (size_t i = 0; i < 3; i++) {
+			memset(&err, 0, sizeof(err));
+			assert_int_equal(portail_providers_identify(ps, none[i], tok("chantal"), &id,
+			    &err), PORTAIL_ERR_REFUSED);
+			assert_non_null(strstr(err.message, "ID token"));
+			assert_non_null(strstr(err.message, "code flow"));
+			/* another application's is refused the same way, before any request */
+			assert_int_equal(identify(ps, none[i], tok("other_client"), &id),
+			    PORTAIL_ERR_REFUSED);
+		}
+	}
 	/* a school board's own OpenID provider, with introspection of the client id */
 	assert_int_equal(identify(ps, "ecole", tok("chantal"), &id), PORTAIL_OK);
 	assert_true(id.vouched);
@@ -222,7 +258,7 @@ test_identify_kinds(void **state)
 static void
 test_identify_hostile(void **state)
 {
-	char sections[4096];
+	char sections[16384];
 	portail_config *cfg = NULL;
 	portail_providers *ps = NULL;
 	portail_error err = { { 0 } };
@@ -230,19 +266,26 @@ test_identify_hostile(void **state)
 	time_t t0;
 
 	(void)state;
+	char intro[1000];
+
+	/* introspection says the token is ours; then userinfo answers badly */
+	snprintf(intro, sizeof(intro), "client_secret_file = %s/oidc.secret\n"
+	    "introspection_url = %s/token/introspection\n", dir, url);
 	snprintf(sections, sizeof(sections),
-	    "[provider.gros]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/oversize\n"
-	    "[provider.casse]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/malformed\n"
-	    "[provider.types]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/types\n"
-	    "[provider.nosub]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/nosub\n"
-	    "[provider.panne]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/500\n"
-	    "[provider.lent]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/hang\n"
+	    "[provider.gros]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/oversize\n%s"
+	    "[provider.casse]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/malformed\n%s"
+	    "[provider.types]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/types\n%s"
+	    "[provider.nosub]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/nosub\n%s"
+	    "[provider.panne]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/500\n%s"
+	    "[provider.lent]\nkind = oidc\nclient_id = portail\nuserinfo_url = %s/bad/hang\n%s"
 	    "timeout = 1\n"
-	    "[provider.absent]\nkind = linkedin\nclient_id = portail\n"
-	    "userinfo_url = http://127.0.0.1:%d/me\n"
+	    "[provider.absent]\nkind = oidc\nclient_id = portail\n"
+	    "userinfo_url = http://127.0.0.1:%d/me\nclient_secret_file = %s/oidc.secret\n"
+	    "introspection_url = http://127.0.0.1:%d/introspect\n"
 	    "[provider.tortue]\nkind = google\nclient_id = portail\ntimeout = 1\n"
 	    "tokeninfo_url = %s/bad/slow\nuserinfo_url = %s/bad/slow\n",
-	    url, url, url, url, url, url, fx_closed_port(), url, url);
+	    url, intro, url, intro, url, intro, url, intro, url, intro, url, intro,
+	    fx_closed_port(), dir, fx_closed_port(), url, url);
 	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_OK);
 	assert_int_equal(identify(ps, "gros", tok("chantal"), &id), PORTAIL_ERR_REFUSED);
 	assert_int_equal(identify(ps, "casse", tok("chantal"), &id), PORTAIL_ERR_REFUSED);
@@ -264,10 +307,230 @@ test_identify_hostile(void **state)
 	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_ERR_CONFIG);
 	assert_non_null(strstr(err.message, "client_secret_file"));
 	portail_config_free(cfg);
-	snprintf(sections, sizeof(sections), "[provider.x]\nkind = oidc\nclient_id = 1\n");
+	snprintf(sections, sizeof(sections), "[provider.x]\nkind = oidc\nclient_id = 1\n"
+	    "client_secret_file = %s/oidc.secret\nintrospection_url = %s/token/introspection\n",
+	    dir, url);
 	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_ERR_CONFIG);
 	assert_non_null(strstr(err.message, "userinfo_url"));
 	portail_config_free(cfg);
+	/* issue 11: an oidc provider that nothing ties to client_id is a configuration error */
+	{
+		char text[1000];
+		const char *path;
+
+		snprintf(text, sizeof(text), "[gpi]\nuri = %s\nbase = " FX_BASE "\n"
+		    "[provider.x]\nkind = oidc\nclient_id = 1\nuserinfo_url = %s/me\n", slapd.uri, url);
+		path = fx_write(fx_tmpdir("providers"), "p.conf", text, 0644);
+		cfg = NULL;
+		assert_int_equal(portail_config_load(path, &cfg, &err), PORTAIL_ERR_CONFIG);
+		assert_non_null(strstr(err.message, "p.conf:5: [provider.x] kind: oidc needs "
+		    "introspection_url"));
+		assert_null(cfg);
+	}
+}
+
+/* ---- ID tokens ------------------------------------------------------------------ */
+
+static portail_status
+identify_id(portail_providers *ps, const char *name, const char *token, const char *nonce,
+    struct portail_identity *id, const char *want)
+{
+	portail_error err = { { 0 } };
+	struct portail_identity tmp;
+	portail_status s = portail_providers_identify_id_token(ps, name, token, nonce,
+	    id ? id : &tmp, &err);
+
+	if (s != PORTAIL_OK)
+		print_message("# %s: %s\n", name, err.message);
+	if (want != NULL && strstr(err.message, want) == NULL)
+		fail_msg("'%s' does not say '%s'", err.message, want);
+	if (id == NULL)
+		portail_identity_clear(&tmp);
+	return s;
+}
+
+static int
+jwks_fetches(void)
+{
+	char cmd[300], out[64] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "curl -s %s/count/jwks", url);
+	if ((f = popen(cmd, "r")) == NULL || fgets(out, sizeof(out), f) == NULL)
+		fail_msg("no /count/jwks");
+	pclose(f);
+	return strstr(out, "fetches") ? atoi(strchr(out, ':') + 1) : -1;
+}
+
+/* token with its header replaced by text (the signature kept) */
+static char *
+with_header(const char *token, const char *text)
+{
+	char *out = NULL;
+	size_t need;
+
+	{
+		/* base64url by hand: the test must not lean on the code under test */
+		static const char a[] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+		size_t n = strlen(text), o = 0;
+		const unsigned char *t = (const unsigned char *)text;
+
+		need = n * 2 + strlen(token) + 8;
+		out = malloc(need);
+		for (size_t i = 0; i < n; i += 3) {
+			unsigned v = (unsigned)t[i] << 16 | (i + 1 < n ? (unsigned)t[i + 1] << 8 : 0) |
+			    (i + 2 < n ? t[i + 2] : 0);
+
+			out[o++] = a[(v >> 18) & 63];
+			out[o++] = a[(v >> 12) & 63];
+			if (i + 1 < n)
+				out[o++] = a[(v >> 6) & 63];
+			if (i + 2 < n)
+				out[o++] = a[v & 63];
+		}
+		snprintf(out + o, need - o, "%s", strchr(token, '.'));
+	}
+	return out;
+}
+
+static void
+test_identify_id_tokens(void **state)
+{
+	char sections[16384], *t;
+	portail_config *cfg = NULL, *cfg2 = NULL;
+	portail_providers *ps = NULL, *hostile = NULL;
+	portail_error err = { { 0 } };
+	struct portail_identity id;
+	int before;
+
+	(void)state;
+	kinds_config(sections, sizeof(sections));
+	snprintf(sections + strlen(sections), sizeof(sections) - strlen(sections),
+	    "[provider.autre]\nkind = oidc\nclient_id = portail\nissuer = %s/autre\n"
+	    "jwks_url = %s/jwks\n", url, url);
+	assert_int_equal(providers_from(sections, &cfg, &ps, &err), PORTAIL_OK);
+	snprintf(sections, sizeof(sections),
+	    "[provider.ecoleid]\nkind = oidc\nclient_id = portail\n"
+	    "issuer = %s\njwks_url = %s/jwks\n"
+	    "[provider.gros]\nkind = oidc\nclient_id = portail\nissuer = %s\n"
+	    "jwks_url = %s/bad/jwks-big\n"
+	    "[provider.enorme]\nkind = oidc\nclient_id = portail\nissuer = %s\n"
+	    "jwks_url = %s/bad/oversize\n"
+	    "[provider.oct]\nkind = oidc\nclient_id = portail\nissuer = %s\n"
+	    "jwks_url = %s/bad/jwks-oct\n"
+	    "[provider.prive]\nkind = oidc\nclient_id = portail\nissuer = %s\n"
+	    "jwks_url = %s/bad/jwks-private\n"
+	    "[provider.absent]\nkind = linkedin\nclient_id = portail\nissuer = %s\n"
+	    "jwks_url = http://127.0.0.1:%d/jwks\n"
+	    "[provider.lent]\nkind = oidc\nclient_id = portail\nissuer = %s\n"
+	    "jwks_url = %s/bad/hang\ntimeout = 1\n",
+	    url, url, url, url, url, url, url, url, url, url, url, fx_closed_port(), url, url);
+	assert_int_equal(providers_from(sections, &cfg2, &hostile, &err), PORTAIL_OK);
+	/* our client's ID tokens: signed by the provider's key, RS256 and ES256 */
+	assert_int_equal(identify_id(ps, "ecoleid", idt("chantal"), NONCE, &id, NULL), PORTAIL_OK);
+	assert_string_equal(id.provider, "ecoleid");
+	assert_string_equal(id.subject, "chantal");
+	assert_string_equal(id.email, "chantal.gagnon@exemple.ca");
+	assert_true(id.vouched);
+	portail_identity_clear(&id);
+	assert_int_equal(identify_id(ps, "ecoleid", idt("chantal_es256"), NONCE, &id, NULL),
+	    PORTAIL_OK);
+	portail_identity_clear(&id);
+	assert_int_equal(identify_id(ps, "ecoleid", idt("marc"), NONCE, &id, NULL), PORTAIL_OK);
+	assert_false(id.vouched);
+	portail_identity_clear(&id);
+	/* each kind's rule: LinkedIn and Google email_verified, Microsoft only xms_edov */
+	assert_int_equal(identify_id(ps, "linkedin", idt("chantal"), NONCE, &id, NULL), PORTAIL_OK);
+	assert_true(id.vouched);
+	portail_identity_clear(&id);
+	assert_int_equal(identify_id(ps, "google", idt("chantal"), NONCE, &id, NULL), PORTAIL_OK);
+	assert_true(id.vouched);
+	portail_identity_clear(&id);
+	assert_int_equal(identify_id(ps, "microsoft", idt("chantal_tid"), NONCE, &id, NULL),
+	    PORTAIL_OK);
+	assert_false(id.vouched);
+	portail_identity_clear(&id);
+	assert_int_equal(identify_id(ps, "microsoft", idt("chantal_edov"), NONCE, &id, NULL),
+	    PORTAIL_OK);
+	assert_true(id.vouched);
+	portail_identity_clear(&id);
+	/* another client's ID token (the fixture's second client), for every kind */
+	assert_int_equal(identify_id(ps, "ecoleid", idt("other_client"), NONCE, NULL,
+	    "issued to another application"), PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(ps, "microsoft", idt("other_client"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(ps, "linkedin", idt("other_client"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(ps, "google", idt("other_client"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_REFUSED);
+	/* expired, another sign-in's nonce, another issuer, HS256 with the client secret */
+	assert_int_equal(identify_id(ps, "ecoleid", idt("expired"), NONCE, NULL, "expired"),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(ps, "ecoleid", idt("chantal"), "nonce-autre", NULL, "nonce"),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(ps, "autre", idt("chantal"), NONCE, NULL, "issuer"),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(ps, "ecoleid", idt("chantal_hs256"), NONCE, NULL, "HS256"),
+	    PORTAIL_ERR_REFUSED);
+	/* a bad signature: one byte of it changed */
+	t = strdup(idt("chantal"));
+	t[strlen(t) - 3] = t[strlen(t) - 3] == 'A' ? 'B' : 'A';
+	assert_int_equal(identify_id(ps, "ecoleid", t, NONCE, NULL, "signature"),
+	    PORTAIL_ERR_REFUSED);
+	free(t);
+	/* alg none on the provider's payload; ES256 claimed on an RS256 signature */
+	t = with_header(idt("chantal"), "{\"alg\":\"none\",\"kid\":\"rsa-1\"}");
+	assert_int_equal(identify_id(ps, "ecoleid", t, NONCE, NULL, "none"), PORTAIL_ERR_REFUSED);
+	free(t);
+	t = with_header(idt("chantal"), "{\"alg\":\"ES256\",\"kid\":\"ec-1\"}");
+	assert_int_equal(identify_id(ps, "ecoleid", t, NONCE, NULL, "signature"),
+	    PORTAIL_ERR_REFUSED);
+	free(t);
+	/* an unknown kid: the keys fetched again once, then not for a minute */
+	before = jwks_fetches();
+	t = with_header(idt("chantal"), "{\"alg\":\"RS256\",\"kid\":\"inconnu\"}");
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(identify_id(ps, "ecoleid", t, NONCE, NULL, "no key"),
+		    PORTAIL_ERR_REFUSED);
+	free(t);
+	assert_true(jwks_fetches() - before <= 1);
+	/* and a good token still works from the cache */
+	before = jwks_fetches();
+	assert_int_equal(identify_id(ps, "ecoleid", idt("julie"), NONCE, NULL, NULL), PORTAIL_OK);
+	assert_int_equal(jwks_fetches(), before);
+	/* hostile key sets: too many keys, too large, an HMAC key under the RSA kid, private halves */
+	assert_int_equal(identify_id(hostile, "gros", idt("chantal_es256"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_UNAVAILABLE);
+	assert_int_equal(identify_id(hostile, "enorme", idt("chantal"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_UNAVAILABLE);
+	assert_int_equal(identify_id(hostile, "oct", idt("chantal_hs256"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(hostile, "oct", idt("chantal"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(hostile, "prive", idt("chantal"), NONCE, NULL, NULL), PORTAIL_OK);
+	assert_int_equal(identify_id(hostile, "prive", idt("chantal_es256"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_REFUSED);
+	/* keys that cannot be fetched: the provider's outage */
+	assert_int_equal(identify_id(hostile, "absent", idt("chantal"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_UNAVAILABLE);
+	assert_int_equal(identify_id(hostile, "lent", idt("chantal"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_UNAVAILABLE);
+	/* Facebook has no ID tokens here; not an ID token; no nonce */
+	assert_int_equal(identify_id(ps, "facebook", idt("chantal"), NONCE, NULL, "access token"),
+	    PORTAIL_ERR_REFUSED);
+	assert_int_equal(identify_id(ps, "ecoleid", tok("chantal"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_INVALID);
+	assert_int_equal(identify_id(ps, "ecoleid", idt("chantal"), "", NULL, NULL),
+	    PORTAIL_ERR_INVALID);
+	assert_int_equal(identify_id(ps, "ecoleid", idt("chantal"), NULL, NULL, NULL),
+	    PORTAIL_ERR_INVALID);
+	assert_int_equal(identify_id(ps, "myspace", idt("chantal"), NONCE, NULL, NULL),
+	    PORTAIL_ERR_UNKNOWN);
+	portail_providers_free(ps);
+	portail_config_free(cfg);
+	portail_providers_free(hostile);
+	portail_config_free(cfg2);
 }
 
 /* ---- the flows through portaild ------------------------------------------------- */
@@ -299,6 +562,25 @@ begin(const char *provider, const char *token, const char *label, char *state, c
 {
 	json_t *a = NULL, *r = json_pack("{s:s, s:s, s:s}", "op", "social.begin", "provider",
 	    provider, "access_token", token);
+	portail_status s;
+
+	if (label != NULL)
+		json_object_set_new(r, "label", json_string(label));
+	s = call(r, &a);
+	if (state != NULL)
+		snprintf(state, 32, "%s", sget(a, s == PORTAIL_OK ? "state" : "error"));
+	if (lt != NULL)
+		snprintf(lt, 64, "%s", sget(a, "link_ticket"));
+	json_decref(a);
+	return s;
+}
+
+/* social.begin with an ID token and the fixture's nonce (microsoft, linkedin). */
+static portail_status
+begin_id(const char *provider, const char *id_token, const char *label, char *state, char *lt)
+{
+	json_t *a = NULL, *r = json_pack("{s:s, s:s, s:s, s:s}", "op", "social.begin", "provider",
+	    provider, "id_token", id_token, "nonce", NONCE);
 	portail_status s;
 
 	if (label != NULL)
@@ -473,7 +755,7 @@ test_not_vouched_equal_gets_code(void **state)
 	assert_true(has_link("chantal.gagnon@exemple.ca", "facebook"));
 	/* Microsoft neither: its email claim is not verified (no xms_edov), whatever
 	 * email_verified says */
-	assert_int_equal(begin("microsoft", tok("chantal"), NULL, st, lt), PORTAIL_OK);
+	assert_int_equal(begin_id("microsoft", idt("chantal"), NULL, st, lt), PORTAIL_OK);
 	assert_int_equal(link_to(lt, "chantal.gagnon@exemple.ca", st), PORTAIL_OK);
 	assert_string_equal(st, "code_sent");
 	next_code("chantal.gagnon@exemple.ca", code);
@@ -490,10 +772,10 @@ test_not_on_file_same_answer(void **state)
 
 	(void)state;
 	/* vouched and equal, but no child in a subscribed school: the same answer, no mail */
-	assert_int_equal(begin("linkedin", tok("personne"), NULL, st, lt), PORTAIL_OK);
+	assert_int_equal(begin_id("linkedin", idt("personne"), NULL, st, lt), PORTAIL_OK);
 	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket", lt,
 	    "email", "personne@exemple.ca"), &a), PORTAIL_OK);
-	assert_int_equal(begin("linkedin", tok("marc"), NULL, st, lt2), PORTAIL_OK);
+	assert_int_equal(begin_id("linkedin", idt("marc"), NULL, st, lt2), PORTAIL_OK);
 	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket", lt2,
 	    "email", "marc.roy@exemple.ca"), &b), PORTAIL_OK);
 	assert_true(json_equal(a, b));
@@ -543,8 +825,8 @@ test_already_linked(void **state)
 
 	(void)state;
 	/* two link tickets for the same LinkedIn identity, before it is linked */
-	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, lt1), PORTAIL_OK);
-	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, lt2), PORTAIL_OK);
+	assert_int_equal(begin_id("linkedin", idt("chantal"), NULL, st, lt1), PORTAIL_OK);
+	assert_int_equal(begin_id("linkedin", idt("chantal"), NULL, st, lt2), PORTAIL_OK);
 	assert_int_equal(link_to(lt1, "chantal.gagnon@exemple.ca", st), PORTAIL_OK);
 	assert_string_equal(st, "linked");
 	/* the second tries to link the same identity to marc's address */
@@ -573,12 +855,12 @@ test_signin_unlink_disable(void **state)
 	char st[32], lt[64];
 
 	(void)state;
-	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, NULL), PORTAIL_OK);
+	assert_int_equal(begin_id("linkedin", idt("chantal"), NULL, st, NULL), PORTAIL_OK);
 	assert_string_equal(st, "signed_in");
 	/* a disabled account: refused as a password would be */
 	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "account.disable", "email",
 	    "chantal.gagnon@exemple.ca"), NULL), PORTAIL_OK);
-	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_DISABLED);
+	assert_int_equal(begin_id("linkedin", idt("chantal"), NULL, st, NULL), PORTAIL_ERR_DISABLED);
 	assert_int_equal(call(json_pack("{s:s, s:s}", "op", "account.enable", "email",
 	    "chantal.gagnon@exemple.ca"), NULL), PORTAIL_OK);
 	/* unlinked (an admin here): the identity must be linked again */
@@ -587,7 +869,7 @@ test_signin_unlink_disable(void **state)
 	assert_false(has_link("chantal.gagnon@exemple.ca", "linkedin"));
 	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.unlink", "email",
 	    "chantal.gagnon@exemple.ca", "provider", "linkedin"), NULL), PORTAIL_ERR_UNKNOWN);
-	assert_int_equal(begin("linkedin", tok("chantal"), NULL, st, lt), PORTAIL_OK);
+	assert_int_equal(begin_id("linkedin", idt("chantal"), NULL, st, lt), PORTAIL_OK);
 	assert_string_equal(st, "link");
 	/* a provider's refusal and an unknown provider */
 	assert_int_equal(begin("google", tok("revoked"), NULL, st, NULL), PORTAIL_ERR_REFUSED);
@@ -604,11 +886,48 @@ test_signin_unlink_disable(void **state)
 		assert_non_null(strstr(sget(a, "message"), "Jeton du fournisseur"));
 		json_decref(a);
 	}
+	/* issue 11: Microsoft's, LinkedIn's and a bare OpenID access token name no application */
+	{
+		static const char *const none[] = { "microsoft", "linkedin", "ecoleid" };
+		json_t *a = NULL;
+
+		for (size_t i = 0; i < 3; i++) {
+			assert_int_equal(begin(none[i], tok("chantal"), NULL, st, NULL),
+			    PORTAIL_ERR_REFUSED);
+			assert_string_equal(st, "refused");
+		}
+		assert_true(fx_log_has(daemon_.log, "reason=id_token_required"));
+		assert_int_equal(call(json_pack("{s:s, s:s, s:s, s:s}", "op", "social.begin", "lang",
+		    "en", "provider", "microsoft", "access_token", tok("other_client")), &a),
+		    PORTAIL_ERR_REFUSED);
+		assert_non_null(strstr(sget(a, "message"), "ID token"));
+		assert_non_null(strstr(sget(a, "message"), "browser"));
+		json_decref(a);
+		/* an ID token of another client, of another sign-in */
+		assert_int_equal(begin_id("microsoft", idt("other_client"), NULL, st, NULL),
+		    PORTAIL_ERR_REFUSED);
+		assert_true(fx_log_has(daemon_.log, "microsoft: the token was issued to another "
+		    "application"));
+		assert_int_equal(call(json_pack("{s:s, s:s, s:s, s:s}", "op", "social.begin",
+		    "provider", "linkedin", "id_token", idt("chantal"), "nonce", "autre"), NULL),
+		    PORTAIL_ERR_REFUSED);
+		/* one of the two ways, whole: both, or an ID token without its nonce */
+		assert_int_equal(call(json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "social.begin",
+		    "provider", "linkedin", "id_token", idt("chantal"), "nonce", NONCE,
+		    "access_token", tok("chantal")), &a), PORTAIL_ERR_INVALID);
+		assert_non_null(strstr(sget(a, "message"), "id_token"));
+		json_decref(a);
+		assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.begin", "provider",
+		    "linkedin", "id_token", idt("chantal")), NULL), PORTAIL_ERR_INVALID);
+		assert_int_equal(call(json_pack("{s:s, s:s}", "op", "social.begin", "provider",
+		    "linkedin"), NULL), PORTAIL_ERR_INVALID);
+	}
 	/* a provider down or hanging: unavailable, never a refusal */
 	assert_int_equal(begin("panne", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_UNAVAILABLE);
 	assert_int_equal(begin("lent", tok("chantal"), NULL, st, NULL), PORTAIL_ERR_UNAVAILABLE);
-	/* no access token ever in the log */
+	/* no access token, no ID token ever in the log */
 	assert_false(fx_log_has(daemon_.log, tok("chantal")));
+	assert_false(fx_log_has(daemon_.log, strrchr(idt("chantal"), '.') + 1));
 	assert_false(fx_log_has(daemon_.log, "fb-app-secret"));
 }
 
@@ -654,6 +973,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identify_kinds),
 		cmocka_unit_test(test_identify_hostile),
+		cmocka_unit_test(test_identify_id_tokens),
 		cmocka_unit_test(test_vouched_equal_links_at_once),
 		cmocka_unit_test(test_vouched_other_address_gets_code),
 		cmocka_unit_test(test_not_vouched_equal_gets_code),
