@@ -134,7 +134,8 @@ call(struct session *s, json_t *req, json_t **resp)
 		if (json_is_string(v) && (strcmp(k, "password") == 0 ||
 		    strcmp(k, "confirmation") == 0 || strcmp(k, "code") == 0 ||
 		    strcmp(k, "ticket") == 0 || strcmp(k, "token") == 0 ||
-		    strcmp(k, "link_ticket") == 0 || strcmp(k, "access_token") == 0))
+		    strcmp(k, "link_ticket") == 0 || strcmp(k, "access_token") == 0 ||
+		    strcmp(k, "id_token") == 0))
 			sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
 	}
 	json_decref(req);
@@ -743,6 +744,8 @@ cmd_link(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "provider", required_argument, NULL, 'P' },
 		{ "access-token", required_argument, NULL, 't' },
+		{ "id-token", required_argument, NULL, 'i' },
+		{ "nonce", required_argument, NULL, 'n' },
 		{ "email", required_argument, NULL, 'e' },
 		{ "code", required_argument, NULL, 'k' },
 		{ "link-ticket", required_argument, NULL, 'l' },
@@ -756,23 +759,30 @@ cmd_link(struct cli *cli, int argc, char **argv)
 	const char *usage_text = T(
 	    "usage : portail link --provider P [--access-token JETON] [--email COURRIEL]\n"
 	    "                     [--remember APPAREIL]\n"
+	    "        portail link --provider P --id-token JETON --nonce NONCE [--email COURRIEL] …\n"
 	    "        portail link --provider P --access-token JETON --email COURRIEL --send-code\n"
 	    "        portail link --link-ticket BILLET --email COURRIEL --code CODE\n"
 	    "        portail link --unlink --provider P --email COURRIEL [--password-stdin]\n"
 	    "Se connecter avec un compte social, ou le lier à l'adresse inscrite à l'école.\n"
 	    "Sans --access-token, le jeton du fournisseur est demandé (sans écho).\n"
+	    "Microsoft, LinkedIn et un fournisseur OpenID sans introspection : --id-token (le\n"
+	    "jeton d'identité du fournisseur) et --nonce (celui envoyé avec la connexion).\n"
 	    "--send-code lie tout de suite si le fournisseur garantit l'adresse, sinon envoie un\n"
 	    "code et affiche le billet à redonner avec --code. --remember émet aussi un jeton.\n",
 	    "usage: portail link --provider P [--access-token TOKEN] [--email EMAIL]\n"
 	    "                    [--remember DEVICE]\n"
+	    "       portail link --provider P --id-token TOKEN --nonce NONCE [--email EMAIL] …\n"
 	    "       portail link --provider P --access-token TOKEN --email EMAIL --send-code\n"
 	    "       portail link --link-ticket TICKET --email EMAIL --code CODE\n"
 	    "       portail link --unlink --provider P --email EMAIL [--password-stdin]\n"
 	    "Sign in with a social account, or link it to the address on file at the school.\n"
 	    "Without --access-token, the provider's token is asked for (not echoed).\n"
+	    "Microsoft, LinkedIn and an OpenID provider without introspection: --id-token (the\n"
+	    "provider's ID token) and --nonce (the one sent with the sign-in).\n"
 	    "--send-code links at once when the provider vouches for the address, else sends a\n"
 	    "code and prints the ticket to give back with --code. --remember issues a token too.\n");
 	struct link_opts o = { 0 };
+	const char *id_token = NULL, *nonce = NULL;
 	char token[4200] = "", lt[PORTAIL_TICKET_LEN + 1] = "";
 	struct session s;
 	json_t *a = NULL;
@@ -784,6 +794,8 @@ cmd_link(struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 'P': o.provider = optarg; break;
 		case 't': o.token = optarg; break;
+		case 'i': id_token = optarg; break;
+		case 'n': nonce = optarg; break;
 		case 'e': o.email = optarg; break;
 		case 'k': o.code = optarg; break;
 		case 'l': o.link_ticket = optarg; break;
@@ -799,7 +811,9 @@ cmd_link(struct cli *cli, int argc, char **argv)
 	    (o.unlink && (o.provider == NULL || o.email == NULL || o.token || o.code || o.send_code)) ||
 	    (o.code != NULL && (o.link_ticket == NULL || o.email == NULL || o.send_code)) ||
 	    (o.code == NULL && !o.unlink && o.provider == NULL) ||
-	    (o.send_code && o.email == NULL) || (o.password_stdin && !o.unlink)) {
+	    (o.send_code && o.email == NULL) || (o.password_stdin && !o.unlink) ||
+	    (id_token == NULL) != (nonce == NULL) ||
+	    (id_token != NULL && (o.token != NULL || o.unlink || o.code != NULL))) {
 		fprintf(stderr, "%s", usage_text);
 		return EX_USAGE;
 	}
@@ -832,7 +846,7 @@ cmd_link(struct cli *cli, int argc, char **argv)
 		session_close(&s);
 		return rc;
 	}
-	if (o.token == NULL) {
+	if (o.token == NULL && id_token == NULL) {
 		if (!read_line(T("Jeton d'accès du fournisseur : ", "Provider's access token: "), token,
 		    sizeof(token), true) || token[0] == '\0') {
 			session_close(&s);
@@ -840,7 +854,10 @@ cmd_link(struct cli *cli, int argc, char **argv)
 		}
 		o.token = token;
 	}
-	rc = call(&s, with_label(json_pack("{s:s, s:s, s:s}", "op", "social.begin", "provider",
+	rc = call(&s, with_label(id_token != NULL ?
+	    json_pack("{s:s, s:s, s:s, s:s}", "op", "social.begin", "provider", o.provider,
+	    "id_token", id_token, "nonce", nonce) :
+	    json_pack("{s:s, s:s, s:s}", "op", "social.begin", "provider",
 	    o.provider, "access_token", o.token), o.remember), &a);
 	sodium_memzero(token, sizeof(token));
 	if (rc != EX_DONE)

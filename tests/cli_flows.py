@@ -88,6 +88,8 @@ smtp = sh(os.path.join(FIX, "smtp-sink.sh"), "start", os.path.join(TMP, "sink"))
 oidc = sh(os.path.join(FIX, "oidc.sh"), "start", os.path.join(TMP, "oidc")).stdout.strip()
 with open(os.path.join(TMP, "oidc", "tokens.json")) as f:
     TOKENS = json.load(f)
+with open(os.path.join(TMP, "oidc", "idtokens.json")) as f:
+    IDTOKENS = json.load(f)
 with open(os.path.join(TMP, "fb.secret"), "w") as f:
     f.write("fb-app-secret\n")
 os.chmod(os.path.join(TMP, "fb.secret"), 0o600)
@@ -125,6 +127,12 @@ client_id = 424242
 client_secret_file = {tmp}/fb.secret
 debug_token_url = {oidc}/fb/debug_token
 userinfo_url = {oidc}/fb/me
+[provider.linkedin]
+kind = linkedin
+client_id = portail
+userinfo_url = {oidc}/me
+issuer = {oidc}
+jwks_url = {oidc}/jwks
 """.format(uri=uri, tmp=TMP, smtp=smtp, oidc=oidc))
 os.chmod(CONF, 0o644)
 ok(portail("init").returncode == 0, "portail init")
@@ -305,6 +313,29 @@ ok(r.returncode == 1 and "pas confirmé" in r.stderr, "a revoked provider token 
    r.stdout + r.stderr)
 r = portail("--lang", "en", "link", "--provider", "myspace", "--access-token", "x")
 ok(r.returncode == 1 and "not offered" in r.stderr, "an unknown provider, in English", r.stderr)
+# issue 11: LinkedIn's access tokens name no application; its ID token does
+r = portail("link", "--provider", "linkedin", "--access-token", TOKENS["chantal"])
+ok(r.returncode == 1 and "jeton d'identité" in r.stderr and "navigateur" in r.stderr,
+   "link: a LinkedIn access token is refused, naming the ID token and the browser", r.stderr)
+r = portail("link", "--provider", "linkedin", "--id-token", IDTOKENS["chantal"],
+            "--nonce", "nonce-portail", "--email", A, "--send-code")
+ok(r.returncode == 0 and "Votre compte est lié à linkedin" in r.stdout,
+   "link --id-token --nonce: LinkedIn's ID token vouches, linked at once", r.stdout + r.stderr)
+r = portail("link", "--provider", "linkedin", "--id-token", IDTOKENS["chantal"],
+            "--nonce", "nonce-portail")
+ok(r.returncode == 0 and "Connexion acceptée avec linkedin : " + A in r.stdout,
+   "then its ID token signs her in", r.stdout + r.stderr)
+r = portail("link", "--provider", "linkedin", "--id-token", IDTOKENS["other_client"],
+            "--nonce", "nonce-portail")
+ok(r.returncode == 1 and "pas confirmé" in r.stderr,
+   "link --id-token: another application's ID token is refused (exit 1)", r.stdout + r.stderr)
+r = portail("link", "--provider", "linkedin", "--id-token", IDTOKENS["chantal"],
+            "--nonce", "another-sign-in")
+ok(r.returncode == 1, "link --id-token: another sign-in's nonce is refused", r.stdout + r.stderr)
+ok(portail("link", "--provider", "linkedin", "--id-token", "x").returncode == 2,
+   "link --id-token without --nonce: usage")
+ok(portail("link", "--provider", "linkedin", "--id-token", "x", "--nonce", "n",
+           "--access-token", "y").returncode == 2, "link --id-token with --access-token: usage")
 ok(portail("link").returncode == 2, "link without a provider: usage")
 ok(portail("link", "--code", "123456").returncode == 2, "link --code without its ticket: usage")
 
