@@ -8,6 +8,11 @@
  * Input: byte 0 picks the kind, byte 1 the first answer's HTTP status,
  * then the first body (token information, introspection or debug_token),
  * a NUL, and the second body (userinfo or /me).
+ *
+ * With bit 7 of byte 0 set, ID tokens (lib/idtoken.c): the first body is
+ * a token checked against the second as a key set, and, as JSON, the
+ * payload of a token whose signature passed (pt_claims_id_token); the
+ * same invariants hold.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 
 #include "claims.h"
 #include "email.h"
+#include "idtoken.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,6 +33,36 @@ static struct portail_provider_config kinds[] = {
 };
 
 static const long statuses[] = { 200, 200, 200, 400, 401, 403, 429, 500, 302 };
+
+/* The ID-token half: a token against a key set, then a payload alone. */
+static portail_status
+id_tokens(const struct portail_provider_config *c, uint8_t how, const char *tok, size_t tlen,
+    const char *keys, size_t klen, struct portail_identity *id)
+{
+	const char *iss = strcmp(c->kind, "microsoft") == 0 ?
+	    "https://login.microsoftonline.com/{tenantid}/v2.0" : "https://idp.example";
+	const char *nonce = (how & 1) ? "n1" : "";
+	portail_error err = { { 0 } };
+	json_t *jwks = keys ? json_loadb(keys, klen, 0, NULL) : NULL, *pl = NULL;
+	char *t = malloc(tlen + 1);
+	portail_status r = PORTAIL_ERR_REFUSED;
+
+	if (t == NULL)
+		goto out;
+	memcpy(t, tok, tlen);
+	t[tlen] = '\0';
+	/* a seed may hold a key set and a token it signed: then the identity is checked too */
+	if ((r = pt_idtoken_verify(c, iss, jwks, t, nonce, 1700000000, id, &err)) == PORTAIL_OK)
+		goto out;
+	r = PORTAIL_ERR_REFUSED;
+	if (pt_claims_answer(c, 200, tok, tlen, &pl, &err) == PORTAIL_OK)
+		r = pt_claims_id_token(c, iss, pl, "n1", 1700000000, id, &err);
+out:
+	free(t);
+	json_decref(jwks);
+	json_decref(pl);
+	return r;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -47,6 +83,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len1 = nul ? (size_t)(nul - body) : size - 2;
 	len2 = nul ? size - 2 - len1 - 1 : 0;
 	memset(&err, 0, sizeof(err));
+	if (data[0] & 0x80) {
+		r = id_tokens(c, data[1], body, len1, nul ? nul + 1 : NULL, len2, &id);
+		goto check;
+	}
 	if (pt_claims_answer(c, statuses[data[1] % (sizeof(statuses) / sizeof(statuses[0]))], body,
 	    len1, &first, &err) != PORTAIL_OK || first == NULL)
 		goto out;
@@ -66,6 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (second != NULL)
 			r = pt_claims_userinfo(c, first, second, &id, &err);
 	}
+check:
 	if (r == PORTAIL_OK) {
 		if (id.subject == NULL || id.subject[0] == '\0' || strcmp(id.provider, c->name) != 0)
 			abort();
