@@ -572,6 +572,10 @@ portail_providers_identify_id_token(portail_providers *ps, const char *name,
 		    p->c->kind);
 	if (id_token == NULL || strlen(id_token) > PT_IDTOKEN_MAX || nonce == NULL)
 		return portail_error_set(err, PORTAIL_ERR_INVALID, "not an ID token and its nonce");
+	/* what is no signed JWT of RS256 or ES256 never costs a request to the provider */
+	if ((r = pt_idtoken_verify(p->c, p->issuer, NULL, id_token, nonce, 0, id, err)) !=
+	    PORTAIL_ERR_UNKNOWN)
+		return r == PORTAIL_OK ? PORTAIL_ERR_REFUSED : r;      /* OK cannot be: no keys */
 	k = call_for(p);
 	if ((r = jwks_get(&k, p, NULL, &keys, err)) != PORTAIL_OK)
 		return r;

@@ -499,6 +499,18 @@ test_identify_id_tokens(void **state)
 	before = jwks_fetches();
 	assert_int_equal(identify_id(ps, "ecoleid", idt("julie"), NONCE, NULL, NULL), PORTAIL_OK);
 	assert_int_equal(jwks_fetches(), before);
+	/* what is no RS256/ES256 JWT costs the provider no request, even with no keys cached */
+	before = jwks_fetches();
+	t = with_header(idt("chantal"), "{\"alg\":\"none\"}");
+	assert_int_equal(identify_id(hostile, "ecoleid", t, NONCE, NULL, "none"),
+	    PORTAIL_ERR_REFUSED);
+	free(t);
+	assert_int_equal(identify_id(hostile, "ecoleid", "a.b", NONCE, NULL, NULL),
+	    PORTAIL_ERR_INVALID);
+	assert_int_equal(jwks_fetches(), before);
+	assert_int_equal(identify_id(hostile, "ecoleid", idt("chantal"), NONCE, NULL, NULL),
+	    PORTAIL_OK);
+	assert_int_equal(jwks_fetches(), before + 1);
 	/* hostile key sets: too many keys, too large, an HMAC key under the RSA kid, private halves */
 	assert_int_equal(identify_id(hostile, "gros", idt("chantal_es256"), NONCE, NULL, NULL),
 	    PORTAIL_ERR_UNAVAILABLE);
