@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,7 +206,8 @@ portail_store_check_dir(const char *path, uid_t uid, gid_t gid, const char *user
     portail_error *err)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	char dir[4096];
+	char dir[4096], owner[64];
+	struct passwd *pw;
 	struct stat sb;
 	bool writable;
 
@@ -216,6 +218,21 @@ portail_store_check_dir(const char *path, uid_t uid, gid_t gid, const char *user
 	if (!S_ISDIR(sb.st_mode))
 		return portail_error_set(err, PORTAIL_ERR_CONFIG, "store directory %s: not a directory",
 		    dir);
+	pw = getpwuid(sb.st_uid);
+	if (pw != NULL)
+		snprintf(owner, sizeof(owner), "%s", pw->pw_name);
+	else
+		snprintf(owner, sizeof(owner), "uid %u", (unsigned)sb.st_uid);
+	/*
+	 * Anyone else who may create files there could plant a -wal file (or
+	 * a whole database) of their own before the daemon starts.
+	 */
+	if ((sb.st_mode & S_IWOTH) != 0 ||
+	    ((sb.st_mode & S_IWGRP) != 0 && uid != (uid_t)-1 && sb.st_gid != gid))
+		return portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "store directory %s (mode %03o) is writable by other users, who could "
+		    "replace the store or plant its %s-wal file: give the store a directory of "
+		    "its own, owned by %s, mode 700", dir, (unsigned)(sb.st_mode & 07777), base, user);
 	if (uid == (uid_t)-1)
 		writable = access(dir, W_OK | X_OK) == 0;
 	else
@@ -225,26 +242,15 @@ portail_store_check_dir(const char *path, uid_t uid, gid_t gid, const char *user
 		    (sb.st_mode & (S_IWGRP | S_IXGRP)) == (S_IWGRP | S_IXGRP));
 	if (!writable)
 		return portail_error_set(err, PORTAIL_ERR_CONFIG,
-		    "store directory %s (owner uid %u, mode %03o) is not writable by %s: SQLite "
+		    "store directory %s (owned by %s, mode %03o) is not writable by %s: SQLite "
 		    "creates %s-wal and %s-shm beside the store. If the directory is the store's "
 		    "own: chown %s: %s && chmod 700 %s; otherwise give the store a directory of "
 		    "its own (the default is /var/lib/portail/portail.db)",
-		    dir, (unsigned)sb.st_uid, (unsigned)(sb.st_mode & 07777), user, base, base, user,
-		    dir, dir);
-	/*
-	 * Anyone else who may create files there could plant a -wal file (or
-	 * a whole database) of their own before the daemon starts.
-	 */
-	if ((sb.st_mode & S_IWOTH) != 0 ||
-	    ((sb.st_mode & S_IWGRP) != 0 && uid != (uid_t)-1 && sb.st_gid != gid))
-		return portail_error_set(err, PORTAIL_ERR_CONFIG,
-		    "store directory %s (mode %03o) is writable by other users, who could "
-		    "replace the store or its %s-wal file: chmod 700 %s, or give the store a "
-		    "directory of its own", dir, (unsigned)(sb.st_mode & 07777), base, dir);
+		    dir, owner, (unsigned)(sb.st_mode & 07777), user, base, base, user, dir, dir);
 	if (uid != (uid_t)-1 && uid != 0 && sb.st_uid != uid && sb.st_uid != 0)
 		return portail_error_set(err, PORTAIL_ERR_CONFIG,
-		    "store directory %s is owned by uid %u, neither %s nor root, who may "
-		    "replace the store: chown %s: %s", dir, (unsigned)sb.st_uid, user, user, dir);
+		    "store directory %s is owned by %s, neither %s nor root, who could "
+		    "replace the store: chown %s: %s", dir, owner, user, user, dir);
 	return PORTAIL_OK;
 }
 
@@ -259,13 +265,19 @@ open_err(portail_store *st, const char *path, portail_error *err, const char *wh
 	char dir[4096];
 
 	store_dir(path, dir, sizeof(dir));
-	if (access(dir, W_OK | X_OK) != 0)
+	if (access(dir, W_OK | X_OK) != 0) {
+		struct passwd *pw = getpwuid(geteuid());
+		char me[64];
+
+		if (pw != NULL)
+			snprintf(me, sizeof(me), "%s", pw->pw_name);
+		else
+			snprintf(me, sizeof(me), "uid %u", (unsigned)geteuid());
 		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
-		    "store %s: %s: its directory %s is not writable by uid %u, and SQLite "
-		    "creates the store's -wal and -shm files there: the directory must belong "
-		    "to the daemon's user (portail init creates it so)", path,
-		    what != NULL ? what : st->db ? sqlite3_errmsg(st->db) : "cannot open", dir,
-		    (unsigned)geteuid());
+		    "store %s: %s: its directory %s is not writable by %s, and SQLite creates "
+		    "the store's -wal and -shm files there", path,
+		    what != NULL ? what : st->db ? sqlite3_errmsg(st->db) : "cannot open", dir, me);
+	}
 	if (what != NULL)
 		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store %s: %s", path, what);
 	return db_err(st, err, path);
