@@ -225,7 +225,7 @@ test_check_dir(void **state)
 	assert_int_equal(portail_store_check_dir(path, geteuid(), getegid(), "me", &err),
 	    PORTAIL_ERR_CONFIG);
 	assert_non_null(strstr(err.message, "writable by other users"));
-	assert_non_null(strstr(err.message, "chmod 700"));
+	assert_non_null(strstr(err.message, "mode 700"));
 	assert_int_equal(chmod(d, 0755), 0);
 	/* another user's view of a directory that is not theirs */
 	assert_int_equal(portail_store_check_dir(path, geteuid() + 4242, getegid() + 4242,
