@@ -26,6 +26,7 @@
 #include "key.h"
 #include "mail.h"
 #include "portail-client.h"
+#include "store.h"
 
 bool cli_english;
 
@@ -173,6 +174,13 @@ probe_files(const portail_config *cfg, struct probe *p)
 			    paths[i], (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, cfg->daemon.user);
 			return;
 		}
+	}
+	/* the daemon's user must create files beside the store (the backend's own) */
+	if (pw != NULL && portail_store_check_dir(cfg->store_path, pw->pw_uid, pw->pw_gid,
+	    cfg->daemon.user, &err) != PORTAIL_OK) {
+		p->status = PORTAIL_ERR_CONFIG;
+		snprintf(p->detail, sizeof(p->detail), "%s", err.message);
+		return;
 	}
 	if (portail_key_load(cfg->key_file, &key, &err) != PORTAIL_OK) {
 		p->status = PORTAIL_ERR_CONFIG;
