@@ -44,5 +44,5 @@ portail_build() {
 # ([daemon] user): one of its own, created when missing (idempotent, safe
 # in parallel), never nobody, whose other processes could read the key.
 portail_sandbox_user() {
-	"$top/tests/fixtures/system-user.sh" "$1"
+	sh "$top/tests/fixtures/system-user.sh" "$1"
 }
