@@ -82,7 +82,7 @@ schema_version(void)
 static void
 test_cache_full(void **state)
 {
-	static char texts[200][40];
+	static char texts[200][64];
 	portail_store *st = NULL;
 	portail_error err;
 	struct portail_account a = { 0 };
