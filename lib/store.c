@@ -278,6 +278,18 @@ open_err(portail_store *st, const char *path, portail_error *err, const char *wh
 		    "the store's -wal and -shm files there", path,
 		    what != NULL ? what : st->db ? sqlite3_errmsg(st->db) : "cannot open", dir, me);
 	}
+	/* a -wal or -shm left by a process of another user (sqlite3 run as root) */
+	for (size_t i = 0; i < sizeof(companion_suffixes) / sizeof(companion_suffixes[0]); i++) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s%s", path, companion_suffixes[i]);
+		if (access(p, F_OK) == 0 && access(p, R_OK | W_OK) != 0)
+			return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+			    "store %s: %s: %s, which SQLite keeps beside the store, is not writable "
+			    "by uid %u (left by another user's process?): portail init gives it back",
+			    path, what != NULL ? what : st->db ? sqlite3_errmsg(st->db) : "cannot open",
+			    p, (unsigned)geteuid());
+	}
 	if (what != NULL)
 		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store %s: %s", path, what);
 	return db_err(st, err, path);

@@ -257,6 +257,7 @@ test_open_unwritable_dir(void **state)
 	char d[400], path[500];
 	portail_store *st = NULL;
 	portail_error err;
+	struct stat sb2;
 	pid_t pid;
 	int status;
 
@@ -289,6 +290,37 @@ test_open_unwritable_dir(void **state)
 
 		assert_int_equal(stat(path, &sb), 0);
 		assert_int_equal(sb.st_uid, 65534);
+	}
+	/* the directory is right now, but a -wal file of root's was left there */
+	assert_int_equal(chown(d, 65534, 65534), 0);
+	assert_int_equal(chmod(d, 0700), 0);
+	{
+		char wal[600];
+		FILE *f;
+
+		snprintf(wal, sizeof(wal), "%s-wal", path);
+		assert_non_null(f = fopen(wal, "w"));
+		fclose(f);
+		assert_int_equal(chmod(wal, 0600), 0);
+		if ((pid = fork()) == 0) {
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(99);
+			if (portail_store_open(path, &st, &err) == PORTAIL_OK)
+				_exit(1);
+			if (strstr(err.message, wal) == NULL || strstr(err.message, "not writable") == NULL) {
+				fprintf(stderr, "message: %s\n", err.message);
+				_exit(2);
+			}
+			_exit(0);
+		}
+		assert_true(pid > 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		/* what portail init does: give the store's files back */
+		assert_int_equal(portail_store_chown(path, 65534, 65534, &err), PORTAIL_OK);
+		assert_int_equal(stat(wal, &sb2), 0);
+		assert_int_equal(sb2.st_uid, 65534);
 	}
 }
 
