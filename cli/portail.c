@@ -26,6 +26,7 @@
 #include "key.h"
 #include "mail.h"
 #include "portail-client.h"
+#include "store.h"
 
 bool cli_english;
 
@@ -66,7 +67,7 @@ usage(FILE *f)
 	    T("usage : portail [-c FICHIER] [--json] [--lang fr|en] COMMANDE [ARGUMENTS]\n"
 	      "\n"
 	      "Commandes :\n"
-	      "  init                crée la clé du serveur et le magasin (root)\n"
+	      "  init [--force]      crée la clé du serveur et le magasin (root)\n"
 	      "  check               valide la configuration, sonde l'annuaire et portaild\n"
 	      "  status              état de portaild (admin)\n"
 	      "  signup              « Inscrivez-vous maintenant » : code par courriel, mot de passe\n"
@@ -90,7 +91,7 @@ usage(FILE *f)
 	      "usage: portail [-c FILE] [--json] [--lang fr|en] COMMAND [ARGS]\n"
 	      "\n"
 	      "Commands:\n"
-	      "  init                create the server key and the store (root)\n"
+	      "  init [--force]      create the server key and the store (root)\n"
 	      "  check               validate the configuration, probe the directory and portaild\n"
 	      "  status              portaild's state (admin)\n"
 	      "  signup              \"Sign up now\": a code by e-mail, a password\n"
@@ -173,6 +174,13 @@ probe_files(const portail_config *cfg, struct probe *p)
 			    paths[i], (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, cfg->daemon.user);
 			return;
 		}
+	}
+	/* the daemon's user must create files beside the store (the backend's own) */
+	if (pw != NULL && portail_store_check_dir(cfg->store_path, pw->pw_uid, pw->pw_gid,
+	    cfg->daemon.user, &err) != PORTAIL_OK) {
+		p->status = PORTAIL_ERR_CONFIG;
+		snprintf(p->detail, sizeof(p->detail), "%s", err.message);
+		return;
 	}
 	if (portail_key_load(cfg->key_file, &key, &err) != PORTAIL_OK) {
 		p->status = PORTAIL_ERR_CONFIG;

@@ -661,6 +661,23 @@ finish(struct parser *p)
 	if (cfg->mail.timeout >= cfg->daemon.request_timeout)
 		return fail(p, p->seen[find_key(S_MAIL, "timeout") - keys], find_key(S_MAIL, "timeout"),
 		    "must be less than [daemon] request_timeout (%d)", cfg->daemon.request_timeout);
+	/*
+	 * SMTP credentials go over TLS or not at all: with starttls = try, a
+	 * relay (or anyone on the path) that strips STARTTLS from the EHLO
+	 * answer gets the password in clear (curl's CURLUSESSL_TRY).
+	 */
+	if ((cfg->mail.username != NULL || cfg->mail.password_file != NULL) &&
+	    strncmp(cfg->mail.url, "smtps://", 8) != 0 && cfg->mail.starttls != PORTAIL_TLS_YES) {
+		const struct key *ks = find_key(S_MAIL, "starttls");
+		const struct key *kc = find_key(S_MAIL, cfg->mail.password_file != NULL ?
+		    "password_file" : "username");
+		const struct key *k = p->seen[ks - keys] ? ks : kc;
+
+		return fail(p, p->seen[k - keys], k,
+		    "%s with starttls = %s would send the SMTP password in clear to a relay that "
+		    "strips STARTTLS: use an smtps:// url or starttls = yes", kc->name,
+		    cfg->mail.starttls == PORTAIL_TLS_NO ? "no" : "try");
+	}
 	for (int pi = 0; pi < cfg->n_providers; pi++) {
 		const struct key *k = find_key(S_PROVIDER, "timeout");
 

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,10 @@
 /*
  * Prepared statements are kept, one per SQL text (every text is a string
  * literal, so its address names it), reset after each use: parsing the
- * SQL cost more than running it on the token and sign-in paths.
+ * SQL cost more than running it on the token and sign-in paths. About 40
+ * texts exist; past STMT_CACHE a statement is prepared for each use.
  */
-#define STMT_CACHE 48
+#define STMT_CACHE 64
 
 struct portail_store {
 	sqlite3 *db;
@@ -138,17 +140,159 @@ exec(portail_store *st, const char *sql)
 	return sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 }
 
-static int
-user_version(portail_store *st)
+/* PRAGMA user_version into *v; false when SQLite could not read it. */
+static bool
+user_version(portail_store *st, int *v)
 {
 	sqlite3_stmt *s = NULL;
-	int v = -1;
+	bool ok = false;
 
 	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int(s, 0);
+	    sqlite3_step(s) == SQLITE_ROW) {
+		*v = sqlite3_column_int(s, 0);
+		ok = true;
+	}
 	sqlite3_finalize(s);
-	return v;
+	return ok;
+}
+
+/* Test hook (store.h): called before each migration step takes the write lock. */
+void (*pt_store_migration_hook)(void *arg, const char *path, int version);
+void *pt_store_migration_hook_arg;
+
+/* ---- the files of the store ------------------------------------------------- */
+
+/*
+ * SQLite keeps two more files beside the database while it is open (WAL
+ * mode): NAME-wal, the write-ahead log, and NAME-shm, its index. Both
+ * are created and removed by whoever opens the store, so the directory
+ * must be writable by the daemon's user, not only the database file.
+ * These names are known here only (issue 12: no SQLite file name
+ * outside the SQLite backend).
+ */
+static const char *const companion_suffixes[] = { "-wal", "-shm" };
+
+static void
+store_dir(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(buf, size, ".");
+	else if (slash == path)
+		snprintf(buf, size, "/");
+	else
+		snprintf(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+portail_status
+portail_store_chown(const char *path, uid_t uid, gid_t gid, portail_error *err)
+{
+	char p[4096];
+
+	for (size_t i = 0; i <= sizeof(companion_suffixes) / sizeof(companion_suffixes[0]); i++) {
+		const char *suffix = i == 0 ? "" : companion_suffixes[i - 1];
+
+		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix) >= sizeof(p))
+			return portail_error_set(err, PORTAIL_ERR_CONFIG, "store %s: path too long", path);
+		if (lchown(p, uid, gid) != 0 && errno != ENOENT)
+			return portail_error_set(err, PORTAIL_ERR_IO, "chown %s: %s", p, strerror(errno));
+	}
+	return PORTAIL_OK;
+}
+
+portail_status
+portail_store_check_dir(const char *path, uid_t uid, gid_t gid, const char *user,
+    portail_error *err)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char dir[4096], owner[64];
+	struct passwd *pw;
+	struct stat sb;
+	bool writable;
+
+	store_dir(path, dir, sizeof(dir));
+	if (stat(dir, &sb) != 0)
+		return portail_error_set(err, PORTAIL_ERR_CONFIG, "store directory %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return portail_error_set(err, PORTAIL_ERR_CONFIG, "store directory %s: not a directory",
+		    dir);
+	pw = getpwuid(sb.st_uid);
+	if (pw != NULL)
+		snprintf(owner, sizeof(owner), "%s", pw->pw_name);
+	else
+		snprintf(owner, sizeof(owner), "uid %u", (unsigned)sb.st_uid);
+	/*
+	 * Anyone else who may create files there could plant a -wal file (or
+	 * a whole database) of their own before the daemon starts.
+	 */
+	if ((sb.st_mode & S_IWOTH) != 0 ||
+	    ((sb.st_mode & S_IWGRP) != 0 && uid != (uid_t)-1 && sb.st_gid != gid))
+		return portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "store directory %s (mode %03o) is writable by other users, who could "
+		    "replace the store or plant its %s-wal file: give the store a directory of "
+		    "its own, owned by %s, mode 700", dir, (unsigned)(sb.st_mode & 07777), base, user);
+	if (uid == (uid_t)-1)
+		writable = access(dir, W_OK | X_OK) == 0;
+	else
+		writable = uid == 0 ||
+		    (sb.st_uid == uid && (sb.st_mode & (S_IWUSR | S_IXUSR)) == (S_IWUSR | S_IXUSR)) ||
+		    (sb.st_uid != uid && sb.st_gid == gid &&
+		    (sb.st_mode & (S_IWGRP | S_IXGRP)) == (S_IWGRP | S_IXGRP));
+	if (!writable)
+		return portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "store directory %s (owned by %s, mode %03o) is not writable by %s: SQLite "
+		    "creates %s-wal and %s-shm beside the store. If the directory is the store's "
+		    "own: chown %s: %s && chmod 700 %s; otherwise give the store a directory of "
+		    "its own (the default is /var/lib/portail/portail.db)",
+		    dir, owner, (unsigned)(sb.st_mode & 07777), user, base, base, user, dir, dir);
+	if (uid != (uid_t)-1 && uid != 0 && sb.st_uid != uid && sb.st_uid != 0)
+		return portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "store directory %s is owned by %s, neither %s nor root, who could "
+		    "replace the store: chown %s: %s", dir, owner, user, user, dir);
+	return PORTAIL_OK;
+}
+
+/*
+ * A store that cannot be opened or written because its directory is not
+ * writable by this process: the error names the directory, not the file
+ * (SQLite's "attempt to write a readonly database" blames the file).
+ */
+static portail_status
+open_err(portail_store *st, const char *path, portail_error *err, const char *what)
+{
+	char dir[4096];
+
+	store_dir(path, dir, sizeof(dir));
+	if (access(dir, W_OK | X_OK) != 0) {
+		struct passwd *pw = getpwuid(geteuid());
+		char me[64];
+
+		if (pw != NULL)
+			snprintf(me, sizeof(me), "%s", pw->pw_name);
+		else
+			snprintf(me, sizeof(me), "uid %u", (unsigned)geteuid());
+		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+		    "store %s: %s: its directory %s is not writable by %s, and SQLite creates "
+		    "the store's -wal and -shm files there", path,
+		    what != NULL ? what : st->db ? sqlite3_errmsg(st->db) : "cannot open", dir, me);
+	}
+	/* a -wal or -shm left by a process of another user (sqlite3 run as root) */
+	for (size_t i = 0; i < sizeof(companion_suffixes) / sizeof(companion_suffixes[0]); i++) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s%s", path, companion_suffixes[i]);
+		if (access(p, F_OK) == 0 && access(p, R_OK | W_OK) != 0)
+			return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+			    "store %s: %s: %s, which SQLite keeps beside the store, is not writable "
+			    "by uid %u (left by another user's process?): portail init gives it back",
+			    path, what != NULL ? what : st->db ? sqlite3_errmsg(st->db) : "cannot open",
+			    p, (unsigned)geteuid());
+	}
+	if (what != NULL)
+		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store %s: %s", path, what);
+	return db_err(st, err, path);
 }
 
 portail_status
@@ -164,13 +308,13 @@ portail_store_open(const char *path, portail_store **out, portail_error *err)
 	/* Create the file ourselves so that its mode is 0600 whatever the umask. */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store %s: %s", path, strerror(errno));
+		r = open_err(st, path, err, strerror(errno));
 		goto fail;
 	}
 	close(fd);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
 	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		r = db_err(st, err, path);
+		r = open_err(st, path, err, NULL);
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 5000);
@@ -178,40 +322,65 @@ portail_store_open(const char *path, portail_store **out, portail_error *err)
 	if (exec(st, "PRAGMA journal_mode=WAL") != SQLITE_OK ||
 	    exec(st, "PRAGMA synchronous=NORMAL") != SQLITE_OK ||
 	    exec(st, "PRAGMA foreign_keys=ON") != SQLITE_OK) {
-		r = db_err(st, err, path);
+		r = open_err(st, path, err, NULL);
 		goto fail;
 	}
-	if ((v = user_version(st)) < 0) {
-		r = db_err(st, err, "schema version");
+	/*
+	 * Each step is its own BEGIN IMMEDIATE … COMMIT, and the version is
+	 * read again once the write lock is ours: another process (a second
+	 * portaild, portail init) may have migrated since we last looked.
+	 * Whatever it left, the version we go on from is the one read under
+	 * the lock, checked like the first one.
+	 */
+	if (!user_version(st, &v)) {
+		r = open_err(st, path, err, NULL);
 		goto fail;
 	}
-	if (v > SCHEMA_VERSION) {
-		r = portail_error_set(err, PORTAIL_ERR_CONFIG,
-		    "store %s has schema %d, newer than this portail (%d): upgrade portail", path,
-		    v, SCHEMA_VERSION);
-		goto fail;
-	}
-	for (; v < SCHEMA_VERSION; v++) {
+	for (;;) {
 		char bump[64];
+		int now_v;
 
-		snprintf(bump, sizeof(bump), "PRAGMA user_version=%d", v + 1);
-		if (exec(st, "BEGIN IMMEDIATE") != SQLITE_OK)
-			goto migrate_fail;
-		if (user_version(st) != v) {     /* another process migrated meanwhile */
+		if (v < 0) {
+			r = portail_error_set(err, PORTAIL_ERR_CONFIG,
+			    "store %s has schema version %d, which portail never writes: "
+			    "not a portail store, or damaged", path, v);
+			goto fail;
+		}
+		if (v > SCHEMA_VERSION) {
+			r = portail_error_set(err, PORTAIL_ERR_CONFIG,
+			    "store %s has schema %d, newer than this portail (%d): upgrade portail",
+			    path, v, SCHEMA_VERSION);
+			goto fail;
+		}
+		if (v == SCHEMA_VERSION)
+			break;
+		if (pt_store_migration_hook != NULL)
+			pt_store_migration_hook(pt_store_migration_hook_arg, path, v);
+		if (exec(st, "BEGIN IMMEDIATE") != SQLITE_OK) {
+			r = open_err(st, path, err, NULL);
+			goto fail;
+		}
+		if (!user_version(st, &now_v)) {
+			r = db_err(st, err, "schema version");
 			exec(st, "ROLLBACK");
-			v = user_version(st) - 1;
+			goto fail;
+		}
+		if (now_v != v) {       /* another process migrated meanwhile: go on from its version */
+			exec(st, "ROLLBACK");
+			v = now_v;
 			continue;
 		}
+		snprintf(bump, sizeof(bump), "PRAGMA user_version=%d", v + 1);
 		if (exec(st, migrations[v]) != SQLITE_OK || exec(st, bump) != SQLITE_OK ||
 		    exec(st, "COMMIT") != SQLITE_OK) {
+			r = db_err(st, err, "schema migration");
 			exec(st, "ROLLBACK");
-			goto migrate_fail;
+			goto fail;
 		}
+		v++;
 	}
 	*out = st;
 	return PORTAIL_OK;
-migrate_fail:
-	r = db_err(st, err, "schema migration");
 fail:
 	portail_store_close(st);
 	return r;
@@ -232,6 +401,12 @@ portail_store_close(portail_store *st)
 
 /* ---- small helpers ---------------------------------------------------------- */
 
+/*
+ * The statement for sql, from the cache or newly prepared. When the cache
+ * is full the statement is prepared for this one use and release()
+ * finalizes it: slower, never wrong. (Evicting a cached one instead could
+ * finalize a statement a caller still holds: gc holds two.)
+ */
 static sqlite3_stmt *
 prep(portail_store *st, const char *sql)
 {
@@ -240,16 +415,18 @@ prep(portail_store *st, const char *sql)
 	for (size_t i = 0; i < st->n_stmts; i++)
 		if (st->stmts[i].sql == sql)
 			return st->stmts[i].s;
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
-		return NULL;
 	if (st->n_stmts < STMT_CACHE) {
+		if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK)
+			return NULL;
 		st->stmts[st->n_stmts].sql = sql;
 		st->stmts[st->n_stmts++].s = s;
+	} else if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		return NULL;
 	}
 	return s;
 }
 
-/* Done with a statement from prep(): reset for the next use (or finalized). */
+/* Done with a statement from prep(): reset for the next use, or finalized when not cached. */
 static void
 release(portail_store *st, sqlite3_stmt *s)
 {
@@ -262,8 +439,38 @@ release(portail_store *st, sqlite3_stmt *s)
 			return;
 		}
 	}
-	release(st, s);
+	sqlite3_finalize(s);
 }
+
+/* Test hook (store.h): one statement through the cache, its rows stepped over. */
+portail_status
+pt_store_run(portail_store *st, const char *sql, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r = PORTAIL_OK;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, sql)) == NULL) {
+		r = db_err(st, err, "prepare");
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE)
+		r = db_err(st, err, "step");
+	release(st, s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+size_t
+pt_store_cached(const portail_store *st)
+{
+	return st->n_stmts;
+}
+
 /*
  * One statement that returns no row, under the lock: types names each
  * argument — 't' text, 'i' int64, 'h' a PORTAIL_HASH_BYTES blob.

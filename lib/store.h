@@ -16,7 +16,9 @@
 #define PORTAIL_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "key.h"
 #include "portail.h"
@@ -49,6 +51,28 @@ PORTAIL_EXPORT void portail_account_clear(struct portail_account *a);
 PORTAIL_EXPORT portail_status portail_store_open(const char *path, portail_store **out,
     portail_error *err);
 PORTAIL_EXPORT void portail_store_close(portail_store *st);
+
+/*
+ * The store is a database file plus files the backend keeps beside it
+ * while it runs (SQLite's write-ahead log and its index), created by
+ * whoever opens the store: its directory must be writable by the
+ * daemon's user. portail_store_open's errors name that directory when it
+ * is not writable by the calling process.
+ */
+
+/*
+ * Checks the directory of the store at path for the daemon user (uid, gid;
+ * user is its name, for the messages; uid (uid_t)-1: the calling process):
+ * it exists, the user can create files in it, and nobody else can
+ * (writable by others, or owned by another user than the daemon's or
+ * root). PORTAIL_ERR_CONFIG with what is wrong and how to fix it.
+ */
+PORTAIL_EXPORT portail_status portail_store_check_dir(const char *path, uid_t uid, gid_t gid,
+    const char *user, portail_error *err);
+
+/* Gives the store at path, with every file the backend keeps beside it, to uid:gid. */
+PORTAIL_EXPORT portail_status portail_store_chown(const char *path, uid_t uid, gid_t gid,
+    portail_error *err);
 
 /* A cheap query, for status and check. */
 PORTAIL_EXPORT portail_status portail_store_probe(portail_store *st, portail_error *err);
@@ -246,5 +270,20 @@ PORTAIL_EXPORT portail_status portail_store_link_delete(portail_store *st, const
 /* The providers an account is linked with: a NULL-terminated vector (free each and it). */
 PORTAIL_EXPORT portail_status portail_store_link_list(portail_store *st, const char *key,
     char ***providers, portail_error *err);
+
+/* ---- test hooks (internal: not exported from libportail) --------------------- */
+
+/*
+ * Called by portail_store_open before each migration step takes the
+ * write lock, with the version it read: lets a test play "another process
+ * migrated meanwhile". NULL (the default) outside tests.
+ */
+extern void (*pt_store_migration_hook)(void *arg, const char *path, int version);
+extern void *pt_store_migration_hook_arg;
+
+/* Runs one SQL text through the statement cache (its address names it). */
+portail_status pt_store_run(portail_store *st, const char *sql, portail_error *err);
+/* How many statements the cache holds. */
+size_t pt_store_cached(const portail_store *st);
 
 #endif

@@ -298,10 +298,13 @@ main(int argc, char **argv)
 		unlink(socket_path);
 		return 1;
 	}
-	/* the store is opened as the daemon's user: its WAL files must be too */
+	/*
+	 * The store is opened as the daemon's user, who must be able to
+	 * create files in its directory (the error then names it).
+	 */
 	if (portail_store_open(d.cfg->store_path, &d.store, &err) != PORTAIL_OK) {
-		fprintf(stderr, "portaild: %s (portail init creates it, owned by [daemon] user)\n",
-		    err.message);
+		fprintf(stderr, "portaild: %s (portail init creates the store and its directory, "
+		    "owned by [daemon] user %s)\n", err.message, d.cfg->daemon.user);
 		unlink(socket_path);
 		return 2;
 	}

@@ -39,3 +39,10 @@ portail_build() {
 		return 1
 	}
 }
+
+# portail_sandbox_user NAME — the system user a sandbox's portaild runs as
+# ([daemon] user): one of its own, created when missing (idempotent, safe
+# in parallel), never nobody, whose other processes could read the key.
+portail_sandbox_user() {
+	sh "$top/tests/fixtures/system-user.sh" "$1"
+}

@@ -103,7 +103,7 @@ bind_password_file = {tmp}/slapd/bind.pw
 subscribed_schools = 751001 751501
 [daemon]
 socket = {tmp}/run/portaild.sock
-user = nobody
+user = {user}
 [store]
 path = {tmp}/state/portail.db
 [security]
@@ -133,7 +133,7 @@ client_id = portail
 userinfo_url = {oidc}/me
 issuer = {oidc}
 jwks_url = {oidc}/jwks
-""".format(uri=uri, tmp=TMP, smtp=smtp, oidc=oidc))
+""".format(uri=uri, tmp=TMP, smtp=smtp, oidc=oidc, user=os.environ["PORTAIL_TEST_USER"]))
 os.chmod(CONF, 0o644)
 ok(portail("init").returncode == 0, "portail init")
 os.makedirs(os.path.join(TMP, "daemon"), exist_ok=True)

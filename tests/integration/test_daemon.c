@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdatomic.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -53,7 +54,7 @@ write_config(const char *dir, const char *name, const char *socket_path, const c
 	    "timeout = 2\nnetwork_timeout = 1\n"
 	    "[mail]\ntimeout = 2\n"
 	    "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\n%s"
-	    "[daemon]\nsocket = %s\nuser = nobody\nworkers = 4\nrequest_timeout = %d\n"
+	    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\nworkers = 4\nrequest_timeout = %d\n"
 	    "%s%s",
 	    uris, slapd.bind_pw_file, files, socket_path, request_timeout,
 	    strstr(extra, "max_connections") ? "" : "max_connections = 400\n", extra);
@@ -275,15 +276,18 @@ test_non_admin_forbidden(void **state)
 static void
 test_runs_as_its_user(void **state)
 {
-	char path[64], buf[4096];
+	char path[64], buf[4096], want[32];
+	struct passwd *pw = getpwnam(FX_DAEMON_USER);
 	FILE *f;
 	bool found = false;
 
+	assert_non_null(pw);
+	snprintf(want, sizeof(want), "\t%u\t", (unsigned)pw->pw_uid);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)daemon_.pid);
 	assert_non_null(f = fopen(path, "r"));
 	while (fgets(buf, sizeof(buf), f) != NULL)
 		if (strncmp(buf, "Uid:", 4) == 0)
-			found = strstr(buf, "65534") != NULL && strstr(buf, "\t0\t") == NULL;
+			found = strstr(buf, want) != NULL && strstr(buf, "\t0\t") == NULL;
 	fclose(f);
 	assert_true(found);
 	{

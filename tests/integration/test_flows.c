@@ -69,7 +69,7 @@ env_start(struct env *e, const char *gpi_extra, const char *extra)
 		    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
 		    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
 		    "timeout = 2\nnetwork_timeout = 1\n%s"
-		    "[daemon]\nsocket = %s\nuser = nobody\nworkers = 4\n"
+		    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\nworkers = 4\n"
 		    "[store]\npath = %s/state/portail.db\n"
 		    "[security]\nkey_file = %s/etc/secret.key\n"
 		    "[mail]\nurl = smtp://127.0.0.1:%d\nstarttls = no\ntimeout = 3\n"

@@ -69,7 +69,7 @@ group_setup(void **state)
 	    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
 	    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
 	    "timeout = 2\nnetwork_timeout = 1\n"
-	    "[daemon]\nsocket = %s\nuser = nobody\n"
+	    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\n"
 	    "[store]\npath = %s/state/portail.db\n"
 	    "[security]\nkey_file = %s/etc/secret.key\n"
 	    "[codes]\nresend_interval = 0\n"

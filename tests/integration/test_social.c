@@ -117,7 +117,7 @@ group_setup(void **state)
 	snprintf(text, sizeof(text),
 	    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
 	    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
-	    "[daemon]\nsocket = %s\nuser = nobody\n"
+	    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\n"
 	    "[store]\npath = %s/state/portail.db\n[security]\nkey_file = %s/etc/secret.key\n"
 	    "[codes]\nresend_interval = 0\nmax_per_day = 50\n"
 	    "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\n"

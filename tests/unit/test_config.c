@@ -125,6 +125,12 @@ static const struct bad_case bad[] = {
 	{ GPI "[mail]\nurl = http://mail\n", "[mail] url: 'http://mail' is not an smtp:// or smtps:// URL" },
 	{ GPI "[mail]\nlanguage = de\n", "[mail] language: 'de' is not fr or en" },
 	{ GPI "[mail]\nstarttls = sometimes\n", "[mail] starttls: 'sometimes' is not no, try or yes" },
+	/* SMTP credentials only over TLS: try would let a STARTTLS-stripping relay read them */
+	{ GPI "[mail]\nurl = smtp://relay.exemple.ca:587\nusername = portail\npassword_file = @GOOD@\n",
+	  "test.conf:7: [mail] password_file: password_file with starttls = try would send the SMTP password in clear" },
+	{ GPI "[mail]\nusername = portail\nstarttls = try\n",
+	  "test.conf:6: [mail] starttls: username with starttls = try would send the SMTP password in clear to a relay that strips STARTTLS: use an smtps:// url or starttls = yes" },
+	{ GPI "[mail]\nstarttls = no\npassword_file = @GOOD@\n", "test.conf:5: [mail] starttls: password_file with starttls = no" },
 	{ GPI "[provider.google]\nclient_id = x\n", "test.conf: [provider.google] kind: required" },
 	{ GPI "[provider.google]\nkind = myspace\nclient_id = x\n", "[provider.google] kind: 'myspace' is not google" },
 	{ GPI "[provider.g]\nkind = oidc\nclient_id = x\nuserinfo_url = http://idp.example/me\n", "[provider.g] userinfo_url: 'http://idp.example/me' must be https://" },
@@ -288,6 +294,29 @@ test_long_lines(void **state)
 	free(text);
 }
 
+/* SMTP credentials are accepted where they cannot leave in clear. */
+static void
+test_mail_credentials(void **state)
+{
+	static const char *const good[] = {
+		GPI "[mail]\nurl = smtps://relay.exemple.ca\nusername = portail\npassword_file = @GOOD@\n",
+		GPI "[mail]\nurl = smtps://relay.exemple.ca\nstarttls = try\nusername = portail\n",
+		GPI "[mail]\nurl = smtp://relay.exemple.ca:587\nstarttls = yes\nusername = portail\n"
+		    "password_file = @GOOD@\n",
+		GPI "[mail]\nurl = smtp://localhost\nstarttls = try\n",
+		GPI "[mail]\nurl = smtp://localhost\nstarttls = no\n",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		portail_config *cfg;
+		portail_error err;
+
+		if (parse(good[i], &cfg, &err) != PORTAIL_OK)
+			fail_msg("case %zu: %s", i, err.message);
+		portail_config_free(cfg);
+	}
+}
+
 static void
 test_too_large(void **state)
 {
@@ -395,6 +424,7 @@ main(void)
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_mail_credentials),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_load_errors),
