@@ -83,6 +83,33 @@ has_control(const char *s, size_t n)
 	return false;
 }
 
+static const char *
+json_fault_name(enum json_error_code code)
+{
+	switch (code) {
+	case json_error_out_of_memory:
+		return "out_of_memory";
+	case json_error_stack_overflow:
+		return "too_deep";
+	case json_error_invalid_utf8:
+		return "invalid_utf8";
+	case json_error_premature_end_of_input:
+		return "premature_end";
+	case json_error_end_of_input_expected:
+		return "trailing_data";
+	case json_error_invalid_syntax:
+		return "invalid_syntax";
+	case json_error_null_character:
+		return "nul_character";
+	case json_error_duplicate_key:
+		return "duplicate_key";
+	case json_error_numeric_overflow:
+		return "numeric_overflow";
+	default:
+		return "invalid_json";
+	}
+}
+
 /* The envelope: fields every request may carry. */
 static const struct portail_proto_field envelope[] = {
 	{ "v", PT_INT, true, 0, false },
@@ -144,7 +171,10 @@ portail_proto_decode(const char *line, size_t len, json_t **out, const char **op
 	/* jansson checks UTF-8 and refuses \u0000 unless told otherwise. */
 	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL)
-		return bad(why, why_len, "not a JSON object: %s", jerr.text);
+		/* jerr.text quotes the input (a password, raw control bytes):
+		 * say what is wrong and where, never what was there */
+		return bad(why, why_len, "not a JSON object: %s at byte %d",
+		    json_fault_name(json_error_code(&jerr)), jerr.position);
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		return bad(why, why_len, "%s", "not a JSON object");
