@@ -236,28 +236,62 @@ portail_proto_check(json_t *req, const struct portail_proto_field *spec, char *w
 	return PORTAIL_OK;
 }
 
+/*
+ * Where json_dump_callback writes. jansson's own json_dumps grows a buffer
+ * by malloc + copy + free and frees it after a final copy, leaving the
+ * request (a password) in freed memory; and jansson's allocator is the
+ * host's, which a guest in sshd or Apache must not replace. So: our
+ * buffer, that wipes the old storage whenever it grows.
+ */
+struct dump_buf {
+	char *data;
+	size_t len, size;
+};
+
+static int
+dump_append(const char *chunk, size_t n, void *data)
+{
+	struct dump_buf *b = data;
+
+	if (n > PORTAIL_PROTO_MAX - 2 - b->len)
+		return -1;              /* over the limit: the line and '\n' */
+	if (b->len + n + 2 > b->size) {
+		size_t size = b->size ? b->size : 512;
+		char *grown;
+
+		while (size < b->len + n + 2)
+			size *= 2;
+		if ((grown = malloc(size)) == NULL)
+			return -1;
+		if (b->data != NULL) {
+			memcpy(grown, b->data, b->len);
+			explicit_bzero(b->data, b->size);
+			free(b->data);
+		}
+		b->data = grown;
+		b->size = size;
+	}
+	memcpy(b->data + b->len, chunk, n);
+	b->len += n;
+	return 0;
+}
+
 char *
 portail_proto_encode(json_t *obj, size_t *len)
 {
-	char *s = json_dumps(obj, JSON_COMPACT);
-	size_t n;
-	char *line;
+	struct dump_buf b = { NULL, 0, 0 };
 
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	if (n + 1 >= PORTAIL_PROTO_MAX) {
-		free(s);
-		return NULL;
-	}
-	if ((line = realloc(s, n + 2)) == NULL) {
-		free(s);
+	if (json_dump_callback(obj, dump_append, &b, JSON_COMPACT) != 0 || b.data == NULL) {
+		if (b.data != NULL) {
+			explicit_bzero(b.data, b.size);
+			free(b.data);
+		}
 		return NULL;
 	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	*len = n + 1;
-	return line;
+	b.data[b.len] = '\n';
+	b.data[b.len + 1] = '\0';
+	*len = b.len + 1;
+	return b.data;
 }
 
 json_t *
