@@ -30,7 +30,10 @@
 #include "portail-client.h"
 
 #ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/allocator_interface.h>
+/* from <sanitizer/allocator_interface.h>, which Debian's gcc does not ship */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+    void (*free_hook)(const volatile void *));
+size_t __sanitizer_get_allocated_size(const volatile void *p);
 #endif
 
 /* The password: only its first bytes need to be found for a leak. */
