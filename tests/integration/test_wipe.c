@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <security/pam_appl.h>
 
 #include "fixture.h"
 #include "portail-client.h"
@@ -121,7 +122,7 @@ host_free(void *p)
 
 static struct fx_slapd slapd;
 static struct fx_daemon daemon_;
-static char sock[700];
+static char sock[700], pamdir[700];
 
 static int
 group_setup(void **state)
@@ -143,6 +144,13 @@ group_setup(void **state)
 	snprintf(conf, sizeof(conf), "%s", fx_write(dir, "portail.conf", text, 0644));
 	if (!fx_init(conf) || !fx_daemon_start(&daemon_, dir, conf, sock, &st))
 		fail_msg("portaild did not start (%d)", st);
+	/* a PAM stack of our own (pam_start_confdir: no pam_wrapper preload) */
+	snprintf(pamdir, sizeof(pamdir), "%s", fx_tmpdir("wipe-pam"));
+	snprintf(text, sizeof(text), "auth required %s/pam_portail/.libs/pam_portail.so socket=%s\n"
+	    "account required %s/pam_portail/.libs/pam_portail.so socket=%s\n",
+	    getenv("top_builddir"), sock, getenv("top_builddir"), sock);
+	(void)fx_write(pamdir, "wipe", text, 0644);
+	(void)fx_write(pamdir, "other", "auth required pam_deny.so\n", 0644);
 	json_set_alloc_funcs(host_malloc, host_free);
 	watch_install();
 	return 0;
@@ -245,12 +253,56 @@ test_no_freed_block_held_the_password(void **state)
 	assert_true(atomic_load(&host_allocs) > 0);
 }
 
+/* The host's conversation, as sshd's: the password in a block of its own. */
+static int
+conv_fn(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+	struct pam_response *r = calloc((size_t)n, sizeof(*r));
+
+	(void)data;
+	if (r == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
+			r[i].resp = strdup(CANARY);     /* libpam wipes and frees it */
+	*resp = r;
+	return PAM_SUCCESS;
+}
+
+/* The same through pam_portail in a real PAM stack: libpam's copies, the module's, the client's. */
+static void
+test_pam_host_keeps_no_password(void **state)
+{
+	struct pam_conv conv = { conv_fn, NULL };
+	pam_handle_t *pamh = NULL;
+	int rc;
+
+	atomic_store(&leaks, 0);
+	atomic_store(&scanned, 0);
+	atomic_store(&armed, 1);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pam_start_confdir("wipe", "Chantal.Gagnon@exemple.ca", &conv, pamdir,
+		    &pamh), PAM_SUCCESS);
+		(void)pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
+		rc = pam_authenticate(pamh, 0);
+		/* no account yet: refused or unknown, but the password went to portaild */
+		if (rc != PAM_AUTH_ERR && rc != PAM_USER_UNKNOWN)
+			fail_msg("pam_authenticate: %d %s", rc, pam_strerror(pamh, rc));
+		pam_end(pamh, rc);
+	}
+	atomic_store(&armed, 0);
+	assert_true(atomic_load(&scanned) > 10);
+	if (atomic_load(&leaks) != 0)
+		fail_msg("%d freed block(s) held the password", atomic_load(&leaks));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_watch_sees_a_leak),
 		cmocka_unit_test(test_no_freed_block_held_the_password),
+		cmocka_unit_test(test_pam_host_keeps_no_password),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
