@@ -456,7 +456,10 @@ sasl_server_plug_init(const sasl_utils_t *utils, int maxversion, int *out_versio
 	if ((g = utils->malloc(sizeof(*g))) == NULL)
 		return SASL_NOMEM;
 	memset(g, 0, sizeof(*g));
-	pthread_mutex_init(&g->lock, NULL);
+	if (pthread_mutex_init(&g->lock, NULL) != 0) {
+		utils->free(g);
+		return SASL_FAIL;
+	}
 	g->refs = 2;
 	for (int i = 0; i < 2; i++) {
 		g->plugins[i] = server_plugins[i];
