@@ -68,7 +68,7 @@ read_line(const char *prompt, char *buf, size_t len, bool secret)
 	FILE *in = stdin;
 	int fd = fileno(in);
 
-again:
+ask:
 	restore = false;
 	again = false;
 	if (prompt != NULL) {
@@ -114,7 +114,7 @@ again:
 		}
 		if (again) {
 			clearerr(in);
-			goto again;
+			goto ask;
 		}
 		errno = e;
 	}
