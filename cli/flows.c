@@ -38,6 +38,25 @@
 /* ---- input ------------------------------------------------------------------ */
 
 /*
+ * The signals that may come while echo is off, as OpenBSD's
+ * readpassphrase(3) handles them: caught, the terminal restored, then
+ * re-raised with their old action, so that Ctrl-C, a hang-up or a kill
+ * never leaves the parent's terminal without echo. A stop (Ctrl-Z) asks
+ * again once the process is continued.
+ */
+static const int prompt_signals[] = {
+	SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU,
+};
+#define N_PROMPT_SIGNALS (sizeof(prompt_signals) / sizeof(prompt_signals[0]))
+static volatile sig_atomic_t prompt_caught[NSIG];
+
+static void
+prompt_on_signal(int sig)
+{
+	prompt_caught[sig] = 1;
+}
+
+/*
  * Reads one line into buf (newline removed). Echo off when secret and
  * reading from a terminal. False at end of input.
  */
@@ -45,22 +64,60 @@ static bool
 read_line(const char *prompt, char *buf, size_t len, bool secret)
 {
 	struct termios old, noecho;
-	bool restore = false, ok;
+	struct sigaction sa, saved[N_PROMPT_SIGNALS];
+	bool restore, ok, again;
 	FILE *in = stdin;
+	int fd = fileno(in);
 
+ask:
+	restore = false;
+	again = false;
 	if (prompt != NULL) {
 		fputs(prompt, stdout);
 		fflush(stdout);
 	}
-	if (secret && isatty(fileno(in)) && tcgetattr(fileno(in), &old) == 0) {
+	if (secret && isatty(fd) && tcgetattr(fd, &old) == 0) {
+		memset(&sa, 0, sizeof(sa));
+		sigemptyset(&sa.sa_mask);
+		sa.sa_handler = prompt_on_signal;       /* no SA_RESTART: the read stops */
+		for (size_t i = 0; i < N_PROMPT_SIGNALS; i++) {
+			prompt_caught[prompt_signals[i]] = 0;
+			(void)sigaction(prompt_signals[i], &sa, &saved[i]);
+		}
 		noecho = old;
 		noecho.c_lflag &= ~(tcflag_t)ECHO;
-		restore = tcsetattr(fileno(in), TCSAFLUSH, &noecho) == 0;
+		restore = tcsetattr(fd, TCSAFLUSH, &noecho) == 0;
+		if (!restore)
+			for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+				(void)sigaction(prompt_signals[i], &saved[i], NULL);
 	}
 	ok = fgets(buf, (int)len, in) != NULL;
 	if (restore) {
-		tcsetattr(fileno(in), TCSAFLUSH, &old);
+		int e = errno;
+
+		/* restored before anything else, even when a signal cut the read */
+		while (tcsetattr(fd, TCSAFLUSH, &old) != 0 && errno == EINTR)
+			;
 		fputc('\n', stdout);
+		fflush(stdout);
+		for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+			(void)sigaction(prompt_signals[i], &saved[i], NULL);
+		for (size_t i = 0; i < N_PROMPT_SIGNALS; i++) {
+			int sig = prompt_signals[i];
+
+			if (!prompt_caught[sig])
+				continue;
+			sodium_memzero(buf, len);
+			ok = false;
+			(void)kill(getpid(), sig);      /* its old action: dies, or stops */
+			if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+				again = true;           /* continued: ask again */
+		}
+		if (again) {
+			clearerr(in);
+			goto ask;
+		}
+		errno = e;
 	}
 	if (!ok) {
 		buf[0] = '\0';

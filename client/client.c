@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,33 @@ recv_line(portail_client *c, char *buf, size_t size, size_t *len, size_t *got,
 	}
 }
 
+/* Wipes every string in v (a ticket or a token in an answer nobody reads). */
+static void
+wipe_strings(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_string(v)) {
+		explicit_bzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, key, item)
+			wipe_strings(item);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item)
+			wipe_strings(item);
+	}
+}
+
+static void
+wipe_decref(json_t *v)
+{
+	if (v != NULL && v->refcount == 1)
+		wipe_strings(v);
+	json_decref(v);
+}
+
 static portail_status
 exchange(portail_client *c, const char *line, size_t len, json_t **resp,
     long long deadline, portail_error *err)
@@ -285,7 +313,7 @@ exchange(portail_client *c, const char *line, size_t len, json_t **resp,
 		goto out;
 	*resp = json_loadb(buf, rlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (*resp == NULL || !json_is_object(*resp) || !json_is_boolean(json_object_get(*resp, "ok"))) {
-		json_decref(*resp);
+		wipe_decref(*resp);
 		*resp = NULL;
 		disconnect(c);
 		r = set_err(err, PORTAIL_ERR_UNAVAILABLE, "portaild: garbled answer");
@@ -310,7 +338,11 @@ portail_client_call(portail_client *c, json_t *req, json_t **resp, portail_error
 
 	if (resp != NULL)
 		*resp = NULL;
-	if ((msg = json_deep_copy(req)) == NULL)
+	/* A shallow copy: it shares req's values, so no second copy of a
+	 * password is made (and left unwiped) for the envelope's sake. */
+	if (!json_is_object(req))
+		return set_err(err, PORTAIL_ERR_INVALID, "a request is an object");
+	if ((msg = json_copy(req)) == NULL)
 		return set_err(err, PORTAIL_ERR_NOMEM, "out of memory");
 	json_object_set_new(msg, "v", json_integer(PORTAIL_PROTO_VERSION));
 	if (c->service[0] != '\0')
@@ -333,7 +365,7 @@ portail_client_call(portail_client *c, json_t *req, json_t **resp, portail_error
 		if (resp != NULL)
 			*resp = answer;
 		else
-			json_decref(answer);
+			wipe_decref(answer);
 		return PORTAIL_OK;
 	}
 	r = portail_proto_error_status(json_string_value(json_object_get(answer, "error")));
@@ -342,7 +374,7 @@ portail_client_call(portail_client *c, json_t *req, json_t **resp, portail_error
 	if (resp != NULL)
 		*resp = answer;
 	else
-		json_decref(answer);
+		wipe_decref(answer);
 	return r;
 }
 

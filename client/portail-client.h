@@ -44,6 +44,9 @@ portail_status portail_client_set_lang(portail_client *c, const char *lang);
  * ok true. A refusal from the daemon returns its status (REFUSED,
  * UNKNOWN, FORBIDDEN, INVALID, PROTOCOL…) with its message in err and,
  * when resp is not NULL, the response in *resp for its details.
+ * No copy of req's strings is made; the request line is wiped after
+ * sending. The caller wipes its own secret strings in req, and those of
+ * *resp (a ticket, a token) before json_decref.
  */
 portail_status portail_client_call(portail_client *c, json_t *req, json_t **resp,
     portail_error *err);

@@ -83,6 +83,33 @@ has_control(const char *s, size_t n)
 	return false;
 }
 
+static const char *
+json_fault_name(enum json_error_code code)
+{
+	switch (code) {
+	case json_error_out_of_memory:
+		return "out_of_memory";
+	case json_error_stack_overflow:
+		return "too_deep";
+	case json_error_invalid_utf8:
+		return "invalid_utf8";
+	case json_error_premature_end_of_input:
+		return "premature_end";
+	case json_error_end_of_input_expected:
+		return "trailing_data";
+	case json_error_invalid_syntax:
+		return "invalid_syntax";
+	case json_error_null_character:
+		return "nul_character";
+	case json_error_duplicate_key:
+		return "duplicate_key";
+	case json_error_numeric_overflow:
+		return "numeric_overflow";
+	default:
+		return "invalid_json";
+	}
+}
+
 /* The envelope: fields every request may carry. */
 static const struct portail_proto_field envelope[] = {
 	{ "v", PT_INT, true, 0, false },
@@ -144,7 +171,10 @@ portail_proto_decode(const char *line, size_t len, json_t **out, const char **op
 	/* jansson checks UTF-8 and refuses \u0000 unless told otherwise. */
 	obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (obj == NULL)
-		return bad(why, why_len, "not a JSON object: %s", jerr.text);
+		/* jerr.text quotes the input (a password, raw control bytes):
+		 * say what is wrong and where, never what was there */
+		return bad(why, why_len, "not a JSON object: %s at byte %d",
+		    json_fault_name(json_error_code(&jerr)), jerr.position);
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		return bad(why, why_len, "%s", "not a JSON object");
@@ -206,28 +236,62 @@ portail_proto_check(json_t *req, const struct portail_proto_field *spec, char *w
 	return PORTAIL_OK;
 }
 
+/*
+ * Where json_dump_callback writes. jansson's own json_dumps grows a buffer
+ * by malloc + copy + free and frees it after a final copy, leaving the
+ * request (a password) in freed memory; and jansson's allocator is the
+ * host's, which a guest in sshd or Apache must not replace. So: our
+ * buffer, that wipes the old storage whenever it grows.
+ */
+struct dump_buf {
+	char *data;
+	size_t len, size;
+};
+
+static int
+dump_append(const char *chunk, size_t n, void *data)
+{
+	struct dump_buf *b = data;
+
+	if (n > PORTAIL_PROTO_MAX - 2 - b->len)
+		return -1;              /* over the limit: the line and '\n' */
+	if (b->len + n + 2 > b->size) {
+		size_t size = b->size ? b->size : 512;
+		char *grown;
+
+		while (size < b->len + n + 2)
+			size *= 2;
+		if ((grown = malloc(size)) == NULL)
+			return -1;
+		if (b->data != NULL) {
+			memcpy(grown, b->data, b->len);
+			explicit_bzero(b->data, b->size);
+			free(b->data);
+		}
+		b->data = grown;
+		b->size = size;
+	}
+	memcpy(b->data + b->len, chunk, n);
+	b->len += n;
+	return 0;
+}
+
 char *
 portail_proto_encode(json_t *obj, size_t *len)
 {
-	char *s = json_dumps(obj, JSON_COMPACT);
-	size_t n;
-	char *line;
+	struct dump_buf b = { NULL, 0, 0 };
 
-	if (s == NULL)
-		return NULL;
-	n = strlen(s);
-	if (n + 1 >= PORTAIL_PROTO_MAX) {
-		free(s);
-		return NULL;
-	}
-	if ((line = realloc(s, n + 2)) == NULL) {
-		free(s);
+	if (json_dump_callback(obj, dump_append, &b, JSON_COMPACT) != 0 || b.data == NULL) {
+		if (b.data != NULL) {
+			explicit_bzero(b.data, b.size);
+			free(b.data);
+		}
 		return NULL;
 	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	*len = n + 1;
-	return line;
+	b.data[b.len] = '\n';
+	b.data[b.len + 1] = '\0';
+	*len = b.len + 1;
+	return b.data;
 }
 
 json_t *

@@ -49,7 +49,11 @@ portail_flow_new(const struct portail_flow_deps *deps, portail_flow **out, porta
 	f->d = *deps;
 	if (n <= 0 && (n = sysconf(_SC_NPROCESSORS_ONLN)) <= 0)
 		n = 1;
-	sem_init(&f->hashes, 0, (unsigned)n);
+	if (sem_init(&f->hashes, 0, (unsigned)n) != 0) {
+		free(f);
+		return portail_error_set(err, PORTAIL_ERR_CONFIG,
+		    "cannot make the semaphore of %ld concurrent hashes", n);
+	}
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
 	r = portail_password_hash(&deps->cfg->password, pw, f->dummy_hash, err);

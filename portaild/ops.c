@@ -1099,7 +1099,8 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 {
 	char user[300], service[160], rhost[600], opb[160], extra[400] = "", id[300];
 	json_t *req = ctx->req;
-	const char *result;
+	const char *result, *reason = res->reason;
+	const char *who = ctx->user;
 
 	switch (res->status) {
 	case PORTAIL_OK:
@@ -1115,6 +1116,12 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 		result = portail_proto_error_name(res->status);
 		break;
 	}
+	/* what a parent typed in the address field may be a password or a
+	 * token: only an address is logged as one */
+	if (who != NULL && portail_email_check(who, NULL) != PORTAIL_OK) {
+		who = NULL;
+		reason = "invalid_address";
+	}
 	if (res->identity[0] != '\0')
 		snprintf(extra, sizeof(extra), " identity=%s", log_safe(res->identity, id, sizeof(id)));
 	if (res->provider_us > 0)
@@ -1123,13 +1130,13 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	log_msg(res->status != PORTAIL_OK ? LOG_NOTICE : quiet ? LOG_DEBUG : LOG_INFO,
 	    "op=%s user=%s service=%s rhost=%s uid=%u pid=%d result=%s%s%s%s",
 	    log_safe(op, opb, sizeof(opb)),
-	    log_safe(ctx->user, user, sizeof(user)),
+	    log_safe(who, user, sizeof(user)),
 	    log_safe(req ? json_string_value(json_object_get(req, "service")) : NULL,
 	    service, sizeof(service)),
 	    log_safe(req ? json_string_value(json_object_get(req, "rhost")) : NULL,
 	    rhost, sizeof(rhost)),
 	    (unsigned)peer->uid, (int)peer->pid, result,
-	    res->reason ? " reason=" : "", res->reason ? res->reason : "", extra);
+	    reason ? " reason=" : "", reason ? reason : "", extra);
 	(void)d;
 }
 
@@ -1149,8 +1156,11 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 	atomic_fetch_add(&d->requests, 1);
 	if (portail_proto_decode(line, len, &ctx.req, &opname, why, sizeof(why)) != PORTAIL_OK) {
 		atomic_fetch_add(&d->bad_requests, 1);
-		log_msg(LOG_NOTICE, "op=- uid=%u pid=%d result=bad_request reason=\"%s\"",
-		    (unsigned)peer->uid, (int)peer->pid, why);
+		char esc[sizeof(why) * 4];
+
+		/* why names the fault and its byte offset, never the input */
+		log_msg(LOG_NOTICE, "op=- uid=%u pid=%d result=bad_request reason=%s",
+		    (unsigned)peer->uid, (int)peer->pid, log_safe(why, esc, sizeof(esc)));
 		return ops_error_line(PORTAIL_ERR_PROTOCOL, why, resp_len);
 	}
 	{

@@ -21,6 +21,7 @@
  * SASL utils; the token wiped after use; logs through utils->log, never
  * the token.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -211,6 +212,26 @@ server_dispose(void *conn_context, const sasl_utils_t *utils)
 	utils->free(c);
 }
 
+/* portail_timeout bounds: an hour is more than any deadline of portaild's. */
+#define TIMEOUT_MAX_MS 3600000
+
+/* A whole number of milliseconds, 1 to TIMEOUT_MAX_MS, and nothing else. */
+static bool
+parse_timeout(const char *text, int *ms)
+{
+	char *end = NULL;
+	long v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;           /* strtol would take blanks and a sign */
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < 1 || v > TIMEOUT_MAX_MS)
+		return false;
+	*ms = (int)v;
+	return true;
+}
+
 /*
  * A connection for the application's options: a kept one made with the
  * same options, or a new one. *options (utils-allocated) goes back to
@@ -230,8 +251,12 @@ pool_get(struct server_glob *g, const sasl_utils_t *utils, char **options)
 		utils->getopt(utils->getopt_context, "portail", "portail_socket", &socket, &len);
 		utils->getopt(utils->getopt_context, "portail", "portail_timeout", &timeout, &len);
 	}
-	if (timeout != NULL)
-		ms = atoi(timeout) > 0 ? atoi(timeout) : 0;
+	if (timeout != NULL && !parse_timeout(timeout, &ms)) {
+		utils->log(utils->conn, SASL_LOG_WARN,
+		    "portail: portail_timeout must be a whole number of ms from 1 to %d; "
+		    "using the default", TIMEOUT_MAX_MS);
+		ms = 0;
+	}
 	n = strlen(socket ? socket : "") + strlen(timeout ? timeout : "") + 2;
 	if ((*options = utils->malloc(n)) == NULL)
 		return NULL;
@@ -431,7 +456,10 @@ sasl_server_plug_init(const sasl_utils_t *utils, int maxversion, int *out_versio
 	if ((g = utils->malloc(sizeof(*g))) == NULL)
 		return SASL_NOMEM;
 	memset(g, 0, sizeof(*g));
-	pthread_mutex_init(&g->lock, NULL);
+	if (pthread_mutex_init(&g->lock, NULL) != 0) {
+		utils->free(g);
+		return SASL_FAIL;
+	}
 	g->refs = 2;
 	for (int i = 0; i < 2; i++) {
 		g->plugins[i] = server_plugins[i];
@@ -482,8 +510,54 @@ client_dispose(void *conn_context, const sasl_utils_t *utils)
 }
 
 /*
- * The client takes the address from SASL_CB_AUTHNAME (or SASL_CB_USER) and
- * the token from SASL_CB_PASS, as the other bearer plugins do.
+ * A simple callback's value, NULL when the application gives none (or an
+ * empty one). libsasl2 answers SASL_CB_AUTHNAME itself when the
+ * application does not ($USER): that is never the parent's address, so
+ * SASL_CB_USER is asked first.
+ */
+static const char *
+get_simple(const sasl_utils_t *utils, unsigned long id)
+{
+	sasl_getsimple_t *fn = NULL;
+	void *ctx = NULL;
+	const char *v = NULL;
+	unsigned len = 0;
+
+	if (utils->getcallback(utils->conn, id, (sasl_callback_ft *)&fn, &ctx) != SASL_OK ||
+	    fn == NULL || fn(ctx, (int)id, &v, &len) != SASL_OK || v == NULL || v[0] == '\0')
+		return NULL;
+	return v;
+}
+
+/* RFC 5801 saslname: ',' is "=2C" and '=' is "=3D"; *out is utils-allocated. */
+static int
+escape_saslname(const sasl_utils_t *utils, const char *in, char **out)
+{
+	size_t n = 1, w = 0;
+
+	for (const char *c = in; *c; c++)
+		n += *c == ',' || *c == '=' ? 3 : 1;
+	if ((*out = utils->malloc(n)) == NULL)
+		return SASL_NOMEM;
+	for (const char *c = in; *c; c++) {
+		if (*c == ',' || *c == '=') {
+			memcpy(*out + w, *c == ',' ? "=2C" : "=3D", 3);
+			w += 3;
+		} else {
+			(*out)[w++] = *c;
+		}
+	}
+	(*out)[w] = '\0';
+	return SASL_OK;
+}
+
+/*
+ * The address the parent signs in as is the authorization identity, as
+ * in Cyrus's PLAIN client: SASL_CB_USER when the application gives one
+ * (imtest -u, curl), else SASL_CB_AUTHNAME; the token comes from
+ * SASL_CB_PASS, as the other bearer plugins do. OAUTHBEARER escapes the
+ * authzid of its GS2 header (RFC 5801 "=2C", "=3D"); XOAUTH2's user= is
+ * sent as it is (only \x01 separates its fields).
  */
 static int
 client_step(void *conn_context, sasl_client_params_t *cparams, const char *serverin,
@@ -492,11 +566,10 @@ client_step(void *conn_context, sasl_client_params_t *cparams, const char *serve
 {
 	struct client_conn *c = conn_context;
 	const sasl_utils_t *utils = cparams->utils;
-	sasl_getsimple_t *getname = NULL;
 	sasl_getsecret_t *getpass = NULL;
-	void *name_ctx = NULL, *pass_ctx = NULL;
-	const char *user = NULL;
-	unsigned userlen = 0;
+	void *pass_ctx = NULL;
+	const char *user, *authname;
+	char *name = NULL;
 	sasl_secret_t *secret = NULL;
 	int rc;
 
@@ -511,10 +584,14 @@ client_step(void *conn_context, sasl_client_params_t *cparams, const char *serve
 		oparams->doneflag = 1;
 		return SASL_OK;
 	}
-	if (utils->getcallback(utils->conn, SASL_CB_AUTHNAME, (sasl_callback_ft *)&getname,
-	    &name_ctx) != SASL_OK || getname == NULL ||
-	    getname(name_ctx, SASL_CB_AUTHNAME, &user, &userlen) != SASL_OK || user == NULL) {
-		utils->seterror(utils->conn, 0, "portail: no SASL_CB_AUTHNAME (the address)");
+	authname = get_simple(utils, SASL_CB_AUTHNAME);
+	if ((user = get_simple(utils, SASL_CB_USER)) == NULL)
+		user = authname;
+	if (authname == NULL)
+		authname = user;
+	if (user == NULL) {
+		utils->seterror(utils->conn, 0,
+		    "portail: no SASL_CB_USER or SASL_CB_AUTHNAME (the address)");
 		return SASL_BADPARAM;
 	}
 	if (utils->getcallback(utils->conn, SASL_CB_PASS, (sasl_callback_ft *)&getpass,
@@ -523,26 +600,43 @@ client_step(void *conn_context, sasl_client_params_t *cparams, const char *serve
 		utils->seterror(utils->conn, 0, "portail: no SASL_CB_PASS (the token)");
 		return SASL_BADPARAM;
 	}
-	if (strchr(user, ',') != NULL || strchr(user, '\x01') != NULL ||
-	    memchr(secret->data, '\x01', secret->len) != NULL) {
+	if (strchr(user, '\x01') != NULL || memchr(secret->data, '\x01', secret->len) != NULL ||
+	    memchr(secret->data, '\0', secret->len) != NULL) {
 		utils->seterror(utils->conn, 0, "portail: address or token not encodable");
 		return SASL_BADPARAM;
 	}
-	{
-		size_t n = strlen(user) * 3 + secret->len + 64;
-
-		if ((c->out = utils->malloc(n)) == NULL)
-			return SASL_NOMEM;
-		if (c->mech == OAUTHBEARER)
-			c->outlen = (unsigned)snprintf(c->out, n, "n,a=%s,\x01" "auth=Bearer %.*s\x01\x01",
-			    user, (int)secret->len, (const char *)secret->data);
-		else
-			c->outlen = (unsigned)snprintf(c->out, n, "user=%s\x01" "auth=Bearer %.*s\x01\x01",
-			    user, (int)secret->len, (const char *)secret->data);
-	}
-	rc = cparams->canon_user(utils->conn, user, 0, SASL_CU_AUTHID | SASL_CU_AUTHZID, oparams);
-	if (rc != SASL_OK)
+	if (c->mech == OAUTHBEARER && (rc = escape_saslname(utils, user, &name)) != SASL_OK)
 		return rc;
+	{
+		size_t n = strlen(name ? name : user) + secret->len + 64;
+		int w;
+
+		if ((c->out = utils->malloc(n)) == NULL) {
+			rc = SASL_NOMEM;
+			goto out;
+		}
+		if (c->mech == OAUTHBEARER)
+			w = snprintf(c->out, n, "n,a=%s,\x01" "auth=Bearer %.*s\x01\x01",
+			    name, (int)secret->len, (const char *)secret->data);
+		else
+			w = snprintf(c->out, n, "user=%s\x01" "auth=Bearer %.*s\x01\x01",
+			    user, (int)secret->len, (const char *)secret->data);
+		if (w < 0 || (size_t)w >= n) {
+			rc = SASL_FAIL;
+			goto out;
+		}
+		c->outlen = (unsigned)w;
+	}
+	if (strcmp(user, authname) == 0) {
+		rc = cparams->canon_user(utils->conn, user, 0, SASL_CU_AUTHID | SASL_CU_AUTHZID,
+		    oparams);
+	} else {
+		rc = cparams->canon_user(utils->conn, user, 0, SASL_CU_AUTHZID, oparams);
+		if (rc == SASL_OK)
+			rc = cparams->canon_user(utils->conn, authname, 0, SASL_CU_AUTHID, oparams);
+	}
+	if (rc != SASL_OK)
+		goto out;
 	oparams->mech_ssf = 0;
 	oparams->maxoutbuf = 0;
 	oparams->encode = NULL;
@@ -556,7 +650,11 @@ client_step(void *conn_context, sasl_client_params_t *cparams, const char *serve
 	(void)prompt_need;
 	/* not SASL_OK: the server may still answer with its error challenge,
 	 * which this mechanism must acknowledge (RFC 7628 §3.2.3) */
-	return SASL_CONTINUE;
+	rc = SASL_CONTINUE;
+out:
+	if (name != NULL)
+		utils->free(name);
+	return rc;
 }
 
 static sasl_client_plug_t client_plugins[] = {

@@ -389,6 +389,114 @@ ok(r.returncode == 0, "token revoke --all", r.stderr)
 r = portail("token", "list", "--email", A, "--password-stdin", stdin=OTHER + "\n")
 ok(r.returncode == 0 and "iPhone" not in r.stdout, "no token left after --all", r.stdout)
 
+# ---- a signal at the password prompt leaves the terminal's echo on ---------------------------
+# Issue 11 item 8, as readpassphrase(3) does: caught, terminal restored, re-raised.
+import resource
+import signal
+import termios
+
+
+def echo_on(fd):
+    return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
+
+
+def prompt_then(sig):
+    """portail auth at its password prompt gets sig; (exit signal, echo after, transcript)."""
+    # no core file from SIGQUIT
+    child = pexpect.spawn(P, ["-c", CONF, "auth", M], encoding="utf-8", timeout=20,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+    tty = None
+    try:
+        child.expect("Mot de passe : ")
+        # our own handle on the terminal, kept after the child is gone
+        tty = os.open(os.readlink("/proc/%d/fd/0" % child.pid), os.O_RDWR | os.O_NOCTTY)
+        for _ in range(100):                # echo goes off right after the prompt
+            if not echo_on(tty):
+                break
+            time.sleep(0.02)
+        off = not echo_on(tty)
+        if sig == signal.SIGINT:
+            child.sendintr()                # Ctrl-C, from the terminal
+        else:
+            child.kill(sig)
+        # not EOF: our handle keeps the terminal open; and checked before
+        # pexpect closes its side (that hangs the terminal up)
+        child.wait()
+        return child.signalstatus, off, echo_on(tty)
+    except (pexpect.TIMEOUT, pexpect.EOF, OSError) as e:
+        return repr(e), None, None
+    finally:
+        if tty is not None:
+            os.close(tty)
+        child.close(force=True)
+
+
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    st, off, on = prompt_then(sig)
+    ok(st == sig and off is True and on is True,
+       "%s at the password prompt: dies of it, echo restored" % sig.name,
+       "exit signal %r, echo off while prompting %r, echo after %r" % (st, off, on))
+
+# Ctrl-Z: echo back on while stopped; continued, it asks again, echo off, and signs in.
+# A stop is discarded in an orphaned process group (pexpect's child leads its session), so a
+# small job-control shell runs portail in a foreground group of its own, as sh would.
+JOBS = r"""
+import os, signal, sys
+signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+pid = os.fork()
+if pid == 0:
+    os.setpgid(0, 0)
+    os.tcsetpgrp(0, os.getpgrp())
+    signal.signal(signal.SIGTTOU, signal.SIG_DFL)
+    os.execv(sys.argv[1], sys.argv[1:])
+try:
+    os.setpgid(pid, pid)
+except OSError:
+    pass
+print("job %d" % pid, flush=True)
+while True:
+    _, st = os.waitpid(pid, os.WUNTRACED)
+    if os.WIFSTOPPED(st):
+        os.tcsetpgrp(0, os.getpgrp())
+        print("stopped", flush=True)
+        sys.stdin.readline()                # "fg"
+        os.tcsetpgrp(0, pid)
+        os.kill(pid, signal.SIGCONT)
+    else:
+        print("exit %d" % (os.WEXITSTATUS(st) if os.WIFEXITED(st) else -1), flush=True)
+        break
+"""
+child = pexpect.spawn("/usr/bin/python3", ["-c", JOBS, P, "-c", CONF, "auth", M],
+                      encoding="utf-8", timeout=20)
+tty = None
+desc = "SIGTSTP at the password prompt: echo on while stopped, asked again when continued"
+try:
+    child.expect(r"job (\d+)")
+    job = int(child.match.group(1))
+    child.expect("Mot de passe : ")
+    tty = os.open(os.readlink("/proc/%d/fd/0" % job), os.O_RDWR | os.O_NOCTTY)
+    time.sleep(0.2)
+    off_first = not echo_on(tty)
+    os.kill(job, signal.SIGTSTP)
+    child.expect("stopped")
+    on_while_stopped = echo_on(tty)
+    child.sendline("fg")
+    child.expect("Mot de passe : ")
+    time.sleep(0.2)
+    off_again = not echo_on(tty)
+    child.sendline(OTHER)
+    child.expect(r"exit (-?\d+)")
+    rc = int(child.match.group(1))
+    ok(off_first and on_while_stopped and off_again and rc == 0 and echo_on(tty), desc,
+       "echo off %r, on while stopped %r, off again %r, exit %r" %
+       (off_first, on_while_stopped, off_again, rc))
+except (pexpect.TIMEOUT, pexpect.EOF, OSError) as e:
+    ok(False, desc, repr(e) + " " + str(child.before))
+finally:
+    if tty is not None:
+        os.close(tty)
+    child.close(force=True)
+
 # ---- status shows store and mail -------------------------------------------------------------
 r = portail("status")
 ok(r.returncode == 0 and "magasin : OK" in r.stdout and "courriel :" in r.stdout,

@@ -300,6 +300,110 @@ test_runs_as_its_user(void **state)
 
 /* ---- hostile and clumsy clients -------------------------------------------- */
 
+/* The whole log, NUL-terminated; its length in *len. */
+static char *
+log_text(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t used = 0, size = 0, n;
+
+	assert_non_null(f);
+	do {
+		if (used + 4096 >= size) {
+			size = size ? size * 2 : 65536;
+			assert_non_null(buf = realloc(buf, size));
+		}
+		n = fread(buf + used, 1, size - used - 1, f);
+		used += n;
+	} while (n > 0);
+	fclose(f);
+	buf[used] = '\0';
+	*len = used;
+	return buf;
+}
+
+static bool
+log_holds(const char *needle, size_t n)
+{
+	size_t len;
+	char *buf = log_text(daemon_.log, &len);
+	bool found = memmem(buf, len, needle, n) != NULL;
+
+	free(buf);
+	return found;
+}
+
+/*
+ * Issue 11 item 4: a password or a token typed in the address field, and
+ * jansson's error text (which quotes the input), never reach the log;
+ * nor does any raw control byte a client sent.
+ */
+static void
+test_log_keeps_no_secret(void **state)
+{
+	static const char *typed[] = {
+		"Quatre-chevaux-mangent-du-foin",
+		"ptk_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJ",
+		"Tr\xc3\xa8s-secret \xc2\x9b" "31m-pass",
+	};
+	static const char *lines[] = {
+		/* jansson: "invalid token near '\"hunter2'" */
+		"{\"v\":1,\"op\":\"auth.password\",\"email\":\"a@b.ca\",\"password\":\"hunter2\n",
+		"{\"v\":1,\"op\":\"auth.password\",\"password\":hunter2-bare}\n",
+		"{\"v\":1,\"op\":\"ping\",\"rhost\":\"\x1b]0;owned\x07\"}\n",
+		"{\"v\":1,\"op\":\"ping\",\"rhost\":\"x\x7fy\"}\n",
+		"{\"v\":1,\"op\":\"nope\xc2\x9b" "31m\",\"x\":\"\xc2\x9b\"}\n",
+		"{\"v\":1,\"op\":\"ping\",\"rhost\":\"\xc2\x9b" "31m\"}\n",
+		"{\"v\":1,\"op\":\"ping\",\"service\":\"a b\\\\\\\"c=d\"}\n",
+		"\x1b[2J\x7f\xc2\x9b\n",
+	};
+	static const char *banned[] = {
+		"hunter2", "\x1b", "\x7f", "\xc2\x9b", "\x07", "Quatre-chevaux", "ptk_0123",
+		"Tr\xc3\xa8s-secret",
+	};
+	portail_client *c = client(0);
+	int fd;
+
+	for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++) {
+		json_t *req = json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", typed[i],
+		    "password", "x");
+		json_t *tok = json_pack("{s:s, s:s, s:s}", "op", "token.verify", "token",
+		    "ptk_nothing", "email", typed[i]);
+
+		(void)portail_client_call(c, req, NULL, NULL);
+		(void)portail_client_call(c, tok, NULL, NULL);
+		json_decref(req);
+		json_decref(tok);
+	}
+	portail_client_free(c);
+	fd = raw_connect(sock);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		json_t *a;
+
+		raw_send(fd, lines[i], strlen(lines[i]));
+		a = raw_answer(fd);
+		assert_non_null(a);
+		json_decref(a);
+	}
+	close(fd);
+	/* a request logged after ours: the log is complete */
+	assert_int_equal(portail_client_ping(c = client(0), NULL, 0, NULL, NULL), PORTAIL_OK);
+	portail_client_free(c);
+	for (size_t i = 0; i < sizeof(banned) / sizeof(banned[0]); i++)
+		if (log_holds(banned[i], strlen(banned[i])))
+			fail_msg("the log holds \"%s\"", banned[i]);
+	assert_true(fx_log_has(daemon_.log, "op=auth.password user=- "));
+	assert_true(fx_log_has(daemon_.log, "reason=invalid_address"));
+	assert_true(fx_log_has(daemon_.log, "result=bad_request reason=not\\x20a\\x20JSON"));
+	assert_true(fx_log_has(daemon_.log, "invalid_syntax\\x20at\\x20byte\\x20"));
+	assert_true(fx_log_has(daemon_.log, "rhost=\\xc2\\x9b31m "));
+	assert_true(fx_log_has(daemon_.log, "service=a\\x20b\\x5c\\x22c\\x3dd "));
+	/* a real address is still logged */
+	assert_true(fx_log_has(daemon_.log, "op=gpi.lookup user=Chantal.Gagnon@exemple.ca"));
+}
+
+
 static void
 test_bad_requests(void **state)
 {
@@ -872,6 +976,7 @@ main(void)
 		cmocka_unit_test(test_non_admin_forbidden),
 		cmocka_unit_test(test_runs_as_its_user),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_log_keeps_no_secret),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_pipelined_backpressure),

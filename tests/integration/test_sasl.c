@@ -24,7 +24,24 @@
 
 static struct fx_slapd slapd;
 static struct fx_daemon daemon_;
-static char dir[600], conf[700], sink[700], sock[700], token[64], other_token[64];
+#define EQ_PARENT "pere=mere@exemple.ca"
+
+static char dir[600], conf[700], sink[700], sock[700], token[64], other_token[64], eq_token[64];
+static const char *timeout_opt = "5000";
+static char logged[4096];
+
+/* libsasl2's log, where the plugin's utils->log lines go */
+static int
+log_cb(void *context, int level, const char *message)
+{
+	(void)context;
+	(void)level;
+	if (message != NULL && strlen(logged) + strlen(message) + 2 < sizeof(logged)) {
+		strcat(logged, message);
+		strcat(logged, "\n");
+	}
+	return SASL_OK;
+}
 
 static int
 getopt_cb(void *context, const char *plugin, const char *option, const char **result,
@@ -37,7 +54,7 @@ getopt_cb(void *context, const char *plugin, const char *option, const char **re
 	else if (strcmp(option, "mech_list") == 0)
 		*result = "OAUTHBEARER XOAUTH2";
 	else if (strcmp(option, "portail_timeout") == 0)
-		*result = "5000";
+		*result = timeout_opt;
 	else
 		return SASL_FAIL;
 	if (len != NULL)
@@ -91,14 +108,21 @@ group_setup(void **state)
 {
 	static sasl_callback_t callbacks[] = {
 		{ SASL_CB_GETOPT, (int (*)(void))(uintptr_t)getopt_cb, NULL },
+		{ SASL_CB_LOG, (int (*)(void))(uintptr_t)log_cb, NULL },
 		{ SASL_CB_LIST_END, NULL, NULL },
 	};
+	/* a parent whose address holds '=' (RFC 5321 allows it), on record */
+	static const char eq_ldif[] =
+	    "dn: uid=1000900,ou=eleves," FX_BASE "\n"
+	    "objectClass: inetOrgPerson\nobjectClass: gpiStudent\nuid: 1000900\n"
+	    "cn: Zoé Égal\nsn: Égal\ngpiStudentId: 1000900\ngpiSchoolCode: 751001\n"
+	    "gpiGuardianEmail: " EQ_PARENT "\n";
 	char text[4096], cmd[1200], port[32], plugdir[1024];
 	FILE *f;
 	int st = 0;
 
-	fx_slapd_start(&slapd, NULL);
 	snprintf(dir, sizeof(dir), "%s", fx_tmpdir("sasl"));
+	fx_slapd_start(&slapd, fx_write(dir, "eq.ldif", eq_ldif, 0644));
 	snprintf(sink, sizeof(sink), "%s/sink", dir);
 	snprintf(sock, sizeof(sock), "%s/run/portaild.sock", dir);
 	snprintf(cmd, sizeof(cmd), "'%s' start '%s' >/dev/null", fx_src("tests/fixtures/smtp-sink.sh"), sink);
@@ -123,6 +147,7 @@ group_setup(void **state)
 		return -1;
 	parent_with_token(PARENT, token);
 	parent_with_token("marc.roy@exemple.ca", other_token);
+	parent_with_token(EQ_PARENT, eq_token);
 
 	snprintf(plugdir, sizeof(plugdir), "%s/sasl_portail/.libs", getenv("top_builddir"));
 	if (sasl_set_path(SASL_PATH_TYPE_PLUGIN, plugdir) != SASL_OK ||
@@ -196,16 +221,23 @@ server(void)
  * A whole exchange through libsasl2 on both ends; returns the server's
  * final result and, on success, the authenticated name in user.
  */
+enum names { BOTH, AUTHNAME_ONLY, USER_ONLY };
+
 static int
-exchange(const char *mech, const char *user, const char *tok, char *who, size_t wholen)
+exchange_with(enum names names, const char *mech, const char *user, const char *tok, char *who,
+    size_t wholen)
 {
 	struct creds cr = { user, tok, NULL };
 	sasl_callback_t cbs[] = {
+		{ SASL_CB_PASS, (int (*)(void))(uintptr_t)get_pass, &cr },
 		{ SASL_CB_AUTHNAME, (int (*)(void))(uintptr_t)get_user, &cr },
 		{ SASL_CB_USER, (int (*)(void))(uintptr_t)get_user, &cr },
-		{ SASL_CB_PASS, (int (*)(void))(uintptr_t)get_pass, &cr },
 		{ SASL_CB_LIST_END, NULL, NULL },
 	};
+	if (names == AUTHNAME_ONLY)
+		cbs[2].id = SASL_CB_LIST_END;
+	else if (names == USER_ONLY)
+		cbs[1].id = SASL_CB_USER;       /* listed twice: the first one is used */
 	sasl_conn_t *c = NULL, *s = server();
 	const char *out = NULL, *sout = NULL, *chosen = NULL;
 	unsigned outlen = 0, soutlen = 0;
@@ -213,7 +245,8 @@ exchange(const char *mech, const char *user, const char *tok, char *who, size_t 
 
 	assert_int_equal(sasl_client_new("smtp", "localhost", NULL, NULL, cbs, 0, &c), SASL_OK);
 	rc = sasl_client_start(c, mech, NULL, &out, &outlen, &chosen);
-	assert_true(rc == SASL_OK || rc == SASL_CONTINUE);
+	if (rc != SASL_OK && rc != SASL_CONTINUE)
+		fail_msg("client start: %d %s", rc, sasl_errdetail(c));
 	assert_string_equal(chosen, mech);
 	rc = sasl_server_start(s, mech, out, outlen, &sout, &soutlen);
 	while (rc == SASL_CONTINUE) {
@@ -233,6 +266,12 @@ exchange(const char *mech, const char *user, const char *tok, char *who, size_t 
 	sasl_dispose(&s);
 	free(cr.secret);
 	return rc;
+}
+
+static int
+exchange(const char *mech, const char *user, const char *tok, char *who, size_t wholen)
+{
+	return exchange_with(BOTH, mech, user, tok, who, wholen);
 }
 
 /* The server alone, fed raw bytes. */
@@ -355,6 +394,66 @@ test_malformed_messages(void **state)
 	free(big);
 }
 
+/* Issue 11 item 8: RFC 5801's "=3D" in the GS2 authzid, both ways. */
+static void
+test_authzid_escaped(void **state)
+{
+	char who[300], msg[300];
+	int n;
+
+	assert_int_equal(exchange("OAUTHBEARER", EQ_PARENT, eq_token, who, sizeof(who)), SASL_OK);
+	assert_string_equal(who, EQ_PARENT);
+	assert_int_equal(exchange("XOAUTH2", EQ_PARENT, eq_token, who, sizeof(who)), SASL_OK);
+	assert_string_equal(who, EQ_PARENT);
+	/* the server decodes what another client (escaping right) sends */
+	n = snprintf(msg, sizeof(msg), "n,a=pere=3Dmere@exemple.ca,\x01" "auth=Bearer %s\x01\x01",
+	    eq_token);
+	assert_int_equal(raw("OAUTHBEARER", msg, (unsigned)n, NULL), SASL_OK);
+	/* and "=2C" is a ',' (no address has one: refused, not garbled) */
+	n = snprintf(msg, sizeof(msg), "n,a=pere=2Cmere@exemple.ca,\x01" "auth=Bearer %s\x01\x01",
+	    eq_token);
+	assert_int_equal(raw("OAUTHBEARER", msg, (unsigned)n, NULL), SASL_CONTINUE);
+}
+
+/* Issue 11 item 8: imtest -u, curl: the address from SASL_CB_USER alone. */
+static void
+test_user_callback_only(void **state)
+{
+	char who[300];
+
+	/* libsasl2 answers SASL_CB_AUTHNAME from $USER when the client does not */
+	setenv("USER", "nobody-at-all", 1);
+	assert_int_equal(exchange_with(USER_ONLY, "OAUTHBEARER", PARENT, token, who, sizeof(who)),
+	    SASL_OK);
+	assert_string_equal(who, PARENT);
+	assert_int_equal(exchange_with(USER_ONLY, "XOAUTH2", PARENT, token, who, sizeof(who)),
+	    SASL_OK);
+	assert_string_equal(who, PARENT);
+	assert_int_equal(exchange_with(AUTHNAME_ONLY, "OAUTHBEARER", PARENT, token, who,
+	    sizeof(who)), SASL_OK);
+	assert_string_equal(who, PARENT);
+}
+
+/* Issue 11 item 8: portail_timeout is parsed with a range check, not atoi. */
+static void
+test_timeout_option_checked(void **state)
+{
+	static const char *bad[] = { "12abc", "-5", "0", "99999999999", " 50", "" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		logged[0] = '\0';
+		timeout_opt = bad[i];
+		/* the default applies: the exchange works */
+		assert_int_equal(exchange("OAUTHBEARER", PARENT, token, NULL, 0), SASL_OK);
+		if (strstr(logged, "portail_timeout must be a whole number") == NULL)
+			fail_msg("\"%s\" accepted silently", bad[i]);
+	}
+	timeout_opt = "5000";
+	logged[0] = '\0';
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, token, NULL, 0), SASL_OK);
+	assert_null(strstr(logged, "portail_timeout"));
+}
+
 static void
 test_daemon_down_is_unavail(void **state)
 {
@@ -414,6 +513,9 @@ main(void)
 		cmocka_unit_test(test_refused_tokens),
 		cmocka_unit_test(test_revoked_and_disabled),
 		cmocka_unit_test(test_malformed_messages),
+		cmocka_unit_test(test_authzid_escaped),
+		cmocka_unit_test(test_user_callback_only),
+		cmocka_unit_test(test_timeout_option_checked),
 		cmocka_unit_test(test_daemon_down_is_unavail),
 		cmocka_unit_test(test_connections_kept),
 	};
