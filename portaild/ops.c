@@ -99,8 +99,8 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	mail = json_pack("{s:I, s:I, s:I, s:I, s:s}", "queued", (json_int_t)ms.queued,
 	    "sent", (json_int_t)ms.sent, "failed", (json_int_t)ms.failed,
 	    "last_failure", (json_int_t)ms.last_failure, "last_error", ms.last_error);
-	res->body = json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
-	    "s:{s:I, s:I, s:I, s:i}, s:i, s:o, s:o, s:o}",
+	res->body = json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+	    "s:{s:I, s:I, s:I, s:I, s:i}, s:i, s:o, s:o, s:o}",
 	    "version", portail_version(),
 	    "uptime", (json_int_t)(time(NULL) - d->started),
 	    "requests",
@@ -109,10 +109,13 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	    "refused", (json_int_t)atomic_load(&d->refusals),
 	    "unavailable", (json_int_t)atomic_load(&d->unavailable),
 	    "deadline_exceeded", (json_int_t)atomic_load(&d->deadline_exceeded),
+	    "busy", (json_int_t)atomic_load(&d->busy),
+	    "dropped_late", (json_int_t)atomic_load(&d->dropped_late),
 	    "connections",
 	    "open", (json_int_t)atomic_load(&d->connections_open),
 	    "total", (json_int_t)atomic_load(&d->connections_total),
 	    "evicted", (json_int_t)atomic_load(&d->connections_evicted),
+	    "refused", (json_int_t)atomic_load(&d->connections_refused),
 	    "max", d->cfg->daemon.max_connections,
 	    "workers", d->cfg->daemon.workers,
 	    "directory", dir, "store", store, "mail", mail);
