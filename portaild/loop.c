@@ -68,6 +68,7 @@ struct conn {
 	size_t out_len, out_off;
 	bool busy;                      /* a request is with a worker */
 	bool closing;                   /* close once out is flushed */
+	long long penalty_until;        /* ms; not read before (answered busy) */
 	bool eof;                       /* the client shut its side */
 	uint32_t events;                /* epoll interest now */
 	long long last_active;          /* ms */
@@ -87,6 +88,7 @@ struct job {
 	uint64_t id;
 	struct peer peer;
 	long long deadline;             /* ms: past it, not run */
+	struct peerq *pq;               /* its peer, for sched_done */
 	char *line;
 	size_t len;
 	char *resp;
@@ -105,6 +107,7 @@ struct peerq {
 	uid_t uid;
 	struct job *head, *tail;
 	int queued;                     /* waiting for a worker */
+	int running;                    /* with a worker now */
 	int conns;                      /* open connections */
 	bool in_ring;
 	struct peerq *ring_next;        /* the peers with work, in turn */
@@ -114,6 +117,7 @@ struct peerq {
 };
 
 #define PEER_BUCKETS 256
+#define BUSY_PENALTY_MS 250
 
 /* The workers' queue: per peer, served in turn (all under lock). */
 struct sched {
@@ -122,6 +126,8 @@ struct sched {
 	struct peerq *ring_head, *ring_tail;
 	struct peerq *buckets[PEER_BUCKETS];
 	int queued, max_queued, max_per_peer;
+	int max_running;                /* workers one peer may hold while others have connections */
+	int n_peers;                    /* peers known (connections or work) */
 };
 
 struct loop {
@@ -217,6 +223,7 @@ peer_find(struct sched *s, uid_t uid, bool create)
 	p->uid = uid;
 	p->hash_next = *pp;
 	*pp = p;
+	s->n_peers++;
 	return p;
 }
 
@@ -226,17 +233,44 @@ peer_release(struct sched *s, struct peerq *p)
 {
 	struct peerq **pp = &s->buckets[p->uid % PEER_BUCKETS];
 
-	if (p->conns > 0 || p->queued > 0 || p->in_ring)
+	if (p->conns > 0 || p->queued > 0 || p->running > 0 || p->in_ring)
 		return;
 	while (*pp != p)
 		pp = &(*pp)->hash_next;
 	*pp = p->hash_next;
+	s->n_peers--;
 	free(p);
 }
 
 /*
+ * May p take another worker? Up to half of them while other peers have
+ * connections (their requests find a worker free), all of them when it
+ * is alone (a busy sshd or Postfix gets the whole daemon); under s->lock.
+ */
+static bool
+may_run(const struct sched *s, const struct peerq *p)
+{
+	return p->running < s->max_running || s->n_peers <= 1;
+}
+
+/* p takes its turn at the back of the ring; under s->lock. */
+static void
+ring_append(struct sched *s, struct peerq *p)
+{
+	p->in_ring = true;
+	p->ring_next = NULL;
+	if (s->ring_tail != NULL)
+		s->ring_tail->ring_next = p;
+	else
+		s->ring_head = p;
+	s->ring_tail = p;
+}
+
+/*
  * Queues j behind the other requests of its peer p; false (j not taken)
- * when p's share or the whole queue is full.
+ * when p's share or the whole queue is full. A peer is in the ring while
+ * it has requests waiting and holds fewer than max_running workers: half
+ * of the workers are always left to the others.
  */
 static bool
 sched_push(struct sched *s, struct peerq *p, struct job *j)
@@ -254,15 +288,9 @@ sched_push(struct sched *s, struct peerq *p, struct job *j)
 	p->tail = j;
 	p->queued++;
 	s->queued++;
-	if (!p->in_ring) {
-		p->in_ring = true;
-		p->ring_next = NULL;
-		if (s->ring_tail != NULL)
-			s->ring_tail->ring_next = p;
-		else
-			s->ring_head = p;
-		s->ring_tail = p;
-	}
+	j->pq = p;
+	if (!p->in_ring && may_run(s, p))
+		ring_append(s, p);
 	pthread_mutex_unlock(&s->lock);
 	pthread_cond_signal(&s->cond);
 	return true;
@@ -285,24 +313,36 @@ sched_pop(struct sched *s, bool wait)
 			p->tail = NULL;
 		p->queued--;
 		s->queued--;
+		p->running++;
 		/* its turn is over: to the back of the ring, or out of it */
 		s->ring_head = p->ring_next;
 		if (s->ring_head == NULL)
 			s->ring_tail = NULL;
-		p->ring_next = NULL;
-		if (p->head != NULL) {
-			if (s->ring_tail != NULL)
-				s->ring_tail->ring_next = p;
-			else
-				s->ring_head = p;
-			s->ring_tail = p;
-		} else {
-			p->in_ring = false;
-			peer_release(s, p);
-		}
+		p->in_ring = false;
+		if (p->head != NULL && may_run(s, p))
+			ring_append(s, p);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return j;
+}
+
+/* A worker is done with j: its peer may take a turn again. */
+static void
+sched_done(struct sched *s, struct job *j)
+{
+	struct peerq *p = j->pq;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	p->running--;
+	j->pq = NULL;
+	if (p->head != NULL && !p->in_ring && may_run(s, p)) {
+		ring_append(s, p);
+		pthread_cond_signal(&s->cond);
+	}
+	peer_release(s, p);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
@@ -379,6 +419,7 @@ worker_main(void *arg)
 			j->resp = ops_handle(l->d, &j->peer, j->line, j->len, &j->resp_len,
 			    &j->close_after);
 		}
+		sched_done(&l->todo, j);
 		explicit_bzero(j->line, j->len);
 		free(j->line);
 		j->line = NULL;
@@ -396,7 +437,7 @@ set_events(struct loop *l, struct conn *c)
 	uint32_t want = 0;
 	struct epoll_event ev = { 0 };
 
-	if (!c->closing && !c->eof && c->in_len < PORTAIL_PROTO_MAX)
+	if (!c->closing && !c->eof && c->in_len < PORTAIL_PROTO_MAX && c->penalty_until == 0)
 		want |= EPOLLIN;
 	if (c->out_len > c->out_off)
 		want |= EPOLLOUT;
@@ -506,19 +547,16 @@ conn_error(struct loop *l, struct conn *c, portail_status s, const char *msg, bo
 		c->closing = true;
 }
 
-/*
- * Hands the next complete line, if any, to a worker; true when it was
- * answered "busy" instead, so that the next line may be tried.
- */
-static bool
-conn_dispatch_one(struct loop *l, struct conn *c)
+/* Hands the next complete line, if any, to a worker (or answers "busy"). */
+static void
+conn_dispatch(struct loop *l, struct conn *c)
 {
 	char *nl;
 	struct job *j;
 	size_t len;
 
-	if (c->busy || c->closing || l->stopping)
-		return false;
+	if (c->busy || c->closing || l->stopping || c->penalty_until != 0)
+		return;
 	nl = memchr(c->in, '\n', c->in_len);
 	if (nl == NULL) {
 		if (c->in_len >= PORTAIL_PROTO_MAX) {
@@ -528,13 +566,13 @@ conn_dispatch_one(struct loop *l, struct conn *c)
 			    (unsigned)c->peer.uid, (int)c->peer.pid);
 			conn_error(l, c, PORTAIL_ERR_PROTOCOL, "message larger than 64 KiB", true);
 		}
-		return false;
+		return;
 	}
 	len = (size_t)(nl - c->in);
 	if ((j = calloc(1, sizeof(*j))) == NULL || (j->line = malloc(len + 1)) == NULL) {
 		free(j);
 		conn_error(l, c, PORTAIL_ERR_UNAVAILABLE, "out of memory", true);
-		return false;
+		return;
 	}
 	memcpy(j->line, c->in, len);
 	j->line[len] = '\0';
@@ -561,18 +599,16 @@ conn_dispatch_one(struct loop *l, struct conn *c)
 		pthread_mutex_unlock(&l->todo.lock);
 		conn_error(l, c, PORTAIL_ERR_BUSY, "busy: too many requests waiting; try again "
 		    "in a moment", false);
-		return true;
+		/*
+		 * and this connection is not read for a moment (sshd's
+		 * PerSourcePenalties): a client that asks again at once must
+		 * not turn the loop into a busy-answering machine
+		 */
+		c->penalty_until = now_ms() + BUSY_PENALTY_MS;
+		return;
 	}
 	c->busy = true;
 	c->job = j;
-	return false;
-}
-
-static void
-conn_dispatch(struct loop *l, struct conn *c)
-{
-	while (conn_dispatch_one(l, c))
-		;
 }
 
 static void
@@ -810,6 +846,12 @@ sweep(struct loop *l)
 
 	for (c = l->first; c != NULL; c = next) {
 		next = c->next;
+		if (c->penalty_until != 0 && now >= c->penalty_until) {
+			c->penalty_until = 0;
+			conn_dispatch(l, c);    /* a line it sent meanwhile */
+			conn_flush(l, c);
+			continue;
+		}
 		if (c->busy && now - c->busy_since >= (long long)dc->request_timeout * 1000) {
 			int open = OPEN;
 
@@ -890,6 +932,7 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 		l.todo.max_queued = dc->max_queued > 0 ? dc->max_queued : 16 * dc->workers;
 		l.todo.max_per_peer = dc->max_queued_per_peer > 0 ? dc->max_queued_per_peer :
 		    4 * dc->workers;
+		l.todo.max_running = dc->workers > 1 ? dc->workers / 2 : 1;
 		l.max_conns_per_peer = dc->max_connections_per_peer > 0 ?
 		    dc->max_connections_per_peer : dc->max_connections / 4;
 		if (l.max_conns_per_peer < 1)
