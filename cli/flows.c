@@ -506,16 +506,30 @@ cmd_auth(struct cli *cli, int argc, char **argv)
 		session_close(&s);
 		return EX_USAGE;
 	}
-	rc = call(&s, json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", argv[optind],
-	    "password", pw), NULL);
+	/* the access check in the same request, after the proof: any user may ask it so */
+	rc = call(&s, json_pack("{s:s, s:s, s:s, s:b}", "op", "auth.password", "email", argv[optind],
+	    "password", pw, "check", 1), &resp);
 	sodium_memzero(pw, sizeof(pw));
-	if (rc == EX_DONE)
-		rc = call(&s, json_pack("{s:s, s:s}", "op", "account.check", "email", argv[optind]),
-		    &resp);
+	if (rc == EX_DONE) {
+		const char *access = json_string_value(json_object_get(resp, "access"));
+
+		if (access == NULL || (strcmp(access, "active") != 0 && strcmp(access, "grace") != 0)) {
+			const char *msg = json_string_value(json_object_get(resp, "access_message"));
+
+			rc = access != NULL && strcmp(access, "unavailable") != 0 ? EX_REFUSED :
+			    EX_UNAVAILABLE;
+			if (cli->json)
+				cli_print_json(json_pack("{s:b, s:s, s:s}", "ok", 0, "error",
+				    access != NULL ? access : "unavailable", "message", msg ? msg : ""));
+			else
+				fprintf(stderr, "%s\n", msg != NULL ? msg : "");
+		}
+	}
 	if (rc == EX_DONE) {
 		if (cli->json)
 			cli_print_json(json_pack("{s:b, s:s, s:b}", "ok", 1, "email", argv[optind],
-			    "grace", json_is_true(json_object_get(resp, "grace"))));
+			    "grace", strcmp(json_string_value(json_object_get(resp, "access")),
+			    "grace") == 0));
 		else
 			printf(T("Connexion acceptée : %s\n", "Signed in: %s\n"), argv[optind]);
 	}

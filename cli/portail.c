@@ -37,6 +37,7 @@ cli_exit_for(portail_status s)
 	case PORTAIL_OK:
 		return EX_DONE;
 	case PORTAIL_ERR_UNAVAILABLE:
+	case PORTAIL_ERR_BUSY:
 	case PORTAIL_ERR_IO:
 	case PORTAIL_ERR_NOMEM:
 		return EX_UNAVAILABLE;

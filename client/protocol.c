@@ -29,6 +29,7 @@ static const struct {
 	{ PORTAIL_ERR_EXISTS, "exists" },
 	{ PORTAIL_ERR_POLICY, "policy" },
 	{ PORTAIL_ERR_MISMATCH, "mismatch" },
+	{ PORTAIL_ERR_BUSY, "busy" },
 	{ PORTAIL_ERR_CONFIG, "unavailable" },  /* to a client, a config problem is an outage */
 	{ PORTAIL_ERR_IO, "unavailable" },
 	{ PORTAIL_ERR_NOMEM, "unavailable" },

@@ -101,6 +101,9 @@ static const struct key keys[] = {
 	{ S_DAEMON, "hash_concurrency", K_INT, C(daemon.hash_concurrency), 0, 256, "0", false },
 	{ S_DAEMON, "admin_group", K_STR, C(daemon.admin_group), 0, 0, NULL, false },
 	{ S_DAEMON, "max_connections", K_INT, C(daemon.max_connections), 4, 65536, "1024", false },
+	{ S_DAEMON, "max_connections_per_peer", K_INT, C(daemon.max_connections_per_peer), 0, 65536, "0", false },
+	{ S_DAEMON, "max_queued", K_INT, C(daemon.max_queued), 0, 65536, "0", false },
+	{ S_DAEMON, "max_queued_per_peer", K_INT, C(daemon.max_queued_per_peer), 0, 65536, "0", false },
 	{ S_DAEMON, "idle_timeout", K_INT, C(daemon.idle_timeout), 1, 3600, "60", false },
 
 	{ S_STORE, "path", K_PATH, C(store_path), 0, 0, "/var/lib/portail/portail.db", false },

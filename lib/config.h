@@ -53,6 +53,9 @@ struct portail_daemon_config {
 	int hash_concurrency;           /* 0: number of CPUs */
 	char *admin_group;
 	int max_connections;
+	int max_connections_per_peer;   /* 0: a quarter of max_connections */
+	int max_queued;                 /* requests waiting for a worker, all peers; 0: 16 × workers */
+	int max_queued_per_peer;        /* ... from one uid; 0: 4 × workers */
 	int idle_timeout;
 };
 

@@ -31,6 +31,7 @@ portail_strerror(portail_status s)
 	case PORTAIL_ERR_EXISTS:      return "already exists";
 	case PORTAIL_ERR_POLICY:      return "password refused";
 	case PORTAIL_ERR_MISMATCH:    return "confirmation differs";
+	case PORTAIL_ERR_BUSY:        return "busy: try again";
 	}
 	return "unknown status";
 }

@@ -272,7 +272,14 @@ portail_flow_auth_password(portail_flow *f, const char *email, const char *passw
 	if (r != PORTAIL_OK && r != PORTAIL_ERR_UNKNOWN)
 		goto out;
 	if (r == PORTAIL_OK && a.locked_until > now) {
-		/* no guessing while locked: not even verified */
+		/*
+		 * no guessing while locked: the password is not verified, but
+		 * the dummy hash is, so that a locked account costs what any
+		 * other refusal costs (an unprivileged peer is told "refused")
+		 */
+		hash_enter(f);
+		(void)portail_password_verify(f->dummy_hash, password);
+		hash_leave(f);
 		*retry_after = a.locked_until - now;
 		r = PORTAIL_ERR_LOCKED;
 		goto out;

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "codes.h"
 #include "util.h"
 
 struct tmpl {
@@ -468,7 +469,15 @@ send_one(const portail_config *cfg, const char *smtp_password, const char *to, c
 struct item {
 	struct item *next;
 	char *to;
-	char *msg;              /* composed, may hold a code */
+	/*
+	 * What to compose: on the queue's thread, not the caller's, so that
+	 * a request costs the same whether it queues a message or not
+	 * (DESIGN §2, enumeration).
+	 */
+	enum portail_mail_kind kind;
+	char lang[3];
+	char code[PORTAIL_CODE_MAX + 1];        /* "" none; wiped with the item */
+	char *msg;              /* composed, may hold a code; NULL until then */
 	int64_t deadline;
 	int64_t next_try;
 	int tries;
@@ -495,6 +504,7 @@ item_free(struct item *it)
 		sodium_memzero(it->msg, strlen(it->msg));
 		free(it->msg);
 	}
+	sodium_memzero(it->code, sizeof(it->code));
 	free(it->to);
 	free(it);
 }
@@ -545,6 +555,22 @@ mailq_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&q->lock);
+		if (it->msg == NULL) {
+			portail_error cerr = { { 0 } };
+
+			if (portail_mail_compose(q->cfg, it->kind, it->lang[0] ? it->lang : NULL, it->to,
+			    it->code[0] ? it->code : NULL, &it->msg, &cerr) != PORTAIL_OK) {
+				pthread_mutex_lock(&q->lock);
+				q->stats.failed++;
+				q->stats.queued--;
+				snprintf(q->stats.last_error, sizeof(q->stats.last_error), "%s",
+				    cerr.message);
+				qlog(q, LOG_ERR, "mail to=%s not composed: %s", it->to, cerr.message);
+				item_free(it);
+				continue;
+			}
+			sodium_memzero(it->code, sizeof(it->code));
+		}
 		{
 			char why[512];
 			bool transient;
@@ -665,16 +691,19 @@ portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind, const char *la
     const char *to, const char *code, int64_t deadline, portail_error *err)
 {
 	struct item *it;
-	portail_status r;
 
+	if (code != NULL && strlen(code) > PORTAIL_CODE_MAX)
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "code longer than %d", PORTAIL_CODE_MAX);
 	if ((it = calloc(1, sizeof(*it))) == NULL || (it->to = strdup(to)) == NULL) {
 		free(it);
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
-	if ((r = portail_mail_compose(q->cfg, kind, lang, to, code, &it->msg, err)) != PORTAIL_OK) {
-		item_free(it);
-		return r;
-	}
+	it->kind = kind;
+	/* "" keeps [mail] language */
+	snprintf(it->lang, sizeof(it->lang), "%s", lang == NULL ? "" :
+	    strcmp(lang, "en") == 0 ? "en" : "fr");
+	if (code != NULL)
+		memcpy(it->code, code, strlen(code) + 1);
 	it->deadline = deadline;
 	pthread_mutex_lock(&q->lock);
 	{

@@ -51,8 +51,11 @@ PORTAIL_EXPORT void portail_mailq_free(portail_mailq *q);
 
 /*
  * Queues a message; returns at once. deadline: give up after this time
- * (epoch seconds). The code, if any, is kept only in the message, which
- * is wiped once sent or dropped.
+ * (epoch seconds). The message is composed on the queue's thread, so
+ * that the caller's cost does not depend on what it queues; a message
+ * that cannot be composed (a broken template) is logged and counted as
+ * failed. The code, if any, is kept only in the item and the message,
+ * both wiped once sent or dropped.
  */
 PORTAIL_EXPORT portail_status portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind,
     const char *lang, const char *to, const char *code, int64_t deadline, portail_error *err);

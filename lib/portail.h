@@ -42,6 +42,7 @@ typedef enum portail_status {
 	PORTAIL_ERR_EXISTS = 20,      /* the account exists already */
 	PORTAIL_ERR_POLICY = 21,      /* password refused by the policy */
 	PORTAIL_ERR_MISMATCH = 22,    /* password and confirmation differ */
+	PORTAIL_ERR_BUSY = 23,        /* the daemon has too much in hand from this peer or from all: try again */
 } portail_status;
 
 /* Static English text for a status; never NULL. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -296,11 +297,62 @@ ticket_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client 
 	return st;
 }
 
-static portail_status
-auth_password(portail_client *c, const char *user, const char *pw, portail_error *err)
+/*
+ * The access check that came with a successful sign-in, kept for
+ * pam_sm_acct_mgmt in the same handle: portaild tells account.check's
+ * answers only to privileged peers (DESIGN §2, enumeration), so a host
+ * running as its own user (Apache's www-data) gets them this way.
+ */
+#define ACCESS_DATA "pam_portail_access"
+
+struct access {
+	time_t at;
+	char user[256];
+	char word[16];          /* "active", "grace", "expired", "disabled", "unavailable" */
+	char message[512];
+};
+
+static void
+cleanup_access(pam_handle_t *pamh, void *data, int error_status)
 {
-	return call(c, json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", user,
-	    "password", pw), NULL, err);
+	(void)pamh;
+	(void)error_status;
+	free(data);
+}
+
+static void
+keep_access(pam_handle_t *pamh, const char *user, const char *word, const char *message)
+{
+	struct access *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return;
+	a->at = time(NULL);
+	(void)snprintf(a->user, sizeof(a->user), "%s", user);
+	(void)snprintf(a->word, sizeof(a->word), "%s", word);
+	(void)snprintf(a->message, sizeof(a->message), "%s", message != NULL ? message : "");
+	if (pam_set_data(pamh, ACCESS_DATA, a, cleanup_access) != PAM_SUCCESS)
+		free(a);
+}
+
+/* A sign-in with the access check in the same request (kept in pamh on success). */
+static portail_status
+auth_password(pam_handle_t *pamh, portail_client *c, const char *user, const char *pw,
+    portail_error *err)
+{
+	json_t *resp = NULL;
+	portail_status s;
+
+	s = call(c, json_pack("{s:s, s:s, s:s, s:b}", "op", "auth.password", "email", user,
+	    "password", pw, "check", 1), &resp, err);
+	if (s == PORTAIL_OK) {
+		const char *word = json_string_value(json_object_get(resp, "access"));
+
+		keep_access(pamh, user, word != NULL ? word : "unavailable",
+		    json_string_value(json_object_get(resp, "access_message")));
+	}
+	json_decref(resp);
+	return s;
 }
 
 static bool
@@ -338,8 +390,10 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		    "email", user), NULL, &err);
 		if (st == PORTAIL_ERR_EXPIRED || st == PORTAIL_ERR_DISABLED)
 			st = PORTAIL_ERR_REFUSED;
+		else if (st == PORTAIL_OK)      /* token.verify made the access check */
+			keep_access(pamh, user, "active", NULL);
 	} else {
-		st = auth_password(c, user, pw, &err);
+		st = auth_password(pamh, c, user, pw, &err);
 	}
 
 	if (st == PORTAIL_ERR_UNKNOWN && o.enroll && interactive(pamh) && !(flags & PAM_SILENT)) {
@@ -357,7 +411,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 				st = ticket_password_dialog(pamh, &o, c, "account.create", ticket, &new_pw);
 			if (st == PORTAIL_OK) {
 				say(pamh, false, T(&o, "Votre compte est créé.", "Your account is ready."));
-				st = auth_password(c, user, new_pw, &err);
+				st = auth_password(pamh, c, user, new_pw, &err);
 				if (st == PORTAIL_OK)
 					(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
 			} else if (st != PORTAIL_ERR_UNAVAILABLE) {
@@ -379,7 +433,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 				st = ticket_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
 			if (st == PORTAIL_OK) {
 				say(pamh, false, T(&o, "Votre mot de passe est changé.", "Your password is changed."));
-				st = auth_password(c, user, new_pw, &err);
+				st = auth_password(pamh, c, user, new_pw, &err);
 				if (st == PORTAIL_OK)
 					(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
 			} else if (st != PORTAIL_ERR_UNAVAILABLE) {
@@ -422,16 +476,34 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	const char *user = NULL;
 	portail_client *c;
 	portail_error err = { { 0 } };
+	const void *kept = NULL;
 	portail_status st;
 	int rc;
 
 	parse_opts(pamh, argc, argv, &o);
 	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
 		return rc;
-	if ((c = client_for(pamh, &o)) == NULL)
-		return PAM_AUTHINFO_UNAVAIL;
-	st = call(c, json_pack("{s:s, s:s}", "op", "account.check", "email", user), NULL, &err);
-	portail_client_free(c);
+	if (pam_get_data(pamh, ACCESS_DATA, &kept) == PAM_SUCCESS && kept != NULL &&
+	    strcmp(((const struct access *)kept)->user, user) == 0 &&
+	    time(NULL) - ((const struct access *)kept)->at < 60) {
+		/* checked with the sign-in in this handle, less than a minute ago */
+		const struct access *a = kept;
+
+		st = strcmp(a->word, "active") == 0 || strcmp(a->word, "grace") == 0 ? PORTAIL_OK :
+		    strcmp(a->word, "expired") == 0 ? PORTAIL_ERR_EXPIRED :
+		    strcmp(a->word, "disabled") == 0 ? PORTAIL_ERR_DISABLED : PORTAIL_ERR_UNAVAILABLE;
+		(void)snprintf(err.message, sizeof(err.message), "%s", a->message);
+	} else {
+		if ((c = client_for(pamh, &o)) == NULL)
+			return PAM_AUTHINFO_UNAVAIL;
+		st = call(c, json_pack("{s:s, s:s}", "op", "account.check", "email", user), NULL,
+		    &err);
+		portail_client_free(c);
+		if (st == PORTAIL_ERR_FORBIDDEN)
+			pam_syslog(pamh, LOG_ERR, "account.check is for privileged peers (root, [daemon] "
+			    "admin_group): run this service's pam_portail auth first in the same "
+			    "handle, or give the service's user the admin group");
+	}
 	switch (st) {
 	case PORTAIL_OK:
 		rc = PAM_SUCCESS;
@@ -503,7 +575,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			rc = pam_get_authtok(pamh, PAM_OLDAUTHTOK, &old,
 			    T(&o, "Mot de passe actuel : ", "Current password: "));
 			if (rc == PAM_SUCCESS) {
-				st = auth_password(c, user, old, &err);
+				st = auth_password(pamh, c, user, old, &err);
 				rc = st == PORTAIL_OK ? PAM_SUCCESS : st == PORTAIL_ERR_UNAVAILABLE ?
 				    PAM_AUTHINFO_UNAVAIL : PAM_AUTH_ERR;
 				if (st != PORTAIL_OK && st != PORTAIL_ERR_REFUSED)

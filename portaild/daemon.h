@@ -36,9 +36,12 @@ struct daemon {
 	atomic_ulong refusals;
 	atomic_ulong unavailable;
 	atomic_ulong deadline_exceeded;
+	atomic_ulong busy;              /* answered "busy": a queue was full */
+	atomic_ulong dropped_late;      /* past their deadline before a worker took them */
 	atomic_ulong connections_total;
 	atomic_long connections_open;
 	atomic_ulong connections_evicted;
+	atomic_ulong connections_refused; /* the peer's share was full, none of its own idle */
 };
 
 /* What the kernel says of the process at the other end (SO_PEERCRED). */

@@ -20,6 +20,18 @@
  * client gets "unavailable" and the late answer is dropped); an idle
  * connection lives idle_timeout; at max_connections the oldest idle
  * connection is closed to make room.
+ *
+ * Fairness (DESIGN §2; sshd's MaxStartups and PerSourcePenalties): one
+ * uid cannot take the daemon from the others. Complete requests wait in
+ * one queue per peer uid, and the workers take from the peers in turn,
+ * so a uid with a thousand requests waiting gets one worker's turn in
+ * as many as there are uids with work. A peer may have at most
+ * max_queued_per_peer requests waiting, and all of them max_queued: past
+ * that the answer is "busy" at once, from the loop, with no worker. A
+ * request whose deadline passed while it waited is answered
+ * "unavailable" without being run. A uid may hold max_connections_per_peer
+ * connections; a new one beyond closes its own oldest idle one, or is
+ * refused when all of them are busy: the others keep their room.
  */
 #include "daemon.h"
 
@@ -42,18 +54,21 @@
 #include "protocol.h"
 
 struct job;
+struct peerq;
 
 struct conn {
 	int fd;
 	struct job *job;                /* with a worker now, or NULL */
 	uint64_t id;                    /* changes when an answer is abandoned */
 	struct peer peer;
+	struct peerq *pq;               /* its uid's queue and counts */
 	char *in;                       /* PORTAIL_PROTO_MAX bytes */
 	size_t in_len;
 	char *out;
 	size_t out_len, out_off;
 	bool busy;                      /* a request is with a worker */
 	bool closing;                   /* close once out is flushed */
+	long long penalty_until;        /* ms; not read before (answered busy) */
 	bool eof;                       /* the client shut its side */
 	uint32_t events;                /* epoll interest now */
 	long long last_active;          /* ms */
@@ -72,6 +87,8 @@ struct job {
 	size_t sent;                    /* bytes the worker sent itself */
 	uint64_t id;
 	struct peer peer;
+	long long deadline;             /* ms: past it, not run */
+	struct peerq *pq;               /* its peer, for sched_done */
 	char *line;
 	size_t len;
 	char *resp;
@@ -85,6 +102,34 @@ struct queue {
 	struct job *head, *tail;
 };
 
+/* One peer uid: its waiting requests and its connections. */
+struct peerq {
+	uid_t uid;
+	struct job *head, *tail;
+	int queued;                     /* waiting for a worker */
+	int running;                    /* with a worker now */
+	int conns;                      /* open connections */
+	bool in_ring;
+	struct peerq *ring_next;        /* the peers with work, in turn */
+	struct peerq *hash_next;
+	long long noted;                /* ms of the last log line about it */
+	unsigned long unnoted;          /* refusals since */
+};
+
+#define PEER_BUCKETS 256
+#define BUSY_PENALTY_MS 250
+
+/* The workers' queue: per peer, served in turn (all under lock). */
+struct sched {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct peerq *ring_head, *ring_tail;
+	struct peerq *buckets[PEER_BUCKETS];
+	int queued, max_queued, max_per_peer;
+	int max_running;                /* workers one peer may hold while others have connections */
+	int n_peers;                    /* peers known (connections or work) */
+};
+
 struct loop {
 	struct daemon *d;
 	int epfd, listen_fd, efd, sfd;
@@ -93,7 +138,9 @@ struct loop {
 	struct conn *first, *last;
 	long open;
 	uint64_t next_id;
-	struct queue todo, done;
+	struct sched todo;
+	struct queue done;
+	int max_conns_per_peer;
 	pthread_t *workers;
 	int n_workers;
 	bool stopping;
@@ -162,6 +209,161 @@ job_free(struct job *j)
 
 static bool workers_stop;
 
+/* The queue of uid (created when create); under s->lock. */
+static struct peerq *
+peer_find(struct sched *s, uid_t uid, bool create)
+{
+	struct peerq **pp = &s->buckets[uid % PEER_BUCKETS], *p;
+
+	for (p = *pp; p != NULL; p = p->hash_next)
+		if (p->uid == uid)
+			return p;
+	if (!create || (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->uid = uid;
+	p->hash_next = *pp;
+	*pp = p;
+	s->n_peers++;
+	return p;
+}
+
+/* Forgets p when nothing refers to it any more; under s->lock. */
+static void
+peer_release(struct sched *s, struct peerq *p)
+{
+	struct peerq **pp = &s->buckets[p->uid % PEER_BUCKETS];
+
+	if (p->conns > 0 || p->queued > 0 || p->running > 0 || p->in_ring)
+		return;
+	while (*pp != p)
+		pp = &(*pp)->hash_next;
+	*pp = p->hash_next;
+	s->n_peers--;
+	free(p);
+}
+
+/*
+ * May p take another worker? Up to half of them while other peers have
+ * connections (their requests find a worker free), all of them when it
+ * is alone (a busy sshd or Postfix gets the whole daemon); under s->lock.
+ */
+static bool
+may_run(const struct sched *s, const struct peerq *p)
+{
+	return p->running < s->max_running || s->n_peers <= 1;
+}
+
+/* p takes its turn at the back of the ring; under s->lock. */
+static void
+ring_append(struct sched *s, struct peerq *p)
+{
+	p->in_ring = true;
+	p->ring_next = NULL;
+	if (s->ring_tail != NULL)
+		s->ring_tail->ring_next = p;
+	else
+		s->ring_head = p;
+	s->ring_tail = p;
+}
+
+/*
+ * Queues j behind the other requests of its peer p; false (j not taken)
+ * when p's share or the whole queue is full. A peer is in the ring while
+ * it has requests waiting and holds fewer than max_running workers: half
+ * of the workers are always left to the others.
+ */
+static bool
+sched_push(struct sched *s, struct peerq *p, struct job *j)
+{
+	pthread_mutex_lock(&s->lock);
+	if (p->queued >= s->max_per_peer || s->queued >= s->max_queued) {
+		pthread_mutex_unlock(&s->lock);
+		return false;
+	}
+	j->next = NULL;
+	if (p->tail != NULL)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	p->queued++;
+	s->queued++;
+	j->pq = p;
+	if (!p->in_ring && may_run(s, p))
+		ring_append(s, p);
+	pthread_mutex_unlock(&s->lock);
+	pthread_cond_signal(&s->cond);
+	return true;
+}
+
+/* The next request, from the peer whose turn it is; NULL when stopping (wait) or empty. */
+static struct job *
+sched_pop(struct sched *s, bool wait)
+{
+	struct peerq *p;
+	struct job *j = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	while (wait && s->ring_head == NULL && !workers_stop)
+		pthread_cond_wait(&s->cond, &s->lock);
+	if ((p = s->ring_head) != NULL) {
+		j = p->head;
+		p->head = j->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		p->queued--;
+		s->queued--;
+		p->running++;
+		/* its turn is over: to the back of the ring, or out of it */
+		s->ring_head = p->ring_next;
+		if (s->ring_head == NULL)
+			s->ring_tail = NULL;
+		p->in_ring = false;
+		if (p->head != NULL && may_run(s, p))
+			ring_append(s, p);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return j;
+}
+
+/* A worker is done with j: its peer may take a turn again. */
+static void
+sched_done(struct sched *s, struct job *j)
+{
+	struct peerq *p = j->pq;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	p->running--;
+	j->pq = NULL;
+	if (p->head != NULL && !p->in_ring && may_run(s, p)) {
+		ring_append(s, p);
+		pthread_cond_signal(&s->cond);
+	}
+	peer_release(s, p);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * One log line per peer per minute about its refusals, with their count
+ * (a flood must not become a flood of log lines); under s->lock.
+ */
+static void
+peer_note(struct peerq *p, const char *what)
+{
+	long long now = now_ms();
+
+	p->unnoted++;
+	if (p->noted != 0 && now - p->noted < 60000)
+		return;
+	log_msg(LOG_WARNING, "uid=%u result=%s count=%lu (in the last minute at most; "
+	    "[daemon] max_queued_per_peer, max_connections_per_peer)", (unsigned)p->uid, what,
+	    p->unnoted);
+	p->noted = now;
+	p->unnoted = 0;
+}
+
 /*
  * The worker sends its answer when the loop let it (wfd) and the deadline
  * has not answered first; what the socket did not take goes back to the
@@ -203,12 +405,21 @@ worker_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	for (;;) {
-		struct job *j = queue_pop(&l->todo, true, &workers_stop);
+		struct job *j = sched_pop(&l->todo, true);
 		uint64_t one = 1;
 
 		if (j == NULL)
 			break;
-		j->resp = ops_handle(l->d, &j->peer, j->line, j->len, &j->resp_len, &j->close_after);
+		if (now_ms() >= j->deadline) {
+			/* its client has been told "unavailable", or is about to be: not run */
+			atomic_fetch_add(&l->d->dropped_late, 1);
+			j->resp = ops_error_line(PORTAIL_ERR_UNAVAILABLE, "request deadline exceeded",
+			    &j->resp_len);
+		} else {
+			j->resp = ops_handle(l->d, &j->peer, j->line, j->len, &j->resp_len,
+			    &j->close_after);
+		}
+		sched_done(&l->todo, j);
 		explicit_bzero(j->line, j->len);
 		free(j->line);
 		j->line = NULL;
@@ -226,7 +437,7 @@ set_events(struct loop *l, struct conn *c)
 	uint32_t want = 0;
 	struct epoll_event ev = { 0 };
 
-	if (!c->closing && !c->eof && c->in_len < PORTAIL_PROTO_MAX)
+	if (!c->closing && !c->eof && c->in_len < PORTAIL_PROTO_MAX && c->penalty_until == 0)
 		want |= EPOLLIN;
 	if (c->out_len > c->out_off)
 		want |= EPOLLOUT;
@@ -271,6 +482,12 @@ conn_close(struct loop *l, struct conn *c)
 	close(c->fd);
 	l->by_fd[c->fd] = NULL;
 	list_unlink(l, c);
+	if (c->pq != NULL) {
+		pthread_mutex_lock(&l->todo.lock);
+		c->pq->conns--;
+		peer_release(&l->todo, c->pq);
+		pthread_mutex_unlock(&l->todo.lock);
+	}
 	l->open--;
 	atomic_store(&l->d->connections_open, l->open);
 	if (c->in != NULL) {
@@ -330,7 +547,7 @@ conn_error(struct loop *l, struct conn *c, portail_status s, const char *msg, bo
 		c->closing = true;
 }
 
-/* Hands the next complete line, if any, to a worker. */
+/* Hands the next complete line, if any, to a worker (or answers "busy"). */
 static void
 conn_dispatch(struct loop *l, struct conn *c)
 {
@@ -338,7 +555,7 @@ conn_dispatch(struct loop *l, struct conn *c)
 	struct job *j;
 	size_t len;
 
-	if (c->busy || c->closing || l->stopping)
+	if (c->busy || c->closing || l->stopping || c->penalty_until != 0)
 		return;
 	nl = memchr(c->in, '\n', c->in_len);
 	if (nl == NULL) {
@@ -371,10 +588,27 @@ conn_dispatch(struct loop *l, struct conn *c)
 	memmove(c->in, nl + 1, c->in_len - len - 1);
 	c->in_len -= len + 1;
 	c->partial_since = c->in_len > 0 ? now_ms() : 0;
-	c->busy = true;
 	c->busy_since = now_ms();
+	j->deadline = c->busy_since + (long long)l->d->cfg->daemon.request_timeout * 1000;
+	if (!sched_push(&l->todo, c->pq, j)) {
+		/* this uid, or everyone, has enough waiting: say so now, no worker spent */
+		job_free(j);
+		atomic_fetch_add(&l->d->busy, 1);
+		pthread_mutex_lock(&l->todo.lock);
+		peer_note(c->pq, "busy");
+		pthread_mutex_unlock(&l->todo.lock);
+		conn_error(l, c, PORTAIL_ERR_BUSY, "busy: too many requests waiting; try again "
+		    "in a moment", false);
+		/*
+		 * and this connection is not read for a moment (sshd's
+		 * PerSourcePenalties): a client that asks again at once must
+		 * not turn the loop into a busy-answering machine
+		 */
+		c->penalty_until = now_ms() + BUSY_PENALTY_MS;
+		return;
+	}
+	c->busy = true;
 	c->job = j;
-	queue_push(&l->todo, j);
 }
 
 static void
@@ -459,6 +693,37 @@ evict_idle(struct loop *l)
 	return false;
 }
 
+/*
+ * Room for one more connection of uid: at its share, its own oldest idle
+ * connection goes; false (refused, noted) when all of them are busy.
+ */
+static bool
+peer_admit(struct loop *l, uid_t uid)
+{
+	struct peerq *p;
+	bool full;
+
+	pthread_mutex_lock(&l->todo.lock);
+	p = peer_find(&l->todo, uid, false);
+	full = p != NULL && p->conns >= l->max_conns_per_peer;
+	pthread_mutex_unlock(&l->todo.lock);
+	if (!full)
+		return true;
+	for (struct conn *c = l->first; c != NULL; c = c->next) {
+		if (c->peer.uid == uid && !c->busy && c->out_len == c->out_off) {
+			atomic_fetch_add(&l->d->connections_evicted, 1);
+			conn_close(l, c);
+			return true;
+		}
+	}
+	atomic_fetch_add(&l->d->connections_refused, 1);
+	pthread_mutex_lock(&l->todo.lock);
+	if ((p = peer_find(&l->todo, uid, false)) != NULL)
+		peer_note(p, "connection_refused");
+	pthread_mutex_unlock(&l->todo.lock);
+	return false;
+}
+
 static void
 do_accept(struct loop *l)
 {
@@ -481,6 +746,10 @@ do_accept(struct loop *l)
 			close(fd);
 			continue;
 		}
+		if (!peer_admit(l, cred.uid)) {
+			close(fd);
+			continue;
+		}
 		if (l->open >= l->d->cfg->daemon.max_connections && !evict_idle(l)) {
 			log_msg(LOG_WARNING, "connection from uid=%u refused: %ld connections, all busy",
 			    (unsigned)cred.uid, l->open);
@@ -488,6 +757,17 @@ do_accept(struct loop *l)
 			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL || (c->in = malloc(PORTAIL_PROTO_MAX)) == NULL) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		pthread_mutex_lock(&l->todo.lock);
+		c->pq = peer_find(&l->todo, cred.uid, true);
+		if (c->pq != NULL)
+			c->pq->conns++;
+		pthread_mutex_unlock(&l->todo.lock);
+		if (c->pq == NULL) {
+			free(c->in);
 			free(c);
 			close(fd);
 			continue;
@@ -502,6 +782,10 @@ do_accept(struct loop *l)
 		ev.events = EPOLLIN;
 		ev.data.fd = fd;
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			pthread_mutex_lock(&l->todo.lock);
+			c->pq->conns--;
+			peer_release(&l->todo, c->pq);
+			pthread_mutex_unlock(&l->todo.lock);
 			free(c->in);
 			free(c);
 			close(fd);
@@ -562,6 +846,12 @@ sweep(struct loop *l)
 
 	for (c = l->first; c != NULL; c = next) {
 		next = c->next;
+		if (c->penalty_until != 0 && now >= c->penalty_until) {
+			c->penalty_until = 0;
+			conn_dispatch(l, c);    /* a line it sent meanwhile */
+			conn_flush(l, c);
+			continue;
+		}
 		if (c->busy && now - c->busy_since >= (long long)dc->request_timeout * 1000) {
 			int open = OPEN;
 
@@ -636,6 +926,18 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 
 	pthread_mutex_init(&l.todo.lock, NULL);
 	pthread_cond_init(&l.todo.cond, NULL);
+	{
+		const struct portail_daemon_config *dc = &d->cfg->daemon;
+
+		l.todo.max_queued = dc->max_queued > 0 ? dc->max_queued : 16 * dc->workers;
+		l.todo.max_per_peer = dc->max_queued_per_peer > 0 ? dc->max_queued_per_peer :
+		    4 * dc->workers;
+		l.todo.max_running = dc->workers > 1 ? dc->workers / 2 : 1;
+		l.max_conns_per_peer = dc->max_connections_per_peer > 0 ?
+		    dc->max_connections_per_peer : dc->max_connections / 4;
+		if (l.max_conns_per_peer < 1)
+			l.max_conns_per_peer = 1;
+	}
 	pthread_mutex_init(&l.done.lock, NULL);
 	pthread_cond_init(&l.done.cond, NULL);
 	l.by_fd_len = 65536 + 64;
@@ -730,7 +1032,7 @@ out:
 	{
 		struct job *j;
 
-		while ((j = queue_pop(&l.todo, false, NULL)) != NULL)
+		while ((j = sched_pop(&l.todo, false)) != NULL)
 			job_free(j);
 		while ((j = queue_pop(&l.done, false, NULL)) != NULL)
 			job_free(j);

@@ -99,8 +99,8 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	mail = json_pack("{s:I, s:I, s:I, s:I, s:s}", "queued", (json_int_t)ms.queued,
 	    "sent", (json_int_t)ms.sent, "failed", (json_int_t)ms.failed,
 	    "last_failure", (json_int_t)ms.last_failure, "last_error", ms.last_error);
-	res->body = json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, "
-	    "s:{s:I, s:I, s:I, s:i}, s:i, s:o, s:o, s:o}",
+	res->body = json_pack("{s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+	    "s:{s:I, s:I, s:I, s:I, s:i}, s:i, s:o, s:o, s:o}",
 	    "version", portail_version(),
 	    "uptime", (json_int_t)(time(NULL) - d->started),
 	    "requests",
@@ -109,10 +109,13 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	    "refused", (json_int_t)atomic_load(&d->refusals),
 	    "unavailable", (json_int_t)atomic_load(&d->unavailable),
 	    "deadline_exceeded", (json_int_t)atomic_load(&d->deadline_exceeded),
+	    "busy", (json_int_t)atomic_load(&d->busy),
+	    "dropped_late", (json_int_t)atomic_load(&d->dropped_late),
 	    "connections",
 	    "open", (json_int_t)atomic_load(&d->connections_open),
 	    "total", (json_int_t)atomic_load(&d->connections_total),
 	    "evicted", (json_int_t)atomic_load(&d->connections_evicted),
+	    "refused", (json_int_t)atomic_load(&d->connections_refused),
 	    "max", d->cfg->daemon.max_connections,
 	    "workers", d->cfg->daemon.workers,
 	    "directory", dir, "store", store, "mail", mail);
@@ -421,8 +424,38 @@ op_password_reset(struct op_ctx *ctx, struct op_result *res)
 static const struct portail_proto_field auth_fields[] = {
 	{ "email", PT_STR, true, 1024, false },
 	{ "password", PT_STR, true, 4096, true },
+	{ "check", PT_BOOL, false, 0, false },  /* the access check too, after proof */
 	{ NULL, PT_STR, false, 0, false },
 };
+
+/*
+ * A refused sign-in, as this peer may see it (DESIGN §2, enumeration).
+ * Unknown and locked are decided before any proof: told apart from a
+ * wrong password, they say whether the address has an account. A
+ * privileged peer (root, [daemon] admin_group: sshd, saslauthd, the
+ * admin's CLI) gets each, as PAM stacking needs ([user_unknown=ignore],
+ * PAM_MAXTRIES); any other peer gets one refusal, with one message that
+ * covers the lockout too, and no retry_after. The log keeps the truth.
+ * Disabled comes only after the right password, so it is told to all.
+ */
+static void
+signin_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
+    const portail_error *err, int64_t retry)
+{
+	if ((s == PORTAIL_ERR_UNKNOWN || s == PORTAIL_ERR_LOCKED || s == PORTAIL_ERR_REFUSED) &&
+	    !ops_peer_is_admin(ctx->d, ctx->peer)) {
+		fail_with(ctx, res, PORTAIL_ERR_REFUSED, s == PORTAIL_ERR_LOCKED ? "locked" :
+		    s == PORTAIL_ERR_UNKNOWN ? "unknown" : "bad_password",
+		    MSG(ctx, "Courriel ou mot de passe incorrect. Après trop d'essais, le compte est "
+		    "bloqué pour un moment : « Mot de passe oublié? » le débloque.",
+		    "Wrong e-mail address or password. After too many tries the account is locked "
+		    "for a while: \"Forgot your password?\" unlocks it."));
+		return;
+	}
+	flow_failed(ctx, res, s, err);
+	if (s == PORTAIL_ERR_LOCKED)
+		res->body = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+}
 
 /* The request's email and password, checked like a sign-in; false with res filled. */
 static bool
@@ -436,18 +469,56 @@ password_ok(struct op_ctx *ctx, struct op_result *res)
 	    (int64_t)time(NULL), &retry, &err);
 	if (s == PORTAIL_OK)
 		return true;
-	flow_failed(ctx, res, s, &err);
-	if (s == PORTAIL_ERR_LOCKED)
-		res->body = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+	signin_failed(ctx, res, s, &err, retry);
 	return false;
+}
+
+/*
+ * The access check of an address whose owner just proved itself: its
+ * result as a word for the answer's "access" ("active", "grace",
+ * "expired", "disabled", "unavailable"), the message beside it.
+ */
+static const char *
+access_word(struct op_ctx *ctx, char *msg, size_t len)
+{
+	struct op_result r = { .status = PORTAIL_OK };
+	portail_error err = { { 0 } };
+	bool grace = false;
+	portail_status s;
+
+	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), (int64_t)time(NULL),
+	    &grace, &err);
+	if (s == PORTAIL_OK) {
+		if (grace)
+			log_msg(LOG_WARNING, "directory down: %s allowed on a check younger than "
+			    "[gpi] grace", str(ctx, "email"));
+		(void)snprintf(msg, len, "%s", "");
+		return grace ? "grace" : "active";
+	}
+	flow_failed(ctx, &r, s, &err);
+	json_decref(r.body);
+	(void)snprintf(msg, len, "%s", r.message);
+	return s == PORTAIL_ERR_EXPIRED ? "expired" : s == PORTAIL_ERR_DISABLED ? "disabled" :
+	    "unavailable";
 }
 
 static void
 op_auth_password(struct op_ctx *ctx, struct op_result *res)
 {
+	json_t *check = json_object_get(ctx->req, "check");
+	char msg[512];
+
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res) || !password_ok(ctx, res))
 		return;
+	if (json_is_true(check)) {
+		const char *word = access_word(ctx, msg, sizeof(msg));
+
+		res->body = json_pack("{s:s, s:s, s:s}", "email", str(ctx, "email"), "access", word,
+		    "access_message", msg);
+		res->reason = strcmp(word, "active") == 0 ? "password" : word;
+		return;
+	}
 	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
 	res->reason = "password";
 }
@@ -482,9 +553,7 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 		return;
 	}
 	if (s != PORTAIL_OK) {
-		flow_failed(ctx, res, s, &err);
-		if (s == PORTAIL_ERR_LOCKED)
-			res->body = json_pack("{s:I}", "retry_after", (json_int_t)retry);
+		signin_failed(ctx, res, s, &err, retry);
 		return;
 	}
 	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
@@ -506,6 +575,19 @@ op_account_check(struct op_ctx *ctx, struct op_result *res)
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return;
+	/*
+	 * It tells ok, disabled, expired or unknown for any address: only
+	 * for privileged peers (DESIGN §2, enumeration); any other asks
+	 * auth.password with "check" (the check after the proof).
+	 */
+	if (!ops_peer_is_admin(ctx->d, ctx->peer)) {
+		fail_with(ctx, res, PORTAIL_ERR_FORBIDDEN, "not_privileged", MSG(ctx,
+		    "Vérification réservée aux services privilégiés; les autres la demandent "
+		    "avec le mot de passe (auth.password, check).",
+		    "This check is for privileged services; others ask it with the password "
+		    "(auth.password, check)."));
+		return;
+	}
 	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), (int64_t)time(NULL),
 	    &grace, &err);
 	if (s != PORTAIL_OK) {

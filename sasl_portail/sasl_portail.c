@@ -393,6 +393,12 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 		rc = SASL_CONTINUE;
 		goto out;
 	}
+	if (st == PORTAIL_ERR_BUSY) {
+		/* too much in hand from this service's user: a moment later may work */
+		utils->log(utils->conn, SASL_LOG_WARN, "portail: portaild busy: %s", err.message);
+		rc = SASL_TRYAGAIN;
+		goto out;
+	}
 	utils->log(utils->conn, SASL_LOG_ERR, "portail: portaild unavailable: %s", err.message);
 	rc = SASL_UNAVAIL;
 out:
@@ -400,6 +406,7 @@ out:
 	json_decref(resp);
 	/* a connection that answered is kept; after an outage, a new one */
 	pool_put(c->g, utils, pc, options, st == PORTAIL_OK || st == PORTAIL_ERR_REFUSED ||
+	    st == PORTAIL_ERR_BUSY ||
 	    st == PORTAIL_ERR_DISABLED || st == PORTAIL_ERR_EXPIRED || st == PORTAIL_ERR_UNKNOWN);
 	if (buf != NULL) {
 		wipe(buf, clientinlen);

@@ -547,6 +547,121 @@ test_no_enumeration(void **state)
 	env_stop(&e);
 }
 
+/*
+ * As an unprivileged peer (uid 65534): every op that names an address
+ * and a password answers one refusal, with one message, whether the
+ * address has no account, a wrong password, or a locked account; the
+ * access check is refused without proof. Returns 0, or the number of the
+ * first check that failed.
+ */
+static int
+nobody_enumerates(void)
+{
+	static const char *const addrs[] = { "personne@exemple.ca", "julie.cote@exemple.ca",
+		"chantal.gagnon@exemple.ca", "pas une adresse" };
+	char first[512] = "";
+	portail_client *c = NULL;
+	int n = 0;
+
+	if (portail_client_new(getenv("FLOWS_SOCK"), 0, &c) != PORTAIL_OK)
+		return 1;
+	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		json_t *reqs[4] = {
+			json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", addrs[i],
+			    "password", OTHER_PW),
+			json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "password.change", "email", addrs[i],
+			    "old_password", OTHER_PW, "password", GOOD_PW "!", "confirmation", GOOD_PW "!"),
+			json_pack("{s:s, s:s, s:s}", "op", "token.list", "email", addrs[i],
+			    "password", OTHER_PW),
+			json_pack("{s:s, s:s, s:s, s:s}", "op", "social.unlink", "email", addrs[i],
+			    "password", OTHER_PW, "provider", "google"),
+		};
+
+		for (size_t k = 0; k < 4; k++) {
+			portail_error err = { { 0 } };
+			json_t *a = NULL;
+			portail_status s = portail_client_call(c, reqs[k], &a, &err);
+
+			json_decref(reqs[k]);
+			n++;
+			if (s != PORTAIL_ERR_REFUSED || json_object_get(a, "retry_after") != NULL) {
+				fprintf(stderr, "# %s op %zu: status %d\n", addrs[i], k, (int)s);
+				json_decref(a);
+				return 10 + n;
+			}
+			json_decref(a);
+			if (first[0] == '\0')
+				snprintf(first, sizeof(first), "%s", err.message);
+			else if (strcmp(first, err.message) != 0) {
+				fprintf(stderr, "# %s op %zu: \"%s\" vs \"%s\"\n", addrs[i], k, err.message,
+				    first);
+				return 50 + n;
+			}
+		}
+		{
+			/* the access check tells nothing without proof, for any address */
+			json_t *r = json_pack("{s:s, s:s}", "op", "account.check", "email", addrs[i]);
+			portail_status s = portail_client_call(c, r, NULL, NULL);
+
+			json_decref(r);
+			if (s != PORTAIL_ERR_FORBIDDEN)
+				return 90 + (int)i;
+		}
+	}
+	{
+		/* with the proof, in the same request */
+		json_t *r = json_pack("{s:s, s:s, s:s, s:b}", "op", "auth.password", "email",
+		    "julie.cote@exemple.ca", "password", GOOD_PW, "check", 1), *a = NULL;
+		portail_status s = portail_client_call(c, r, &a, NULL);
+		const char *word = json_string_value(json_object_get(a, "access"));
+		bool good = s == PORTAIL_OK && word != NULL && strcmp(word, "active") == 0;
+
+		json_decref(r);
+		json_decref(a);
+		if (!good)
+			return 100;
+	}
+	portail_client_free(c);
+	return 0;
+}
+
+static void
+test_unprivileged_cannot_enumerate(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	pid_t pid;
+	int st;
+
+	env_start(&e, "", "");
+	make_account(&e, "julie.cote@exemple.ca", GOOD_PW);
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	/* chantal locked: ten wrong passwords */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", OTHER_PW, NULL),
+		    PORTAIL_ERR_REFUSED);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_ERR_LOCKED);
+	setenv("FLOWS_SOCK", e.sock, 1);
+	if ((pid = fork()) == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(99);
+		_exit(nobody_enumerates());
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* root (sshd, saslauthd, the admin) keeps every distinction PAM stacking needs */
+	assert_int_equal(auth(&e, "personne@exemple.ca", OTHER_PW, NULL), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(auth(&e, "julie.cote@exemple.ca", OTHER_PW, NULL), PORTAIL_ERR_REFUSED);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, &a), PORTAIL_ERR_LOCKED);
+	assert_non_null(json_object_get(a, "retry_after"));
+	json_decref(a);
+	assert_int_equal(check(&e, "julie.cote@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(check(&e, "personne@exemple.ca", NULL), PORTAIL_ERR_UNKNOWN);
+	/* the log keeps the truth for the admin */
+	assert_true(fx_log_has(e.d.log, "reason=locked"));
+	env_stop(&e);
+}
+
 static void
 test_mixed_case_each_step(void **state)
 {
@@ -1098,6 +1213,7 @@ main(void)
 		cmocka_unit_test(test_ticket_rules),
 		cmocka_unit_test(test_password_policy),
 		cmocka_unit_test(test_no_enumeration),
+		cmocka_unit_test(test_unprivileged_cannot_enumerate),
 		cmocka_unit_test(test_mixed_case_each_step),
 		cmocka_unit_test(test_smtp_down_nothing_lost),
 		cmocka_unit_test(test_directory_down),

@@ -417,8 +417,22 @@ as_nobody(void)
 		return 10;
 	if (open(store, O_RDONLY) >= 0 || errno != EACCES)
 		return 11;
-	/* ...and signs parents in all the same */
-	return RUN("portail", "chantal.gagnon@exemple.ca", &d, t) == PAMTEST_ERR_OK ? 0 : 12;
+	/* ...and signs parents in all the same, the access check with the sign-in */
+	if (RUN("portail", "chantal.gagnon@exemple.ca", &d, t) != PAMTEST_ERR_OK)
+		return 12;
+	{
+		/* it cannot tell an unknown address from a wrong password (DESIGN §2) */
+		struct dialog u = { .secrets = pw, .n_secret = 1 };
+		struct pam_testcase unknown[] = { pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR) };
+		struct pam_testcase alone[] = { pam_test(PAMTEST_ACCOUNT, PAM_AUTHINFO_UNAVAIL) };
+
+		if (RUN("portail", "personne@exemple.ca", &u, unknown) != PAMTEST_ERR_OK)
+			return 13;
+		/* nor ask the access check of any address without a sign-in */
+		if (RUN("portail", "chantal.gagnon@exemple.ca", &u, alone) != PAMTEST_ERR_OK)
+			return 14;
+	}
+	return 0;
 }
 
 static void

@@ -1,0 +1,129 @@
+/*
+ * bench_enum — does a code request's answer time tell what an address is?
+ *
+ *   bench_enum SOCKET ROUNDS ACCOUNT ON_FILE NO_RECORD
+ *
+ * DESIGN §2 (enumeration): the answer of "Obtenir un code de vérification"
+ * must take the same time whatever the address. ACCOUNT has an account
+ * (sign-up mails it a notice), ON_FILE is on a child's record without an
+ * account (sign-up mails it a code), NO_RECORD is on no record (nothing
+ * is mailed). Each round asks code.request for sign-up for the three,
+ * then for reset (ACCOUNT gets a code, the two others nothing), in an
+ * order that rotates with the round, through one connection to the
+ * running portaild (script/bench starts it with a mail server and
+ * [codes] resend_interval = 0).
+ *
+ * Reported: each class's median round trip, and for each class against
+ * ACCOUNT the median and interquartile range of the per-round
+ * differences (samples of one round are taken moments apart, so the
+ * machine's load moves both alike), over ROUNDS pairs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bench.h"
+#include "portail-client.h"
+
+enum { CLASSES = 3 };
+
+static double
+one(portail_client *c, const char *email, const char *purpose)
+{
+	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", email,
+	    "purpose", purpose);
+	portail_error err = { { 0 } };
+	double t0 = bench_now_us();
+	portail_status s = portail_client_call(c, r, NULL, &err);
+	double t = bench_now_us() - t0;
+
+	json_decref(r);
+	if (s != PORTAIL_OK) {
+		fprintf(stderr, "bench_enum: code.request %s %s: %s\n", purpose, email, err.message);
+		exit(1);
+	}
+	return t;
+}
+
+/* Median and quartiles of v (sorted in place). */
+static void
+quartiles(double *v, size_t n, double *q1, double *med, double *q3)
+{
+	*med = bench_median(v, n);
+	*q1 = v[n / 4];
+	*q3 = v[(3 * n) / 4];
+}
+
+static void
+report(const char *purpose, const char *const names[CLASSES], double *t[CLASSES], size_t n)
+{
+	double *d = calloc(n, sizeof(*d)), *m = calloc(n, sizeof(*m));
+	double q1, med, q3;
+
+	if (d == NULL || m == NULL)
+		exit(1);
+	printf("| %s: address | median (ms) | paired difference vs account: median (ms) | IQR (ms) |\n",
+	    purpose);
+	printf("|---|---:|---:|---|\n");
+	for (int k = 0; k < CLASSES; k++) {
+		for (size_t i = 0; i < n; i++) {
+			m[i] = t[k][i];
+			d[i] = t[k][i] - t[0][i];
+		}
+		quartiles(m, n, &q1, &med, &q3);
+		printf("| %s | %.3f |", names[k], med / 1e3);
+		if (k == 0) {
+			printf(" — | — |\n");
+			continue;
+		}
+		quartiles(d, n, &q1, &med, &q3);
+		printf(" %+.3f | %+.3f … %+.3f |\n", med / 1e3, q1 / 1e3, q3 / 1e3);
+	}
+	printf("\n%zu rounds.\n\n", n);
+	free(d);
+	free(m);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const names[CLASSES] = { "with an account", "on file, no account",
+		"on no record" };
+	static const char *const purposes[2] = { "signup", "reset" };
+	portail_client *c = NULL;
+	double *t[2][CLASSES];
+	long rounds;
+
+	if (argc != 6 || (rounds = strtol(argv[2], NULL, 10)) < 8 || rounds > 300) {
+		fprintf(stderr, "usage: bench_enum SOCKET ROUNDS(8..300) ACCOUNT ON_FILE NO_RECORD\n");
+		return 2;
+	}
+	if (portail_client_new(argv[1], 0, &c) != PORTAIL_OK)
+		return 1;
+	for (int p = 0; p < 2; p++)
+		for (int k = 0; k < CLASSES; k++)
+			if ((t[p][k] = calloc((size_t)rounds, sizeof(double))) == NULL)
+				return 1;
+	/* one warm-up round: the directory connection, the statements */
+	for (int k = 0; k < CLASSES; k++)
+		(void)one(c, argv[3 + k], "signup");
+	for (long i = 0; i < rounds; i++) {
+		for (int p = 0; p < 2; p++) {
+			for (int j = 0; j < CLASSES; j++) {
+				int k = (int)((i + j) % CLASSES);
+
+				t[p][k][i] = one(c, argv[3 + k], purposes[p]);
+			}
+		}
+	}
+	portail_client_free(c);
+	printf("## code request: the answer's time by address\n\n");
+	report("sign-up", names, t[0], (size_t)rounds);
+	report("reset", names, t[1], (size_t)rounds);
+	for (int p = 0; p < 2; p++)
+		for (int k = 0; k < CLASSES; k++)
+			free(t[p][k]);
+	return 0;
+}
