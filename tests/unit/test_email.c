@@ -213,6 +213,8 @@ test_key_pairs(void **state)
 		{ "a@\xef\xac\x81n.ca", "a@fin.ca", true },
 		{ "a@\xef\xbd\x85\xef\xbd\x98\xef\xbd\x85\xef\xbd\x8d\xef\xbd\x90\xef\xbd\x8c\xef\xbd\x85.ca",
 		  "a@exemple.ca", true },
+		/* UTS 46 ignores a ZERO WIDTH SPACE in a domain */
+		{ "a@\xe2\x80\x8b""exemple.ca", "a@exemple.ca", true },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -248,7 +250,6 @@ test_key_refused(void **state)
 		{ "a@xn--zz.ca", "not a valid domain name" },
 		{ "a@xn--.ca", "malformed" },
 		{ "a@ex--ample.ca", "not a valid domain name" },
-		{ "a@\xe2\x80\x8b""exemple.ca", "not a valid domain name" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
