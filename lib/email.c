@@ -89,13 +89,12 @@ local_ok(const char *local, size_t n, portail_error *err)
 	return PORTAIL_OK;
 }
 
-portail_status
-portail_email_check(const char *addr, portail_error *err)
+/* Everything portail_email_check asks but the IDNA2008 test of the domain. */
+static portail_status
+check_syntax(const char *addr, portail_error *err)
 {
 	const char *at, *dom, *c;
-	char *alabel = NULL;
 	size_t len, local;
-	portail_status r;
 
 	if (addr == NULL || *addr == '\0')
 		return portail_error_set(err, PORTAIL_ERR_INVALID, "empty address");
@@ -149,10 +148,19 @@ portail_email_check(const char *addr, portail_error *err)
 			break;
 		l += n + 1;
 	}
-	if ((r = local_ok(addr, local, err)) != PORTAIL_OK)
+	return local_ok(addr, local, err);
+}
+
+portail_status
+portail_email_check(const char *addr, portail_error *err)
+{
+	char *alabel = NULL;
+	portail_status r;
+
+	if ((r = check_syntax(addr, err)) != PORTAIL_OK)
 		return r;
 	/* the domain must be one IDNA2008 accepts (xn-- labels included) */
-	if ((r = domain_alabel(dom, &alabel, err)) != PORTAIL_OK)
+	if ((r = domain_alabel(strchr(addr, '@') + 1, &alabel, err)) != PORTAIL_OK)
 		return r;
 	free(alabel);
 	return PORTAIL_OK;
@@ -167,7 +175,8 @@ portail_email_key(const char *addr, char **out, portail_error *err)
 	char *dom = NULL, *key = NULL;
 	size_t n = 0, dlen;
 
-	if ((r = portail_email_check(addr, err)) != PORTAIL_OK)
+	/* the domain's IDNA2008 test is domain_alabel's, below */
+	if ((r = check_syntax(addr, err)) != PORTAIL_OK)
 		return r;
 	at = strchr(addr, '@');
 	/* local part: NFC, then ASCII letters lower-cased; nothing else folded */

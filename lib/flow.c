@@ -201,6 +201,7 @@ finish(portail_flow *f, bool signup, const char *ticket, const char *password,
 	char hash[crypto_pwhash_STRBYTES] = "", *key = NULL, *email = NULL;
 	struct portail_account a = { 0 };
 	portail_gpi_result *g = NULL;
+	bool notify = true;
 	portail_status r;
 
 	*reason = PORTAIL_POLICY_OK;
@@ -235,9 +236,9 @@ finish(portail_flow *f, bool signup, const char *ticket, const char *password,
 		email = a.email;
 		a.email = NULL;
 	} else if (!signup) {
-		email[0] = '\0';       /* no account to write to: no notice */
+		notify = false;         /* no account read back: no address on record */
 	}
-	if (f->d.mailq != NULL && email[0] != '\0')
+	if (f->d.mailq != NULL && notify)
 		(void)portail_mailq_send(f->d.mailq, signup ? PORTAIL_MAIL_ACCOUNT_CREATED :
 		    PORTAIL_MAIL_PASSWORD_CHANGED, lang, email, NULL, now + 86400, NULL);
 	*email_out = email;
