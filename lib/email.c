@@ -57,8 +57,9 @@ domain_alabel(const char *dom, char **out, portail_error *err)
  * The local part is compared after NFC (canonical equivalence) and never
  * case-folded beyond ASCII. A few characters are canonically equivalent
  * to an ASCII one (U+212A KELVIN SIGN is K): refused, so that no
- * non-ASCII spelling keys to an ASCII address (DESIGN §2: K ≠ K).
- * One that NFC turns into something else than itself is looked at alone.
+ * non-ASCII spelling keys to an ASCII address (DESIGN §2: K ≠ K). Each
+ * non-ASCII character is normalized alone: NFC composes only into
+ * non-ASCII characters, so a singleton to ASCII is the only way there.
  */
 static portail_status
 local_ok(const char *local, size_t n, portail_error *err)
