@@ -40,14 +40,27 @@ static portail_status
 domain_alabel(const char *dom, char **out, portail_error *err)
 {
 	char *a = NULL;
+	size_t n;
 	int rc;
 
+	/* U+1E9E CAPITAL SHARP S: UTS 46 maps it to "ss" before Unicode 15.1 (libidn2
+	 * 2.3.3), to ß after: two domains, depending on who resolves it */
+	if (strstr(dom, "\xe1\xba\x9e") != NULL)
+		return portail_error_set(err, PORTAIL_ERR_INVALID,
+		    "domain '%s': capital sharp s (U+1E9E) is read differently by IDNA versions; "
+		    "type \xc3\x9f or ss", dom);
 	rc = idn2_lookup_u8((const uint8_t *)dom, (uint8_t **)&a, IDN_FLAGS);
 	if (rc == IDN2_MALLOC)
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	if (rc != IDN2_OK)
 		return portail_error_set(err, PORTAIL_ERR_INVALID,
 		    "domain '%s' is not a valid domain name (IDNA2008: %s)", dom, idn2_strerror(rc));
+	/* a dot the mapping made (U+3002 IDEOGRAPHIC FULL STOP …) may not leave an empty label */
+	n = strlen(a);
+	if (n == 0 || a[0] == '.' || a[n - 1] == '.' || strstr(a, "..") != NULL) {
+		free(a);
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "domain '%s' is malformed", dom);
+	}
 	/* libidn2 allocates with malloc: the caller's free() matches */
 	*out = a;
 	return PORTAIL_OK;

@@ -13,7 +13,8 @@
 /*
  * PORTAIL_OK when addr is an address we accept: at most 254 bytes, a
  * local part of 1 to 64 bytes, one '@', a domain of dot-separated
- * labels that IDNA2008 / UTS 46 accepts (libidn2, nontransitional),
+ * labels that IDNA2008 / UTS 46 accepts (libidn2, nontransitional; not
+ * U+1E9E, which UTS 46 versions map to "ss" or to ß),
  * valid UTF-8, and no space, control character, quote or bracket; no
  * look-alike of '@' (U+FF20, U+FE6B), and no character before '@' that
  * NFC turns into an ASCII one (U+212A KELVIN SIGN). Otherwise

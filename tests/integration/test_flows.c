@@ -1256,11 +1256,13 @@ test_lookalike_spellings(void **state)
 		{ "sofia.\xef\xac\x81set@massawippi.ca", "signup", PORTAIL_OK, NULL },
 		{ "sofia.fiset@ma\xc3\x9f""awippi.ca", "signup", PORTAIL_OK, NULL },
 		{ "sofia.fiset@m\xd0\xb0ssawippi.ca", "signup", PORTAIL_OK, NULL },
-		/* refused: a fullwidth '@', a KELVIN SIGN before '@', a bad A-label */
+		/* refused: a fullwidth '@', a KELVIN SIGN before '@', a bad A-label, ẞ */
 		{ "julien.tremblay\xef\xbc\xa0massawippi.ca", "reset", PORTAIL_ERR_INVALID, NULL },
 		{ "sofia.fiset\xef\xbc\xa0massawippi.ca@massawippi.ca", "signup", PORTAIL_ERR_INVALID, NULL },
 		{ "julien.tremblay\xe2\x84\xaa@massawippi.ca", "reset", PORTAIL_ERR_INVALID, NULL },
 		{ "julien.tremblay@xn--zz.ca", "reset", PORTAIL_ERR_INVALID, NULL },
+		/* capital sharp s: "ss" or ß depending on the IDNA version that reads it */
+		{ "julien.tremblay@MA\xe1\xba\x9e""AWIPPI.CA", "reset", PORTAIL_ERR_INVALID, NULL },
 	};
 	static const char *const records[] = { JULIEN, SOFIA, NULL };
 	struct env e;

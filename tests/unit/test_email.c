@@ -215,6 +215,12 @@ test_key_pairs(void **state)
 		  "a@exemple.ca", true },
 		/* UTS 46 ignores a ZERO WIDTH SPACE in a domain */
 		{ "a@\xe2\x80\x8b""exemple.ca", "a@exemple.ca", true },
+		/* … and a SOFT HYPHEN; an ideographic full stop is a dot */
+		{ "a@ma\xc2\xadssawippi.ca", "a@massawippi.ca", true },
+		{ "a@exemple\xe3\x80\x82""ca.qc.ca", "a@exemple.ca.qc.ca", true },
+		/* U+212B ANGSTROM SIGN is Å (NFC) in both parts: a non-ASCII letter, kept */
+		{ "\xe2\x84\xab""sa@exemple.ca", "\xc3\x85sa@exemple.ca", true },
+		{ "\xc3\x85sa@exemple.ca", "\xc3\xa5sa@exemple.ca", false },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -250,6 +256,14 @@ test_key_refused(void **state)
 		{ "a@xn--zz.ca", "not a valid domain name" },
 		{ "a@xn--.ca", "malformed" },
 		{ "a@ex--ample.ca", "not a valid domain name" },
+		/* capital sharp s: "ss" for libidn2 2.3.3, ß for UTS 46 of Unicode 15.1 */
+		{ "julien.tremblay@MA\xe1\xba\x9e""AWIPPI.CA", "U+1E9E" },
+		/* an ideographic full stop that leaves an empty label */
+		{ "a@massawippi.ca\xe3\x80\x82", "malformed" },
+		{ "a@x.massawippi\xe3\x80\x82\xe3\x80\x82""ca", "malformed" },
+		/* bidi rule, CONTEXTJ rule */
+		{ "a@a\xd7\x90.ca", "not a valid domain name" },
+		{ "a@massawippi.ca\xe2\x80\x8d", "not a valid domain name" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
