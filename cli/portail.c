@@ -7,8 +7,11 @@
  * the core library, so they work while the daemon is down.
  */
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -193,6 +196,83 @@ probe_files(const portail_config *cfg, struct probe *p)
 	snprintf(p->detail, sizeof(p->detail), "%s, %s", cfg->key_file, cfg->store_path);
 }
 
+/* The accounts the address-key migration left alone (DESIGN §2), into p. */
+static void
+key_conflicts(const portail_config *cfg, struct probe *p)
+{
+	struct portail_key_conflict *v = NULL;
+	portail_error err = { { 0 } };
+	size_t n = 0, used;
+
+	if ((p->status = portail_store_key_conflicts(cfg->store_path, &v, &n, &err)) != PORTAIL_OK) {
+		snprintf(p->detail, sizeof(p->detail), "%s", err.message);
+		return;
+	}
+	if (n == 0) {
+		snprintf(p->detail, sizeof(p->detail), "%s", T("une clé par adresse",
+		    "one key per address"));
+		return;
+	}
+	p->status = PORTAIL_ERR_EXISTS;
+	used = (size_t)snprintf(p->detail, sizeof(p->detail), T("%zu compte(s) à fusionner ou "
+	    "supprimer", "%zu account(s) to merge or delete"), n);
+	for (size_t i = 0; i < n && used < sizeof(p->detail); i++) {
+		int k = v[i].key == NULL ?
+		    snprintf(p->detail + used, sizeof(p->detail) - used, T("; %s : adresse refusée",
+		    "; %s: address refused"), v[i].email) :
+		    snprintf(p->detail + used, sizeof(p->detail) - used, T("; %s : même clé que %s",
+		    "; %s: same key as %s"), v[i].email, v[i].other ? v[i].other : v[i].key);
+
+		used += k > 0 ? (size_t)k : 0;
+	}
+	portail_key_conflicts_free(v, n);
+}
+
+/*
+ * Run as [daemon] user when check runs as root: reading a WAL store may
+ * create its -shm file, which must not end up root's.
+ */
+static void
+probe_keys(const portail_config *cfg, struct probe *p)
+{
+	struct passwd *pw = getpwnam(cfg->daemon.user);
+	int fds[2], st = 0;
+	ssize_t got;
+	pid_t pid;
+
+	if (geteuid() != 0 || pw == NULL) {
+		key_conflicts(cfg, p);
+		return;
+	}
+	if (pipe(fds) != 0 || (pid = fork()) < 0) {
+		p->status = PORTAIL_ERR_IO;
+		snprintf(p->detail, sizeof(p->detail), "%s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+			p->status = PORTAIL_ERR_IO;
+			snprintf(p->detail, sizeof(p->detail), "%s: %s", cfg->daemon.user, strerror(errno));
+		} else {
+			key_conflicts(cfg, p);
+		}
+		if (write(fds[1], p, sizeof(*p)) != (ssize_t)sizeof(*p))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	got = read(fds[0], p, sizeof(*p));
+	close(fds[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (got != (ssize_t)sizeof(*p)) {
+		p->status = PORTAIL_ERR_IO;
+		snprintf(p->detail, sizeof(p->detail), "%s", T("la vérification des clés a échoué",
+		    "the key check failed"));
+	}
+}
+
 /* Each [provider.NAME]: its secrets read, then a request without a token. */
 static void
 probe_providers(const portail_config *cfg, struct probe *p)
@@ -229,12 +309,13 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	portail_config *cfg = NULL;
 	portail_gpi *gpi = NULL;
 	portail_error err = { { 0 } };
-	struct probe probes[5] = {
+	struct probe probes[6] = {
 		{ "annuaire GPI", "GPI directory", "directory", PORTAIL_OK, "" },
 		{ "clé et magasin", "key and store", "store", PORTAIL_OK, "" },
 		{ "courriel", "mail", "mail", PORTAIL_OK, "" },
 		{ "portaild", "portaild", "daemon", PORTAIL_OK, "" },
 		{ "fournisseurs", "providers", "providers", PORTAIL_OK, "" },
+		{ "clés d'adresse", "address keys", "address_keys", PORTAIL_OK, "" },
 	};
 	const size_t n_probes = sizeof(probes) / sizeof(probes[0]);
 	portail_status worst = PORTAIL_OK;
@@ -244,13 +325,15 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		printf("%s", T("usage : portail check\n"
 		    "Valide la configuration, puis sonde l'annuaire GPI (connexion, liaison, base),\n"
 		    "la clé et le magasin (présents, 0600, à [daemon] user), le serveur de courriel\n"
-		    "(NOOP), portaild (ping) et chaque fournisseur social (ses secrets, puis une\n"
-		    "requête sans jeton). Sortie 0 quand tout répond.\n",
+		    "(NOOP), portaild (ping), chaque fournisseur social (ses secrets, puis une\n"
+		    "requête sans jeton) et les clés d'adresse (comptes que la migration 3 → 4\n"
+		    "n'a pas pu recalculer : à fusionner ou supprimer). Sortie 0 quand tout répond.\n",
 		    "usage: portail check\n"
 		    "Validates the configuration, then probes the GPI directory (connect, bind, base),\n"
 		    "the key and the store (present, 0600, owned by [daemon] user), the mail server\n"
-		    "(NOOP), portaild (ping) and each social provider (its secrets, then a request\n"
-		    "without a token). Exit 0 when everything answers.\n"));
+		    "(NOOP), portaild (ping), each social provider (its secrets, then a request\n"
+		    "without a token) and the address keys (accounts the 3 -> 4 migration could\n"
+		    "not re-key: to merge or delete). Exit 0 when everything answers.\n"));
 		return EX_DONE;
 	}
 	if (argc > 1) {
@@ -288,6 +371,11 @@ cmd_check(struct cli *cli, int argc, char **argv)
 			    err.message);
 	}
 	probe_providers(cfg, &probes[4]);
+	if (probes[1].status == PORTAIL_OK)
+		probe_keys(cfg, &probes[5]);
+	else
+		snprintf(probes[5].detail, sizeof(probes[5].detail), "%s", T("magasin absent",
+		    "no store"));
 	for (size_t i = 0; i < n_probes; i++)
 		if (probes[i].status != PORTAIL_OK && (worst == PORTAIL_OK ||
 		    probes[i].status == PORTAIL_ERR_CONFIG))

@@ -94,6 +94,9 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 	unsigned char hash[PORTAIL_HASH_BYTES];
 	char code[PORTAIL_CODE_MAX + 1], *key = NULL;
 	enum { NOTHING, CODE, EXISTS_NOTICE } action = NOTHING;
+	/* where the code or notice goes: an address on record, never the
+	 * spelling typed (DESIGN §2); the typed one only when nothing is sent */
+	const char *to = email;
 	bool has_account;
 	portail_status r;
 
@@ -109,17 +112,21 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 		/* the directory is asked for every address, known or not */
 		if ((r = portail_gpi_lookup(f->d.gpi, email, &g, err)) != PORTAIL_OK)
 			goto out;
-		if (has_account)
+		if (has_account) {
 			action = EXISTS_NOTICE;
-		else if (g->known)
+			to = acct.email;
+		} else if (g->known && g->email != NULL) {
 			action = CODE;
+			to = g->email;          /* the GPI record's value */
+		}
 	} else if (has_account) {
 		/* a locked account may reset: that is how it unlocks */
 		action = CODE;
+		to = acct.email;
 	}
 	portail_code_generate(&cfg->codes, code);
 	portail_code_hash(f->d.key, key, purpose, code, hash);
-	r = portail_store_code_issue(f->d.store, key, email, purpose, hash, now, &rules, wait, err);
+	r = portail_store_code_issue(f->d.store, key, to, purpose, hash, now, &rules, wait, err);
 	if (r != PORTAIL_OK)
 		goto out;
 	if (f->d.mailq != NULL && action != NOTHING) {
@@ -127,7 +134,7 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 		    strcmp(purpose, "signup") == 0 ? PORTAIL_MAIL_CODE_SIGNUP : PORTAIL_MAIL_CODE_RESET;
 
 		/* a failed send loses nothing: the code stands, a new one may be asked */
-		r = portail_mailq_send(f->d.mailq, kind, lang, email,
+		r = portail_mailq_send(f->d.mailq, kind, lang, to,
 		    action == CODE ? code : NULL, now + cfg->codes.lifetime, err);
 	}
 out:
@@ -196,7 +203,9 @@ finish(portail_flow *f, bool signup, const char *ticket, const char *password,
 	const char *purpose = signup ? "signup" : "reset";
 	unsigned char thash[PORTAIL_HASH_BYTES];
 	char hash[crypto_pwhash_STRBYTES] = "", *key = NULL, *email = NULL;
+	struct portail_account a = { 0 };
 	portail_gpi_result *g = NULL;
+	bool notify = true;
 	portail_status r;
 
 	*reason = PORTAIL_POLICY_OK;
@@ -221,13 +230,26 @@ finish(portail_flow *f, bool signup, const char *ticket, const char *password,
 	    portail_store_reset_finish(f->d.store, thash, now, hash, err);
 	if (r != PORTAIL_OK)
 		goto out;
-	if (f->d.mailq != NULL)
+	/*
+	 * The notice goes to the address on record: the account's as stored
+	 * (a reset), the one the code was mailed to (a sign-up: the GPI
+	 * record's) — not what a verification of an older portail may hold.
+	 */
+	if (portail_store_account_get(f->d.store, key, &a, NULL) == PORTAIL_OK) {
+		free(email);
+		email = a.email;
+		a.email = NULL;
+	} else if (!signup) {
+		notify = false;         /* no account read back: no address on record */
+	}
+	if (f->d.mailq != NULL && notify)
 		(void)portail_mailq_send(f->d.mailq, signup ? PORTAIL_MAIL_ACCOUNT_CREATED :
 		    PORTAIL_MAIL_PASSWORD_CHANGED, lang, email, NULL, now + 86400, NULL);
 	*email_out = email;
 	email = NULL;
 out:
 	sodium_memzero(hash, sizeof(hash));
+	portail_account_clear(&a);
 	portail_gpi_result_free(g);
 	free(key);
 	free(email);
@@ -259,6 +281,7 @@ portail_flow_auth_password(portail_flow *f, const char *email, const char *passw
 	struct portail_account a = { 0 };
 	char *key = NULL, new_hash[crypto_pwhash_STRBYTES];
 	bool good;
+	int v;
 	portail_status r;
 
 	if (portail_email_key(email, &key, NULL) != PORTAIL_OK) {
@@ -285,9 +308,10 @@ portail_flow_auth_password(portail_flow *f, const char *email, const char *passw
 		goto out;
 	}
 	hash_enter(f);
-	good = portail_password_verify(r == PORTAIL_OK && a.password_hash ? a.password_hash :
-	    f->dummy_hash, password) == 0;
+	v = portail_password_verify(r == PORTAIL_OK && a.password_hash ? a.password_hash :
+	    f->dummy_hash, password);
 	hash_leave(f);
+	good = v >= 0;
 	if (r == PORTAIL_ERR_UNKNOWN)
 		goto out;
 	if (!good || a.password_hash == NULL) {
@@ -302,8 +326,9 @@ portail_flow_auth_password(portail_flow *f, const char *email, const char *passw
 		r = PORTAIL_ERR_DISABLED;
 		goto out;
 	}
-	/* parameters changed since this hash was made: make it again */
-	if (portail_password_needs_rehash(pc, a.password_hash)) {
+	/* parameters changed since this hash was made, or it was not of
+	 * the NFC form (v == 1): make it again (portail_password_hash: NFC) */
+	if (v == 1 || portail_password_needs_rehash(pc, a.password_hash)) {
 		hash_enter(f);
 		r = portail_password_hash(pc, password, new_hash, err);
 		hash_leave(f);
@@ -684,10 +709,13 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 		return r;
 	if ((r = portail_store_link_ticket_get(f->d.store, lt_hash, now, &lt, err)) != PORTAIL_OK)
 		goto out;
-	if ((r = portail_store_link_ticket_address(f->d.store, lt_hash, key, email, err)) != PORTAIL_OK)
-		goto out;
 	/* the directory is asked for every address, on file or not */
 	if ((r = portail_gpi_lookup(f->d.gpi, email, &g, err)) != PORTAIL_OK)
+		goto out;
+	/* the ticket (and the account it may create) holds the address on record */
+	if (g->known && g->email != NULL)
+		email = g->email;
+	if ((r = portail_store_link_ticket_address(f->d.store, lt_hash, key, email, err)) != PORTAIL_OK)
 		goto out;
 	if (lt.id.vouched && lt.id.email != NULL &&
 	    portail_email_key(lt.id.email, &pkey, NULL) == PORTAIL_OK && strcmp(pkey, key) == 0 &&

@@ -120,7 +120,7 @@ PORTAIL_EXPORT portail_status portail_flow_token_issue(portail_flow *f, const ch
     const char *label, int64_t now, char *token, int64_t *id, portail_error *err);
 
 /*
- * Checks a token: OK with *email (new, as typed at sign-up) when it is
+ * Checks a token: OK with *email (new, the account's address on record) when it is
  * known, unexpired, of the account's current epoch, the account enabled
  * and its access check good (a positive check younger than [gpi]
  * cache_timeout is reused); then its expiry slides ([tokens] lifetime,

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <idn2.h>
 #include <ldap.h>
 #include <sodium.h>
 
@@ -308,6 +309,60 @@ build_filter(const char *tmpl, const char *email, char **out)
 }
 
 /*
+ * The filter for an address: the configured one for each spelling a
+ * directory may hold of it, joined by '|' — as typed, its key (A-label
+ * domain: an IA5 attribute such as gpiGuardianEmail holds only ASCII)
+ * and the key's local part with the domain in U-label form (for a
+ * directory that stores UTF-8). Which entries truly carry the address
+ * is decided by key afterwards (entry_has_email).
+ */
+static portail_status
+address_filter(const char *tmpl, const char *email, const char *key, char **out)
+{
+	const char *at = strchr(key, '@'), *spell[3];
+	char *part[3] = { NULL, NULL, NULL }, *ulabel = NULL, *u = NULL, *buf = NULL;
+	size_t n = 0, len = 3;
+	portail_status r = PORTAIL_ERR_NOMEM;
+
+	spell[n++] = email;
+	if (strcmp(key, email) != 0)
+		spell[n++] = key;
+	if (at != NULL && strstr(at, "xn--") != NULL &&
+	    idn2_to_unicode_8z8z(at + 1, &ulabel, 0) == IDN2_OK) {
+		size_t l = (size_t)(at - key), ul = strlen(ulabel);
+
+		if ((u = malloc(l + 1 + ul + 1)) == NULL)
+			goto out;
+		memcpy(u, key, l + 1);
+		memcpy(u + l + 1, ulabel, ul + 1);
+		if (strcmp(u, email) != 0)
+			spell[n++] = u;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = build_filter(tmpl, spell[i], &part[i])) != PORTAIL_OK)
+			goto out;
+		len += strlen(part[i]);
+	}
+	r = PORTAIL_ERR_NOMEM;
+	if (n == 1) {
+		*out = part[0];
+		part[0] = NULL;
+	} else {
+		if ((buf = malloc(len + 1)) == NULL)
+			goto out;
+		snprintf(buf, len + 1, "(|%s%s%s)", part[0], part[1], n > 2 ? part[2] : "");
+		*out = buf;
+	}
+	r = PORTAIL_OK;
+out:
+	for (size_t i = 0; i < 3; i++)
+		free(part[i]);
+	free(u);
+	free(ulabel);
+	return r;
+}
+
+/*
  * The first value of attr, when it is text we can show: valid UTF-8, no
  * control characters, at most GPI_VALUE_MAX bytes. Otherwise NULL (a
  * hostile or broken record must not reach a terminal, a log or a mail).
@@ -336,17 +391,19 @@ out:
 }
 
 /*
- * True when one of the entry's e-mail values is the address (by key).
- * The server already matched the filter; checking again guards against
- * a filter that matches more than it should (a substring rule, a typo).
+ * The entry's e-mail value that is the address (by key), new; NULL when
+ * none is. The server already matched the filter; checking again guards
+ * against a filter that matches more than it should (a substring rule, a
+ * typo), and against a directory's matching rule that folds more than our
+ * key does. The value is the address on record: where mail goes.
  */
-static bool
-entry_has_email(LDAP *ld, LDAPMessage *e, const char *attr, const char *key)
+static char *
+entry_email(LDAP *ld, LDAPMessage *e, const char *attr, const char *key)
 {
 	struct berval **vals = ldap_get_values_len(ld, e, attr);
-	bool found = false;
+	char *found = NULL;
 
-	for (size_t i = 0; vals != NULL && vals[i] != NULL && !found; i++) {
+	for (size_t i = 0; vals != NULL && vals[i] != NULL && found == NULL; i++) {
 		char *v, *vkey = NULL;
 
 		if (vals[i]->bv_len > PORTAIL_EMAIL_MAX ||
@@ -354,8 +411,10 @@ entry_has_email(LDAP *ld, LDAPMessage *e, const char *attr, const char *key)
 			continue;
 		if ((v = strndup(vals[i]->bv_val, vals[i]->bv_len)) == NULL)
 			continue;
-		if (portail_email_key(v, &vkey, NULL) == PORTAIL_OK)
-			found = strcmp(vkey, key) == 0;
+		if (portail_email_key(v, &vkey, NULL) == PORTAIL_OK && strcmp(vkey, key) == 0) {
+			found = v;
+			v = NULL;
+		}
 		free(vkey);
 		free(v);
 	}
@@ -400,7 +459,7 @@ portail_gpi_lookup(portail_gpi *g, const char *email, portail_gpi_result **out,
 
 	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
 		return r;
-	if ((r = build_filter(c->filter, email, &filter)) != PORTAIL_OK)
+	if ((r = address_filter(c->filter, email, key, &filter)) != PORTAIL_OK)
 		goto out;
 	attrs[0] = c->email_attribute;
 	attrs[1] = c->student_id_attribute;
@@ -424,16 +483,26 @@ portail_gpi_lookup(portail_gpi *g, const char *email, portail_gpi_result **out,
 	for (LDAPMessage *e = ldap_first_entry(g->ld, res); e != NULL;
 	    e = ldap_next_entry(g->ld, e)) {
 		struct portail_gpi_child *ch;
+		char *v;
 
-		if (!entry_has_email(g->ld, e, c->email_attribute, key))
+		if ((v = entry_email(g->ld, e, c->email_attribute, key)) == NULL)
 			continue;
 		ch = &result->children[result->n_children++];
 		ch->student_id = first_value(g->ld, e, c->student_id_attribute);
 		ch->name = first_value(g->ld, e, c->name_attribute);
 		ch->school = first_value(g->ld, e, c->school_attribute);
 		ch->subscribed = portail_gpi_subscribed(g->cfg, ch->school);
-		if (ch->subscribed)
+		/* the value of a subscribed child's record, else the first one */
+		if (ch->subscribed && !result->known) {
+			free(result->email);
+			result->email = v;
+			v = NULL;
 			result->known = true;
+		} else if (result->email == NULL) {
+			result->email = v;
+			v = NULL;
+		}
+		free(v);
 	}
 	pthread_mutex_unlock(&g->lock);
 	if (result->n_children > 1)
@@ -481,5 +550,6 @@ portail_gpi_result_free(portail_gpi_result *res)
 		free(res->children[i].school);
 	}
 	free(res->children);
+	free(res->email);
 	free(res);
 }

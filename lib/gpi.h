@@ -30,6 +30,13 @@ typedef struct portail_gpi_result {
 	struct portail_gpi_child *children;
 	size_t n_children;
 	bool known;         /* at least one child in a subscribed school */
+	/*
+	 * The directory's value that is the address (same portail_email_key),
+	 * from a subscribed child's record when known; NULL with no children.
+	 * It is the address on record: mail for a sign-up goes there, never to
+	 * the spelling that was typed (DESIGN §2).
+	 */
+	char *email;
 } portail_gpi_result;
 
 /*
@@ -42,7 +49,9 @@ PORTAIL_EXPORT portail_status portail_gpi_new(const portail_config *cfg,
 PORTAIL_EXPORT void portail_gpi_free(portail_gpi *gpi);
 
 /*
- * Looks the address up. On PORTAIL_OK, *out is a new result (possibly
+ * Looks the address up, by its key (portail_email_key): a record matches
+ * when one of its values keys alike, whichever spelling it holds (U-label
+ * or A-label domain, ASCII case). On PORTAIL_OK, *out is a new result (possibly
  * with no children: the address is on no record) that the caller frees
  * with portail_gpi_result_free. PORTAIL_ERR_INVALID for an address that
  * fails portail_email_check; PORTAIL_ERR_UNAVAILABLE when no server

@@ -235,18 +235,46 @@ portail_status
 portail_password_hash(const struct portail_password_config *c, const char *password, char *out,
     portail_error *err)
 {
-	if (crypto_pwhash_str(out, password, strlen(password),
+	portail_status r = PORTAIL_OK;
+	size_t cps = 0;
+	char *nfc;
+
+	/* the NFC form, whatever path the password came by (DESIGN §2) */
+	if ((nfc = nfc_secret(password, &cps)) == NULL)
+		return portail_error_set(err, PORTAIL_ERR_INVALID,
+		    "a password is UTF-8 text without control characters");
+	if (crypto_pwhash_str(out, nfc, strlen(nfc),
 	    (unsigned long long)c->argon2_opslimit,
 	    (size_t)c->argon2_memlimit_kib * 1024u) != 0)
-		return portail_error_set(err, PORTAIL_ERR_NOMEM,
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM,
 		    "argon2id: out of memory (argon2_memlimit %d KiB)", c->argon2_memlimit_kib);
-	return PORTAIL_OK;
+	portail_password_free(nfc);
+	return r;
 }
 
 int
 portail_password_verify(const char *hash, const char *password)
 {
-	return crypto_pwhash_str_verify(hash, password, strlen(password));
+	size_t cps = 0;
+	char *nfc = nfc_secret(password, &cps);
+	int v;
+
+	if (nfc == NULL) {      /* no such password can be set; same cost anyway */
+		if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
+			return -1;
+		return -1;
+	}
+	v = crypto_pwhash_str_verify(hash, nfc, strlen(nfc)) == 0 ? 0 : -1;
+	/*
+	 * Before NFC on every path, a rehash on sign-in stored the bytes as
+	 * typed: a password typed in another form than NFC is tried as typed
+	 * too, and such a match asks the caller to rehash (the NFC form).
+	 */
+	if (v != 0 && strcmp(nfc, password) != 0 &&
+	    crypto_pwhash_str_verify(hash, password, strlen(password)) == 0)
+		v = 1;
+	portail_password_free(nfc);
+	return v;
 }
 
 bool

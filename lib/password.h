@@ -40,10 +40,20 @@ PORTAIL_EXPORT portail_status portail_password_check(const struct portail_passwo
     enum portail_policy_reason *reason, char **nfc, portail_error *err);
 PORTAIL_EXPORT void portail_password_free(char *p);
 
-/* argon2id PHC string into out (crypto_pwhash_STRBYTES). */
+/*
+ * argon2id PHC string of the NFC form of password into out
+ * (crypto_pwhash_STRBYTES); the normalized copy is wiped. PORTAIL_ERR_INVALID
+ * when password is not UTF-8 text (it could never have been set).
+ */
 PORTAIL_EXPORT portail_status portail_password_hash(const struct portail_password_config *c,
     const char *password, char *out, portail_error *err);
-/* 0 match, -1 no match (constant time in the password). */
+/*
+ * Verifies the NFC form of password against hash (constant time in the
+ * password): 0 match, -1 no match. 1: the password matched only in the
+ * form it was typed, not NFC (a hash stored by an older rehash on
+ * sign-in): a match, which the caller should rehash. Normalized copies
+ * are wiped.
+ */
 PORTAIL_EXPORT int portail_password_verify(const char *hash, const char *password);
 /* True when hash was made with other parameters than the configured ones. */
 PORTAIL_EXPORT bool portail_password_needs_rehash(const struct portail_password_config *c,

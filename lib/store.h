@@ -29,7 +29,8 @@ typedef struct portail_store portail_store;
 enum portail_account_state { PORTAIL_ACCOUNT_ENABLED = 0, PORTAIL_ACCOUNT_DISABLED = 1 };
 
 struct portail_account {
-	char *email;            /* as the parent typed it at sign-up */
+	char *email;            /* the address on record: where every mail goes (the
+	                         * GPI record's value the sign-up code went to) */
 	char *email_key;        /* portail_email_key(email) */
 	char *password_hash;    /* argon2id PHC string, or NULL (social-only account) */
 	int state;
@@ -73,6 +74,26 @@ PORTAIL_EXPORT portail_status portail_store_check_dir(const char *path, uid_t ui
 /* Gives the store at path, with every file the backend keeps beside it, to uid:gid. */
 PORTAIL_EXPORT portail_status portail_store_chown(const char *path, uid_t uid, gid_t gid,
     portail_error *err);
+
+/*
+ * An account whose stored key is not portail_email_key(email): the 3 -> 4
+ * migration (address identity, DESIGN §2) left it untouched because its
+ * new key is another account's, or would be (other: that account's
+ * address), or because the address no longer passes (key NULL). Such an
+ * account cannot sign in until an administrator merges or deletes.
+ */
+struct portail_key_conflict {
+	char *email, *stored_key, *key, *other;
+};
+
+/*
+ * Lists those accounts, opening the store at path read-only (no
+ * migration, no write). *out is an array of *n (possibly 0, then NULL):
+ * free it with portail_key_conflicts_free.
+ */
+PORTAIL_EXPORT portail_status portail_store_key_conflicts(const char *path,
+    struct portail_key_conflict **out, size_t *n, portail_error *err);
+PORTAIL_EXPORT void portail_key_conflicts_free(struct portail_key_conflict *v, size_t n);
 
 /* A cheap query, for status and check. */
 PORTAIL_EXPORT portail_status portail_store_probe(portail_store *st, portail_error *err);

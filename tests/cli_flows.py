@@ -208,6 +208,7 @@ ok(r.returncode == 0, "the new password signs in")
 
 # ---- interactive sign-up on a terminal ------------------------------------------------------
 M = "marc.roy@exemple.ca"
+MR = "Marc.Roy@Exemple.CA"    # the record's spelling: where mail goes (DESIGN §2)
 child = pexpect.spawn(P, ["-c", CONF, "signup"], encoding="utf-8", timeout=20)
 transcript = []
 child.logfile_read = type("L", (), {"write": lambda self, s: transcript.append(s),
@@ -219,11 +220,11 @@ try:
     child.sendline(M)
     child.expect(r"\[Obtenir un code de vérification\]")
     child.expect("Code de vérification")
-    first = wait_code(M, 1)
+    first = wait_code(MR, 1)
     child.sendline("n")
     child.expect(r"\[Obtenir un nouveau code\]")
     child.expect("Code de vérification")
-    second = wait_code(M, 2)
+    second = wait_code(MR, 2)
     if first != second:
         child.sendline(first)            # the old code is dead
         child.expect("pas le bon")
@@ -259,7 +260,7 @@ try:
     child.expect("E-mail: ")
     child.sendline(M)
     child.expect("Verification code")
-    code = wait_code(M, 4)     # two codes, notice, reset code
+    code = wait_code(MR, 4)     # two codes, notice, reset code
     child.sendline(code)
     child.expect("New password: ")
     child.sendline(OTHER)

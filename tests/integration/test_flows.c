@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -199,18 +200,26 @@ code_in(const char *mail, char *code)
 		fail_msg("no code in the message");
 }
 
-/* Sign-up through to a ticket: request, read the mail, verify. */
+/* Through to a ticket: request as typed, read the mail sent to rcpt (on record), verify. */
 static void
-ticket_for(struct env *e, const char *email, const char *purpose, int nth_mail, char *ticket)
+ticket_via(struct env *e, const char *email, const char *rcpt, const char *purpose, int nth_mail,
+    char *ticket)
 {
 	char code[8], *m;
 
 	assert_int_equal(code_request(e, email, purpose, NULL), PORTAIL_OK);
-	m = wait_mail(e, email, nth_mail);
+	m = wait_mail(e, rcpt, nth_mail);
 	code_in(m, code);
 	free(m);
 	assert_int_equal(code_verify(e, email, purpose, code, ticket, NULL), PORTAIL_OK);
 	assert_int_equal(strncmp(ticket, "ptt_", 4), 0);
+}
+
+/* Sign-up through to a ticket, the address typed as it is on record. */
+static void
+ticket_for(struct env *e, const char *email, const char *purpose, int nth_mail, char *ticket)
+{
+	ticket_via(e, email, email, purpose, nth_mail, ticket);
 }
 
 static void
@@ -324,7 +333,8 @@ test_wrong_code_five_times(void **state)
 
 	env_start(&e, "", "");
 	assert_int_equal(code_request(&e, "marc.roy@exemple.ca", "signup", NULL), PORTAIL_OK);
-	m = wait_mail(&e, "marc.roy@exemple.ca", 1);
+	/* mailed to the address on the record, as the school typed it */
+	m = wait_mail(&e, "Marc.Roy@Exemple.CA", 1);
 	code_in(m, code);
 	free(m);
 	for (int i = 4; i >= 1; i--) {
@@ -522,7 +532,7 @@ test_no_enumeration(void **state)
 	assert_true(json_equal(known, existing));
 	/* mail leaves in order: once the known parent's code is here, the
 	 * others would be too */
-	m = wait_mail(&e, "marc.roy@exemple.ca", 1);
+	m = wait_mail(&e, "Marc.Roy@Exemple.CA", 1);
 	free(m);
 	assert_int_equal(count_mail(&e, "personne@exemple.ca"), 0);
 	assert_int_equal(count_mail(&e, "pierre.lavoie@exemple.ca"), 0);
@@ -1103,7 +1113,10 @@ test_tokens(void **state)
 	char *dump;
 
 	env_start(&e, "", "[tokens]\nlifetime = 5\nmax_age = 600\n");
-	make_account(&e, "Chantal.Gagnon@exemple.ca", GOOD_PW);
+	/* typed in mixed case: the code goes to the record's spelling, the account keeps it */
+	ticket_via(&e, "Chantal.Gagnon@exemple.ca", "chantal.gagnon@exemple.ca", "signup", 1, ticket);
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_equal(count_mail(&e, "Chantal.Gagnon@exemple.ca"), 0);
 	/* a parent issues with the password; root may without */
 	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", "mauvais", "x", NULL),
 	    PORTAIL_ERR_REFUSED);
@@ -1112,10 +1125,10 @@ test_tokens(void **state)
 	assert_int_equal(strncmp(phone, "ptk_", 4), 0);
 	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "Portable", laptop), PORTAIL_OK);
 	assert_int_equal(token_issue(&e, "personne@exemple.ca", NULL, "x", NULL), PORTAIL_ERR_UNKNOWN);
-	/* verify: the account's address as typed at sign-up */
+	/* verify: the account's address, as on record */
 	assert_int_equal(req(&e, json_pack("{s:s, s:s}", "op", "token.verify", "token", phone), &a),
 	    PORTAIL_OK);
-	assert_string_equal(json_string_value(json_object_get(a, "email")), "Chantal.Gagnon@exemple.ca");
+	assert_string_equal(json_string_value(json_object_get(a, "email")), "chantal.gagnon@exemple.ca");
 	json_decref(a);
 	assert_int_equal(token_verify(&e, phone, "CHANTAL.gagnon@exemple.ca"), PORTAIL_OK);
 	assert_int_equal(token_verify(&e, phone, "marc.roy@exemple.ca"), PORTAIL_ERR_REFUSED);
@@ -1147,7 +1160,7 @@ test_tokens(void **state)
 	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_ERR_REFUSED);
 	/* a password reset revokes every token */
 	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", GOOD_PW, "iPhone", phone), PORTAIL_OK);
-	ticket_for(&e, "Chantal.Gagnon@exemple.ca", "reset", 3, ticket);
+	ticket_via(&e, "Chantal.Gagnon@exemple.ca", "chantal.gagnon@exemple.ca", "reset", 3, ticket);
 	assert_int_equal(finish(&e, "password.reset", ticket, OTHER_PW, OTHER_PW, NULL), PORTAIL_OK);
 	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_ERR_REFUSED);
 	/* so do a disable and revoke --all */
@@ -1199,6 +1212,419 @@ test_token_needs_password_from_users(void **state)
 	env_stop(&e);
 }
 
+
+/* ---- address identity (issue 11): one key, mail only to addresses on record -------- */
+
+/* Guardians on records made for these tests (added once to the shared directory). */
+#define JULIEN "julien.tremblay@massawippi.ca"
+#define SOFIA "sofia.fiset@massawippi.ca"
+#define ECOLE_ALABEL "parent@xn--cole-9oa.ca"
+
+static void
+address_records(void)
+{
+	static bool added;
+	static const char *const who[] = { JULIEN, SOFIA, ECOLE_ALABEL };
+	char ldif[4000];
+	size_t used = 0;
+
+	if (added)
+		return;
+	for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++)
+		used += (size_t)snprintf(ldif + used, sizeof(ldif) - used,
+		    "dn: uid=110000%zu,ou=eleves," FX_BASE "\nchangetype: add\n"
+		    "objectClass: inetOrgPerson\nobjectClass: gpiStudent\nuid: 110000%zu\n"
+		    "cn: Enfant %zu\nsn: Enfant\ngpiStudentId: 110000%zu\ngpiSchoolCode: 751001\n"
+		    "gpiGuardianEmail: %s\n\n", i, i, i, i, who[i]);
+	ldapmodify(ldif);
+	added = true;
+}
+
+/* Every message the sink received went to one of allowed (NULL-terminated). */
+static void
+only_mail_to(struct env *e, const char *const *allowed)
+{
+	char dir[800], path[1200], line[1024];
+	struct dirent *de;
+	DIR *d;
+	int seen = 0;
+
+	snprintf(dir, sizeof(dir), "%s/mail/new", e->sink);
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		assert_non_null(f = fopen(path, "r"));
+		while (fgets(line, sizeof(line), f) != NULL) {
+			bool ok = false;
+
+			if (strncmp(line, "X-RcptTo: ", 10) != 0)
+				continue;
+			line[strcspn(line, "\r\n")] = '\0';
+			for (const char *const *a = allowed; *a != NULL; a++)
+				ok = ok || strcmp(line + 10, *a) == 0;
+			if (!ok)
+				fail_msg("a message went to %s, an address not on record", line + 10);
+			seen++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	assert_true(seen > 0);
+}
+
+/* No line of the daemon's log says a message went to addr. */
+static void
+never_mailed(struct env *e, const char *addr)
+{
+	char needle[400];
+
+	snprintf(needle, sizeof(needle), "to=%s", addr);
+	if (fx_log_has(e->d.log, needle) || count_mail(e, addr) != 0)
+		fail_msg("something was mailed to %s", addr);
+}
+
+/*
+ * The takeover of issue 11, end to end: the parent of massawippi.ca has an
+ * account; the attacker asks a reset for the ß spelling, a domain of their
+ * own under IDNA2008 (xn--maawippi-rya.ca). Nothing reaches them, the
+ * reset cannot go on, the password stands.
+ */
+static void
+test_casefold_takeover(void **state)
+{
+	static const char *const attacker[] = {
+		"julien.tremblay@ma\xc3\x9f""awippi.ca",
+		"julien.tremblay@xn--maawippi-rya.ca",
+		"JULIEN.TREMBLAY@MA\xc3\x9f""AWIPPI.CA",
+	};
+	static const char *const record[] = { JULIEN, NULL };
+	struct env e;
+	json_t *a = NULL, *b = NULL;
+	char ticket[64];
+
+	env_start(&e, "", "");
+	address_records();
+	make_account(&e, JULIEN, GOOD_PW);
+	free(wait_mail(&e, JULIEN, 2));         /* the "account created" notice */
+	for (size_t i = 0; i < sizeof(attacker) / sizeof(attacker[0]); i++) {
+		/* the same answer as for any address … */
+		assert_int_equal(code_request(&e, attacker[i], "reset", &a), PORTAIL_OK);
+		assert_int_equal(code_request(&e, JULIEN, "reset", &b), PORTAIL_OK);
+		assert_string_equal(json_string_value(json_object_get(a, "message")),
+		    json_string_value(json_object_get(b, "message")));
+		json_decref(a);
+		json_decref(b);
+		assert_int_equal(code_request(&e, attacker[i], "signup", NULL), PORTAIL_OK);
+		/* … but no code for them: guessing one fails, no ticket, no reset */
+		assert_int_not_equal(code_verify(&e, attacker[i], "reset", "000000", NULL, NULL),
+		    PORTAIL_OK);
+		assert_int_not_equal(auth(&e, attacker[i], GOOD_PW, NULL), PORTAIL_OK);
+	}
+	assert_int_equal(finish(&e, "password.reset", "ptt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    OTHER_PW, OTHER_PW, NULL), PORTAIL_ERR_BAD_TICKET);
+	/* the queue is first in, first out: once the owner's last code is in,
+	 * every message asked for before it has been sent */
+	ticket_for(&e, JULIEN, "reset", 2 + (int)(sizeof(attacker) / sizeof(attacker[0])) + 1,
+	    ticket);
+	for (size_t i = 0; i < sizeof(attacker) / sizeof(attacker[0]); i++)
+		never_mailed(&e, attacker[i]);
+	never_mailed(&e, "julien.tremblay@MA\xc3\x9f""AWIPPI.CA");
+	only_mail_to(&e, record);
+	/* the owner's password is unchanged, no attacker's password works */
+	assert_int_equal(auth(&e, JULIEN, GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_not_equal(auth(&e, JULIEN, OTHER_PW, NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+/*
+ * Look-alike spellings of addresses on record, each as the rule says: the
+ * same address (then mail goes to the record's spelling), another one
+ * (then nothing is sent: no record, no account), or refused.
+ */
+static void
+test_lookalike_spellings(void **state)
+{
+	static const struct {
+		const char *typed, *purpose;
+		portail_status want;
+		const char *mailed;     /* the record's address, or NULL: nothing sent */
+	} cases[] = {
+		/* same address: ASCII case; UTS 46 in a domain (ſ, fullwidth, ZWSP) */
+		{ "JULIEN.Tremblay@MASSAWIPPI.CA", "reset", PORTAIL_OK, JULIEN },
+		{ "julien.tremblay@ma\xc5\xbf\xc5\xbf""awippi.ca", "reset", PORTAIL_OK, JULIEN },
+		{ "julien.tremblay@\xef\xbd\x8d\xef\xbd\x81\xef\xbd\x93\xef\xbd\x93""awippi.ca", "reset",
+		  PORTAIL_OK, JULIEN },
+		{ "SOFIA.Fiset@massawippi.ca", "signup", PORTAIL_OK, SOFIA },
+		/* another address: ß, ſ, ﬁ, fullwidth and dotted/dotless i before '@',
+		 * ß and a Cyrillic а in a domain */
+		{ "julien.tremblay@ma\xc3\x9f""awippi.ca", "reset", PORTAIL_OK, NULL },
+		{ "\xef\xbd\x8a\xef\xbd\x95\xef\xbd\x8c\xef\xbd\x89\xef\xbd\x85\xef\xbd\x8e.tremblay@massawippi.ca",
+		  "reset", PORTAIL_OK, NULL },
+		{ "jul\xc4\xb1""en.tremblay@massawippi.ca", "reset", PORTAIL_OK, NULL },
+		{ "jul\xc4\xb0""en.tremblay@massawippi.ca", "reset", PORTAIL_OK, NULL },
+		{ "julien.tremblay@m\xd0\xb0ssawippi.ca", "reset", PORTAIL_OK, NULL },
+		{ "\xc5\xbfofia.fiset@massawippi.ca", "signup", PORTAIL_OK, NULL },
+		{ "sofia.\xef\xac\x81set@massawippi.ca", "signup", PORTAIL_OK, NULL },
+		{ "sofia.fiset@ma\xc3\x9f""awippi.ca", "signup", PORTAIL_OK, NULL },
+		{ "sofia.fiset@m\xd0\xb0ssawippi.ca", "signup", PORTAIL_OK, NULL },
+		/* refused: a fullwidth '@', a KELVIN SIGN before '@', a bad A-label, ẞ */
+		{ "julien.tremblay\xef\xbc\xa0massawippi.ca", "reset", PORTAIL_ERR_INVALID, NULL },
+		{ "sofia.fiset\xef\xbc\xa0massawippi.ca@massawippi.ca", "signup", PORTAIL_ERR_INVALID, NULL },
+		{ "julien.tremblay\xe2\x84\xaa@massawippi.ca", "reset", PORTAIL_ERR_INVALID, NULL },
+		{ "julien.tremblay@xn--zz.ca", "reset", PORTAIL_ERR_INVALID, NULL },
+		/* capital sharp s: "ss" or ß depending on the IDNA version that reads it */
+		{ "julien.tremblay@MA\xe1\xba\x9e""AWIPPI.CA", "reset", PORTAIL_ERR_INVALID, NULL },
+	};
+	static const char *const records[] = { JULIEN, SOFIA, NULL };
+	struct env e;
+	int n_julien = 2, n_sofia = 0;
+
+	env_start(&e, "", "");
+	address_records();
+	make_account(&e, JULIEN, GOOD_PW);
+	free(wait_mail(&e, JULIEN, 2));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		portail_status r = code_request(&e, cases[i].typed, cases[i].purpose, NULL);
+
+		if (r != cases[i].want)
+			fail_msg("case %zu (%s): status %d, want %d", i, cases[i].typed, r, cases[i].want);
+		if (cases[i].mailed != NULL) {
+			int nth = strcmp(cases[i].mailed, JULIEN) == 0 ? ++n_julien : ++n_sofia;
+
+			free(wait_mail(&e, cases[i].mailed, nth));
+		}
+		/* a password that works for the account works for no other spelling */
+		if (cases[i].mailed == NULL)
+			assert_int_not_equal(auth(&e, cases[i].typed, GOOD_PW, NULL), PORTAIL_OK);
+	}
+	/* a last message to a record: everything asked before it is out */
+	assert_int_equal(code_request(&e, SOFIA, "signup", NULL), PORTAIL_OK);
+	free(wait_mail(&e, SOFIA, ++n_sofia));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (strcmp(cases[i].typed, JULIEN) != 0 && strcmp(cases[i].typed, SOFIA) != 0)
+			never_mailed(&e, cases[i].typed);
+	only_mail_to(&e, records);
+	assert_int_equal(count_mail(&e, JULIEN), n_julien);
+	assert_int_equal(count_mail(&e, SOFIA), n_sofia);
+	env_stop(&e);
+}
+
+/*
+ * A school that records a Unicode domain in A-label form (an IA5
+ * attribute holds nothing else): the parent types it in U-label form,
+ * with é precomposed or combining, in any case: one address, one
+ * account, and the mail goes to the record's spelling.
+ */
+static void
+test_idn_domain_forms(void **state)
+{
+	static const char *const record[] = { ECOLE_ALABEL, NULL };
+	struct env e;
+	json_t *a = NULL;
+	char code[8], ticket[64], *m;
+
+	env_start(&e, "", "");
+	address_records();
+	assert_int_equal(code_request(&e, "parent@\xc3\xa9""cole.ca", "signup", NULL), PORTAIL_OK);
+	m = wait_mail(&e, ECOLE_ALABEL, 1);
+	code_in(m, code);
+	free(m);
+	assert_int_equal(code_verify(&e, "PARENT@E\xcc\x81""COLE.CA", "signup", code, ticket, NULL),
+	    PORTAIL_OK);
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, &a), PORTAIL_OK);
+	assert_string_equal(json_string_value(json_object_get(a, "email")), ECOLE_ALABEL);
+	json_decref(a);
+	assert_int_equal(auth(&e, "parent@\xc3\x89""cole.ca", GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "parent@XN--COLE-9OA.CA", GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_equal(check(&e, "parent@e\xcc\x81""cole.ca", NULL), PORTAIL_OK);
+	/* école is not ecole */
+	assert_int_not_equal(auth(&e, "parent@ecole.ca", GOOD_PW, NULL), PORTAIL_OK);
+	/* a second sign-up in the other form: the account exists (notice to the record) */
+	assert_int_equal(code_request(&e, "Parent@\xc3\xa9""cole.ca", "signup", NULL), PORTAIL_OK);
+	free(wait_mail(&e, ECOLE_ALABEL, 3));
+	never_mailed(&e, "parent@\xc3\xa9""cole.ca");
+	never_mailed(&e, "Parent@\xc3\xa9""cole.ca");
+	only_mail_to(&e, record);
+	env_stop(&e);
+}
+
+/* Issue 11 item 2: the password in NFC on every path, whatever form is typed. */
+static void
+test_password_nfc_nfd(void **state)
+{
+	/* "Été-à-Québec-sous-la-pluie", precomposed and decomposed */
+	static const char nfc[] = "\xc3\x89t\xc3\xa9-\xc3\xa0-Qu\xc3\xa9""bec-sous-la-pluie";
+	static const char nfd[] = "E\xcc\x81te\xcc\x81-a\xcc\x80-Que\xcc\x81""bec-sous-la-pluie";
+	static const char nfc2[] = "Fr\xc3\xaane-\xc3\xa9rable-gr\xc3\xa8ve-\xc3\xa9t\xc3\xa9";
+	static const char nfd2[] = "Fre\xcc\x82ne-e\xcc\x81rable-gre\xcc\x80ve-e\xcc\x81te\xcc\x81";
+	struct env e;
+	char ticket[64], before[4096];
+	int st = 0;
+
+	env_start(&e, "", "");
+	/* signed up in NFC, signs in in NFD, and the reverse */
+	make_account(&e, "chantal.gagnon@exemple.ca", nfc);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", nfd, NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", nfc, NULL), PORTAIL_OK);
+	make_account(&e, "julie.cote@exemple.ca", nfd);
+	assert_int_equal(auth(&e, "julie.cote@exemple.ca", nfc, NULL), PORTAIL_OK);
+	/* a change: old password in NFD, new in NFD, signs in in NFC */
+	assert_int_equal(req(&e, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "password.change",
+	    "email", "julie.cote@exemple.ca", "old_password", nfd, "password", nfd2,
+	    "confirmation", nfc2), NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "julie.cote@exemple.ca", nfc2, NULL), PORTAIL_OK);
+	/* a reset in NFD, sign-in in NFC */
+	ticket_for(&e, "chantal.gagnon@exemple.ca", "reset", 3, ticket);
+	assert_int_equal(finish(&e, "password.reset", ticket, nfd2, nfd2, NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", nfc2, NULL), PORTAIL_OK);
+	/* the rehash on sign-in stores the NFC form too: stronger parameters,
+	 * sign in in NFD (rehash), then in NFC */
+	fx_daemon_stop(&e.d);
+	{
+		FILE *f = fopen(e.conf, "r");
+		size_t n = fread(before, 1, sizeof(before) - 1, f);
+		char *p;
+
+		fclose(f);
+		before[n] = '\0';
+		assert_non_null(p = strstr(before, "argon2_opslimit = 1"));
+		p[strlen("argon2_opslimit = ")] = '2';
+		fx_write(e.dir, "portail.conf", before, 0644);
+	}
+	if (!fx_daemon_start(&e.d, e.dir, e.conf, e.sock, &st))
+		fail_msg("restart: exit %d", st);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", nfd2, NULL), PORTAIL_OK);
+	{
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "sqlite3 '%s/state/portail.db' \"select password_hash from "
+		    "accounts where email_key = 'chantal.gagnon@exemple.ca'\" | grep -q 't=2'", e.dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", nfc2, NULL), PORTAIL_OK);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", nfd2, NULL), PORTAIL_OK);
+	assert_int_not_equal(auth(&e, "chantal.gagnon@exemple.ca", nfc, NULL), PORTAIL_OK);
+	assert_false(fx_log_has(e.d.log, nfc2));
+	assert_false(fx_log_has(e.d.log, nfd2));
+	env_stop(&e);
+}
+
+/* Runs sql (a script) on the test's store with the sqlite3 shell; its output, new. */
+static char *
+store_sql(struct env *e, const char *sql)
+{
+	char cmd[1600], *out = calloc(1, 8192);
+	size_t n;
+	FILE *p;
+
+	assert_non_null(out);
+	snprintf(cmd, sizeof(cmd), "sqlite3 '%s/state/portail.db' < '%s'", e->dir,
+	    fx_write(e->dir, "script.sql", sql, 0600));
+	assert_non_null(p = popen(cmd, "r"));
+	n = fread(out, 1, 8191, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	return out;
+}
+
+/*
+ * A schema-3 store, keyed by the old full case-fold, opened by this
+ * portail: keys recomputed in every table from the stored address; a
+ * pair that would now share a key is left as it was and reported by
+ * portail check.
+ */
+static void
+test_migration_rekeys(void **state)
+{
+	struct env e;
+	char *out, cmd[2000];
+	FILE *p;
+	int st = 0;
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	fx_daemon_stop(&e.d);
+	/* what portail 3 wrote: u8_casefold keys */
+	free(store_sql(&e,
+	    "PRAGMA user_version = 3;\n"
+	    "INSERT INTO accounts (email_key, email, password_hash, created, updated) "
+	    "SELECT '\xc3\xa9lise@exemple.ca', '\xc3\x89lise@exemple.ca', password_hash, 1, 1 "
+	    "FROM accounts WHERE email_key = 'chantal.gagnon@exemple.ca';\n"
+	    "INSERT INTO tokens (email_key, token_hash, label, created, expires, epoch) "
+	    "VALUES ('\xc3\xa9lise@exemple.ca', X'00', 'migr\xc3\xa9', 1, 4000000000, 0);\n"
+	    "INSERT INTO links (provider, subject, email_key, created) "
+	    "VALUES ('google', 'sub-elise', '\xc3\xa9lise@exemple.ca', 1);\n"
+	    /* the takeover's leftovers: the ß spelling keyed to massawippi */
+	    "INSERT INTO accounts (email_key, email, created, updated) VALUES "
+	    "('julien.tremblay@massawippi.ca', 'julien.tremblay@ma\xc3\x9f""awippi.ca', 1, 1);\n"
+	    "INSERT INTO verifications (email_key, purpose, email, code_hash, created, expires, "
+	    "tries_left) VALUES ('julien.tremblay@massawippi.ca', 'reset', "
+	    "'julien.tremblay@ma\xc3\x9f""awippi.ca', X'00', 1, 4000000000, 5);\n"
+	    "INSERT INTO issuance (email_key, purpose, at) VALUES ('\xc3\xa9lise@exemple.ca', 'reset', 1);\n"
+	    /* one domain in U-label and in A-label form: two accounts then, one key now */
+	    "INSERT INTO accounts (email_key, email, created, updated) VALUES "
+	    "('parent@\xc3\xa9""cole.ca', 'parent@\xc3\xa9""cole.ca', 1, 1);\n"
+	    "INSERT INTO accounts (email_key, email, created, updated) VALUES "
+	    "('" ECOLE_ALABEL "', '" ECOLE_ALABEL "', 1, 1);\n"));
+	if (!fx_daemon_start(&e.d, e.dir, e.conf, e.sock, &st))
+		fail_msg("restart: exit %d (%s)", st, e.d.log);
+	out = store_sql(&e, "PRAGMA user_version;\n"
+	    "SELECT email || '=' || email_key FROM accounts ORDER BY email;\n"
+	    "SELECT 'token=' || email_key FROM tokens;\n"
+	    "SELECT 'link=' || email_key FROM links;\n"
+	    "SELECT 'verification=' || email_key FROM verifications;\n"
+	    "SELECT 'issuance=' || email_key FROM issuance;\n"
+	    "PRAGMA foreign_key_check;\n");
+	print_message("# %s", out);
+	assert_non_null(strstr(out, "4\n"));
+	/* recomputed: É kept (no case-fold), ß kept (another domain) */
+	assert_non_null(strstr(out, "\xc3\x89lise@exemple.ca=\xc3\x89lise@exemple.ca\n"));
+	assert_non_null(strstr(out, "julien.tremblay@ma\xc3\x9f""awippi.ca=julien.tremblay@xn--maawippi-rya.ca\n"));
+	assert_non_null(strstr(out, "chantal.gagnon@exemple.ca=chantal.gagnon@exemple.ca\n"));
+	/* what hangs on an account follows it */
+	assert_non_null(strstr(out, "token=\xc3\x89lise@exemple.ca\n"));
+	assert_non_null(strstr(out, "link=\xc3\x89lise@exemple.ca\n"));
+	assert_non_null(strstr(out, "verification=julien.tremblay@xn--maawippi-rya.ca\n"));
+	assert_non_null(strstr(out, "issuance=\xc3\x89lise@exemple.ca\n"));
+	/* the colliding pair: untouched, both */
+	assert_non_null(strstr(out, "parent@\xc3\xa9""cole.ca=parent@\xc3\xa9""cole.ca\n"));
+	assert_non_null(strstr(out, ECOLE_ALABEL "=" ECOLE_ALABEL "\n"));
+	free(out);
+	/* the account that keys apart now: found by its own spelling only */
+	assert_int_not_equal(auth(&e, "\xc3\xa9lise@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	{
+		portail_status r = auth(&e, "\xc3\x89lise@exemple.ca", GOOD_PW, NULL);
+
+		assert_true(r == PORTAIL_OK || r == PORTAIL_ERR_EXPIRED);
+	}
+	/* portail check lists the pair left alone */
+	snprintf(cmd, sizeof(cmd), "'%s/cli/portail' -c '%s' check 2>&1",
+	    getenv("top_builddir") ? getenv("top_builddir") : ".", e.conf);
+	assert_non_null(p = popen(cmd, "r"));
+	out = calloc(1, 8192);
+	assert_non_null(out);
+	assert_true(fread(out, 1, 8191, p) > 0);
+	st = pclose(p);
+	print_message("# %s", out);
+	assert_int_equal(WEXITSTATUS(st), 1);
+	assert_non_null(strstr(out, "cl\xc3\xa9s d'adresse : \xc3\x89" "CHEC, 1 compte(s) \xc3\xa0 "
+	    "fusionner ou supprimer; parent@\xc3\xa9""cole.ca : m\xc3\xaame cl\xc3\xa9 que "
+	    ECOLE_ALABEL));
+	free(out);
+	/* opening again migrates nothing more */
+	fx_daemon_stop(&e.d);
+	if (!fx_daemon_start(&e.d, e.dir, e.conf, e.sock, &st))
+		fail_msg("restart: exit %d (%s)", st, e.d.log);
+	out = store_sql(&e, "PRAGMA user_version;\nSELECT count(*) FROM accounts;\n");
+	assert_string_equal(out, "4\n5\n");
+	free(out);
+	env_stop(&e);
+}
+
 int
 main(void)
 {
@@ -1228,6 +1654,11 @@ main(void)
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_token_without_cache),
 		cmocka_unit_test(test_token_needs_password_from_users),
+		cmocka_unit_test(test_casefold_takeover),
+		cmocka_unit_test(test_lookalike_spellings),
+		cmocka_unit_test(test_idn_domain_forms),
+		cmocka_unit_test(test_password_nfc_nfd),
+		cmocka_unit_test(test_migration_rekeys),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -296,6 +296,84 @@ test_broad_filter_rechecked(void **state)
 	close_ctx(&c);
 }
 
+/* The value on record comes back: mail for a sign-up goes there, not to the spelling typed. */
+static void
+test_record_spelling(void **state)
+{
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	open_ctx(&c, &shared, shared.uri, "");
+	assert_int_equal(lookup(&c, "marc.roy@EXEMPLE.ca", &r, &err), PORTAIL_OK);
+	assert_string_equal(r->email, "Marc.Roy@Exemple.CA");
+	portail_gpi_result_free(r);
+	assert_int_equal(lookup(&c, "CHANTAL.Gagnon@Exemple.CA", &r, &err), PORTAIL_OK);
+	assert_string_equal(r->email, "chantal.gagnon@exemple.ca");
+	portail_gpi_result_free(r);
+	/* a subscribed child's record, when another is not */
+	assert_int_equal(lookup(&c, "Nadia.Belanger@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_true(r->known);
+	assert_string_equal(r->email, "nadia.belanger@exemple.ca");
+	portail_gpi_result_free(r);
+	assert_int_equal(lookup(&c, "personne@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_null(r->email);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+}
+
+static void
+ldapadd_text(const char *ldif)
+{
+	char path[700], cmd[2000];
+
+	snprintf(path, sizeof(path), "%s", fx_write(fx_tmpdir("ldif"), "a.ldif", ldif, 0600));
+	snprintf(cmd, sizeof(cmd), "ldapmodify -x -H '%s' -D 'cn=admin," FX_BASE "' -w admin-secret "
+	    "-f '%s' >/dev/null", shared.uri, path);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * Records hold A-label domains (gpiGuardianEmail is IA5: ASCII only); a
+ * parent types the U-label, é precomposed or not, in any case: found,
+ * by key. The ß spelling of a domain is another domain: not found.
+ */
+static void
+test_idn_spellings(void **state)
+{
+	static const char *const same[] = {
+		"parent@\xc3\xa9""cole.ca", "parent@e\xcc\x81""cole.ca", "PARENT@\xc3\x89""COLE.CA",
+		"parent@xn--cole-9oa.ca", "Parent@XN--COLE-9OA.CA",
+	};
+	static const char *const other[] = {
+		"parent@ecole.ca", "julien.tremblay@ma\xc3\x9f""awippi.ca",
+		"julien.tremblay@xn--maawippi-rya.ca", "julien.tremblay@m\xd0\xb0ssawippi.ca",
+		"\xc5\xbfofia@massawippi.ca",
+	};
+	struct ctx c;
+	portail_gpi_result *r;
+	portail_error err;
+
+	ldapadd_text("dn: uid=1200001,ou=eleves," FX_BASE "\nchangetype: add\n"
+	    "objectClass: inetOrgPerson\nobjectClass: gpiStudent\nuid: 1200001\ncn: E\nsn: E\n"
+	    "gpiStudentId: 1200001\ngpiSchoolCode: 751001\ngpiGuardianEmail: parent@xn--cole-9oa.ca\n"
+	    "gpiGuardianEmail: julien.tremblay@massawippi.ca\ngpiGuardianEmail: sofia@massawippi.ca\n");
+	open_ctx(&c, &shared, shared.uri, "");
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		assert_int_equal(lookup(&c, same[i], &r, &err), PORTAIL_OK);
+		if (!r->known || r->email == NULL || strcmp(r->email, "parent@xn--cole-9oa.ca") != 0)
+			fail_msg("%s: not found as parent@xn--cole-9oa.ca", same[i]);
+		portail_gpi_result_free(r);
+	}
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		assert_int_equal(lookup(&c, other[i], &r, &err), PORTAIL_OK);
+		if (r->n_children != 0 || r->email != NULL)
+			fail_msg("%s: found as %s", other[i], r->email ? r->email : "?");
+		portail_gpi_result_free(r);
+	}
+	close_ctx(&c);
+}
+
 static void
 test_ldapi_external(void **state)
 {
@@ -472,6 +550,8 @@ main(void)
 		cmocka_unit_test(test_hostile_addresses),
 		cmocka_unit_test(test_hostile_values),
 		cmocka_unit_test(test_broad_filter_rechecked),
+		cmocka_unit_test(test_record_spelling),
+		cmocka_unit_test(test_idn_spellings),
 		cmocka_unit_test(test_ldapi_external),
 		cmocka_unit_test(test_bad_bind_is_unavailable),
 		cmocka_unit_test(test_bad_base_is_config),
