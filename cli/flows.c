@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <pwd.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,15 @@ prompt_on_signal(int sig)
 	prompt_caught[sig] = 1;
 }
 
+static bool
+prompt_any_caught(void)
+{
+	for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+		if (prompt_caught[prompt_signals[i]])
+			return true;
+	return false;
+}
+
 /*
  * Reads one line into buf (newline removed). Echo off when secret and
  * reading from a terminal. False at end of input.
@@ -65,6 +75,7 @@ read_line(const char *prompt, char *buf, size_t len, bool secret)
 {
 	struct termios old, noecho;
 	struct sigaction sa, saved[N_PROMPT_SIGNALS];
+	sigset_t block, prev;
 	bool restore, ok, again;
 	FILE *in = stdin;
 	int fd = fileno(in);
@@ -77,6 +88,15 @@ ask:
 		fflush(stdout);
 	}
 	if (secret && isatty(fd) && tcgetattr(fd, &old) == 0) {
+		/*
+		 * blocked from here until the wait below, which unblocks them
+		 * atomically (ppoll): a signal that comes after the handlers
+		 * and before the read cannot be missed while the read waits
+		 */
+		sigemptyset(&block);
+		for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
+			sigaddset(&block, prompt_signals[i]);
+		(void)sigprocmask(SIG_BLOCK, &block, &prev);
 		memset(&sa, 0, sizeof(sa));
 		sigemptyset(&sa.sa_mask);
 		sa.sa_handler = prompt_on_signal;       /* no SA_RESTART: the read stops */
@@ -87,11 +107,23 @@ ask:
 		noecho = old;
 		noecho.c_lflag &= ~(tcflag_t)ECHO;
 		restore = tcsetattr(fd, TCSAFLUSH, &noecho) == 0;
-		if (!restore)
+		if (!restore) {
 			for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
 				(void)sigaction(prompt_signals[i], &saved[i], NULL);
+			(void)sigprocmask(SIG_SETMASK, &prev, NULL);
+		}
 	}
-	ok = fgets(buf, (int)len, in) != NULL;
+	if (restore) {
+		/* a terminal in canonical mode is readable once a whole line is there */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int n;
+
+		while ((n = ppoll(&p, 1, NULL, &prev)) < 0 && errno == EINTR && !prompt_any_caught())
+			;
+		ok = n > 0 && !prompt_any_caught() && fgets(buf, (int)len, in) != NULL;
+	} else {
+		ok = fgets(buf, (int)len, in) != NULL;
+	}
 	if (restore) {
 		int e = errno;
 
@@ -102,6 +134,7 @@ ask:
 		fflush(stdout);
 		for (size_t i = 0; i < N_PROMPT_SIGNALS; i++)
 			(void)sigaction(prompt_signals[i], &saved[i], NULL);
+		(void)sigprocmask(SIG_SETMASK, &prev, NULL);
 		for (size_t i = 0; i < N_PROMPT_SIGNALS; i++) {
 			int sig = prompt_signals[i];
 

@@ -54,8 +54,8 @@ struct portail_daemon_config {
 	char *admin_group;
 	int max_connections;
 	int max_connections_per_peer;   /* 0: a quarter of max_connections */
-	int max_queued;                 /* requests waiting for a worker, all peers; 0: 16 × workers */
-	int max_queued_per_peer;        /* ... from one uid; 0: 4 × workers */
+	int max_queued;                 /* requests waiting for a worker, all peers; 0: 256 */
+	int max_queued_per_peer;        /* ... from one uid; 0: 64 */
 	int idle_timeout;
 };
 

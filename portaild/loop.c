@@ -929,9 +929,8 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 	{
 		const struct portail_daemon_config *dc = &d->cfg->daemon;
 
-		l.todo.max_queued = dc->max_queued > 0 ? dc->max_queued : 16 * dc->workers;
-		l.todo.max_per_peer = dc->max_queued_per_peer > 0 ? dc->max_queued_per_peer :
-		    4 * dc->workers;
+		l.todo.max_queued = dc->max_queued > 0 ? dc->max_queued : 256;
+		l.todo.max_per_peer = dc->max_queued_per_peer > 0 ? dc->max_queued_per_peer : 64;
 		l.todo.max_running = dc->workers > 1 ? dc->workers / 2 : 1;
 		l.max_conns_per_peer = dc->max_connections_per_peer > 0 ?
 		    dc->max_connections_per_peer : dc->max_connections / 4;

@@ -421,8 +421,14 @@ def prompt_then(sig):
         else:
             child.kill(sig)
         # not EOF: our handle keeps the terminal open; and checked before
-        # pexpect closes its side (that hangs the terminal up)
-        child.wait()
+        # pexpect closes its side (that hangs the terminal up); a child
+        # that does not die of it is a failure, never a hung test
+        for _ in range(400):
+            if not child.isalive():
+                break
+            time.sleep(0.05)
+        if child.isalive():
+            return "still alive after %s" % sig.name, off, echo_on(tty)
         return child.signalstatus, off, echo_on(tty)
     except (pexpect.TIMEOUT, pexpect.EOF, OSError) as e:
         return repr(e), None, None
