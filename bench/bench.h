@@ -61,6 +61,24 @@ bench_median(double *v, size_t n)
 	return bench_quantile_sorted(v, n, 0.5);
 }
 
+/*
+ * The integer in s, within [min, max]; exits with status 2, naming what,
+ * when s is not one (the benchmarks' arguments: no atoi).
+ */
+static inline int
+bench_arg_int(const char *s, int min, int max, const char *what)
+{
+	char *end;
+	long v;
+
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "bench: %s: a number from %d to %d\n", what, min, max);
+		exit(2);
+	}
+	return (int)v;
+}
+
 /* A median with its spread: the first and third quartiles, over n values. */
 struct bench_spread {
 	double median, q1, q3;
@@ -233,6 +251,20 @@ bench_pairs_ratio(const struct bench_pairs *p)
 	s = bench_spread_of(v, p->n);
 	free(v);
 	return s;
+}
+
+/*
+ * Prints one row of a Markdown table: what, the median, the IQR and the
+ * quartiles of s divided by scale (1000: µs shown as ms, two decimals;
+ * 1: a ratio, three), and target.
+ */
+static inline void
+bench_print_row(const char *what, struct bench_spread s, double scale, const char *target)
+{
+	int prec = scale > 1 ? 2 : 3;
+
+	printf("| %s | %.*f | %.*f | %.*f – %.*f | %s |\n", what, prec, s.median / scale, prec,
+	    bench_iqr(s) / scale, prec, s.q1 / scale, prec, s.q3 / scale, target);
 }
 
 /*

@@ -153,15 +153,6 @@ one_verify(void)
 	return bench_cost_since(&procs, t0);
 }
 
-/* One table row: a median, its IQR and quartiles, in ms (scale 1000) or as a ratio (1). */
-static void
-row(const char *what, struct bench_spread s, double scale, const char *target)
-{
-	int prec = scale > 1 ? 2 : 3;
-
-	printf("| %s | %.*f | %.*f | %.*f – %.*f | %s |\n", what, prec, s.median / scale, prec,
-	    bench_iqr(s) / scale, prec, s.q1 / scale, prec, s.q3 / scale, target);
-}
 
 /* ---- 2. code.verify throughput --------------------------------------------------- */
 
@@ -284,10 +275,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_flows CONFIG [ROUNDS] [PAIRS]\n");
 		return 2;
 	}
-	if (argc > 2 && ((rounds = atoi(argv[2])) < 1 || rounds > 1000))
-		return 2;
-	if (argc > 3 && ((pairs = atoi(argv[3])) < 4 || pairs > 100000))
-		return 2;
+	if (argc > 2)
+		rounds = bench_arg_int(argv[2], 1, 1000, "ROUNDS");
+	if (argc > 3)
+		pairs = bench_arg_int(argv[3], 2, 100000, "PAIRS");
 	if (sodium_init() < 0 || portail_config_load(argv[1], &cfg, &err) != PORTAIL_OK ||
 	    portail_key_load(cfg->key_file, &key, &err) != PORTAIL_OK)
 		die(err.message);
@@ -331,22 +322,22 @@ main(int argc, char **argv)
 		printf("%zu pairs, load average (1 min) %.2f at the start, %.2f at the end.\n\n",
 		    sign.n, load0, bench_loadavg());
 		printf("| wall time | median | IQR | q1 – q3 | target |\n|---|---|---|---|---|\n");
-		row("auth.password through portaild, ms", bench_pairs_side(&sign, 'a'), 1000, "");
-		row("bare verify, ms", bench_pairs_side(&sign, 'b'), 1000, "");
-		row("**overhead: portaild − bare verify, per pair, ms**", bench_pairs_diff(&sign),
+		bench_print_row("auth.password through portaild, ms", bench_pairs_side(&sign, 'a'), 1000, "");
+		bench_print_row("bare verify, ms", bench_pairs_side(&sign, 'b'), 1000, "");
+		bench_print_row("**overhead: portaild − bare verify, per pair, ms**", bench_pairs_diff(&sign),
 		    1000, "");
-		row("**portaild / bare verify, per pair**", bench_pairs_ratio(&sign), 1, "<= 1.10");
+		bench_print_row("**portaild / bare verify, per pair**", bench_pairs_ratio(&sign), 1, "<= 1.10");
 		printf("| (unpaired: ratio of the two medians) | %.3f | | | |\n\n",
 		    bench_pairs_side(&sign, 'a').median / bench_pairs_side(&sign, 'b').median);
 		if (cpu) {
 			printf("| CPU time (this process, portaild, slapd) | median | IQR | q1 – q3 | |\n"
 			    "|---|---|---|---|---|\n");
-			row("auth.password through portaild, ms", bench_pairs_side(&sign_cpu, 'a'), 1000,
+			bench_print_row("auth.password through portaild, ms", bench_pairs_side(&sign_cpu, 'a'), 1000,
 			    "");
-			row("bare verify, ms", bench_pairs_side(&sign_cpu, 'b'), 1000, "");
-			row("**overhead: portaild − bare verify, per pair, ms**",
+			bench_print_row("bare verify, ms", bench_pairs_side(&sign_cpu, 'b'), 1000, "");
+			bench_print_row("**overhead: portaild − bare verify, per pair, ms**",
 			    bench_pairs_diff(&sign_cpu), 1000, "");
-			row("**portaild / bare verify, per pair**", bench_pairs_ratio(&sign_cpu), 1, "");
+			bench_print_row("**portaild / bare verify, per pair**", bench_pairs_ratio(&sign_cpu), 1, "");
 			printf("\n");
 		}
 		printf("## code.verify through portaild (%d client threads, %d codes per round)\n\n",

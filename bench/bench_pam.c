@@ -101,15 +101,6 @@ one_bind(LDAP *ld)
 	return bench_cost_since(&procs, t0);
 }
 
-/* One table row: a median, its IQR and quartiles, in ms (scale 1000) or as a ratio (1). */
-static void
-row(const char *what, struct bench_spread s, double scale, const char *target)
-{
-	int prec = scale > 1 ? 2 : 3;
-
-	printf("| %s | %.*f | %.*f | %.*f – %.*f | %s |\n", what, prec, s.median / scale, prec,
-	    bench_iqr(s) / scale, prec, s.q1 / scale, prec, s.q3 / scale, target);
-}
 
 int
 main(int argc, char **argv)
@@ -124,8 +115,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: bench_pam CONFIG PAM_CONFDIR LDAP_URI [PAIRS]\n");
 		return 2;
 	}
-	if (argc > 4 && ((pairs = atoi(argv[4])) < 4 || pairs > 100000))
-		return 2;
+	if (argc > 4)
+		pairs = bench_arg_int(argv[4], 2, 100000, "PAIRS");
 	if (sodium_init() < 0 || portail_config_load(argv[1], &cfg, &err) != PORTAIL_OK)
 		die(err.message);
 	if (crypto_pwhash_str(phc, PASSWORD, strlen(PASSWORD),
@@ -217,23 +208,23 @@ main(int argc, char **argv)
 		    over.n, (bench_now_us() - t0) / 1e6, load0, bench_loadavg());
 		printf("| wall time (what the parent waits) | median | IQR | q1 – q3 | target |\n"
 		    "|---|---|---|---|---|\n");
-		row("pam_portail, ms", bench_pairs_side(&over, 'a'), 1000, "");
-		row("bare verify, ms", bench_pairs_side(&over, 'b'), 1000, "");
-		row("slapd {ARGON2} bind, ms", bench_pairs_side(&bind, 'b'), 1000, "");
-		row("**overhead: pam_portail − bare verify, per pair, ms**", bench_pairs_diff(&over),
+		bench_print_row("pam_portail, ms", bench_pairs_side(&over, 'a'), 1000, "");
+		bench_print_row("bare verify, ms", bench_pairs_side(&over, 'b'), 1000, "");
+		bench_print_row("slapd {ARGON2} bind, ms", bench_pairs_side(&bind, 'b'), 1000, "");
+		bench_print_row("**overhead: pam_portail − bare verify, per pair, ms**", bench_pairs_diff(&over),
 		    1000, "<= 2");
-		row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind), 1, "<= 0.60");
+		bench_print_row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind), 1, "<= 0.60");
 		printf("| (unpaired: difference of the two medians, ms) | %.2f | | | |\n\n",
 		    (bench_pairs_side(&over, 'a').median - bench_pairs_side(&over, 'b').median) / 1000);
 		if (cpu) {
 			printf("| CPU time (this process, portaild, slapd) | median | IQR | q1 – q3 | |\n"
 			    "|---|---|---|---|---|\n");
-			row("pam_portail, ms", bench_pairs_side(&over_cpu, 'a'), 1000, "");
-			row("bare verify, ms", bench_pairs_side(&over_cpu, 'b'), 1000, "");
-			row("slapd {ARGON2} bind, ms", bench_pairs_side(&bind_cpu, 'b'), 1000, "");
-			row("**overhead: pam_portail − bare verify, per pair, ms**",
+			bench_print_row("pam_portail, ms", bench_pairs_side(&over_cpu, 'a'), 1000, "");
+			bench_print_row("bare verify, ms", bench_pairs_side(&over_cpu, 'b'), 1000, "");
+			bench_print_row("slapd {ARGON2} bind, ms", bench_pairs_side(&bind_cpu, 'b'), 1000, "");
+			bench_print_row("**overhead: pam_portail − bare verify, per pair, ms**",
 			    bench_pairs_diff(&over_cpu), 1000, "");
-			row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind_cpu), 1, "");
+			bench_print_row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind_cpu), 1, "");
 			printf("\n");
 		}
 		bench_pairs_dump(&over, "pam-bare");

@@ -213,13 +213,9 @@ main(int argc, char **argv)
 	}
 	daemon_sock = argv[1];
 	if (argc > 2)
-		rounds = atoi(argv[2]);
+		rounds = bench_arg_int(argv[2], 1, 64, "ROUNDS");
 	if (argc > 3)
-		pings = atoi(argv[3]);
-	if (rounds < 1 || rounds > 64 || pings < 100) {
-		fprintf(stderr, "bench_ping: 1 to 64 rounds, at least 100 pings\n");
-		return 2;
-	}
+		pings = bench_arg_int(argv[3], 100, 1000000, "PINGS");
 	echo_sock = start_echo();
 	printf("load average (1 min) %.2f at the start.\n\n", bench_loadavg());
 	printf("| threads | portaild pings/s | p50 µs | p99 µs | echo pings/s | echo p50 µs | "

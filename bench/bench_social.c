@@ -49,11 +49,12 @@ main(int argc, char **argv)
 	int rounds = 5, failures = 0;
 	FILE *log;
 
-	if (argc != 7 || (rounds = atoi(argv[5])) < 1 || rounds > 64) {
+	if (argc != 7) {
 		fprintf(stderr, "usage: bench_social CONFIG PROVIDER ACCESS_TOKEN EMAIL ROUNDS "
 		    "DAEMON_LOG\n");
 		return 2;
 	}
+	rounds = bench_arg_int(argv[5], 1, 64, "ROUNDS");
 	if ((log = fopen(argv[6], "r")) == NULL) {
 		perror(argv[6]);
 		return 1;
@@ -143,7 +144,7 @@ main(int argc, char **argv)
 			const char *p = strstr(line, " provider_ms=");
 
 			if (strstr(line, "op=social.begin") != NULL && p != NULL)
-				logged[got++] = atof(p + 13) * 1000;
+				logged[got++] = strtod(p + 13, NULL) * 1000;
 		}
 		if (got != n)
 			failures++;

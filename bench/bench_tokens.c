@@ -178,8 +178,8 @@ main(int argc, char **argv)
 	sock = argv[1];
 	email = argv[2];
 	token = argv[3];
-	if (argc > 5 && ((rounds = atoi(argv[5])) < 1 || rounds > 64))
-		return 2;
+	if (argc > 5)
+		rounds = bench_arg_int(argv[5], 1, 64, "ROUNDS");
 	secret = malloc(sizeof(*secret) + strlen(token));
 	secret->len = strlen(token);
 	memcpy(secret->data, token, strlen(token) + 1);
