@@ -13,7 +13,9 @@
  * interquartile range of the per-pair differences (or ratios), with the
  * number of pairs. The median of the differences is not the difference of
  * the medians: it is what one pair typically shows, and the drift that
- * moves both members of a pair cancels in it.
+ * moves both members of a pair cancels in it. What it cannot cancel is
+ * noise faster than a pair (a core's share changing within 140 ms): the
+ * IQR shows it, and BENCHMARKS.md says what it means for the figures.
  */
 #ifndef PORTAIL_BENCH_H
 #define PORTAIL_BENCH_H

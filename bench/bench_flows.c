@@ -153,7 +153,6 @@ one_verify(void)
 	return bench_cost_since(&procs, t0);
 }
 
-
 /* ---- 2. code.verify throughput --------------------------------------------------- */
 
 struct vthread {

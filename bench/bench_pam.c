@@ -101,7 +101,6 @@ one_bind(LDAP *ld)
 	return bench_cost_since(&procs, t0);
 }
 
-
 int
 main(int argc, char **argv)
 {
