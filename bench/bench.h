@@ -81,17 +81,28 @@ bench_arg_int(const char *s, int min, int max, const char *what)
 	return (int)v;
 }
 
-/* A median with its spread: the first and third quartiles, over n values. */
+/*
+ * A median with its spread, over n values: the first and third quartiles,
+ * and a 95 % confidence interval of the median itself (lo, hi).
+ */
 struct bench_spread {
-	double median, q1, q3;
+	double median, q1, q3, lo, hi;
 	size_t n;
 };
 
-/* Sorts v in place; its median and quartiles (all 0 when n is 0). */
+/*
+ * Sorts v in place; its median, quartiles and the median's 95 % confidence
+ * interval (all 0 when n is 0). The interval is distribution-free: the
+ * values of ranks n/2 - 0.98 sqrt(n) and 1 + n/2 + 0.98 sqrt(n), counted
+ * from 1 (the binomial's normal approximation, the root rounded up), so it
+ * says where the median of another run of n like these would fall, 19
+ * times in 20, whatever the shape of the noise.
+ */
 static inline struct bench_spread
 bench_spread_of(double *v, size_t n)
 {
-	struct bench_spread s = { 0, 0, 0, n };
+	struct bench_spread s = { 0, 0, 0, 0, 0, n };
+	long k = 0, lo, hi;
 
 	if (n == 0)
 		return s;
@@ -99,6 +110,12 @@ bench_spread_of(double *v, size_t n)
 	s.median = bench_quantile_sorted(v, n, 0.5);
 	s.q1 = bench_quantile_sorted(v, n, 0.25);
 	s.q3 = bench_quantile_sorted(v, n, 0.75);
+	while ((double)k * (double)k < 0.9604 * (double)n)
+		k++;                            /* k = ceil(0.98 sqrt(n)), without libm */
+	lo = (long)(n / 2) - k - 1;             /* counted from 0 */
+	hi = (long)((n + 1) / 2) + k;
+	s.lo = v[lo < 0 ? 0 : lo];
+	s.hi = v[hi >= (long)n ? (long)n - 1 : hi];
 	return s;
 }
 
@@ -256,17 +273,23 @@ bench_pairs_ratio(const struct bench_pairs *p)
 }
 
 /*
- * Prints one row of a Markdown table: what, the median, the IQR and the
- * quartiles of s divided by scale (1000: µs shown as ms, two decimals;
- * 1: a ratio, three), and target.
+ * Prints one row of a Markdown table: what, the median, the IQR, the
+ * quartiles and the median's 95 % interval of s divided by scale (1000:
+ * µs shown as ms, two decimals; 1: a ratio, three), and target. The
+ * header to go with it: BENCH_ROW_HEADER and BENCH_ROW_RULE (not printf
+ * formats: they hold a '%').
  */
+#define BENCH_ROW_HEADER "| median | IQR | q1 – q3 | median's 95 % interval | target |\n"
+#define BENCH_ROW_RULE "|---|---|---|---|---|---|\n"
+
 static inline void
 bench_print_row(const char *what, struct bench_spread s, double scale, const char *target)
 {
 	int prec = scale > 1 ? 2 : 3;
 
-	printf("| %s | %.*f | %.*f | %.*f – %.*f | %s |\n", what, prec, s.median / scale, prec,
-	    bench_iqr(s) / scale, prec, s.q1 / scale, prec, s.q3 / scale, target);
+	printf("| %s | %.*f | %.*f | %.*f – %.*f | %.*f – %.*f | %s |\n", what, prec,
+	    s.median / scale, prec, bench_iqr(s) / scale, prec, s.q1 / scale, prec, s.q3 / scale,
+	    prec, s.lo / scale, prec, s.hi / scale, target);
 }
 
 /*

@@ -205,19 +205,18 @@ main(int argc, char **argv)
 		    cfg->password.argon2_opslimit, cfg->password.argon2_memlimit_kib);
 		printf("%zu pairs in %.0f s, load average (1 min) %.2f at the start, %.2f at the end.\n\n",
 		    over.n, (bench_now_us() - t0) / 1e6, load0, bench_loadavg());
-		printf("| wall time (what the parent waits) | median | IQR | q1 – q3 | target |\n"
-		    "|---|---|---|---|---|\n");
+		fputs("| wall time (what the parent waits) " BENCH_ROW_HEADER BENCH_ROW_RULE, stdout);
 		bench_print_row("pam_portail, ms", bench_pairs_side(&over, 'a'), 1000, "");
 		bench_print_row("bare verify, ms", bench_pairs_side(&over, 'b'), 1000, "");
 		bench_print_row("slapd {ARGON2} bind, ms", bench_pairs_side(&bind, 'b'), 1000, "");
 		bench_print_row("**overhead: pam_portail − bare verify, per pair, ms**", bench_pairs_diff(&over),
 		    1000, "<= 2");
 		bench_print_row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind), 1, "<= 0.60");
-		printf("| (unpaired: difference of the two medians, ms) | %.2f | | | |\n\n",
+		printf("| (unpaired: difference of the two medians, ms) | %.2f | | | | |\n\n",
 		    (bench_pairs_side(&over, 'a').median - bench_pairs_side(&over, 'b').median) / 1000);
 		if (cpu) {
-			printf("| CPU time (this process, portaild, slapd) | median | IQR | q1 – q3 | |\n"
-			    "|---|---|---|---|---|\n");
+			fputs("| CPU time (this process, portaild, slapd) " BENCH_ROW_HEADER
+			    BENCH_ROW_RULE, stdout);
 			bench_print_row("pam_portail, ms", bench_pairs_side(&over_cpu, 'a'), 1000, "");
 			bench_print_row("bare verify, ms", bench_pairs_side(&over_cpu, 'b'), 1000, "");
 			bench_print_row("slapd {ARGON2} bind, ms", bench_pairs_side(&bind_cpu, 'b'), 1000, "");
