@@ -303,6 +303,7 @@ enum { BENCH_MAX_PROCS = 8 };
 
 struct bench_procs {
 	int pid[BENCH_MAX_PROCS];
+	char name[BENCH_MAX_PROCS][32];    /* its /proc/PID/comm; "bench" for this one */
 	size_t n;
 };
 
@@ -319,6 +320,7 @@ bench_procs_from_env(struct bench_procs *p)
 	char path[64];
 
 	p->pid[0] = 0;                  /* 0: this process, as /proc/self */
+	snprintf(p->name[0], sizeof(p->name[0]), "bench");
 	p->n = 1;
 	while (e != NULL && *e != '\0') {
 		char *end;
@@ -340,15 +342,30 @@ bench_procs_from_env(struct bench_procs *p)
 			fprintf(stderr, "bench: BENCH_CPU_PIDS: cannot read %s\n", path);
 			exit(2);
 		}
-		p->pid[p->n++] = (int)v;
+		p->pid[p->n] = (int)v;
+		snprintf(p->name[p->n], sizeof(p->name[p->n]), "pid %ld", v);
+		snprintf(path, sizeof(path), "/proc/%ld/comm", v);
+		{
+			FILE *f = fopen(path, "r");
+
+			if (f != NULL) {
+				if (fgets(p->name[p->n], sizeof(p->name[p->n]), f) != NULL)
+					p->name[p->n][strcspn(p->name[p->n], "\n")] = '\0';
+				fclose(f);
+			}
+		}
+		p->n++;
 		e = end;
 	}
 	return p->n > 1;
 }
 
-/* The CPU time, µs, that the threads of the processes in p have used so far. */
+/*
+ * The CPU time, µs, that the threads of the processes in p have used so
+ * far; each process's in of[i] when of is not NULL (room for p->n).
+ */
 static inline double
-bench_cpu_us(const struct bench_procs *p)
+bench_cpu_us(const struct bench_procs *p, double *of)
 {
 	unsigned long long total = 0;
 
@@ -356,6 +373,7 @@ bench_cpu_us(const struct bench_procs *p)
 		char dir[64], path[128];
 		DIR *d;
 		struct dirent *t;
+		unsigned long long mine = 0;
 
 		if (p->pid[i] == 0)
 			snprintf(dir, sizeof(dir), "/proc/self/task");
@@ -373,26 +391,29 @@ bench_cpu_us(const struct bench_procs *p)
 			    (int)sizeof(path) || (f = fopen(path, "r")) == NULL)
 				continue;
 			if (fscanf(f, "%llu", &ns) == 1)
-				total += ns;
+				mine += ns;
 			fclose(f);
 		}
 		closedir(d);
+		total += mine;
+		if (of != NULL)
+			of[i] = (double)mine / 1e3;
 	}
 	return (double)total / 1e3;
 }
 
-/* What one sample cost: wall time and CPU time (of bench_procs), µs. */
+/* What one sample cost: wall time and CPU time (of bench_procs: all, and each), µs. */
 struct bench_cost {
-	double wall, cpu;
+	double wall, cpu, of[BENCH_MAX_PROCS];
 };
 
 /* Starts measuring a sample: the CPU time first, so that the wall time excludes reading it. */
 static inline struct bench_cost
 bench_cost_start(const struct bench_procs *p)
 {
-	struct bench_cost c;
+	struct bench_cost c = { 0 };
 
-	c.cpu = bench_cpu_us(p);
+	c.cpu = bench_cpu_us(p, c.of);
 	c.wall = bench_now_us();
 	return c;
 }
@@ -401,10 +422,12 @@ bench_cost_start(const struct bench_procs *p)
 static inline struct bench_cost
 bench_cost_since(const struct bench_procs *p, struct bench_cost c)
 {
-	struct bench_cost d;
+	struct bench_cost d = { 0 };
 
 	d.wall = bench_now_us() - c.wall;
-	d.cpu = bench_cpu_us(p) - c.cpu;
+	d.cpu = bench_cpu_us(p, d.of) - c.cpu;
+	for (size_t i = 0; i < p->n; i++)
+		d.of[i] -= c.of[i];
 	return d;
 }
 

@@ -169,6 +169,7 @@ main(int argc, char **argv)
 
 	{
 		struct bench_pairs over, bind, over_cpu, bind_cpu;
+		double *of[3][BENCH_MAX_PROCS];         /* [PAM, bare, bind][process], per pair */
 		double load0 = bench_loadavg(), t0 = bench_now_us(), budget = bench_budget_s() * 1e6;
 		bool cpu = bench_procs_from_env(&procs);
 
@@ -176,6 +177,9 @@ main(int argc, char **argv)
 		bench_pairs_init(&bind, (size_t)pairs);
 		bench_pairs_init(&over_cpu, (size_t)pairs);
 		bench_pairs_init(&bind_cpu, (size_t)pairs);
+		for (int w = 0; w < 3; w++)
+			for (size_t j = 0; j < BENCH_MAX_PROCS; j++)
+				of[w][j] = bench_values((size_t)pairs);
 		(void)one_pam(argv[2]);         /* warm: connections, first LDAP bind */
 		(void)one_bind(ld);
 		/*
@@ -200,6 +204,11 @@ main(int argc, char **argv)
 			bench_pairs_add(&bind, pam.wall, ldap.wall);
 			bench_pairs_add(&over_cpu, pam.cpu, bare.cpu);
 			bench_pairs_add(&bind_cpu, pam.cpu, ldap.cpu);
+			for (size_t j = 0; j < procs.n; j++) {
+				of[0][j][i] = pam.of[j];
+				of[1][j][i] = bare.of[j];
+				of[2][j][i] = ldap.of[j];
+			}
 		}
 		printf("## pam_authenticate + pam_acct_mgmt through pam_portail (t=%d, m=%d KiB)\n\n",
 		    cfg->password.argon2_opslimit, cfg->password.argon2_memlimit_kib);
@@ -223,8 +232,26 @@ main(int argc, char **argv)
 			bench_print_row("**overhead: pam_portail − bare verify, per pair, ms**",
 			    bench_pairs_diff(&over_cpu), 1000, "");
 			bench_print_row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind_cpu), 1, "");
+			printf("\n| CPU time by process, median ms |");
+			for (size_t j = 0; j < procs.n; j++)
+				printf(" %s |", procs.name[j]);
+			printf("\n|---|");
+			for (size_t j = 0; j < procs.n; j++)
+				printf("---|");
+			printf("\n");
+			for (int w = 0; w < 3; w++) {
+				static const char *const what[] = { "pam_portail", "bare verify", "slapd bind" };
+
+				printf("| %s |", what[w]);
+				for (size_t j = 0; j < procs.n; j++)
+					printf(" %.2f |", bench_spread_of(of[w][j], over.n).median / 1000);
+				printf("\n");
+			}
 			printf("\n");
 		}
+		for (int w = 0; w < 3; w++)
+			for (size_t j = 0; j < BENCH_MAX_PROCS; j++)
+				free(of[w][j]);
 		bench_pairs_dump(&over, "pam-bare");
 		bench_pairs_dump(&bind, "pam-bind");
 		bench_pairs_dump(&over_cpu, "pam-bare-cpu");
