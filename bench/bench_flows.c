@@ -1,20 +1,23 @@
 /*
  * bench_flows — the costs of the parent's flows.
  *
- *   bench_flows CONFIG [ROUNDS]
+ *   bench_flows CONFIG [ROUNDS] [PAIRS]
  *
  * CONFIG is the running portaild's configuration (script/bench starts
  * one); this program opens the same store and key to prepare accounts
  * and codes, then measures, interleaved round by round:
  *
- *  1. sign-in latency through portaild (auth.password, one client)
- *     against the bare crypto_pwhash_str_verify of the same PHC string:
- *     what portail adds to the physical limit (target median ratio <= 1.10);
+ *  1. sign-in latency through portaild (auth.password, one client), each
+ *     paired with the bare crypto_pwhash_str_verify of the same PHC string
+ *     run right before or after it (bench.h: paired samples), PAIRS
+ *     (default 100) spread over the ROUNDS (default 5): what portail adds
+ *     to the physical limit, per pair (target: median ratio <= 1.10);
  *  2. code.verify throughput through portaild, 8 client threads
  *     (target >= 5,000/s);
  *  3. an in-process sign-in (store lookup + argon2id verify) with 1,000
- *     and with 1,000,000 accounts in the store (target ratio <= 1.10),
- *     the lookup alone, and the store's size per account.
+ *     paired with one with 1,000,000 accounts in the store (target: median
+ *     ratio <= 1.10), the lookup alone paired likewise, and the store's
+ *     size per account.
  *
  * Accounts and codes are written straight into the store's tables (a
  * million sign-ups through the flows would take hours of argon2id).
@@ -123,14 +126,16 @@ insert_codes(const char *path, int n)
 
 /* ---- 1. sign-in through portaild vs the bare verify ----------------------------- */
 
-static double
+static struct bench_procs procs;   /* whose CPU time a sample counts */
+
+static struct bench_cost
 one_signin(portail_client *c)
 {
 	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email",
 	    "bench-0@exemple.ca", "password", PASSWORD);
-	double t0 = bench_now_us();
+	struct bench_cost t0 = bench_cost_start(&procs);
 	portail_status s = portail_client_call(c, r, NULL, NULL);
-	double dt = bench_now_us() - t0;
+	struct bench_cost dt = bench_cost_since(&procs, t0);
 
 	json_decref(r);
 	if (s != PORTAIL_OK)
@@ -138,14 +143,14 @@ one_signin(portail_client *c)
 	return dt;
 }
 
-static double
+static struct bench_cost
 one_verify(void)
 {
-	double t0 = bench_now_us();
+	struct bench_cost t0 = bench_cost_start(&procs);
 
 	if (crypto_pwhash_str_verify(phc, PASSWORD, strlen(PASSWORD)) != 0)
 		die("bare verify failed");
-	return bench_now_us() - t0;
+	return bench_cost_since(&procs, t0);
 }
 
 /* ---- 2. code.verify throughput --------------------------------------------------- */
@@ -219,31 +224,31 @@ populate(struct population *p, const char *dir, long n)
 		insert_accounts(p->path, from, from + 100000 < n ? from + 100000 : n);
 }
 
-/* One in-process sign-in: the store lookup, then argon2id; *lookup gets the first part. */
+/* One in-process sign-in on population p: the store lookup, then argon2id. */
 static double
-local_signin(struct population *p, double *lookup)
+local_signin(void *arg)
 {
+	struct population *p = arg;
 	struct portail_account a;
 	char email[64], *k = NULL;
-	double t0, t1;
+	double t0;
 
 	snprintf(email, sizeof(email), "bench-%ld@exemple.ca", (long)randombytes_uniform((uint32_t)p->n));
 	t0 = bench_now_us();
 	if (portail_email_key(email, &k, NULL) != PORTAIL_OK ||
 	    portail_store_account_get(p->st, k, &a, NULL) != PORTAIL_OK)
 		die("lookup");
-	t1 = bench_now_us();
 	if (portail_password_verify(a.password_hash, PASSWORD) != 0)
 		die("verify");
-	*lookup = t1 - t0;
 	portail_account_clear(&a);
 	free(k);
 	return bench_now_us() - t0;
 }
 
 static double
-lookup_only(struct population *p)
+lookup_only(void *arg)
 {
+	struct population *p = arg;
 	struct portail_account a;
 	char email[64], *k = NULL;
 	double t0 = bench_now_us();
@@ -261,16 +266,18 @@ int
 main(int argc, char **argv)
 {
 	portail_error err;
-	int rounds = 5, failures = 0;
+	int rounds = 5, pairs = 100, failures = 0;
 	portail_client *c = NULL;
-	enum { SIGNINS = 8, LOCAL = 8, LOOKUPS = 2000 };
+	enum { LOCAL = 8, LOOKUPS = 2000 };
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_flows CONFIG [ROUNDS]\n");
+		fprintf(stderr, "usage: bench_flows CONFIG [ROUNDS] [PAIRS]\n");
 		return 2;
 	}
-	if (argc > 2 && (rounds = atoi(argv[2])) < 1)
-		return 2;
+	if (argc > 2)
+		rounds = bench_arg_int(argv[2], 1, 1000, "ROUNDS");
+	if (argc > 3)
+		pairs = bench_arg_int(argv[3], 2, 100000, "PAIRS");
 	if (sodium_init() < 0 || portail_config_load(argv[1], &cfg, &err) != PORTAIL_OK ||
 	    portail_key_load(cfg->key_file, &key, &err) != PORTAIL_OK)
 		die(err.message);
@@ -282,34 +289,64 @@ main(int argc, char **argv)
 
 	/* 1 and 2, interleaved */
 	{
-		double *via = calloc((size_t)rounds * SIGNINS, sizeof(double));
-		double *bare = calloc((size_t)rounds * SIGNINS, sizeof(double));
-		double *rates = calloc((size_t)rounds, sizeof(double));
-		size_t k = 0;
+		int per_round = (pairs + rounds - 1) / rounds;
+		struct bench_pairs sign, sign_cpu;
+		double *rates = bench_values((size_t)rounds);
+		double load0 = bench_loadavg(), t0 = bench_now_us(), budget = bench_budget_s() * 1e6;
+		bool cpu = bench_procs_from_env(&procs);
 
+		bench_pairs_init(&sign, (size_t)per_round * (size_t)rounds);
+		bench_pairs_init(&sign_cpu, (size_t)per_round * (size_t)rounds);
+		(void)one_signin(c);            /* warm: the connection, the statements */
 		for (int r = 0; r < rounds; r++) {
-			for (int i = 0; i < SIGNINS; i++, k++) {
-				via[k] = one_signin(c);
-				bare[k] = one_verify();
+			/* past the time budget, the rounds go on without sign-ins */
+			for (int i = 0; i < per_round && bench_now_us() - t0 < budget; i++) {
+				struct bench_cost v, b;
+
+				if (bench_pair_reference_first(sign.n)) {
+					b = one_verify();
+					v = one_signin(c);
+				} else {
+					v = one_signin(c);
+					b = one_verify();
+				}
+				bench_pairs_add(&sign, v.wall, b.wall);
+				bench_pairs_add(&sign_cpu, v.cpu, b.cpu);
 			}
 			insert_codes(cfg->store_path, VERIFY_BATCH);
 			rates[r] = verify_rate(&failures);
 		}
-		{
-			double mv = bench_median(via, k), mb = bench_median(bare, k);
-
-			printf("## sign-in through portaild vs bare argon2id verify (t=%d, m=%d KiB)\n\n",
-			    cfg->password.argon2_opslimit, cfg->password.argon2_memlimit_kib);
-			printf("| samples | portaild median ms | bare verify median ms | ratio |\n");
-			printf("|---|---|---|---|\n");
-			printf("| %zu | %.2f | %.2f | %.3f |\n\n", k, mv / 1000, mb / 1000, mv / mb);
+		printf("## sign-in through portaild vs bare argon2id verify (t=%d, m=%d KiB)\n\n",
+		    cfg->password.argon2_opslimit, cfg->password.argon2_memlimit_kib);
+		printf("%zu pairs, load average (1 min) %.2f at the start, %.2f at the end.\n\n",
+		    sign.n, load0, bench_loadavg());
+		fputs("| wall time " BENCH_ROW_HEADER BENCH_ROW_RULE, stdout);
+		bench_print_row("auth.password through portaild, ms", bench_pairs_side(&sign, 'a'), 1000, "");
+		bench_print_row("bare verify, ms", bench_pairs_side(&sign, 'b'), 1000, "");
+		bench_print_row("**overhead: portaild − bare verify, per pair, ms**", bench_pairs_diff(&sign),
+		    1000, "");
+		bench_print_row("**portaild / bare verify, per pair**", bench_pairs_ratio(&sign), 1, "<= 1.10");
+		printf("| (unpaired: ratio of the two medians) | %.3f | | | | |\n\n",
+		    bench_pairs_side(&sign, 'a').median / bench_pairs_side(&sign, 'b').median);
+		if (cpu) {
+			fputs("| CPU time (this process, portaild, slapd) " BENCH_ROW_HEADER
+			    BENCH_ROW_RULE, stdout);
+			bench_print_row("auth.password through portaild, ms", bench_pairs_side(&sign_cpu, 'a'), 1000,
+			    "");
+			bench_print_row("bare verify, ms", bench_pairs_side(&sign_cpu, 'b'), 1000, "");
+			bench_print_row("**overhead: portaild − bare verify, per pair, ms**",
+			    bench_pairs_diff(&sign_cpu), 1000, "");
+			bench_print_row("**portaild / bare verify, per pair**", bench_pairs_ratio(&sign_cpu), 1, "");
+			printf("\n");
 		}
 		printf("## code.verify through portaild (%d client threads, %d codes per round)\n\n",
 		    THREADS, VERIFY_BATCH);
 		printf("| rounds | median verifications/s | failures |\n|---|---|---|\n");
 		printf("| %d | %.0f | %d |\n\n", rounds, bench_median(rates, (size_t)rounds), failures);
-		free(via);
-		free(bare);
+		bench_pairs_dump(&sign, "signin-bare");
+		bench_pairs_dump(&sign_cpu, "signin-bare-cpu");
+		bench_pairs_free(&sign);
+		bench_pairs_free(&sign_cpu);
 		free(rates);
 	}
 
@@ -317,49 +354,46 @@ main(int argc, char **argv)
 	{
 		struct population small, big;
 		char dir[512];
-		double *ls = calloc((size_t)rounds * LOCAL, sizeof(double));
-		double *lb = calloc((size_t)rounds * LOCAL, sizeof(double));
-		double *us = calloc((size_t)rounds * LOOKUPS, sizeof(double));
-		double *ub = calloc((size_t)rounds * LOOKUPS, sizeof(double));
-		double lookup;
+		struct bench_pairs ls, us;
+		struct bench_spread a, b, q, c2, d, u;
 		struct stat sb_small, sb_big;
-		size_t k = 0, q = 0;
 
 		snprintf(dir, sizeof(dir), "%s", getenv("BENCH_DIR") ? getenv("BENCH_DIR") : "/tmp");
 		populate(&small, dir, 1000);
 		populate(&big, dir, 1000000);
+		bench_pairs_init(&ls, (size_t)rounds * LOCAL);
+		bench_pairs_init(&us, (size_t)rounds * LOOKUPS);
+		/* pairs: a is the million, b the thousand */
 		for (int r = 0; r < rounds; r++) {
-			for (int i = 0; i < LOCAL; i++, k++) {
-				ls[k] = local_signin(&small, &lookup);
-				lb[k] = local_signin(&big, &lookup);
-			}
-			for (int i = 0; i < LOOKUPS; i++, q++) {
-				us[q] = lookup_only(&small);
-				ub[q] = lookup_only(&big);
-			}
+			for (int i = 0; i < LOCAL; i++)
+				bench_pairs_run(&ls, local_signin, &big, local_signin, &small);
+			for (int i = 0; i < LOOKUPS; i++)
+				bench_pairs_run(&us, lookup_only, &big, lookup_only, &small);
 		}
 		/* closing checkpoints the WAL into the file: then its size is the store's */
 		portail_store_close(small.st);
 		portail_store_close(big.st);
 		stat(small.path, &sb_small);
 		stat(big.path, &sb_big);
+		a = bench_pairs_side(&ls, 'b');
+		b = bench_pairs_side(&ls, 'a');
+		q = bench_pairs_ratio(&ls);
+		c2 = bench_pairs_side(&us, 'b');
+		d = bench_pairs_side(&us, 'a');
+		u = bench_pairs_ratio(&us);
 		printf("## sign-in with 1,000 vs 1,000,000 accounts in the store (in-process)\n\n");
-		printf("| measure | 1k median | 1M median | ratio |\n|---|---|---|---|\n");
-		{
-			double a = bench_median(ls, k), b = bench_median(lb, k), c2 = bench_median(us, q), d = bench_median(ub, q);
-
-			printf("| sign-in (lookup + argon2id), ms | %.2f | %.2f | %.3f |\n", a / 1000,
-			    b / 1000, b / a);
-			printf("| store lookup alone, µs | %.1f | %.1f | %.2f |\n", c2, d, d / c2);
-		}
-		printf("| store size per account, bytes | %.0f | %.0f | |\n\n",
+		printf("| measure | pairs | 1k median | 1M median | 1M / 1k per pair: median | IQR | target |\n");
+		printf("|---|---|---|---|---|---|---|\n");
+		printf("| sign-in (lookup + argon2id), ms | %zu | %.2f | %.2f | %.3f | %.3f | <= 1.10 |\n",
+		    ls.n, a.median / 1000, b.median / 1000, q.median, bench_iqr(q));
+		printf("| store lookup alone, µs | %zu | %.1f | %.1f | %.2f | %.2f | |\n", us.n,
+		    c2.median, d.median, u.median, bench_iqr(u));
+		printf("| store size per account, bytes | | %.0f | %.0f | | | |\n\n",
 		    (double)sb_small.st_size / 1000, (double)sb_big.st_size / 1000000);
 		unlink(small.path);
 		unlink(big.path);
-		free(ls);
-		free(lb);
-		free(us);
-		free(ub);
+		bench_pairs_free(&ls);
+		bench_pairs_free(&us);
 	}
 	portail_client_free(c);
 	portail_key_free(key);

@@ -2,19 +2,22 @@
  * bench_pam — a parent's sign-in through libpam and pam_portail.so, against
  * the two references an admin would weigh it against.
  *
- *   bench_pam CONFIG PAM_CONFDIR LDAP_URI [ROUNDS]
+ *   bench_pam CONFIG PAM_CONFDIR LDAP_URI [PAIRS]
  *
- * Interleaved, round by round, with one PHC string (the configured argon2id
- * parameters):
+ * PAIRS (default 100) sign-ins, each between its two references run right
+ * before and right after it (bench.h: paired samples), with one PHC string
+ * (the configured argon2id parameters):
  *  - pam_authenticate + pam_acct_mgmt for the service "parents" in
  *    PAM_CONFDIR (pam_start_confdir: a real libpam stack), through
  *    portaild, its store and slapd (the access check);
  *  - the bare crypto_pwhash_str_verify of the PHC string: the physical
- *    limit (target: median overhead <= 2 ms);
+ *    limit (target: the median of the per-pair differences <= 2 ms);
  *  - a simple bind to slapd on an entry whose userPassword is
  *    {ARGON2}<the same PHC string>, on an open connection: what pam_ldap
- *    would cost (target: portail <= 0.60 x the bind's median).
+ *    would cost (target: the median of the per-pair ratios <= 0.60).
+ * Medians and interquartile ranges; the load average is printed with them.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,12 +59,14 @@ conv(int n, const struct pam_message **msg, struct pam_response **resp, void *da
 	return PAM_SUCCESS;
 }
 
-static double
+static struct bench_procs procs;   /* whose CPU time a sample counts */
+
+static struct bench_cost
 one_pam(const char *confdir)
 {
 	struct pam_conv c = { conv, NULL };
 	pam_handle_t *pamh = NULL;
-	double t0 = bench_now_us();
+	struct bench_cost t0 = bench_cost_start(&procs);
 	int rc;
 
 	if (pam_start_confdir("parents", PARENT, &c, confdir, &pamh) != PAM_SUCCESS)
@@ -72,28 +77,28 @@ one_pam(const char *confdir)
 	pam_end(pamh, rc);
 	if (rc != PAM_SUCCESS)
 		die("pam refused the parent: is portaild running with the account?");
-	return bench_now_us() - t0;
+	return bench_cost_since(&procs, t0);
 }
 
-static double
+static struct bench_cost
 one_bare(const char *phc)
 {
-	double t0 = bench_now_us();
+	struct bench_cost t0 = bench_cost_start(&procs);
 
 	if (crypto_pwhash_str_verify(phc, PASSWORD, strlen(PASSWORD)) != 0)
 		die("bare verify");
-	return bench_now_us() - t0;
+	return bench_cost_since(&procs, t0);
 }
 
-static double
+static struct bench_cost
 one_bind(LDAP *ld)
 {
 	struct berval cred = { strlen(PASSWORD), (char *)(uintptr_t)PASSWORD };
-	double t0 = bench_now_us();
+	struct bench_cost t0 = bench_cost_start(&procs);
 
 	if (ldap_sasl_bind_s(ld, BENCH_DN, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL) != LDAP_SUCCESS)
 		die("slapd refused the {ARGON2} bind (moduleload argon2?)");
-	return bench_now_us() - t0;
+	return bench_cost_since(&procs, t0);
 }
 
 int
@@ -102,16 +107,15 @@ main(int argc, char **argv)
 	portail_config *cfg = NULL;
 	portail_error err;
 	char phc[crypto_pwhash_STRBYTES], userpw[crypto_pwhash_STRBYTES + 16];
-	int rounds = 5, version = LDAP_VERSION3;
-	enum { PER_ROUND = 9 };
+	int pairs = 100, version = LDAP_VERSION3;
 	LDAP *admin = NULL, *ld = NULL;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: bench_pam CONFIG PAM_CONFDIR LDAP_URI [ROUNDS]\n");
+		fprintf(stderr, "usage: bench_pam CONFIG PAM_CONFDIR LDAP_URI [PAIRS]\n");
 		return 2;
 	}
-	if (argc > 4 && (rounds = atoi(argv[4])) < 1)
-		return 2;
+	if (argc > 4)
+		pairs = bench_arg_int(argv[4], 2, 100000, "PAIRS");
 	if (sodium_init() < 0 || portail_config_load(argv[1], &cfg, &err) != PORTAIL_OK)
 		die(err.message);
 	if (crypto_pwhash_str(phc, PASSWORD, strlen(PASSWORD),
@@ -164,37 +168,98 @@ main(int argc, char **argv)
 	}
 
 	{
-		size_t n = (size_t)rounds * PER_ROUND, k = 0;
-		double *p = calloc(n, sizeof(double)), *b = calloc(n, sizeof(double));
-		double *l = calloc(n, sizeof(double));
-		double mp, mb, ml;
+		struct bench_pairs over, bind, over_cpu, bind_cpu;
+		double *of[3][BENCH_MAX_PROCS];         /* [PAM, bare, bind][process], per pair */
+		double load0 = bench_loadavg(), t0 = bench_now_us(), budget = bench_budget_s() * 1e6;
+		bool cpu = bench_procs_from_env(&procs);
 
+		bench_pairs_init(&over, (size_t)pairs);
+		bench_pairs_init(&bind, (size_t)pairs);
+		bench_pairs_init(&over_cpu, (size_t)pairs);
+		bench_pairs_init(&bind_cpu, (size_t)pairs);
+		for (int w = 0; w < 3; w++)
+			for (size_t j = 0; j < BENCH_MAX_PROCS; j++)
+				of[w][j] = bench_values((size_t)pairs);
 		(void)one_pam(argv[2]);         /* warm: connections, first LDAP bind */
 		(void)one_bind(ld);
-		/* the order rotates, so that none always follows the others' work */
-		for (int r = 0; r < rounds; r++)
-			for (int i = 0; i < PER_ROUND; i++, k++) {
-				for (int j = 0; j < 3; j++) {
-					switch ((i + j) % 3) {
-					case 0: p[k] = one_pam(argv[2]); break;
-					case 1: b[k] = one_bare(phc); break;
-					default: l[k] = one_bind(ld); break;
-					}
-				}
+		/*
+		 * Each sign-in through PAM sits between its two references, the
+		 * order alternating: bare, PAM, bind, then bind, PAM, bare. So each
+		 * pair (PAM, bare) and (PAM, bind) ran back to back, the reference
+		 * before the PAM sign-in in half of the pairs and after it in the
+		 * other half. Past the time budget, it stops after an even number.
+		 */
+		for (size_t i = 0; i < (size_t)pairs; i++) {
+			bool swap = bench_pair_reference_first(i);
+			struct bench_cost x, pam, y, bare, ldap;
+
+			if (!swap && bench_now_us() - t0 > budget)
+				break;
+			x = swap ? one_bind(ld) : one_bare(phc);
+			pam = one_pam(argv[2]);
+			y = swap ? one_bare(phc) : one_bind(ld);
+			bare = swap ? y : x;
+			ldap = swap ? x : y;
+			bench_pairs_add(&over, pam.wall, bare.wall);
+			bench_pairs_add(&bind, pam.wall, ldap.wall);
+			bench_pairs_add(&over_cpu, pam.cpu, bare.cpu);
+			bench_pairs_add(&bind_cpu, pam.cpu, ldap.cpu);
+			for (size_t j = 0; j < procs.n; j++) {
+				of[0][j][i] = pam.of[j];
+				of[1][j][i] = bare.of[j];
+				of[2][j][i] = ldap.of[j];
 			}
-		mp = bench_median(p, n);
-		mb = bench_median(b, n);
-		ml = bench_median(l, n);
+		}
 		printf("## pam_authenticate + pam_acct_mgmt through pam_portail (t=%d, m=%d KiB)\n\n",
 		    cfg->password.argon2_opslimit, cfg->password.argon2_memlimit_kib);
-		printf("| samples | pam_portail median ms | bare verify median ms | overhead ms | "
-		    "slapd {ARGON2} bind median ms | portail / bind |\n");
-		printf("|---|---|---|---|---|---|\n");
-		printf("| %zu | %.2f | %.2f | %.2f | %.2f | %.3f |\n\n", n, mp / 1000, mb / 1000,
-		    (mp - mb) / 1000, ml / 1000, mp / ml);
-		free(p);
-		free(b);
-		free(l);
+		printf("%zu pairs in %.0f s, load average (1 min) %.2f at the start, %.2f at the end.\n\n",
+		    over.n, (bench_now_us() - t0) / 1e6, load0, bench_loadavg());
+		fputs("| wall time (what the parent waits) " BENCH_ROW_HEADER BENCH_ROW_RULE, stdout);
+		bench_print_row("pam_portail, ms", bench_pairs_side(&over, 'a'), 1000, "");
+		bench_print_row("bare verify, ms", bench_pairs_side(&over, 'b'), 1000, "");
+		bench_print_row("slapd {ARGON2} bind, ms", bench_pairs_side(&bind, 'b'), 1000, "");
+		bench_print_row("**overhead: pam_portail − bare verify, per pair, ms**", bench_pairs_diff(&over),
+		    1000, "<= 2");
+		bench_print_row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind), 1, "<= 0.60");
+		printf("| (unpaired: difference of the two medians, ms) | %.2f | | | | |\n\n",
+		    (bench_pairs_side(&over, 'a').median - bench_pairs_side(&over, 'b').median) / 1000);
+		if (cpu) {
+			fputs("| CPU time (this process, portaild, slapd) " BENCH_ROW_HEADER
+			    BENCH_ROW_RULE, stdout);
+			bench_print_row("pam_portail, ms", bench_pairs_side(&over_cpu, 'a'), 1000, "");
+			bench_print_row("bare verify, ms", bench_pairs_side(&over_cpu, 'b'), 1000, "");
+			bench_print_row("slapd {ARGON2} bind, ms", bench_pairs_side(&bind_cpu, 'b'), 1000, "");
+			bench_print_row("**overhead: pam_portail − bare verify, per pair, ms**",
+			    bench_pairs_diff(&over_cpu), 1000, "");
+			bench_print_row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind_cpu), 1, "");
+			printf("\n| CPU time by process, median ms |");
+			for (size_t j = 0; j < procs.n; j++)
+				printf(" %s |", procs.name[j]);
+			printf("\n|---|");
+			for (size_t j = 0; j < procs.n; j++)
+				printf("---|");
+			printf("\n");
+			for (int w = 0; w < 3; w++) {
+				static const char *const what[] = { "pam_portail", "bare verify", "slapd bind" };
+
+				printf("| %s |", what[w]);
+				for (size_t j = 0; j < procs.n; j++)
+					printf(" %.2f |", bench_spread_of(of[w][j], over.n).median / 1000);
+				printf("\n");
+			}
+			printf("\n");
+		}
+		for (int w = 0; w < 3; w++)
+			for (size_t j = 0; j < BENCH_MAX_PROCS; j++)
+				free(of[w][j]);
+		bench_pairs_dump(&over, "pam-bare");
+		bench_pairs_dump(&bind, "pam-bind");
+		bench_pairs_dump(&over_cpu, "pam-bare-cpu");
+		bench_pairs_dump(&bind_cpu, "pam-bind-cpu");
+		bench_pairs_free(&over);
+		bench_pairs_free(&bind);
+		bench_pairs_free(&over_cpu);
+		bench_pairs_free(&bind_cpu);
 	}
 	ldap_unbind_ext_s(ld, NULL, NULL);
 	portail_config_free(cfg);

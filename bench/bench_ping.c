@@ -8,8 +8,11 @@
  * all threads) and of each run's median and 99th-percentile round trip.
  * In the same run, the same measure against a bare unix-socket echo
  * server in this process (one thread per connection, no JSON): the
- * physical limit of a round trip on this machine; the ratio of the two
- * medians is what portaild costs above it.
+ * physical limit of a round trip on this machine. Each run against
+ * portaild is paired with one against the echo server, back to back, the
+ * order alternating (bench.h: paired samples); the ratio of their p50s,
+ * per pair (median and interquartile range over the pairs), is what
+ * portaild costs above the limit.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "portail-client.h"
 
 enum { MAX_THREADS = 8 };
@@ -31,28 +35,12 @@ static const char *target;
 static int pings = 20000;
 static bool echo_mode;
 
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
+/* Sorts v in place; its p-quantile. */
 static double
 percentile(double *v, size_t n, double p)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[(size_t)((double)(n - 1) * p)];
+	qsort(v, n, sizeof(*v), bench_cmp_double);
+	return bench_quantile_sorted(v, n, p);
 }
 
 struct worker {
@@ -75,12 +63,12 @@ raw_roundtrips(struct worker *w)
 		return;
 	}
 	for (int i = 0; i < pings; i++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 
 		if (write(fd, msg, sizeof(msg) - 1) != (ssize_t)sizeof(msg) - 1 ||
 		    read(fd, buf, sizeof(buf)) <= 0)
 			w->failures++;
-		w->lat[i] = now_us() - t0;
+		w->lat[i] = bench_now_us() - t0;
 	}
 	close(fd);
 }
@@ -100,11 +88,11 @@ run_worker(void *arg)
 		return NULL;
 	}
 	for (int i = 0; i < pings; i++) {
-		double t0 = now_us();
+		double t0 = bench_now_us();
 
 		if (portail_client_ping(c, NULL, 0, NULL, NULL) != PORTAIL_OK)
 			w->failures++;
-		w->lat[i] = now_us() - t0;
+		w->lat[i] = bench_now_us() - t0;
 	}
 	portail_client_free(c);
 	return NULL;
@@ -127,14 +115,14 @@ measure(int threads)
 		w[i].lat = all + (size_t)i * (size_t)pings;
 		w[i].failures = 0;
 	}
-	t0 = now_us();
+	t0 = bench_now_us();
 	for (int i = 0; i < threads; i++)
 		pthread_create(&w[i].t, NULL, run_worker, &w[i]);
 	for (int i = 0; i < threads; i++) {
 		pthread_join(w[i].t, NULL);
 		r.failures += w[i].failures;
 	}
-	t1 = now_us();
+	t1 = bench_now_us();
 	r.rate = (double)pings * threads / ((t1 - t0) / 1e6);
 	r.p50 = percentile(all, (size_t)pings * (size_t)threads, 0.50);
 	r.p99 = percentile(all, (size_t)pings * (size_t)threads, 0.99);
@@ -225,33 +213,39 @@ main(int argc, char **argv)
 	}
 	daemon_sock = argv[1];
 	if (argc > 2)
-		rounds = atoi(argv[2]);
+		rounds = bench_arg_int(argv[2], 1, 64, "ROUNDS");
 	if (argc > 3)
-		pings = atoi(argv[3]);
-	if (rounds < 1 || rounds > 64 || pings < 100) {
-		fprintf(stderr, "bench_ping: 1 to 64 rounds, at least 100 pings\n");
-		return 2;
-	}
+		pings = bench_arg_int(argv[3], 100, 1000000, "PINGS");
 	echo_sock = start_echo();
-	printf("| threads | portaild pings/s | p50 µs | p99 µs | echo pings/s | echo p50 µs | p50 ratio | failures |\n");
-	printf("|---|---|---|---|---|---|---|---|\n");
+	printf("load average (1 min) %.2f at the start.\n\n", bench_loadavg());
+	printf("| threads | portaild pings/s | p50 µs | p99 µs | echo pings/s | echo p50 µs | "
+	    "p50 ratio, per pair | IQR | failures |\n");
+	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (size_t k = 0; k < sizeof(thread_counts) / sizeof(thread_counts[0]); k++) {
 		int th = thread_counts[k];
 		struct result d[64], e[64], dm, em;
+		struct bench_pairs p50;
+		struct bench_spread q;
 
-		/* interleaved, so that both see the same machine */
+		/* paired, so that both see the same machine; the order alternates */
+		bench_pairs_init(&p50, (size_t)rounds);
 		for (int r = 0; r < rounds; r++) {
-			target = daemon_sock;
-			echo_mode = false;
-			d[r] = measure(th);
-			target = echo_sock;
-			echo_mode = true;
-			e[r] = measure(th);
+			for (int j = 0; j < 2; j++) {
+				echo_mode = (j == 0) == bench_pair_reference_first((size_t)r);
+				target = echo_mode ? echo_sock : daemon_sock;
+				if (echo_mode)
+					e[r] = measure(th);
+				else
+					d[r] = measure(th);
+			}
+			bench_pairs_add(&p50, d[r].p50, e[r].p50);
 		}
 		dm = median_of(d, rounds);
 		em = median_of(e, rounds);
-		printf("| %d | %.0f | %.1f | %.1f | %.0f | %.1f | %.2f | %d |\n", th, dm.rate, dm.p50,
-		    dm.p99, em.rate, em.p50, dm.p50 / em.p50, dm.failures);
+		q = bench_pairs_ratio(&p50);
+		printf("| %d | %.0f | %.1f | %.1f | %.0f | %.1f | %.2f | %.2f | %d |\n", th, dm.rate,
+		    dm.p50, dm.p99, em.rate, em.p50, q.median, bench_iqr(q), dm.failures);
+		bench_pairs_free(&p50);
 	}
 	unlink(echo_sock);
 	return 0;

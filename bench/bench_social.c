@@ -6,17 +6,20 @@
  *
  * CONFIG is portaild's (its socket, its [provider.PROVIDER], its [gpi]);
  * the identity behind ACCESS_TOKEN is linked to EMAIL first (through
- * social.begin and social.link, the provider vouching for EMAIL). Per
- * round, in an order that rotates: 200 portail_providers_identify() in
- * this process (the provider's share: its HTTP requests as portail makes
- * them), 200 portail_gpi_lookup(EMAIL) in this process (the directory's
- * share: the access check's search), and 200 social.begin through portaild
- * (the whole sign-in). portaild logs how long the provider took in each
- * of those (provider_ms=, read back from DAEMON_LOG): portail's own share
- * is the whole less that, per round, and apart less the directory too;
- * medians over rounds. The in-process provider time is shown beside it:
- * on this 2-core VM the same requests take longer from the daemon's
- * worker than from this thread (more processes to wake across cores).
+ * social.begin and social.link, the provider vouching for EMAIL). Then
+ * ROUNDS x 200 sign-ins through portaild (social.begin), each between a
+ * portail_providers_identify() in this process (the same provider requests
+ * as portail makes them) and a portail_gpi_lookup(EMAIL) in this process
+ * (the access check's search), the order alternating (bench.h: paired
+ * samples). portaild logs how long the provider took in each sign-in
+ * (provider_ms=, read back from DAEMON_LOG, in the order of the requests):
+ * portail's own share is, per sign-in, its whole latency less the provider
+ * time logged for that very request; less the directory too, with the
+ * search run right before or after it. Medians and interquartile ranges
+ * of those per-request differences. The in-process provider time is shown
+ * beside it, and the whole less it per pair: on this 2-core VM the same
+ * requests take longer from the daemon's worker than from this thread
+ * (more processes to wake across cores).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,16 +46,15 @@ main(int argc, char **argv)
 	portail_client *c = NULL;
 	portail_error err = { { 0 } };
 	json_t *a = NULL;
-	double prov[64], dir[64], whole[64], own[64], own_nodir[64], inside[64];
-	double lat_p[N], lat_d[N], lat_w[N], lat_i[N];
 	int rounds = 5, failures = 0;
 	FILE *log;
 
-	if (argc != 7 || (rounds = atoi(argv[5])) < 1 || rounds > 64) {
+	if (argc != 7) {
 		fprintf(stderr, "usage: bench_social CONFIG PROVIDER ACCESS_TOKEN EMAIL ROUNDS "
 		    "DAEMON_LOG\n");
 		return 2;
 	}
+	rounds = bench_arg_int(argv[5], 1, 64, "ROUNDS");
 	if ((log = fopen(argv[6], "r")) == NULL) {
 		perror(argv[6]);
 		return 1;
@@ -83,35 +85,42 @@ main(int argc, char **argv)
 		json_decref(b);
 	}
 	json_decref(a);
-	for (int r = 0; r < rounds; r++) {
-		for (int pass = 0; pass < 3; pass++) {
-			/* rotate which goes first: the machine is shared and noisy */
-			int what = (pass + r) % 3;
+	{
+		size_t n = (size_t)rounds * N, got = 0;
+		double *whole = bench_values(n), *prov = bench_values(n), *dir = bench_values(n);
+		double *logged = bench_values(n), load0 = bench_loadavg();
+		struct bench_pairs own, own_nodir, own_bench;
+		struct bench_spread sw, sl, sp, sd, o, on, ob;
+		char line[1024];
 
-			for (int i = 0; i < N; i++) {
+		usleep(100000);                 /* the link's log lines are written */
+		fseek(log, 0, SEEK_END);
+		for (size_t i = 0; i < n; i++) {
+			/* provider, sign-in, directory; then directory, sign-in, provider */
+			bool swap = bench_pair_reference_first(i);
+
+			for (int step = 0; step < 3; step++) {
+				enum { PROVIDER, DIRECTORY, SIGNIN } what = step == 1 ? SIGNIN :
+				    (step == 0) != swap ? PROVIDER : DIRECTORY;
 				double t0 = bench_now_us();
 
-				if (what == 0) {
+				if (what == PROVIDER) {
 					struct portail_identity id;
 
 					if (portail_providers_identify(ps, argv[2], argv[3], &id, NULL) !=
 					    PORTAIL_OK)
 						failures++;
 					portail_identity_clear(&id);
-					lat_p[i] = bench_now_us() - t0;
-				} else if (what == 1) {
+					prov[i] = bench_now_us() - t0;
+				} else if (what == DIRECTORY) {
 					portail_gpi_result *g = NULL;
 
 					if (portail_gpi_lookup(gpi, argv[4], &g, NULL) != PORTAIL_OK)
 						failures++;
 					portail_gpi_result_free(g);
-					lat_d[i] = bench_now_us() - t0;
+					dir[i] = bench_now_us() - t0;
 				} else {
-					json_t *req;
-
-					if (i == 0)
-						fseek(log, 0, SEEK_END);
-					req = json_pack("{s:s, s:s, s:s}", "op", "social.begin",
+					json_t *req = json_pack("{s:s, s:s, s:s}", "op", "social.begin",
 					    "provider", argv[2], "access_token", argv[3]);
 
 					a = NULL;
@@ -121,46 +130,65 @@ main(int argc, char **argv)
 						failures++;
 					json_decref(req);
 					json_decref(a);
-					lat_w[i] = bench_now_us() - t0;
+					whole[i] = bench_now_us() - t0;
 				}
-			}
-			if (what == 2) {
-				/* what portaild logged of those: the provider's time, per request */
-				char line[1024];
-				int n = 0;
-
-				usleep(100000);         /* the log lines are written as answers go */
-				while (fgets(line, sizeof(line), log) != NULL && n < N) {
-					const char *p = strstr(line, " provider_ms=");
-
-					if (strstr(line, "op=social.begin") != NULL && p != NULL)
-						lat_i[n++] = atof(p + 13) * 1000;
-				}
-				if (n != N)
-					failures++;
-				inside[r] = bench_median(lat_i, (size_t)(n > 0 ? n : 1));
 			}
 		}
-		prov[r] = bench_median(lat_p, N);
-		dir[r] = bench_median(lat_d, N);
-		whole[r] = bench_median(lat_w, N);
-		own[r] = whole[r] - inside[r];
-		own_nodir[r] = own[r] - dir[r];
+		/*
+		 * What portaild logged of those, one line per sign-in, in their
+		 * order (one client, one request at a time; the line is written
+		 * before the answer).
+		 */
+		usleep(100000);
+		while (fgets(line, sizeof(line), log) != NULL && got < n) {
+			const char *p = strstr(line, " provider_ms=");
+
+			if (strstr(line, "op=social.begin") != NULL && p != NULL)
+				logged[got++] = strtod(p + 13, NULL) * 1000;
+		}
+		if (got != n)
+			failures++;
+		bench_pairs_init(&own, n);
+		bench_pairs_init(&own_nodir, n);
+		bench_pairs_init(&own_bench, n);
+		for (size_t i = 0; i < got; i++) {
+			bench_pairs_add(&own, whole[i], logged[i]);
+			bench_pairs_add(&own_nodir, whole[i] - logged[i], dir[i]);
+			bench_pairs_add(&own_bench, whole[i], prov[i]);
+		}
+		o = bench_pairs_diff(&own);
+		on = bench_pairs_diff(&own_nodir);
+		ob = bench_pairs_diff(&own_bench);
+		sl = bench_spread_of(logged, got);
+		sp = bench_spread_of(prov, n);
+		sd = bench_spread_of(dir, n);
+		sw = bench_spread_of(whole, n);
+		printf("## social sign-in (social.begin), the provider on loopback\n\n");
+		printf("%zu sign-ins, load average (1 min) %.2f at the start, %.2f at the end.\n\n", n,
+		    load0, bench_loadavg());
+		printf("| measure | n | median, ms | IQR, ms | target |\n|---|---|---|---|---|\n");
+		printf("| the provider's share, as portaild logged it (%s kind: tokeninfo + userinfo) | %zu | %.3f | %.3f | |\n",
+		    argv[2], sl.n, sl.median / 1000, bench_iqr(sl) / 1000);
+		printf("| the same requests from this process (for comparison) | %zu | %.3f | %.3f | |\n",
+		    sp.n, sp.median / 1000, bench_iqr(sp) / 1000);
+		printf("| the directory's share: the access check's search | %zu | %.3f | %.3f | |\n",
+		    sd.n, sd.median / 1000, bench_iqr(sd) / 1000);
+		printf("| social.begin through portaild, signed in | %zu | %.3f | %.3f | |\n", sw.n,
+		    sw.median / 1000, bench_iqr(sw) / 1000);
+		printf("| **portail's own share**: each sign-in less the provider time logged for it | %zu | **%.3f** | %.3f | <= 1 |\n",
+		    o.n, o.median / 1000, bench_iqr(o) / 1000);
+		printf("| the same less the directory too (the search run next to it) | %zu | %.3f | %.3f | |\n",
+		    on.n, on.median / 1000, bench_iqr(on) / 1000);
+		printf("| each sign-in less this process's provider requests run next to it | %zu | %.3f | %.3f | |\n\n",
+		    ob.n, ob.median / 1000, bench_iqr(ob) / 1000);
+		bench_pairs_free(&own);
+		bench_pairs_free(&own_nodir);
+		bench_pairs_free(&own_bench);
+		free(whole);
+		free(prov);
+		free(dir);
+		free(logged);
 	}
-	printf("## social sign-in (social.begin), the provider on loopback\n\n");
-	printf("| measure | rounds | median, ms | target |\n|---|---|---|---|\n");
-	printf("| the provider's share, as portaild logged it (%s kind: tokeninfo + userinfo) | %d | %.3f | |\n",
-	    argv[2], rounds, bench_median(inside, (size_t)rounds) / 1000);
-	printf("| the same requests from this process (for comparison) | %d | %.3f | |\n",
-	    rounds, bench_median(prov, (size_t)rounds) / 1000);
-	printf("| the directory's share: the access check's search | %d | %.3f | |\n", rounds,
-	    bench_median(dir, (size_t)rounds) / 1000);
-	printf("| social.begin through portaild, signed in | %d | %.3f | |\n", rounds,
-	    bench_median(whole, (size_t)rounds) / 1000);
-	printf("| portail's own share: the whole less the provider's, per round | %d | %.3f | <= 1 |\n",
-	    rounds, bench_median(own, (size_t)rounds) / 1000);
-	printf("| the same less the directory too | %d | %.3f | |\n\n", rounds,
-	    bench_median(own_nodir, (size_t)rounds) / 1000);
 	printf("failures: %d\n\n", failures);
 	fclose(log);
 	portail_client_free(c);

@@ -6,10 +6,12 @@
  *
  * Per round: 4,000 token.verify requests from 8 client threads
  * (verifications/s) and as many pings (the daemon's round trip, the
- * ceiling: their ratio is the token's own cost), then 2,000 OAUTHBEARER
- * exchanges, libsasl2 client and server in this process with sasl_portail
- * loaded from PLUGIN_DIR, from one thread and from two (exchanges/s).
- * Medians over rounds; ratios within a round.
+ * ceiling: their ratio is the token's own cost), the two back to back, in
+ * an order that alternates (bench.h: paired samples, one pair a round),
+ * then 2,000 OAUTHBEARER exchanges, libsasl2 client and server in this
+ * process with sasl_portail loaded from PLUGIN_DIR, from one thread and
+ * from two (exchanges/s). Medians over rounds; the ratio's median and
+ * interquartile range over the rounds' own ratios.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -141,6 +143,22 @@ run(int n, void *(*fn)(void *), void *arg, double count, int *failures)
 	return count / ((bench_now_us() - t0) / 1e6);
 }
 
+static int failures;
+
+static double
+verify_round(void *unused)
+{
+	(void)unused;
+	return run(THREADS, verifier, NULL, VERIFIES, &failures);
+}
+
+static double
+ping_round(void *unused)
+{
+	(void)unused;
+	return run(THREADS, verifier, ping_op, VERIFIES, &failures);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -148,8 +166,10 @@ main(int argc, char **argv)
 		{ SASL_CB_GETOPT, (int (*)(void))(uintptr_t)getopt_cb, NULL },
 		{ SASL_CB_LIST_END, NULL, NULL },
 	};
-	int rounds = 5, failures = 0;
-	double vr[64], pr[64], ratio[64], x1[64], x2[64];
+	int rounds = 5;
+	double x1[64], x2[64];
+	struct bench_pairs vp;
+	struct bench_spread v, pg, q;
 
 	if (argc < 5) {
 		fprintf(stderr, "usage: bench_tokens SOCKET EMAIL TOKEN PLUGIN_DIR [ROUNDS]\n");
@@ -158,8 +178,8 @@ main(int argc, char **argv)
 	sock = argv[1];
 	email = argv[2];
 	token = argv[3];
-	if (argc > 5 && ((rounds = atoi(argv[5])) < 1 || rounds > 64))
-		return 2;
+	if (argc > 5)
+		rounds = bench_arg_int(argv[5], 1, 64, "ROUNDS");
 	secret = malloc(sizeof(*secret) + strlen(token));
 	secret->len = strlen(token);
 	memcpy(secret->data, token, strlen(token) + 1);
@@ -168,32 +188,30 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_tokens: libsasl2 init\n");
 		return 1;
 	}
+	bench_pairs_init(&vp, (size_t)rounds);
 	for (int r = 0; r < rounds; r++) {
-		/* alternate which goes first: the machine is shared and noisy */
-		if (r % 2) {
-			pr[r] = run(THREADS, verifier, ping_op, VERIFIES, &failures);
-			vr[r] = run(THREADS, verifier, NULL, VERIFIES, &failures);
-		} else {
-			vr[r] = run(THREADS, verifier, NULL, VERIFIES, &failures);
-			pr[r] = run(THREADS, verifier, ping_op, VERIFIES, &failures);
-		}
-		ratio[r] = vr[r] / pr[r];
+		bench_pairs_run(&vp, verify_round, NULL, ping_round, NULL);
 		x1[r] = run(1, exchanger, (void *)(intptr_t)EXCHANGES, EXCHANGES, &failures);
 		x2[r] = run(2, exchanger, (void *)(intptr_t)(EXCHANGES / 2), EXCHANGES, &failures);
 	}
+	v = bench_pairs_side(&vp, 'a');
+	pg = bench_pairs_side(&vp, 'b');
+	q = bench_pairs_ratio(&vp);
 	printf("## token verification\n\n");
+	printf("load average (1 min) %.2f at the end.\n\n", bench_loadavg());
 	printf("| measure | rounds | median per second | target |\n|---|---|---|---|\n");
 	printf("| token.verify through portaild, %d client threads | %d | %.0f | >= 20,000 |\n",
-	    THREADS, rounds, bench_median(vr, (size_t)rounds));
+	    THREADS, rounds, v.median);
 	printf("| ping through portaild, %d client threads (the round trip alone) | %d | %.0f | |\n",
-	    THREADS, rounds, bench_median(pr, (size_t)rounds));
-	printf("| token.verify / ping, same round | %d | %.3f | |\n", rounds,
-	    bench_median(ratio, (size_t)rounds));
+	    THREADS, rounds, pg.median);
+	printf("| token.verify / ping, per round (IQR %.3f) | %d | %.3f | |\n", bench_iqr(q),
+	    rounds, q.median);
 	printf("| OAUTHBEARER exchange, libsasl2 in-process, 1 thread | %d | %.0f | >= 10,000 |\n",
 	    rounds, bench_median(x1, (size_t)rounds));
 	printf("| OAUTHBEARER exchange, libsasl2 in-process, 2 threads | %d | %.0f | |\n\n",
 	    rounds, bench_median(x2, (size_t)rounds));
 	printf("failures: %d\n\n", failures);
+	bench_pairs_free(&vp);
 	sasl_server_done();
 	sasl_client_done();
 	free(secret);
