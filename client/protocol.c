@@ -84,6 +84,52 @@ has_control(const char *s, size_t n)
 	return false;
 }
 
+bool
+portail_proto_text_ok(const char *s, size_t n, bool control_ok)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	if (s == NULL)
+		return false;
+	while (i < n) {
+		unsigned c = u[i];
+		size_t len;
+		unsigned long cp;
+
+		if (c < 0x80) {
+			if (c == 0 || (!control_ok && (c < 0x20 || c == 0x7f)))
+				return false;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return false;   /* a continuation byte, 0xc0, 0xc1 or past 0xf4 */
+		}
+		if (n - i < len)
+			return false;
+		for (size_t k = 1; k < len; k++) {
+			if ((u[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (u[i + k] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
 static const char *
 json_fault_name(enum json_error_code code)
 {

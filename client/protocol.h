@@ -22,6 +22,24 @@
 #define PORTAIL_PROTO_MAX 65536
 #define PORTAIL_DEFAULT_SOCKET "/run/portail/portaild.sock"
 
+/*
+ * Limits of request fields that clients check before asking
+ * (doc/protocol.md): a value past them is refused by portaild as a
+ * bad_request, so a client that sent it would only learn of its own fault.
+ */
+#define PORTAIL_PROTO_EMAIL_MAX 254     /* an address, as DESIGN §2 bounds it */
+#define PORTAIL_PROTO_PASSWORD_MAX 4096 /* password, old_password, confirmation */
+#define PORTAIL_PROTO_CODE_MAX 64       /* code.verify's code */
+#define PORTAIL_PROTO_TOKEN_MAX 128     /* token.verify's token */
+
+/*
+ * True when s[0..n) is text the protocol carries in a string: valid
+ * UTF-8 (no overlong form, surrogate or code point past U+10FFFF), no
+ * NUL and, unless control_ok (the secret fields), no control character
+ * (below U+0020, or U+007F) — the checks portaild makes.
+ */
+bool portail_proto_text_ok(const char *s, size_t n, bool control_ok);
+
 /* The stable error names of the wire, and the status each stands for. */
 const char *portail_proto_error_name(portail_status s);
 portail_status portail_proto_error_status(const char *name);

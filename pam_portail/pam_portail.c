@@ -156,6 +156,7 @@ yes(const char *answer)
 	    answer[0] == 'Y');
 }
 
+/* pam_sm_authenticate's answer for a status (doc/protocol.md's table). */
 static int
 pam_status_for(portail_status s)
 {
@@ -172,9 +173,85 @@ pam_status_for(portail_status s)
 		return PAM_MAXTRIES;
 	case PORTAIL_ERR_EXPIRED:
 		return PAM_ACCT_EXPIRED;
+	case PORTAIL_ERR_FORBIDDEN:
+		return PAM_PERM_DENIED;
+	case PORTAIL_ERR_PROTOCOL:
+		return PAM_SYSTEM_ERR;  /* this module and portaild disagree: not an outage */
+	case PORTAIL_ERR_NOMEM:
+		return PAM_BUF_ERR;
 	default:
 		return PAM_AUTHINFO_UNAVAIL;
 	}
+}
+
+/*
+ * Logs a failure that is the host's or the daemon's, each as what it is;
+ * a refusal (wrong password, unknown address…) is not logged here:
+ * portaild logs every decision.
+ */
+static void
+log_failure(pam_handle_t *pamh, const char *what, portail_status s, const portail_error *err)
+{
+	switch (s) {
+	case PORTAIL_ERR_PROTOCOL:
+		pam_syslog(pamh, LOG_ERR, "%s: portaild refused the request as malformed "
+		    "(bad_request: a bug or a version mismatch): %s", what, err->message);
+		break;
+	case PORTAIL_ERR_NOMEM:
+		pam_syslog(pamh, LOG_CRIT, "%s: out of memory", what);
+		break;
+	case PORTAIL_ERR_BUSY:
+		pam_syslog(pamh, LOG_WARNING, "%s: portaild busy: %s", what, err->message);
+		break;
+	case PORTAIL_ERR_UNAVAILABLE:
+	case PORTAIL_ERR_IO:
+	case PORTAIL_ERR_CONFIG:
+		pam_syslog(pamh, LOG_ERR, "%s: portaild unavailable: %s", what, err->message);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * PAM_USER as portaild takes it: 1 to 254 bytes of UTF-8 without a
+ * control character (DESIGN §2). Anything else is no parent's address:
+ * PAM_USER_UNKNOWN without asking portaild (or for a password), as
+ * OpenSSH refuses a user name with control characters. The name itself
+ * is not logged: it may hold a CR/LF meant for the log.
+ */
+static int
+check_user(pam_handle_t *pamh, const char *user)
+{
+	size_t n = user != NULL ? strlen(user) : 0;
+	const char *why = NULL;
+
+	if (n == 0)
+		why = "empty";
+	else if (n > PORTAIL_PROTO_EMAIL_MAX)
+		why = "longer than 254 bytes";
+	else if (!portail_proto_text_ok(user, n, true))
+		why = "not UTF-8";
+	else if (!portail_proto_text_ok(user, n, false))
+		why = "holds a control character";
+	if (why == NULL)
+		return PAM_SUCCESS;
+	pam_syslog(pamh, LOG_NOTICE, "PAM_USER is not an address (%s): unknown user", why);
+	return PAM_USER_UNKNOWN;
+}
+
+/*
+ * A secret portaild could take: at most max bytes of UTF-8 (control
+ * characters allowed). No account has any other (the policy takes 8 to
+ * 128 characters of text), so the caller refuses it without asking, as
+ * pam_unix refuses a password past MAXPASS.
+ */
+static bool
+secret_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n <= max && portail_proto_text_ok(s, n, true);
 }
 
 /*
@@ -216,6 +293,13 @@ code_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c, const c
 			say(pamh, *st != PORTAIL_OK, *st == PORTAIL_OK ?
 			    json_string_value(json_object_get(resp, "message")) : err.message);
 			json_decref(resp);
+			continue;
+		}
+		if (!secret_ok(code, PORTAIL_PROTO_CODE_MAX)) {
+			/* as portaild's "invalid" answer: no try spent */
+			wipe_free(code);
+			say(pamh, true, T(o, "Ce n'est pas un code de vérification.",
+			    "That is not a verification code."));
 			continue;
 		}
 		resp = NULL;
@@ -267,6 +351,18 @@ new_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c,
 				json_decref(req);
 			}
 			return pw == NULL || conf == NULL ? PORTAIL_ERR_REFUSED : PORTAIL_ERR_NOMEM;
+		}
+		if (!secret_ok(pw, PORTAIL_PROTO_PASSWORD_MAX) ||
+		    !secret_ok(conf, PORTAIL_PROTO_PASSWORD_MAX)) {
+			/* no policy takes it: say so and ask again, as after a refusal */
+			wipe_request(req);
+			json_decref(req);
+			wipe_free(pw);
+			wipe_free(conf);
+			st = PORTAIL_ERR_POLICY;
+			say(pamh, true, T(o, "Ce mot de passe est trop long ou n'est pas du texte.",
+			    "This password is too long or is not text."));
+			continue;
 		}
 		json_object_set_new(req, "password", json_string(pw));
 		json_object_set_new(req, "confirmation", json_string(conf));
@@ -376,13 +472,21 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	parse_opts(pamh, argc, argv, &o);
 	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
 		return rc;
-	if (user == NULL || *user == '\0' || strlen(user) > 254)
-		return PAM_USER_UNKNOWN;
+	if ((rc = check_user(pamh, user)) != PAM_SUCCESS)
+		return rc;
 	if ((c = client_for(pamh, &o)) == NULL)
 		return PAM_AUTHINFO_UNAVAIL;
 	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, T(&o, "Mot de passe : ", "Password: "));
 	if (rc != PAM_SUCCESS)
 		goto out;
+	if (!secret_ok(pw, o.tokens && strncmp(pw, "ptk_", 4) == 0 ? PORTAIL_PROTO_TOKEN_MAX :
+	    PORTAIL_PROTO_PASSWORD_MAX)) {
+		/* over the protocol's limit, or not text: a wrong password, not a question */
+		pam_syslog(pamh, LOG_NOTICE, "auth: a password longer than the protocol's limit "
+		    "or not UTF-8: refused without asking portaild");
+		rc = PAM_AUTH_ERR;
+		goto out;
+	}
 	if (o.tokens && strncmp(pw, "ptk_", 4) == 0) {
 		/* a portail token as the password (an app password for mail clients):
 		 * it must be this parent's, live, and the access check good */
@@ -452,8 +556,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	rc = pam_status_for(st);
 	if (o.debug)
 		pam_syslog(pamh, LOG_DEBUG, "auth user=%s result=%s", user, pam_strerror(pamh, rc));
-	if (rc == PAM_AUTHINFO_UNAVAIL)
-		pam_syslog(pamh, LOG_ERR, "portaild unavailable: %s", err.message);
+	log_failure(pamh, "auth", st, &err);
 out:
 	portail_client_free(c);
 	return rc;
@@ -482,6 +585,8 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
 	parse_opts(pamh, argc, argv, &o);
 	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
+		return rc;
+	if ((rc = check_user(pamh, user)) != PAM_SUCCESS)
 		return rc;
 	if (pam_get_data(pamh, ACCESS_DATA, &kept) == PAM_SUCCESS && kept != NULL &&
 	    strcmp(((const struct access *)kept)->user, user) == 0 &&
@@ -517,13 +622,20 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	case PORTAIL_ERR_UNKNOWN:
 		rc = PAM_USER_UNKNOWN;
 		break;
+	case PORTAIL_ERR_PROTOCOL:
+		rc = PAM_SYSTEM_ERR;
+		break;
+	case PORTAIL_ERR_NOMEM:
+		rc = PAM_BUF_ERR;
+		break;
 	default:
+		/* down, busy; or forbidden, a configuration fault logged above */
 		rc = PAM_AUTHINFO_UNAVAIL;
-		pam_syslog(pamh, LOG_ERR, "portaild unavailable: %s", err.message);
 		break;
 	}
+	log_failure(pamh, "account", st, &err);
 	if (rc != PAM_SUCCESS && rc != PAM_AUTHINFO_UNAVAIL && rc != PAM_USER_UNKNOWN &&
-	    !(flags & PAM_SILENT))
+	    rc != PAM_SYSTEM_ERR && rc != PAM_BUF_ERR && !(flags & PAM_SILENT))
 		say(pamh, true, err.message);
 	if (o.debug)
 		pam_syslog(pamh, LOG_DEBUG, "account user=%s result=%s", user, pam_strerror(pamh, rc));
@@ -541,6 +653,25 @@ cleanup_secret(pam_handle_t *pamh, void *data, int error_status)
 	wipe_free(data);
 }
 
+/* chauthtok's answer for a failure: refusal is the caller's (AUTH_ERR or AUTHTOK_ERR). */
+static int
+chauthtok_status(portail_status s, int refusal)
+{
+	switch (s) {
+	case PORTAIL_ERR_UNAVAILABLE:
+	case PORTAIL_ERR_IO:
+	case PORTAIL_ERR_CONFIG:
+	case PORTAIL_ERR_BUSY:
+		return PAM_AUTHINFO_UNAVAIL;
+	case PORTAIL_ERR_PROTOCOL:
+		return PAM_SYSTEM_ERR;
+	case PORTAIL_ERR_NOMEM:
+		return PAM_BUF_ERR;
+	default:
+		return refusal;
+	}
+}
+
 PAM_PORTAIL_EXPORT int
 pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -553,6 +684,8 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
 	parse_opts(pamh, argc, argv, &o);
 	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
+		return rc;
+	if ((rc = check_user(pamh, user)) != PAM_SUCCESS)
 		return rc;
 	if ((c = client_for(pamh, &o)) == NULL)
 		return PAM_AUTHINFO_UNAVAIL;
@@ -568,20 +701,25 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 				st = PORTAIL_ERR_NOMEM;
 			}
 			rc = ticket != NULL && st == PORTAIL_OK ? PAM_SUCCESS :
-			    st == PORTAIL_ERR_UNAVAILABLE ? PAM_AUTHINFO_UNAVAIL : PAM_AUTHTOK_ERR;
+			    chauthtok_status(st, PAM_AUTHTOK_ERR);
 		} else {
 			const char *old = NULL;
 
 			rc = pam_get_authtok(pamh, PAM_OLDAUTHTOK, &old,
 			    T(&o, "Mot de passe actuel : ", "Current password: "));
-			if (rc == PAM_SUCCESS) {
+			if (rc == PAM_SUCCESS && !secret_ok(old, PORTAIL_PROTO_PASSWORD_MAX)) {
+				pam_syslog(pamh, LOG_NOTICE, "chauthtok: a current password longer "
+				    "than the protocol's limit or not UTF-8: refused without asking "
+				    "portaild");
+				rc = PAM_AUTH_ERR;
+			} else if (rc == PAM_SUCCESS) {
 				st = auth_password(pamh, c, user, old, &err);
-				rc = st == PORTAIL_OK ? PAM_SUCCESS : st == PORTAIL_ERR_UNAVAILABLE ?
-				    PAM_AUTHINFO_UNAVAIL : PAM_AUTH_ERR;
+				rc = st == PORTAIL_OK ? PAM_SUCCESS : chauthtok_status(st, PAM_AUTH_ERR);
 				if (st != PORTAIL_OK && st != PORTAIL_ERR_REFUSED)
 					say(pamh, true, err.message);
 			}
 		}
+		log_failure(pamh, "chauthtok", st, &err);
 		goto out;
 	}
 	if (flags & PAM_UPDATE_AUTHTOK) {
@@ -611,8 +749,8 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			say(pamh, false, T(&o, "Votre mot de passe est changé.", "Your password is changed."));
 		}
 		wipe_free(new_pw);
-		rc = st == PORTAIL_OK ? PAM_SUCCESS : st == PORTAIL_ERR_UNAVAILABLE ?
-		    PAM_AUTHINFO_UNAVAIL : PAM_AUTHTOK_ERR;
+		rc = st == PORTAIL_OK ? PAM_SUCCESS : chauthtok_status(st, PAM_AUTHTOK_ERR);
+		log_failure(pamh, "chauthtok", st, &err);
 	}
 out:
 	if (o.debug)

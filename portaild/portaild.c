@@ -8,6 +8,7 @@
  * portaild(8).
  */
 #include "daemon.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -224,6 +225,8 @@ main(int argc, char **argv)
 	portail_error err = { { 0 } };
 	int ch, fd, rc;
 
+	/* first of all: no block jansson frees keeps a request's password (alloc.h) */
+	wipe_alloc_install();
 	while ((ch = getopt(argc, argv, "c:fdh")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -183,6 +183,37 @@ parse_xoauth2(char *buf, struct parsed *p)
 	return parse_kvpairs(buf, true, p);
 }
 
+/*
+ * What a well-formed message may carry, checked before portaild is
+ * asked: the token is RFC 6750's b64token (RFC 7628 §3.1) no longer than
+ * the protocol takes; the authzid is UTF-8 text (RFC 5801 saslname) no
+ * longer than an address, without a control character. A client that
+ * sends anything else has a fault to fix: SASL_BADPROT, as Cyrus's own
+ * mechanisms answer a malformed message; NULL when all is well, else
+ * what is wrong, for the log.
+ */
+static const char *
+check_parsed(const struct parsed *p)
+{
+	size_t n = strlen(p->token), eq;
+
+	if (n > PORTAIL_PROTO_TOKEN_MAX)
+		return "token longer than 128 bytes";
+	eq = strspn(p->token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-._~+/");
+	if (eq == 0 || strspn(p->token + eq, "=") != n - eq)
+		return "token not a b64token";
+	if (p->authzid != NULL) {
+		size_t a = strlen(p->authzid);
+
+		if (a > PORTAIL_PROTO_EMAIL_MAX)
+			return "authzid longer than 254 bytes";
+		if (!portail_proto_text_ok(p->authzid, a, false))
+			return "authzid not UTF-8 text (a control character, or invalid UTF-8)";
+	}
+	return NULL;
+}
+
 /* ---- server ---------------------------------------------------------------------- */
 
 static int
@@ -312,6 +343,7 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 	portail_error err = { { 0 } };
 	json_t *req = NULL, *resp = NULL;
 	char *buf = NULL, *options = NULL;
+	const char *why;
 	portail_status st = PORTAIL_ERR_UNAVAILABLE;
 	int rc = SASL_BADPROT;
 
@@ -338,14 +370,27 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 		rc = SASL_BADPROT;
 		goto out;
 	}
+	if ((why = check_parsed(&p)) != NULL) {
+		utils->log(utils->conn, SASL_LOG_ERR, "portail: malformed %s message: %s",
+		    c->mech == OAUTHBEARER ? "OAUTHBEARER" : "XOAUTH2", why);
+		rc = SASL_BADPROT;
+		goto out;
+	}
 	if ((pc = pool_get(c->g, utils, &options)) == NULL) {
 		rc = SASL_UNAVAIL;
 		goto out;
 	}
 	(void)portail_client_set_origin(pc, sparams->service, sparams->ipremoteport);
 	req = json_pack("{s:s, s:s}", "op", "token.verify", "token", p.token);
-	if (req != NULL && p.authzid != NULL)
-		json_object_set_new(req, "email", json_string(p.authzid));
+	/* never without the authzid the client named */
+	if (req != NULL && p.authzid != NULL &&
+	    json_object_set_new(req, "email", json_string(p.authzid)) != 0) {
+		json_t *t = json_object_get(req, "token");
+
+		wipe((void *)(uintptr_t)json_string_value(t), json_string_length(t));
+		json_decref(req);
+		req = NULL;
+	}
 	st = req ? portail_client_call(pc, req, &resp, &err) : PORTAIL_ERR_NOMEM;
 	if (req != NULL) {
 		json_t *t = json_object_get(req, "token");
@@ -376,7 +421,7 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 		goto out;
 	}
 	if (st == PORTAIL_ERR_REFUSED || st == PORTAIL_ERR_DISABLED || st == PORTAIL_ERR_EXPIRED ||
-	    st == PORTAIL_ERR_UNKNOWN) {
+	    st == PORTAIL_ERR_UNKNOWN || st == PORTAIL_ERR_INVALID || st == PORTAIL_ERR_LOCKED) {
 		/* the error challenge, then SASL_BADAUTH once the client acknowledges */
 		const char *e = c->mech == OAUTHBEARER ? oauthbearer_error : xoauth2_error;
 		size_t n = strlen(e);
@@ -399,6 +444,18 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 		rc = SASL_TRYAGAIN;
 		goto out;
 	}
+	if (st == PORTAIL_ERR_PROTOCOL) {
+		/* this plugin and portaild disagree on the protocol: not an outage */
+		utils->log(utils->conn, SASL_LOG_ERR, "portail: portaild refused the request as "
+		    "malformed (bad_request: a bug or a version mismatch): %s", err.message);
+		rc = SASL_BADPROT;
+		goto out;
+	}
+	if (st == PORTAIL_ERR_NOMEM) {
+		utils->log(utils->conn, SASL_LOG_ERR, "portail: out of memory");
+		rc = SASL_NOMEM;
+		goto out;
+	}
 	utils->log(utils->conn, SASL_LOG_ERR, "portail: portaild unavailable: %s", err.message);
 	rc = SASL_UNAVAIL;
 out:
@@ -406,7 +463,8 @@ out:
 	json_decref(resp);
 	/* a connection that answered is kept; after an outage, a new one */
 	pool_put(c->g, utils, pc, options, st == PORTAIL_OK || st == PORTAIL_ERR_REFUSED ||
-	    st == PORTAIL_ERR_BUSY ||
+	    st == PORTAIL_ERR_BUSY || st == PORTAIL_ERR_INVALID || st == PORTAIL_ERR_LOCKED ||
+	    st == PORTAIL_ERR_PROTOCOL ||
 	    st == PORTAIL_ERR_DISABLED || st == PORTAIL_ERR_EXPIRED || st == PORTAIL_ERR_UNKNOWN);
 	if (buf != NULL) {
 		wipe(buf, clientinlen);
@@ -607,7 +665,8 @@ client_step(void *conn_context, sasl_client_params_t *cparams, const char *serve
 		utils->seterror(utils->conn, 0, "portail: no SASL_CB_PASS (the token)");
 		return SASL_BADPARAM;
 	}
-	if (strchr(user, '\x01') != NULL || memchr(secret->data, '\x01', secret->len) != NULL ||
+	if (!portail_proto_text_ok(user, strlen(user), false) ||
+	    memchr(secret->data, '\x01', secret->len) != NULL ||
 	    memchr(secret->data, '\0', secret->len) != NULL) {
 		utils->seterror(utils->conn, 0, "portail: address or token not encodable");
 		return SASL_BADPARAM;

@@ -55,9 +55,11 @@ write_config(const char *dir, const char *name, const char *socket_path, const c
 	    "[mail]\ntimeout = 2\n"
 	    "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\n%s"
 	    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\nworkers = 4\nrequest_timeout = %d\n"
-	    "%s%s",
+	    "%s%s%s",
 	    uris, slapd.bind_pw_file, files, socket_path, request_timeout,
-	    strstr(extra, "max_connections") ? "" : "max_connections = 400\n", extra);
+	    strstr(extra, "max_connections") ? "" : "max_connections = 400\n",
+	    /* one uid (this test, root) has 50 clients at once: room for them all */
+	    strstr(extra, "max_queued") ? "" : "max_queued_per_peer = 64\n", extra);
 	snprintf(out, out_len, "%s", fx_write(dir, name, text, 0644));
 	fx_init(out);
 }

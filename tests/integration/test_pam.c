@@ -493,6 +493,108 @@ test_token_as_password(void **state)
 	admin("account.unlock", "chantal.gagnon@exemple.ca");
 }
 
+/* Requests portaild answered bad_request since it started. */
+static long long
+bad_requests(void)
+{
+	portail_client *c = NULL;
+	json_t *r = json_pack("{s:s}", "op", "status"), *a = NULL;
+	long long n;
+
+	portail_client_new(sock, 0, &c);
+	assert_int_equal(portail_client_call(c, r, &a, NULL), PORTAIL_OK);
+	n = json_integer_value(json_object_get(json_object_get(a, "requests"), "bad_request"));
+	json_decref(a);
+	json_decref(r);
+	portail_client_free(c);
+	return n;
+}
+
+/*
+ * Issue 13 item 7: a PAM_USER with control characters, over-long or not
+ * UTF-8 is no parent's address: PAM_USER_UNKNOWN in every stack, without
+ * a password asked or portaild troubled — not PAM_AUTHINFO_UNAVAIL.
+ */
+static void
+test_malformed_user_is_unknown(void **state)
+{
+	static const char *users[] = {
+		"chantal.gagnon@exemple.ca\r\n", "chantal\tgagnon@exemple.ca",
+		"chantal.gagnon@exemple.ca\nroot", "chantal.gagnon@exemple.ca\x7f",
+		"chantal.gagnon@exemple.c\xe9",        /* Latin-1, not UTF-8 */
+	};
+	char longest[300];
+	long long before = bad_requests();
+
+	memset(longest, 'a', sizeof(longest));
+	memcpy(longest + 250, "@exemple.ca", 12);       /* 261 bytes */
+	for (size_t i = 0; i < sizeof(users) / sizeof(users[0]) + 1; i++) {
+		const char *user = i < sizeof(users) / sizeof(users[0]) ? users[i] : longest;
+		static const enum pamtest_ops ops[] = { PAMTEST_AUTHENTICATE, PAMTEST_ACCOUNT,
+			PAMTEST_CHAUTHTOK };
+
+		for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+			struct dialog d = { .n_secret = 0 };    /* nothing may be asked */
+			struct pam_testcase t[] = { pam_test(ops[k], PAM_USER_UNKNOWN) };
+
+			if (RUN("portail", user, &d, t) != PAMTEST_ERR_OK)
+				fail_msg("user %zu, op %zu: %d (%s)", i, k, t[0].op_rv, d.said);
+			assert_string_equal(d.said, "");
+		}
+	}
+	assert_int_equal(bad_requests(), before);
+}
+
+/*
+ * Issue 13 item 7: a password over the protocol's 4096 bytes, or not
+ * UTF-8, is a wrong password (PAM_AUTH_ERR, as pam_unix past MAXPASS),
+ * refused without asking portaild; so is an over-long "token".
+ */
+static void
+test_oversized_password_is_refused(void **state)
+{
+	char *huge = malloc(5001), *limit = malloc(4097), tok[300];
+	const char *secrets[] = { huge, huge, huge, huge, "caf\xe9-latin1", GOOD };
+	struct dialog d = { .secrets = secrets, .n_secret = 6 };
+	struct pam_testcase t[] = {
+		pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR),
+		pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR),
+		pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR),
+		pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR),
+		pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR),
+		/* none of them counted as a failure (max_failures = 3): not locked */
+		pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+	};
+	const char *old[] = { huge };
+	struct dialog d2 = { .secrets = old, .n_secret = 1 };
+	struct pam_testcase t2[] = { pam_test(PAMTEST_CHAUTHTOK, PAM_AUTH_ERR) };
+	const char *toks[] = { tok };
+	struct dialog d3 = { .secrets = toks, .n_secret = 1 };
+	struct pam_testcase t3[] = { pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR) };
+	const char *at_limit[] = { limit };
+	struct dialog d4 = { .secrets = at_limit, .n_secret = 1 };
+	long long before;
+
+	memset(huge, 'x', 5000);
+	huge[5000] = '\0';
+	memset(limit, 'x', 4096);
+	limit[4096] = '\0';
+	memset(tok, 'A', sizeof(tok) - 1);
+	memcpy(tok, "ptk_", 4);
+	tok[sizeof(tok) - 1] = '\0';
+	before = bad_requests();
+	assert_int_equal(RUN("portail", "chantal.gagnon@exemple.ca", &d, t), PAMTEST_ERR_OK);
+	assert_int_equal(RUN("portail", "chantal.gagnon@exemple.ca", &d2, t2), PAMTEST_ERR_OK);
+	assert_int_equal(RUN("portail-tokens", "chantal.gagnon@exemple.ca", &d3, t3), PAMTEST_ERR_OK);
+	assert_int_equal(bad_requests(), before);
+	/* 4096 bytes is a password portaild takes, and refuses */
+	assert_int_equal(RUN("portail", "chantal.gagnon@exemple.ca", &d4, t3), PAMTEST_ERR_OK);
+	assert_int_equal(bad_requests(), before);
+	admin("account.unlock", "chantal.gagnon@exemple.ca");
+	free(huge);
+	free(limit);
+}
+
 static void
 test_daemon_stopped(void **state)
 {
@@ -525,6 +627,8 @@ main(void)
 		cmocka_unit_test(test_forgot_after_failed_password),
 		cmocka_unit_test(test_as_service_user),
 		cmocka_unit_test(test_token_as_password),
+		cmocka_unit_test(test_malformed_user_is_unknown),
+		cmocka_unit_test(test_oversized_password_is_refused),
 		cmocka_unit_test(test_daemon_stopped),
 	};
 

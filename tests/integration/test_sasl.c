@@ -397,6 +397,82 @@ test_malformed_messages(void **state)
 	free(big);
 }
 
+/*
+ * Issue 13 item 7: what the client can fix is SASL_BADPROT, logged as a
+ * malformed message — never SASL_UNAVAIL and "portaild unavailable": an
+ * over-long token, one that is not a b64token, an authzid with CR/LF or
+ * a control character, one that is not UTF-8 (it used to be dropped from
+ * the request, the token then verified for whoever it names).
+ */
+static void
+test_malformed_token_or_authzid(void **state)
+{
+	char *big = malloc(4001), *msg = malloc(4200);
+	static const char *const bad_authzid[] = {
+		"chantal.gagnon@exemple.ca\r\n", "chantal.gagnon@exemple.ca\nX-Evil: 1",
+		"chantal\tgagnon@exemple.ca", "chantal.gagnon@exemple.c\xe9",
+	};
+	int n;
+
+	memset(big, 'A', 4000);
+	memcpy(big, "ptk_", 4);
+	big[4000] = '\0';
+	for (int m = 0; m < 2; m++) {
+		logged[0] = '\0';
+		n = m == 0 ? snprintf(msg, 4200, "n,a=" PARENT ",\x01" "auth=Bearer %s\x01\x01", big) :
+		    snprintf(msg, 4200, "user=" PARENT "\x01" "auth=Bearer %s\x01\x01", big);
+		assert_true(n > 4000 && n < 4096);
+		assert_int_equal(raw(m == 0 ? "OAUTHBEARER" : "XOAUTH2", msg, (unsigned)n, NULL),
+		    SASL_BADPROT);
+		assert_non_null(strstr(logged, "token longer than 128 bytes"));
+		assert_null(strstr(logged, "unavailable"));
+		/* not RFC 6750's b64token: a blank, a tab, a quote inside */
+		n = snprintf(msg, 4200, "n,,\x01" "auth=Bearer %.10s\t%s\x01\x01", token, token + 10);
+		assert_int_equal(raw("OAUTHBEARER", msg, (unsigned)n, NULL), SASL_BADPROT);
+		n = snprintf(msg, 4200, "user=" PARENT "\x01" "auth=Bearer %.10s\"%s\x01\x01", token,
+		    token + 10);
+		assert_int_equal(raw("XOAUTH2", msg, (unsigned)n, NULL), SASL_BADPROT);
+	}
+	for (size_t i = 0; i < sizeof(bad_authzid) / sizeof(bad_authzid[0]); i++) {
+		logged[0] = '\0';
+		n = snprintf(msg, 4200, "n,a=%s,\x01" "auth=Bearer %s\x01\x01", bad_authzid[i], token);
+		if (raw("OAUTHBEARER", msg, (unsigned)n, NULL) != SASL_BADPROT)
+			fail_msg("OAUTHBEARER authzid %zu: %s", i, logged);
+		assert_non_null(strstr(logged, "malformed OAUTHBEARER message: authzid"));
+		assert_null(strstr(logged, "unavailable"));
+		n = snprintf(msg, 4200, "user=%s\x01" "auth=Bearer %s\x01\x01", bad_authzid[i], token);
+		if (raw("XOAUTH2", msg, (unsigned)n, NULL) != SASL_BADPROT)
+			fail_msg("XOAUTH2 authzid %zu: %s", i, logged);
+	}
+	/* an authzid longer than any address */
+	memset(big, 'a', 300);
+	memcpy(big + 289, "@exemple.ca", 12);
+	n = snprintf(msg, 4200, "n,a=%s,\x01" "auth=Bearer %s\x01\x01", big, token);
+	assert_int_equal(raw("OAUTHBEARER", msg, (unsigned)n, NULL), SASL_BADPROT);
+	/* the client side will not send an address it cannot encode */
+	{
+		struct creds cr = { "chantal.gagnon@exemple.ca\r\n", token, NULL };
+		sasl_callback_t cbs[] = {
+			{ SASL_CB_PASS, (int (*)(void))(uintptr_t)get_pass, &cr },
+			{ SASL_CB_AUTHNAME, (int (*)(void))(uintptr_t)get_user, &cr },
+			{ SASL_CB_LIST_END, NULL, NULL },
+		};
+		sasl_conn_t *c = NULL;
+		const char *out = NULL, *chosen = NULL;
+		unsigned outlen = 0;
+
+		assert_int_equal(sasl_client_new("smtp", "localhost", NULL, NULL, cbs, 0, &c), SASL_OK);
+		assert_int_equal(sasl_client_start(c, "OAUTHBEARER", NULL, &out, &outlen, &chosen),
+		    SASL_BADPARAM);
+		sasl_dispose(&c);
+		free(cr.secret);
+	}
+	/* and a well-formed one still works */
+	assert_int_equal(exchange("OAUTHBEARER", PARENT, token, NULL, 0), SASL_OK);
+	free(big);
+	free(msg);
+}
+
 /* Issue 11 item 8: RFC 5801's "=3D" in the GS2 authzid, both ways. */
 static void
 test_authzid_escaped(void **state)
@@ -516,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_refused_tokens),
 		cmocka_unit_test(test_revoked_and_disabled),
 		cmocka_unit_test(test_malformed_messages),
+		cmocka_unit_test(test_malformed_token_or_authzid),
 		cmocka_unit_test(test_authzid_escaped),
 		cmocka_unit_test(test_user_callback_only),
 		cmocka_unit_test(test_timeout_option_checked),
