@@ -139,7 +139,7 @@ group_setup(void **state)
 	    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
 	    "[password]\nargon2_memlimit = 8192\nargon2_opslimit = 1\n"
 	    "[security]\nkey_file = %s/etc/secret.key\n[store]\npath = %s/state/portail.db\n"
-	    "[daemon]\nsocket = %s\nuser = nobody\nworkers = 2\n",
+	    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\nworkers = 2\n",
 	    slapd.uri, slapd.bind_pw_file, dir, dir, sock);
 	snprintf(conf, sizeof(conf), "%s", fx_write(dir, "portail.conf", text, 0644));
 	if (!fx_init(conf) || !fx_daemon_start(&daemon_, dir, conf, sock, &st))
