@@ -459,6 +459,25 @@ interactive(pam_handle_t *pamh)
 	return pam_get_item(pamh, PAM_CONV, &conv) == PAM_SUCCESS && conv != NULL;
 }
 
+/* What OpenSSH's sshd hands PAM instead of the user's answer when the user
+ * is not valid there (no passwd entry, or root without PermitRootLogin):
+ * auth-pam.c's fake_password(), "\b\n\r\177INCORRECT" repeated to the
+ * length of what was typed. No typed password starts with a backspace and
+ * a newline, so a match is never worth a round trip to portaild. */
+static bool
+sshd_substitute(const char *pw)
+{
+	static const char junk[] = "\b\n\r\177INCORRECT";
+	size_t i;
+
+	if (pw[0] == '\0')
+		return false;
+	for (i = 0; pw[i] != '\0'; i++)
+		if (pw[i] != junk[i % (sizeof(junk) - 1)])
+			return false;
+	return true;
+}
+
 PAM_PORTAIL_EXPORT int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -479,6 +498,16 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, T(&o, "Mot de passe : ", "Password: "));
 	if (rc != PAM_SUCCESS)
 		goto out;
+	if (sshd_substitute(pw)) {
+		/* sshd replaced the answer: the user has no passwd entry (or is
+		 * root without PermitRootLogin). Whatever the parent typed is
+		 * lost, so asking portaild would only count a failure on the
+		 * account that the address names. Refuse here. */
+		pam_syslog(pamh, LOG_NOTICE, "user %s: the service replaced the password "
+		    "(sshd: no passwd entry?); refused without asking portaild", user);
+		rc = PAM_AUTH_ERR;
+		goto out;
+	}
 	if (!secret_ok(pw, o.tokens && strncmp(pw, "ptk_", 4) == 0 ? PORTAIL_PROTO_TOKEN_MAX :
 	    PORTAIL_PROTO_PASSWORD_MAX)) {
 		/* over the protocol's limit, or not text: a wrong password, not a question */

@@ -239,6 +239,31 @@ test_enroll_then_sign_in(void **state)
 	assert_non_null(strstr(d.said, "Mot de passe : "));
 }
 
+/* sshd's stand-in for what a user without a passwd entry typed
+ * (fake_password: the pattern repeated to the typed length) is refused
+ * without asking portaild: max_failures of them lock nothing. */
+static void
+test_sshd_substitute(void **state)
+{
+	const char *secrets[] = { "\b\n\r\177INCORRECT\b\n\r\177INC", "\b\n\r\177I",
+	    "\b\n\r\177INCORRECT", "\b\n\r\177INCORRECT\b" };
+	const char *good[] = { GOOD };
+	struct dialog d = { .secrets = secrets, .n_secret = 4 };
+	struct dialog g = { .secrets = good, .n_secret = 1 };
+	struct pam_testcase refused[] = {
+		pam_test(PAMTEST_AUTHENTICATE, PAM_AUTH_ERR),
+	};
+	struct pam_testcase ok[] = {
+		pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS),
+	};
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(RUN("portail", "chantal.gagnon@exemple.ca", &d, refused), PAMTEST_ERR_OK);
+	/* more than max_failures (3) substitutes, and the account is not locked */
+	assert_int_equal(RUN("portail", "chantal.gagnon@exemple.ca", &g, ok), PAMTEST_ERR_OK);
+}
+
 static void
 test_wrong_and_unknown(void **state)
 {
@@ -615,6 +640,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dlopen),
 		cmocka_unit_test(test_enroll_then_sign_in),
+		cmocka_unit_test(test_sshd_substitute),
 		cmocka_unit_test(test_wrong_and_unknown),
 		cmocka_unit_test(test_use_first_pass),
 		cmocka_unit_test(test_locked),
