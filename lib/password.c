@@ -67,7 +67,7 @@ portail_policy_message(enum portail_policy_reason r, bool en,
 static char *
 nfc_secret(const char *s, size_t *cps)
 {
-	size_t n = strlen(s), outlen = 0;
+	size_t n = strlen(s), outlen = 0, cap;
 	uint8_t *norm;
 	char *out;
 
@@ -76,16 +76,32 @@ nfc_secret(const char *s, size_t *cps)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
 			return NULL;
-	norm = u8_normalize(UNINORM_NFC, (const uint8_t *)s, n, NULL, &outlen);
-	if (norm == NULL)
+	/*
+	 * Into guarded memory of our own, large enough for any NFC form (at
+	 * most three times the input): given no buffer, u8_normalize grows
+	 * one with realloc and frees the old copies unwiped.
+	 */
+	cap = 3 * n + 16;
+	if ((out = sodium_malloc(cap + 1)) == NULL)
 		return NULL;
-	if ((out = sodium_malloc(outlen + 1)) != NULL) {
-		memcpy(out, norm, outlen);
-		out[outlen] = '\0';
-		*cps = u8_mbsnlen((const uint8_t *)out, outlen);
+	outlen = cap;
+	norm = u8_normalize(UNINORM_NFC, (const uint8_t *)s, n, (uint8_t *)out, &outlen);
+	if (norm == NULL) {
+		sodium_free(out);
+		return NULL;
 	}
-	sodium_memzero(norm, outlen);
-	free(norm);
+	if (norm != (uint8_t *)out) {
+		/* did not fit after all (cannot happen with 3n): copy, wipe, free */
+		sodium_free(out);
+		if ((out = sodium_malloc(outlen + 1)) != NULL)
+			memcpy(out, norm, outlen);
+		sodium_memzero(norm, outlen);
+		free(norm);
+		if (out == NULL)
+			return NULL;
+	}
+	out[outlen] = '\0';
+	*cps = u8_mbsnlen((const uint8_t *)out, outlen);
 	return out;
 }
 
