@@ -1,5 +1,6 @@
 /* flow.c — the parent's flows; see flow.h. */
 #include "flow.h"
+#include "decoy.h"
 
 #include <semaphore.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ struct portail_flow {
 	/* verified against when there is no account, so that an unknown
 	 * address costs what a known one does */
 	char dummy_hash[crypto_pwhash_STRBYTES];
+	/* limits and codes of addresses not on file: nothing durable (decoy.h) */
+	portail_decoy *decoy;
 };
 
 static void
@@ -58,6 +61,8 @@ portail_flow_new(const struct portail_flow_deps *deps, portail_flow **out, porta
 	sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
 	r = portail_password_hash(&deps->cfg->password, pw, f->dummy_hash, err);
 	sodium_memzero(pw, sizeof(pw));
+	if (r == PORTAIL_OK)
+		r = portail_decoy_new(&f->decoy, err);
 	if (r != PORTAIL_OK) {
 		sem_destroy(&f->hashes);
 		free(f);
@@ -73,6 +78,7 @@ portail_flow_free(portail_flow *f)
 	if (f == NULL)
 		return;
 	sem_destroy(&f->hashes);
+	portail_decoy_free(f->decoy);
 	free(f);
 }
 
@@ -84,7 +90,7 @@ purpose_ok(const char *p)
 
 portail_status
 portail_flow_code_request(portail_flow *f, const char *email, const char *purpose,
-    const char *lang, int64_t now, int *wait, portail_error *err)
+    const char *lang, int64_t now, int *wait, bool *sent, portail_error *err)
 {
 	const portail_config *cfg = f->d.cfg;
 	struct portail_code_rules rules = { cfg->codes.lifetime, cfg->codes.max_attempts,
@@ -100,6 +106,8 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 	bool has_account;
 	portail_status r;
 
+	if (sent != NULL)
+		*sent = false;
 	if (!purpose_ok(purpose))
 		return portail_error_set(err, PORTAIL_ERR_INVALID, "unknown purpose");
 	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
@@ -126,10 +134,23 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 	}
 	portail_code_generate(&cfg->codes, code);
 	portail_code_hash(f->d.key, key, purpose, code, hash);
+	if (action == NOTHING) {
+		/* nothing on file: the limits and a decoy code in memory, nothing
+		 * durable (issue 13), answered as for an address on file */
+		r = portail_decoy_issue(f->decoy, key, purpose, now, &rules, true, true, wait, err);
+		goto out;
+	}
+	/* the table's answer first, so that a full table treats every address alike */
+	r = portail_decoy_issue(f->decoy, key, purpose, now, &rules, false, false, wait, err);
+	if (r != PORTAIL_OK)
+		goto out;
 	r = portail_store_code_issue(f->d.store, key, to, purpose, hash, now, &rules, wait, err);
 	if (r != PORTAIL_OK)
 		goto out;
-	if (f->d.mailq != NULL && action != NOTHING) {
+	(void)portail_decoy_issue(f->decoy, key, purpose, now, &rules, true, false, wait, NULL);
+	if (sent != NULL)
+		*sent = true;
+	if (f->d.mailq != NULL) {
 		enum portail_mail_kind kind = action == EXISTS_NOTICE ? PORTAIL_MAIL_ACCOUNT_EXISTS :
 		    strcmp(purpose, "signup") == 0 ? PORTAIL_MAIL_CODE_SIGNUP : PORTAIL_MAIL_CODE_RESET;
 
@@ -166,6 +187,8 @@ portail_flow_code_verify(portail_flow *f, const char *email, const char *purpose
 	portail_ticket_generate(f->d.key, t, thash);
 	r = portail_store_code_verify(f->d.store, key, purpose, chash, thash, now,
 	    PORTAIL_TICKET_LIFETIME, tries_left, err);
+	if (r == PORTAIL_ERR_NO_CODE)   /* none on file: a decoy code answers like a wrong one */
+		r = portail_decoy_verify(f->decoy, key, purpose, now, tries_left);
 	if (r == PORTAIL_OK)
 		memcpy(ticket, t, sizeof(t));
 	sodium_memzero(norm, sizeof(norm));

@@ -513,6 +513,115 @@ test_password_policy(void **state)
 	env_stop(&e);
 }
 
+static long long
+file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+static long long
+store_size(struct env *e)
+{
+	char p[800];
+	long long n;
+
+	snprintf(p, sizeof(p), "%s/state/portail.db", e->dir);
+	n = file_size(p);
+	snprintf(p, sizeof(p), "%s/state/portail.db-wal", e->dir);
+	return n + file_size(p);
+}
+
+/*
+ * Issue 13 item 4: code requests for addresses not on file write nothing
+ * durable and log one line per peer per minute; their answers, limits and
+ * later code.verify are those of an address on file. FLOOD_N requests
+ * (PORTAIL_TEST_FLOOD overrides), the bound 1 MB per 50,000 scaled.
+ */
+static void
+test_flood_unknown_addresses(void **state)
+{
+	struct env e;
+	json_t *known = NULL, *a = NULL, *b = NULL;
+	long long st0, lg0, st1, lg1, bound;
+	long n = 50000;
+	const char *env_n = getenv("PORTAIL_TEST_FLOOD");
+	char addr[64], *m, code[8];
+	int tries_known = -1, tries_unknown = -2;
+
+	if (env_n != NULL && atol(env_n) > 0)
+		n = atol(env_n);
+	bound = 1000000LL * n / 50000;
+	env_start(&e, "", "[codes]\nresend_interval = 2\n");
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &known), PORTAIL_OK);
+	free(wait_mail(&e, "chantal.gagnon@exemple.ca", 1));
+	st0 = store_size(&e);
+	lg0 = file_size(e.d.log);
+	for (long i = 0; i < n; i++) {
+		portail_status s;
+
+		/* distinct addresses, none on record */
+		snprintf(addr, sizeof(addr), "x%ld.%lx@inconnu.ca", i, (unsigned long)random());
+		s = code_request(&e, addr, i % 10 == 0 ? "signup" : "reset", i == 0 ? &a : NULL);
+		if (s != PORTAIL_OK)
+			fail_msg("request %ld for %s: %d", i, addr, s);
+	}
+	st1 = store_size(&e);
+	lg1 = file_size(e.d.log);
+	print_message("# %ld requests for unknown addresses: store %lld -> %lld bytes, log %lld -> %lld\n",
+	    n, st0, st1, lg0, lg1);
+	assert_true(st1 - st0 < bound);
+	assert_true(lg1 - lg0 < bound);
+	assert_true(fx_log_has(e.d.log, "result=summary"));
+	/* one answer for all */
+	assert_true(json_equal(known, a));
+	json_decref(a);
+	json_decref(known);
+	/* past the resend interval: a new code for each, then "too soon" for each */
+	sleep(2);
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &known), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "encore.personne@inconnu.ca", "signup", &a), PORTAIL_OK);
+	assert_true(json_equal(known, a));
+	json_decref(a);
+	json_decref(known);
+	known = a = b = NULL;
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &a), PORTAIL_ERR_TOO_SOON);
+	assert_int_equal(code_request(&e, "encore.personne@inconnu.ca", "signup", &b), PORTAIL_ERR_TOO_SOON);
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	m = wait_mail(&e, "chantal.gagnon@exemple.ca", 2);
+	code_in(m, code);
+	free(m);
+	/* code.verify: the unknown address answers like a wrong code, try for try */
+	for (int i = 0; i < 5; i++) {
+		portail_status sk, su;
+
+		a = b = NULL;
+		sk = code_verify(&e, "chantal.gagnon@exemple.ca", "signup", i == 4 ? code : "000000",
+		    NULL, &a);
+		su = code_verify(&e, "encore.personne@inconnu.ca", "signup", "000000", NULL, &b);
+		if (i < 4) {
+			assert_int_equal(sk, PORTAIL_ERR_WRONG_CODE);
+			assert_int_equal(su, sk);
+			tries_known = (int)json_integer_value(json_object_get(a, "tries_left"));
+			tries_unknown = (int)json_integer_value(json_object_get(b, "tries_left"));
+			assert_int_equal(tries_known, tries_unknown);
+			assert_true(json_equal(a, b));
+		} else {
+			/* the real code still works; the unknown one's last try is gone */
+			assert_int_equal(sk, PORTAIL_OK);
+			assert_int_equal(su, PORTAIL_ERR_TOO_MANY_TRIES);
+		}
+		json_decref(a);
+		json_decref(b);
+	}
+	/* the store did not grow for them */
+	assert_true(store_size(&e) - st0 < bound);
+	env_stop(&e);
+}
+
 static void
 test_no_enumeration(void **state)
 {
@@ -1639,6 +1748,7 @@ main(void)
 		cmocka_unit_test(test_ticket_rules),
 		cmocka_unit_test(test_password_policy),
 		cmocka_unit_test(test_no_enumeration),
+		cmocka_unit_test(test_flood_unknown_addresses),
 		cmocka_unit_test(test_unprivileged_cannot_enumerate),
 		cmocka_unit_test(test_mixed_case_each_step),
 		cmocka_unit_test(test_smtp_down_nothing_lost),
