@@ -9,7 +9,7 @@
  * today" answers under the same rules, and a later code.verify answered
  * like a wrong code until the decoy code would have expired.
  *
- * State lives in a fixed table (PORTAIL_DECOY_ENTRIES slots, about 11
+ * State lives in a fixed table (PORTAIL_DECOY_ENTRIES slots, about 12
  * MB): 4-way sets chosen by a keyed BLAKE2b of the address key (the key
  * is random per process, so an attacker cannot aim at a set), each slot
  * holding the last PORTAIL_DECOY_TIMES issue times and the decoy code's

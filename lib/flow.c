@@ -103,7 +103,9 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 	/* where the code or notice goes: an address on record, never the
 	 * spelling typed (DESIGN §2); the typed one only when nothing is sent */
 	const char *to = email;
-	bool has_account;
+	struct portail_mail_row row = { 0 };
+	enum portail_mail_kind kind;
+	bool has_account, stored;
 	portail_status r;
 
 	if (sent != NULL)
@@ -144,21 +146,29 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 	r = portail_decoy_issue(f->decoy, key, purpose, now, &rules, false, false, wait, err);
 	if (r != PORTAIL_OK)
 		goto out;
-	r = portail_store_code_issue(f->d.store, key, to, purpose, hash, now, &rules, wait, err);
+	kind = action == EXISTS_NOTICE ? PORTAIL_MAIL_ACCOUNT_EXISTS :
+	    strcmp(purpose, "signup") == 0 ? PORTAIL_MAIL_CODE_SIGNUP : PORTAIL_MAIL_CODE_RESET;
+	/* the mail, queued in the store in the code's own transaction: no code
+	 * counted against the limits without its mail (issue 13) */
+	stored = f->d.mailq != NULL && portail_mailq_stored(f->d.mailq);
+	if (stored && (r = portail_mailq_row(f->d.mailq, kind, lang, to,
+	    action == CODE ? code : NULL, now, now + cfg->codes.lifetime, &row, err)) != PORTAIL_OK)
+		goto out;
+	r = portail_store_code_issue(f->d.store, key, to, purpose, hash, now, &rules,
+	    stored ? &row : NULL, wait, err);
 	if (r != PORTAIL_OK)
 		goto out;
 	(void)portail_decoy_issue(f->decoy, key, purpose, now, &rules, true, false, wait, NULL);
 	if (sent != NULL)
 		*sent = true;
-	if (f->d.mailq != NULL) {
-		enum portail_mail_kind kind = action == EXISTS_NOTICE ? PORTAIL_MAIL_ACCOUNT_EXISTS :
-		    strcmp(purpose, "signup") == 0 ? PORTAIL_MAIL_CODE_SIGNUP : PORTAIL_MAIL_CODE_RESET;
-
+	if (stored)
+		portail_mailq_kick(f->d.mailq);
+	else if (f->d.mailq != NULL)
 		/* a failed send loses nothing: the code stands, a new one may be asked */
 		r = portail_mailq_send(f->d.mailq, kind, lang, to,
 		    action == CODE ? code : NULL, now + cfg->codes.lifetime, err);
-	}
 out:
+	portail_mail_row_clear(&row);
 	sodium_memzero(code, sizeof(code));
 	sodium_memzero(hash, sizeof(hash));
 	portail_account_clear(&acct);
@@ -722,7 +732,8 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 	unsigned char lt_hash[PORTAIL_HASH_BYTES], chash[PORTAIL_HASH_BYTES];
 	char code[PORTAIL_CODE_MAX + 1] = "", purpose[8 + 2 * PORTAIL_HASH_BYTES];
 	char *key = NULL, *pkey = NULL, *linked = NULL;
-	bool created = false;
+	struct portail_mail_row row = { 0 };
+	bool created = false, stored;
 	portail_status r;
 
 	memset(out, 0, sizeof(*out));
@@ -751,14 +762,22 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 	link_purpose(lt_hash, purpose, sizeof(purpose));
 	portail_code_generate(&cfg->codes, code);
 	portail_code_hash(f->d.key, key, purpose, code, chash);
-	r = portail_store_code_issue(f->d.store, key, email, "link", chash, now, &rules, wait, err);
+	stored = f->d.mailq != NULL && g->known && portail_mailq_stored(f->d.mailq);
+	if (stored && (r = portail_mailq_row(f->d.mailq, PORTAIL_MAIL_CODE_LINK, lang, email, code,
+	    now, now + cfg->codes.lifetime, &row, err)) != PORTAIL_OK)
+		goto out;
+	r = portail_store_code_issue(f->d.store, key, email, "link", chash, now, &rules,
+	    stored ? &row : NULL, wait, err);
 	if (r != PORTAIL_OK)
 		goto out;
 	out->state = PORTAIL_SOCIAL_CODE_SENT;
-	if (f->d.mailq != NULL && g->known)
+	if (stored)
+		portail_mailq_kick(f->d.mailq);
+	else if (f->d.mailq != NULL && g->known)
 		r = portail_mailq_send(f->d.mailq, PORTAIL_MAIL_CODE_LINK, lang, email, code,
 		    now + cfg->codes.lifetime, err);
 out:
+	portail_mail_row_clear(&row);
 	sodium_memzero(code, sizeof(code));
 	sodium_memzero(chash, sizeof(chash));
 	sodium_memzero(lt_hash, sizeof(lt_hash));
