@@ -113,8 +113,9 @@ static const char *const migrations[] = {
 	");",
 	/* 3 -> 4: keys by the address identity rule (issue 11); see rekey() */
 	"SELECT portail_rekey();",
-	/* 4 -> 5: the mail queue (issue 13); a code only sealed (portail_key_seal) */
-	"CREATE TABLE mail_queue ("
+	/* 4 -> 5: the mail queue (issue 13); a code only sealed (portail_key_seal).
+	 * IF NOT EXISTS: a store set back to an older version by hand keeps it */
+	"CREATE TABLE IF NOT EXISTS mail_queue ("
 	"  id INTEGER PRIMARY KEY,"
 	"  kind INTEGER NOT NULL,"
 	"  lang TEXT NOT NULL,"
@@ -124,7 +125,7 @@ static const char *const migrations[] = {
 	"  next_try INTEGER NOT NULL,"
 	"  tries INTEGER NOT NULL DEFAULT 0"
 	");"
-	"CREATE INDEX mail_queue_due ON mail_queue (next_try);",
+	"CREATE INDEX IF NOT EXISTS mail_queue_due ON mail_queue (next_try);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -549,6 +550,7 @@ test_flood_unknown_addresses(void **state)
 	const char *env_n = getenv("PORTAIL_TEST_FLOOD");
 	char addr[64], *m, code[8];
 	int tries_known = -1, tries_unknown = -2;
+	struct timespec t0, t1;
 
 	if (env_n != NULL && atol(env_n) > 0)
 		n = atol(env_n);
@@ -558,6 +560,7 @@ test_flood_unknown_addresses(void **state)
 	free(wait_mail(&e, "chantal.gagnon@exemple.ca", 1));
 	st0 = store_size(&e);
 	lg0 = file_size(e.d.log);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long i = 0; i < n; i++) {
 		portail_status s;
 
@@ -567,10 +570,12 @@ test_flood_unknown_addresses(void **state)
 		if (s != PORTAIL_OK)
 			fail_msg("request %ld for %s: %d", i, addr, s);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	st1 = store_size(&e);
 	lg1 = file_size(e.d.log);
-	print_message("# %ld requests for unknown addresses: store %lld -> %lld bytes, log %lld -> %lld\n",
-	    n, st0, st1, lg0, lg1);
+	print_message("# %ld requests for unknown addresses in %.1f s: store %lld -> %lld bytes, "
+	    "log %lld -> %lld\n", n, (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, st0, st1, lg0, lg1);
 	assert_true(st1 - st0 < bound);
 	assert_true(lg1 - lg0 < bound);
 	assert_true(fx_log_has(e.d.log, "result=summary"));
