@@ -1,5 +1,6 @@
 /* flow.c — the parent's flows; see flow.h. */
 #include "flow.h"
+#include "decoy.h"
 
 #include <semaphore.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ struct portail_flow {
 	/* verified against when there is no account, so that an unknown
 	 * address costs what a known one does */
 	char dummy_hash[crypto_pwhash_STRBYTES];
+	/* limits and codes of addresses not on file: nothing durable (decoy.h) */
+	portail_decoy *decoy;
 };
 
 static void
@@ -58,6 +61,8 @@ portail_flow_new(const struct portail_flow_deps *deps, portail_flow **out, porta
 	sodium_bin2hex(pw, sizeof(pw), rnd, sizeof(rnd));
 	r = portail_password_hash(&deps->cfg->password, pw, f->dummy_hash, err);
 	sodium_memzero(pw, sizeof(pw));
+	if (r == PORTAIL_OK)
+		r = portail_decoy_new(&f->decoy, err);
 	if (r != PORTAIL_OK) {
 		sem_destroy(&f->hashes);
 		free(f);
@@ -73,6 +78,7 @@ portail_flow_free(portail_flow *f)
 	if (f == NULL)
 		return;
 	sem_destroy(&f->hashes);
+	portail_decoy_free(f->decoy);
 	free(f);
 }
 
@@ -84,7 +90,7 @@ purpose_ok(const char *p)
 
 portail_status
 portail_flow_code_request(portail_flow *f, const char *email, const char *purpose,
-    const char *lang, int64_t now, int *wait, portail_error *err)
+    const char *lang, int64_t now, int *wait, bool *sent, portail_error *err)
 {
 	const portail_config *cfg = f->d.cfg;
 	struct portail_code_rules rules = { cfg->codes.lifetime, cfg->codes.max_attempts,
@@ -97,9 +103,13 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 	/* where the code or notice goes: an address on record, never the
 	 * spelling typed (DESIGN §2); the typed one only when nothing is sent */
 	const char *to = email;
-	bool has_account;
+	struct portail_mail_row row = { 0 };
+	enum portail_mail_kind kind;
+	bool has_account, stored;
 	portail_status r;
 
+	if (sent != NULL)
+		*sent = false;
 	if (!purpose_ok(purpose))
 		return portail_error_set(err, PORTAIL_ERR_INVALID, "unknown purpose");
 	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
@@ -126,18 +136,39 @@ portail_flow_code_request(portail_flow *f, const char *email, const char *purpos
 	}
 	portail_code_generate(&cfg->codes, code);
 	portail_code_hash(f->d.key, key, purpose, code, hash);
-	r = portail_store_code_issue(f->d.store, key, to, purpose, hash, now, &rules, wait, err);
+	if (action == NOTHING) {
+		/* nothing on file: the limits and a decoy code in memory, nothing
+		 * durable (issue 13), answered as for an address on file */
+		r = portail_decoy_issue(f->decoy, key, purpose, now, &rules, true, true, wait, err);
+		goto out;
+	}
+	/* the table's answer first, so that a full table treats every address alike */
+	r = portail_decoy_issue(f->decoy, key, purpose, now, &rules, false, false, wait, err);
 	if (r != PORTAIL_OK)
 		goto out;
-	if (f->d.mailq != NULL && action != NOTHING) {
-		enum portail_mail_kind kind = action == EXISTS_NOTICE ? PORTAIL_MAIL_ACCOUNT_EXISTS :
-		    strcmp(purpose, "signup") == 0 ? PORTAIL_MAIL_CODE_SIGNUP : PORTAIL_MAIL_CODE_RESET;
-
+	kind = action == EXISTS_NOTICE ? PORTAIL_MAIL_ACCOUNT_EXISTS :
+	    strcmp(purpose, "signup") == 0 ? PORTAIL_MAIL_CODE_SIGNUP : PORTAIL_MAIL_CODE_RESET;
+	/* the mail, queued in the store in the code's own transaction: no code
+	 * counted against the limits without its mail (issue 13) */
+	stored = f->d.mailq != NULL && portail_mailq_stored(f->d.mailq);
+	if (stored && (r = portail_mailq_row(f->d.mailq, kind, lang, to,
+	    action == CODE ? code : NULL, now, now + cfg->codes.lifetime, &row, err)) != PORTAIL_OK)
+		goto out;
+	r = portail_store_code_issue(f->d.store, key, to, purpose, hash, now, &rules,
+	    stored ? &row : NULL, wait, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	(void)portail_decoy_issue(f->decoy, key, purpose, now, &rules, true, false, wait, NULL);
+	if (sent != NULL)
+		*sent = true;
+	if (stored)
+		portail_mailq_kick(f->d.mailq);
+	else if (f->d.mailq != NULL)
 		/* a failed send loses nothing: the code stands, a new one may be asked */
 		r = portail_mailq_send(f->d.mailq, kind, lang, to,
 		    action == CODE ? code : NULL, now + cfg->codes.lifetime, err);
-	}
 out:
+	portail_mail_row_clear(&row);
 	sodium_memzero(code, sizeof(code));
 	sodium_memzero(hash, sizeof(hash));
 	portail_account_clear(&acct);
@@ -166,6 +197,8 @@ portail_flow_code_verify(portail_flow *f, const char *email, const char *purpose
 	portail_ticket_generate(f->d.key, t, thash);
 	r = portail_store_code_verify(f->d.store, key, purpose, chash, thash, now,
 	    PORTAIL_TICKET_LIFETIME, tries_left, err);
+	if (r == PORTAIL_ERR_NO_CODE)   /* none on file: a decoy code answers like a wrong one */
+		r = portail_decoy_verify(f->decoy, key, purpose, now, tries_left);
 	if (r == PORTAIL_OK)
 		memcpy(ticket, t, sizeof(t));
 	sodium_memzero(norm, sizeof(norm));
@@ -699,7 +732,8 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 	unsigned char lt_hash[PORTAIL_HASH_BYTES], chash[PORTAIL_HASH_BYTES];
 	char code[PORTAIL_CODE_MAX + 1] = "", purpose[8 + 2 * PORTAIL_HASH_BYTES];
 	char *key = NULL, *pkey = NULL, *linked = NULL;
-	bool created = false;
+	struct portail_mail_row row = { 0 };
+	bool created = false, stored;
 	portail_status r;
 
 	memset(out, 0, sizeof(*out));
@@ -728,14 +762,22 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 	link_purpose(lt_hash, purpose, sizeof(purpose));
 	portail_code_generate(&cfg->codes, code);
 	portail_code_hash(f->d.key, key, purpose, code, chash);
-	r = portail_store_code_issue(f->d.store, key, email, "link", chash, now, &rules, wait, err);
+	stored = f->d.mailq != NULL && g->known && portail_mailq_stored(f->d.mailq);
+	if (stored && (r = portail_mailq_row(f->d.mailq, PORTAIL_MAIL_CODE_LINK, lang, email, code,
+	    now, now + cfg->codes.lifetime, &row, err)) != PORTAIL_OK)
+		goto out;
+	r = portail_store_code_issue(f->d.store, key, email, "link", chash, now, &rules,
+	    stored ? &row : NULL, wait, err);
 	if (r != PORTAIL_OK)
 		goto out;
 	out->state = PORTAIL_SOCIAL_CODE_SENT;
-	if (f->d.mailq != NULL && g->known)
+	if (stored)
+		portail_mailq_kick(f->d.mailq);
+	else if (f->d.mailq != NULL && g->known)
 		r = portail_mailq_send(f->d.mailq, PORTAIL_MAIL_CODE_LINK, lang, email, code,
 		    now + cfg->codes.lifetime, err);
 out:
+	portail_mail_row_clear(&row);
 	sodium_memzero(code, sizeof(code));
 	sodium_memzero(chash, sizeof(chash));
 	sodium_memzero(lt_hash, sizeof(lt_hash));

@@ -49,10 +49,14 @@ PORTAIL_EXPORT void portail_flow_free(portail_flow *f);
  * "Obtenir un code de vérification" / "Obtenir un nouveau code".
  * purpose: "signup" or "reset". OK whatever the address (see above);
  * TOO_SOON (*wait seconds), RATE_LIMITED, INVALID (malformed address),
- * UNAVAILABLE (directory or store down).
+ * UNAVAILABLE (directory or store down). *sent (may be NULL): whether
+ * anything was recorded and queued (an address on file), for the log
+ * only. An address not on file writes nothing durable: its limits and a
+ * decoy code live in bounded memory (decoy.h).
  */
 PORTAIL_EXPORT portail_status portail_flow_code_request(portail_flow *f, const char *email,
-    const char *purpose, const char *lang, int64_t now, int *wait, portail_error *err);
+    const char *purpose, const char *lang, int64_t now, int *wait, bool *sent,
+    portail_error *err);
 
 /*
  * "Vérifier le code". OK: ticket (PORTAIL_TICKET_LEN + 1 bytes) proves

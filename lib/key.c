@@ -15,10 +15,14 @@
 
 struct portail_key {
 	/* sodium_malloc'd: guarded pages, locked, wiped on free */
-	unsigned char sub[4][crypto_generichash_KEYBYTES];
+	unsigned char sub[5][crypto_generichash_KEYBYTES];
 };
 
 /* crypto_kdf contexts are 8 bytes. */
+_Static_assert(PORTAIL_SEAL_OVERHEAD == crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES,
+    "seal overhead");
+_Static_assert(crypto_secretbox_KEYBYTES == crypto_generichash_KEYBYTES, "subkey size");
+
 static const char kdf_context[crypto_kdf_CONTEXTBYTES + 1] = "portail1";
 
 portail_status
@@ -82,7 +86,7 @@ portail_key_load(const char *path, portail_key **out, portail_error *err)
 		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	for (int use = 1; use <= 3; use++)
+	for (int use = 1; use <= 4; use++)
 		crypto_kdf_derive_from_key(key->sub[use], sizeof(key->sub[use]), (uint64_t)use,
 		    kdf_context, master);
 	sodium_mprotect_readonly(key);
@@ -119,4 +123,23 @@ portail_key_hash(const portail_key *key, enum portail_key_use use,
 	}
 	crypto_generichash_final(&st, out, PORTAIL_HASH_BYTES);
 	sodium_memzero(&st, sizeof(st));
+}
+
+void
+portail_key_seal(const portail_key *key, enum portail_key_use use, const unsigned char *m,
+    size_t len, unsigned char *out)
+{
+	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, m, len, out, key->sub[use]);
+}
+
+portail_status
+portail_key_open(const portail_key *key, enum portail_key_use use, const unsigned char *c,
+    size_t len, unsigned char *out)
+{
+	if (len < PORTAIL_SEAL_OVERHEAD ||
+	    crypto_secretbox_open_easy(out, c + crypto_secretbox_NONCEBYTES,
+	    len - crypto_secretbox_NONCEBYTES, c, key->sub[use]) != 0)
+		return PORTAIL_ERR_INVALID;
+	return PORTAIL_OK;
 }

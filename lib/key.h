@@ -24,7 +24,11 @@ enum portail_key_use {
 	PORTAIL_KEY_CODES = 1,
 	PORTAIL_KEY_TICKETS = 2,
 	PORTAIL_KEY_TOKENS = 3,
+	PORTAIL_KEY_MAIL = 4,           /* seals the codes of queued mail (mail_queue) */
 };
+
+/* What portail_key_seal adds: a random nonce and the MAC (crypto_secretbox). */
+#define PORTAIL_SEAL_OVERHEAD 40
 
 /*
  * Creates path with 32 random bytes, mode 0600, owned by uid:gid (-1:
@@ -44,5 +48,19 @@ PORTAIL_EXPORT void portail_key_free(portail_key *key);
  */
 PORTAIL_EXPORT void portail_key_hash(const portail_key *key, enum portail_key_use use,
     unsigned char out[PORTAIL_HASH_BYTES], const char *const *parts, size_t n_parts);
+
+/*
+ * out (len + PORTAIL_SEAL_OVERHEAD bytes) = nonce || crypto_secretbox_easy
+ * of m under the subkey of use: for a secret that must rest on disk
+ * (a queued mail's code), readable only with the server key.
+ */
+PORTAIL_EXPORT void portail_key_seal(const portail_key *key, enum portail_key_use use,
+    const unsigned char *m, size_t len, unsigned char *out);
+/*
+ * The reverse: out (len - PORTAIL_SEAL_OVERHEAD bytes). PORTAIL_ERR_INVALID
+ * when it is too short or was not sealed with this key and use.
+ */
+PORTAIL_EXPORT portail_status portail_key_open(const portail_key *key, enum portail_key_use use,
+    const unsigned char *c, size_t len, unsigned char *out);
 
 #endif

@@ -492,7 +492,11 @@ struct portail_mailq {
 	pthread_cond_t cond;
 	struct item *head;
 	bool stop;
+	bool kicked;            /* a row was queued in the store since the thread last looked */
 	struct portail_mailq_stats stats;
+	/* attached (portail_mailq_attach): the queue is the store's mail_queue */
+	portail_store *store;
+	const portail_key *key;
 };
 
 static void
@@ -526,6 +530,112 @@ qlog(portail_mailq *q, int prio, const char *fmt, ...)
 	q->log(prio, buf);
 }
 
+/* Back off 2, 4, 8 … 60 s (the same rule for both queues). */
+static int64_t
+backoff(int tries)
+{
+	return tries < 5 ? (1 << tries) : 60;
+}
+
+/*
+ * One row of the store's queue, taken with q->lock released: composed
+ * (its code unsealed only here), sent, then deleted, or rescheduled. A
+ * kill before the delete sends it again after the restart: at least once.
+ */
+static void
+deliver_row(portail_mailq *q, portail_store *st, const portail_key *key,
+    struct portail_mail_row *row)
+{
+	char code[PORTAIL_CODE_MAX + 1] = "", *msg = NULL, why[600] = "";
+	portail_error cerr = { { 0 } };
+	int64_t now = (int64_t)time(NULL);
+	bool transient = true, done = false, ok = false;
+
+	if (now >= row->deadline) {
+		snprintf(why, sizeof(why), "past its deadline before it could be sent");
+		transient = false;
+	} else if (row->code_box != NULL && (row->code_box_len - PORTAIL_SEAL_OVERHEAD >
+	    PORTAIL_CODE_MAX || portail_key_open(key, PORTAIL_KEY_MAIL, row->code_box,
+	    row->code_box_len, (unsigned char *)code) != PORTAIL_OK)) {
+		snprintf(why, sizeof(why), "its code does not open with this server key");
+		transient = false;
+	} else if (portail_mail_compose(q->cfg, (enum portail_mail_kind)row->kind,
+	    row->lang[0] ? row->lang : NULL, row->rcpt, row->code_box ? code : NULL, &msg,
+	    &cerr) != PORTAIL_OK) {
+		snprintf(why, sizeof(why), "not composed: %s", cerr.message);
+		transient = false;
+	} else {
+		ok = send_one(q->cfg, q->smtp_password, row->rcpt, msg, &transient, why,
+		    sizeof(why)) == PORTAIL_OK;
+	}
+	sodium_memzero(code, sizeof(code));
+	if (msg != NULL) {
+		sodium_memzero(msg, strlen(msg));
+		free(msg);
+	}
+	now = (int64_t)time(NULL);
+	if (ok) {
+		done = true;
+	} else {
+		row->tries++;
+		row->next_try = now + backoff(row->tries);
+		done = !transient || row->next_try >= row->deadline;
+	}
+	if (done ? portail_store_mail_delete(st, row->id, &cerr) != PORTAIL_OK :
+	    portail_store_mail_retry(st, row->id, row->tries, row->next_try, &cerr) != PORTAIL_OK)
+		qlog(q, LOG_ERR, "mail queue: %s", cerr.message);
+	pthread_mutex_lock(&q->lock);
+	if (ok) {
+		q->stats.sent++;
+		qlog(q, LOG_INFO, "mail to=%s sent", row->rcpt);
+	} else {
+		q->stats.last_failure = now;
+		snprintf(q->stats.last_error, sizeof(q->stats.last_error), "%s", why);
+		if (done) {
+			q->stats.failed++;
+			qlog(q, LOG_ERR, "mail to=%s given up after %d tries: %s", row->rcpt,
+			    row->tries, why);
+		} else {
+			qlog(q, LOG_WARNING, "mail to=%s failed (try %d, again in %lld s): %s",
+			    row->rcpt, row->tries, (long long)(row->next_try - now), why);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* The store's queue, until stop; called and returns with q->lock held. */
+static void
+stored_main(portail_mailq *q)
+{
+	while (!q->stop) {
+		portail_store *st = q->store;
+		const portail_key *key = q->key;
+		struct portail_mail_row row;
+		struct timespec ts;
+		int64_t now = (int64_t)time(NULL), next_due = 0, wake;
+		portail_status r;
+
+		q->kicked = false;
+		pthread_mutex_unlock(&q->lock);
+		r = portail_store_mail_next(st, now, &row, &next_due, NULL);
+		if (r == PORTAIL_OK) {
+			deliver_row(q, st, key, &row);
+			portail_mail_row_clear(&row);
+			pthread_mutex_lock(&q->lock);
+			continue;
+		}
+		pthread_mutex_lock(&q->lock);
+		if (q->stop || q->kicked)
+			continue;
+		/* none due: until the first is, or a new one is queued; the store
+		 * unreachable: again in 5 s */
+		wake = r != PORTAIL_ERR_UNKNOWN ? now + 5 : next_due > 0 ? next_due : now + 3600;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(wake > now ? wake - now : 1);
+		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+	}
+}
+
 static void *
 mailq_main(void *arg)
 {
@@ -535,6 +645,11 @@ mailq_main(void *arg)
 	while (!q->stop) {
 		struct item *it = NULL, **pp;
 		int64_t now = (int64_t)time(NULL), next = 0;
+
+		if (q->store != NULL && q->head == NULL) {
+			stored_main(q);
+			break;
+		}
 
 		/* the first message due */
 		for (pp = &q->head; *pp != NULL; pp = &(*pp)->next) {
@@ -590,7 +705,7 @@ mailq_main(void *arg)
 			snprintf(q->stats.last_error, sizeof(q->stats.last_error), "%s", why);
 			it->tries++;
 			/* back off 2, 4, 8 … 60 s, while the message is still useful */
-			it->next_try = now + (it->tries < 5 ? (1 << it->tries) : 60);
+			it->next_try = now + backoff(it->tries);
 			if (!transient || it->next_try >= it->deadline) {
 				q->stats.failed++;
 				q->stats.queued--;
@@ -686,6 +801,67 @@ portail_mailq_free(portail_mailq *q)
 	free(q);
 }
 
+void
+portail_mailq_attach(portail_mailq *q, portail_store *st, const portail_key *key)
+{
+	pthread_mutex_lock(&q->lock);
+	q->store = st;
+	q->key = key;
+	q->kicked = true;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+bool
+portail_mailq_stored(portail_mailq *q)
+{
+	bool r;
+
+	pthread_mutex_lock(&q->lock);
+	r = q->store != NULL;
+	pthread_mutex_unlock(&q->lock);
+	return r;
+}
+
+portail_status
+portail_mailq_row(portail_mailq *q, enum portail_mail_kind kind, const char *lang,
+    const char *to, const char *code, int64_t now, int64_t deadline,
+    struct portail_mail_row *row, portail_error *err)
+{
+	memset(row, 0, sizeof(*row));
+	if (code != NULL && strlen(code) > PORTAIL_CODE_MAX)
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "code longer than %d", PORTAIL_CODE_MAX);
+	if (q->key == NULL)
+		return portail_error_set(err, PORTAIL_ERR_CONFIG, "mail queue not attached to a store");
+	row->kind = (int)kind;
+	snprintf(row->lang, sizeof(row->lang), "%s", lang == NULL ? "" :
+	    strcmp(lang, "en") == 0 ? "en" : "fr");
+	row->deadline = deadline;
+	row->next_try = now;
+	if ((row->rcpt = strdup(to)) == NULL)
+		goto nomem;
+	if (code != NULL) {
+		row->code_box_len = strlen(code) + PORTAIL_SEAL_OVERHEAD;
+		if ((row->code_box = malloc(row->code_box_len)) == NULL)
+			goto nomem;
+		portail_key_seal(q->key, PORTAIL_KEY_MAIL, (const unsigned char *)code, strlen(code),
+		    row->code_box);
+	}
+	return PORTAIL_OK;
+nomem:
+	portail_mail_row_clear(row);
+	return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+}
+
+void
+portail_mailq_kick(portail_mailq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->kicked = true;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
 portail_status
 portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind, const char *lang,
     const char *to, const char *code, int64_t deadline, portail_error *err)
@@ -694,6 +870,18 @@ portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind, const char *la
 
 	if (code != NULL && strlen(code) > PORTAIL_CODE_MAX)
 		return portail_error_set(err, PORTAIL_ERR_INVALID, "code longer than %d", PORTAIL_CODE_MAX);
+	if (portail_mailq_stored(q)) {
+		struct portail_mail_row row;
+		portail_status r;
+
+		r = portail_mailq_row(q, kind, lang, to, code, (int64_t)time(NULL), deadline, &row, err);
+		if (r == PORTAIL_OK)
+			r = portail_store_mail_add(q->store, &row, err);
+		portail_mail_row_clear(&row);
+		if (r == PORTAIL_OK)
+			portail_mailq_kick(q);
+		return r;
+	}
 	if ((it = calloc(1, sizeof(*it))) == NULL || (it->to = strdup(to)) == NULL) {
 		free(it);
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
@@ -723,9 +911,16 @@ portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind, const char *la
 void
 portail_mailq_stats(portail_mailq *q, struct portail_mailq_stats *out)
 {
+	portail_store *st;
+	unsigned long n;
+
 	pthread_mutex_lock(&q->lock);
 	*out = q->stats;
+	st = q->store;
 	pthread_mutex_unlock(&q->lock);
+	/* attached: what waits is what the store holds, kills and restarts included */
+	if (st != NULL && portail_store_mail_count(st, &n, NULL) == PORTAIL_OK)
+		out->queued = n;
 }
 
 portail_status

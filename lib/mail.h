@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "key.h"
+#include "store.h"
 
 enum portail_mail_kind {
 	PORTAIL_MAIL_CODE_SIGNUP,
@@ -46,7 +48,10 @@ PORTAIL_EXPORT portail_status portail_mail_compose(const portail_config *cfg,
 /* Starts the queue thread. cfg is borrowed. Reads [mail] password_file now. */
 PORTAIL_EXPORT portail_status portail_mailq_new(const portail_config *cfg, portail_log_fn log,
     portail_mailq **out, portail_error *err);
-/* Stops the thread (a message being sent is finished; the rest is dropped, counted in the log). */
+/*
+ * Stops the thread (a message being sent is finished; the rest is dropped,
+ * counted in the log, unless attached: then it waits in the store).
+ */
 PORTAIL_EXPORT void portail_mailq_free(portail_mailq *q);
 
 /*
@@ -60,8 +65,30 @@ PORTAIL_EXPORT void portail_mailq_free(portail_mailq *q);
 PORTAIL_EXPORT portail_status portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind,
     const char *lang, const char *to, const char *code, int64_t deadline, portail_error *err);
 
+/*
+ * Makes the queue durable: from now on it is the store's mail_queue
+ * (DESIGN §2), codes sealed with key (PORTAIL_KEY_MAIL); portail_mailq_send
+ * queues there, and the thread sends from there, at least once across
+ * kills and restarts, with the same backoff. Both are borrowed and must
+ * outlive the queue. Messages queued in memory before are sent first.
+ */
+PORTAIL_EXPORT void portail_mailq_attach(portail_mailq *q, portail_store *st,
+    const portail_key *key);
+/* True once attached. */
+PORTAIL_EXPORT bool portail_mailq_stored(portail_mailq *q);
+/*
+ * The store row for a message (attached queues only): for a caller that
+ * queues it in its own transaction (portail_store_code_issue), then
+ * calls portail_mailq_kick. Clear it with portail_mail_row_clear.
+ */
+PORTAIL_EXPORT portail_status portail_mailq_row(portail_mailq *q, enum portail_mail_kind kind,
+    const char *lang, const char *to, const char *code, int64_t now, int64_t deadline,
+    struct portail_mail_row *row, portail_error *err);
+/* Tells the thread a row was queued. */
+PORTAIL_EXPORT void portail_mailq_kick(portail_mailq *q);
+
 struct portail_mailq_stats {
-	unsigned long queued;           /* waiting now */
+	unsigned long queued;           /* waiting now (attached: in the store) */
 	unsigned long sent;
 	unsigned long failed;           /* given up */
 	int64_t last_failure;           /* epoch, 0 none */

@@ -113,6 +113,19 @@ static const char *const migrations[] = {
 	");",
 	/* 3 -> 4: keys by the address identity rule (issue 11); see rekey() */
 	"SELECT portail_rekey();",
+	/* 4 -> 5: the mail queue (issue 13); a code only sealed (portail_key_seal).
+	 * IF NOT EXISTS: a store set back to an older version by hand keeps it */
+	"CREATE TABLE IF NOT EXISTS mail_queue ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind INTEGER NOT NULL,"
+	"  lang TEXT NOT NULL,"
+	"  rcpt TEXT NOT NULL,"
+	"  code_box BLOB,"
+	"  deadline INTEGER NOT NULL,"
+	"  next_try INTEGER NOT NULL,"
+	"  tries INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX IF NOT EXISTS mail_queue_due ON mail_queue (next_try);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1063,10 +1076,143 @@ out:
 
 /* ---- codes and tickets ------------------------------------------------------ */
 
+/* Inserts a mail_queue row; the caller holds the lock. */
+static portail_status
+mail_insert(portail_store *st, const struct portail_mail_row *m, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+
+	if ((s = prep(st, "INSERT INTO mail_queue (kind, lang, rcpt, code_box, deadline, next_try, "
+	    "tries) VALUES (?, ?, ?, ?, ?, ?, 0)")) == NULL)
+		return db_err(st, err, "mail queue");
+	sqlite3_bind_int(s, 1, m->kind);
+	sqlite3_bind_text(s, 2, m->lang, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, m->rcpt, -1, SQLITE_STATIC);
+	if (m->code_box != NULL)
+		sqlite3_bind_blob(s, 4, m->code_box, (int)m->code_box_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 4);
+	sqlite3_bind_int64(s, 5, m->deadline);
+	sqlite3_bind_int64(s, 6, m->next_try);
+	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "mail queue");
+	release(st, s);
+	return r;
+}
+
+void
+portail_mail_row_clear(struct portail_mail_row *m)
+{
+	if (m == NULL)
+		return;
+	free(m->rcpt);
+	if (m->code_box != NULL) {
+		sodium_memzero(m->code_box, m->code_box_len);
+		free(m->code_box);
+	}
+	memset(m, 0, sizeof(*m));
+}
+
+portail_status
+portail_store_mail_add(portail_store *st, const struct portail_mail_row *m, portail_error *err)
+{
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	r = mail_insert(st, m, err);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_mail_next(portail_store *st, int64_t now, struct portail_mail_row *out,
+    int64_t *next_due, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	*next_due = 0;
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "SELECT id, kind, lang, rcpt, code_box, deadline, next_try, tries "
+	    "FROM mail_queue ORDER BY next_try, id LIMIT 1")) == NULL) {
+		r = db_err(st, err, "mail queue");
+		goto out;
+	}
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? PORTAIL_ERR_UNKNOWN : db_err(st, err, "mail queue");
+		release(st, s);
+		goto out;
+	}
+	if (sqlite3_column_int64(s, 6) > now) {
+		*next_due = sqlite3_column_int64(s, 6);
+		r = PORTAIL_ERR_UNKNOWN;
+		release(st, s);
+		goto out;
+	}
+	out->id = sqlite3_column_int64(s, 0);
+	out->kind = sqlite3_column_int(s, 1);
+	snprintf(out->lang, sizeof(out->lang), "%s", (const char *)sqlite3_column_text(s, 2));
+	out->rcpt = col_text(s, 3);
+	if (sqlite3_column_type(s, 4) == SQLITE_BLOB && sqlite3_column_bytes(s, 4) > 0) {
+		out->code_box_len = (size_t)sqlite3_column_bytes(s, 4);
+		if ((out->code_box = malloc(out->code_box_len)) != NULL)
+			memcpy(out->code_box, sqlite3_column_blob(s, 4), out->code_box_len);
+	}
+	out->deadline = sqlite3_column_int64(s, 5);
+	out->next_try = sqlite3_column_int64(s, 6);
+	out->tries = sqlite3_column_int(s, 7);
+	release(st, s);
+	if (out->rcpt == NULL || (out->code_box_len > 0 && out->code_box == NULL)) {
+		portail_mail_row_clear(out);
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r = PORTAIL_OK;
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_mail_retry(portail_store *st, int64_t id, int tries, int64_t next_try,
+    portail_error *err)
+{
+	return run1(st, "UPDATE mail_queue SET tries = ?, next_try = ? WHERE id = ?", "mail queue",
+	    false, err, "iii", (int64_t)tries, next_try, id);
+}
+
+portail_status
+portail_store_mail_delete(portail_store *st, int64_t id, portail_error *err)
+{
+	return run1(st, "DELETE FROM mail_queue WHERE id = ?", "mail queue", false, err, "i", id);
+}
+
+portail_status
+portail_store_mail_count(portail_store *st, unsigned long *n, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = prep(st, "SELECT count(*) FROM mail_queue")) == NULL ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		r = db_err(st, err, "mail queue");
+	} else {
+		*n = (unsigned long)sqlite3_column_int64(s, 0);
+		r = PORTAIL_OK;
+	}
+	release(st, s);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
 portail_status
 portail_store_code_issue(portail_store *st, const char *key, const char *email,
     const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES], int64_t now,
-    const struct portail_code_rules *rules, int *wait, portail_error *err)
+    const struct portail_code_rules *rules, const struct portail_mail_row *mail, int *wait,
+    portail_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	portail_status r;
@@ -1126,6 +1272,11 @@ portail_store_code_issue(portail_store *st, const char *key, const char *email,
 	sqlite3_bind_int64(s, 6, now + rules->lifetime);
 	sqlite3_bind_int(s, 7, rules->max_attempts);
 	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "verification");
+	release(st, s);
+	s = NULL;
+	/* the mail that carries the code, in the same transaction: both or neither */
+	if (r == PORTAIL_OK && mail != NULL)
+		r = mail_insert(st, mail, err);
 out:
 	release(st, s);
 	return end(st, r, false, err);

@@ -147,15 +147,56 @@ struct portail_code_rules {
 	int max_per_day;
 };
 
+/* ---- the mail queue (DESIGN §2: queued durably) ------------------------------ */
+
+/*
+ * A queued message: what composes it (mail.h's kind, lang "" for the
+ * default, the recipient) and, for a code, the code sealed with the
+ * server key (portail_key_seal, PORTAIL_KEY_MAIL): never a code in clear.
+ */
+struct portail_mail_row {
+	int64_t id;
+	int kind;
+	char lang[3];
+	char *rcpt;
+	unsigned char *code_box;        /* NULL: no code */
+	size_t code_box_len;
+	int64_t deadline;               /* given up after */
+	int64_t next_try;
+	int tries;
+};
+
+/* Frees the strings (the box wiped) and zeroes the struct. */
+PORTAIL_EXPORT void portail_mail_row_clear(struct portail_mail_row *m);
+/* Queues m (its id and tries ignored). */
+PORTAIL_EXPORT portail_status portail_store_mail_add(portail_store *st,
+    const struct portail_mail_row *m, portail_error *err);
+/*
+ * The message due first (next_try <= now) into *out (clear it);
+ * UNKNOWN when none is due, *next_due then the time the first one is
+ * (0: the queue is empty).
+ */
+PORTAIL_EXPORT portail_status portail_store_mail_next(portail_store *st, int64_t now,
+    struct portail_mail_row *out, int64_t *next_due, portail_error *err);
+PORTAIL_EXPORT portail_status portail_store_mail_retry(portail_store *st, int64_t id, int tries,
+    int64_t next_try, portail_error *err);
+/* Sent or given up. */
+PORTAIL_EXPORT portail_status portail_store_mail_delete(portail_store *st, int64_t id,
+    portail_error *err);
+PORTAIL_EXPORT portail_status portail_store_mail_count(portail_store *st, unsigned long *n,
+    portail_error *err);
+
 /*
  * Issues a code for (key, purpose): checks the rate limits (TOO_SOON with
  * *wait seconds, RATE_LIMITED), records the issuance, and replaces any
  * previous verification (which dies with it). email is the address as
- * typed, kept for the account.
+ * typed, kept for the account. mail (may be NULL): the message that
+ * carries the code, queued in the same transaction.
  */
 PORTAIL_EXPORT portail_status portail_store_code_issue(portail_store *st, const char *key,
     const char *email, const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES],
-    int64_t now, const struct portail_code_rules *rules, int *wait, portail_error *err);
+    int64_t now, const struct portail_code_rules *rules, const struct portail_mail_row *mail,
+    int *wait, portail_error *err);
 
 /*
  * Checks a code. OK: the verification is marked verified and bound to the

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct op_result {
 	const char *reason;             /* for the log line */
 	long long provider_us;          /* > 0: a provider was asked, for so long (logged) */
 	char identity[300];             /* a social identity, provider:subject (logged) */
+	bool summarised;                /* counted in a line per peer per minute, not logged alone */
 };
 
 typedef void (*op_fn)(struct op_ctx *ctx, struct op_result *res);
@@ -310,6 +312,7 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 	portail_error err = { { 0 } };
 	int64_t now = (int64_t)time(NULL);
 	int wait = 0;
+	bool sent = false;
 	portail_status s;
 
 	ctx->user = str(ctx, "email");
@@ -317,7 +320,11 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 		return;
 	maybe_gc(ctx->d, now);
 	s = portail_flow_code_request(ctx->d->flow, str(ctx, "email"), str(ctx, "purpose"),
-	    lang_of(ctx), now, &wait, &err);
+	    lang_of(ctx), now, &wait, &sent, &err);
+	/* a request that sent nothing, or was refused by the limits, is one
+	 * of a flood's: counted, not logged one by one (issue 13) */
+	res->summarised = (s == PORTAIL_OK && !sent) || s == PORTAIL_ERR_TOO_SOON ||
+	    s == PORTAIL_ERR_RATE_LIMITED;
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		if (s == PORTAIL_ERR_TOO_SOON)
@@ -1175,6 +1182,58 @@ ops_error_line(portail_status s, const char *message, size_t *len)
 	return line;
 }
 
+/*
+ * Summarised decisions: one line per peer (uid) per minute with their
+ * count, from a fixed table (a peer pushed out by others loses its
+ * count, which the next line then misses: "at most").
+ */
+#define SUMMARY_PEERS 64
+
+static struct {
+	pthread_mutex_t lock;
+	struct {
+		bool used;
+		uid_t uid;
+		time_t noted;
+		unsigned long count;
+	} p[SUMMARY_PEERS];
+} summary = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void
+log_summarised(const char *op, const struct peer *peer)
+{
+	time_t now = time(NULL);
+	unsigned long count = 0;
+	int i, victim = 0;
+
+	pthread_mutex_lock(&summary.lock);
+	for (i = 0; i < SUMMARY_PEERS; i++) {
+		if (summary.p[i].used && summary.p[i].uid == peer->uid)
+			break;
+		if (!summary.p[i].used || (summary.p[victim].used &&
+		    summary.p[i].noted < summary.p[victim].noted))
+			victim = i;
+	}
+	if (i == SUMMARY_PEERS) {
+		i = victim;
+		summary.p[i].used = true;
+		summary.p[i].uid = peer->uid;
+		summary.p[i].noted = 0;
+		summary.p[i].count = 0;
+	}
+	summary.p[i].count++;
+	if (summary.p[i].noted == 0 || now - summary.p[i].noted >= 60) {
+		count = summary.p[i].count;
+		summary.p[i].count = 0;
+		summary.p[i].noted = now;
+	}
+	pthread_mutex_unlock(&summary.lock);
+	if (count > 0)
+		log_msg(LOG_NOTICE, "op=%s uid=%u result=summary count=%lu (requests that sent "
+		    "nothing or were refused by the code limits, in the last minute at most)",
+		    op, (unsigned)peer->uid, count);
+}
+
 static void
 log_decision(const struct daemon *d, const struct peer *peer, const char *op, bool quiet,
     const struct op_ctx *ctx, const struct op_result *res)
@@ -1184,6 +1243,10 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	const char *result, *reason = res->reason;
 	const char *who = ctx->user;
 
+	if (res->summarised) {
+		log_summarised(op, peer);
+		return;
+	}
 	switch (res->status) {
 	case PORTAIL_OK:
 		result = "ok";

@@ -311,6 +311,8 @@ main(int argc, char **argv)
 		unlink(socket_path);
 		return 2;
 	}
+	/* mail from now on queued in the store: a kill loses none (DESIGN §2) */
+	portail_mailq_attach(d.mailq, d.store, d.key);
 	{
 		struct portail_flow_deps deps = { d.cfg, d.store, d.gpi, d.mailq, d.key,
 			d.providers };

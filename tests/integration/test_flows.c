@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -513,6 +514,117 @@ test_password_policy(void **state)
 	env_stop(&e);
 }
 
+static long long
+file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+static long long
+store_size(struct env *e)
+{
+	char p[800];
+	long long n;
+
+	snprintf(p, sizeof(p), "%s/state/portail.db", e->dir);
+	n = file_size(p);
+	snprintf(p, sizeof(p), "%s/state/portail.db-wal", e->dir);
+	return n + file_size(p);
+}
+
+/*
+ * Issue 13 item 4: code requests for addresses not on file write nothing
+ * durable and log one line per peer per minute; their answers, limits and
+ * later code.verify are those of an address on file. FLOOD_N requests
+ * (PORTAIL_TEST_FLOOD overrides), the bound 1 MB per 50,000 scaled.
+ */
+static void
+test_flood_unknown_addresses(void **state)
+{
+	struct env e;
+	json_t *known = NULL, *a = NULL, *b = NULL;
+	long long st0, lg0, st1, lg1, bound;
+	long n = 50000;
+	const char *env_n = getenv("PORTAIL_TEST_FLOOD");
+	char addr[64], *m, code[8];
+	int tries_known = -1, tries_unknown = -2;
+	struct timespec t0, t1;
+
+	if (env_n != NULL && atol(env_n) > 0)
+		n = atol(env_n);
+	bound = 1000000LL * n / 50000;
+	env_start(&e, "", "[codes]\nresend_interval = 2\n");
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &known), PORTAIL_OK);
+	free(wait_mail(&e, "chantal.gagnon@exemple.ca", 1));
+	st0 = store_size(&e);
+	lg0 = file_size(e.d.log);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long i = 0; i < n; i++) {
+		portail_status s;
+
+		/* distinct addresses, none on record */
+		snprintf(addr, sizeof(addr), "x%ld.%lx@inconnu.ca", i, (unsigned long)random());
+		s = code_request(&e, addr, i % 10 == 0 ? "signup" : "reset", i == 0 ? &a : NULL);
+		if (s != PORTAIL_OK)
+			fail_msg("request %ld for %s: %d", i, addr, s);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	st1 = store_size(&e);
+	lg1 = file_size(e.d.log);
+	print_message("# %ld requests for unknown addresses in %.1f s: store %lld -> %lld bytes, "
+	    "log %lld -> %lld\n", n, (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, st0, st1, lg0, lg1);
+	assert_true(st1 - st0 < bound);
+	assert_true(lg1 - lg0 < bound);
+	assert_true(fx_log_has(e.d.log, "result=summary"));
+	/* one answer for all */
+	assert_true(json_equal(known, a));
+	json_decref(a);
+	json_decref(known);
+	/* past the resend interval: a new code for each, then "too soon" for each */
+	sleep(2);
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &known), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "encore.personne@inconnu.ca", "signup", &a), PORTAIL_OK);
+	assert_true(json_equal(known, a));
+	json_decref(a);
+	json_decref(known);
+	known = a = b = NULL;
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &a), PORTAIL_ERR_TOO_SOON);
+	assert_int_equal(code_request(&e, "encore.personne@inconnu.ca", "signup", &b), PORTAIL_ERR_TOO_SOON);
+	assert_true(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	m = wait_mail(&e, "chantal.gagnon@exemple.ca", 2);
+	code_in(m, code);
+	free(m);
+	/* code.verify: the unknown address answers like a wrong code, try for try */
+	for (int i = 0; i < 5; i++) {
+		portail_status sk, su;
+
+		a = b = NULL;
+		sk = code_verify(&e, "chantal.gagnon@exemple.ca", "signup", i == 4 ? code : "000000",
+		    NULL, &a);
+		su = code_verify(&e, "encore.personne@inconnu.ca", "signup", "000000", NULL, &b);
+		if (i < 4) {
+			assert_int_equal(sk, PORTAIL_ERR_WRONG_CODE);
+			assert_int_equal(su, sk);
+			tries_known = (int)json_integer_value(json_object_get(a, "tries_left"));
+			tries_unknown = (int)json_integer_value(json_object_get(b, "tries_left"));
+			assert_int_equal(tries_known, tries_unknown);
+			assert_true(json_equal(a, b));
+		} else {
+			/* the real code still works; the unknown one's last try is gone */
+			assert_int_equal(sk, PORTAIL_OK);
+			assert_int_equal(su, PORTAIL_ERR_TOO_MANY_TRIES);
+		}
+		json_decref(a);
+		json_decref(b);
+	}
+	env_stop(&e);
+}
+
 static void
 test_no_enumeration(void **state)
 {
@@ -734,6 +846,107 @@ test_smtp_down_nothing_lost(void **state)
 	}
 	free(m);
 	assert_true(fx_log_has(e.d.log, "failed (try 1"));
+	env_stop(&e);
+}
+
+/* True when the file at path holds needle (bytes). */
+static bool
+file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n = strlen(needle), cap = 1 << 20, len = 0;
+	char *buf;
+	bool found = false;
+
+	if (f == NULL)
+		return false;
+	buf = malloc(cap);
+	assert_non_null(buf);
+	for (;;) {
+		size_t got = fread(buf + len, 1, cap - len, f);
+
+		len += got;
+		if (got == 0 || len == cap) {
+			for (size_t i = 0; i + n <= len; i++)
+				if (memcmp(buf + i, needle, n) == 0)
+					found = true;
+			if (got == 0 || found || len < n)
+				break;
+			memmove(buf, buf + len - (n - 1), n - 1);
+			len = n - 1;
+		}
+	}
+	fclose(f);
+	free(buf);
+	return found;
+}
+
+/*
+ * Issue 13 item 5: the SMTP server hung (SIGSTOP), a code asked for,
+ * portaild killed: the mail waits in the store (its code sealed, never in
+ * clear), and once portaild is back with the server, it arrives and its
+ * code works.
+ */
+static void
+test_killed_with_mail_queued(void **state)
+{
+	struct env e;
+	json_t *st = NULL;
+	char path[800], pidfile[800], code[8], ticket[64], *m;
+	int sink_pid = 0, status = 0;
+	FILE *f;
+
+	env_start(&e, "", "");
+	snprintf(pidfile, sizeof(pidfile), "%s/pid", e.sink);
+	f = fopen(pidfile, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &sink_pid), 1);
+	fclose(f);
+	assert_int_equal(kill(sink_pid, SIGSTOP), 0);
+	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", NULL), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "marc.roy@exemple.ca", "signup", NULL), PORTAIL_OK);
+	assert_int_equal(portail_client_status(e.c, &st, NULL), PORTAIL_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "mail"), "queued")), 2);
+	json_decref(st);
+	kill(e.d.pid, SIGKILL);
+	waitpid(e.d.pid, NULL, 0);
+	e.d.pid = 0;
+	portail_client_free(e.c);
+	e.c = NULL;
+	/* what rests on disk: the rows, no code in clear */
+	snprintf(path, sizeof(path), "%s/state/portail.db-wal", e.dir);
+	assert_true(file_has(path, "chantal.gagnon@exemple.ca") ||
+	    (snprintf(path, sizeof(path), "%s/state/portail.db", e.dir) > 0 &&
+	    file_has(path, "chantal.gagnon@exemple.ca")));
+	/* the server back, portaild restarted on the same store */
+	assert_int_equal(kill(sink_pid, SIGCONT), 0);
+	if (!fx_daemon_start(&e.d, e.dir, e.conf, e.sock, &status))
+		fail_msg("restart: exit %d", status);
+	assert_int_equal(portail_client_new(e.sock, 0, &e.c), PORTAIL_OK);
+	m = wait_mail(&e, "chantal.gagnon@exemple.ca", 1);
+	code_in(m, code);
+	free(m);
+	free(wait_mail(&e, "Marc.Roy@Exemple.CA", 1));
+	snprintf(path, sizeof(path), "%s/state/portail.db", e.dir);
+	assert_false(file_has(path, code));
+	snprintf(path, sizeof(path), "%s/state/portail.db-wal", e.dir);
+	assert_false(file_has(path, code));
+	assert_int_equal(code_verify(&e, "chantal.gagnon@exemple.ca", "signup", code, ticket, NULL),
+	    PORTAIL_OK);
+	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, NULL), PORTAIL_OK);
+	/* the queue is empty, by the store's count */
+	for (int i = 0; i < 100; i++) {
+		long long q;
+
+		st = NULL;
+		assert_int_equal(portail_client_status(e.c, &st, NULL), PORTAIL_OK);
+		q = json_integer_value(json_object_get(json_object_get(st, "mail"), "queued"));
+		json_decref(st);
+		if (q == 0)
+			break;
+		assert_true(i < 99);
+		usleep(100000);
+	}
 	env_stop(&e);
 }
 
@@ -1580,7 +1793,8 @@ test_migration_rekeys(void **state)
 	    "SELECT 'issuance=' || email_key FROM issuance;\n"
 	    "PRAGMA foreign_key_check;\n");
 	print_message("# %s", out);
-	assert_non_null(strstr(out, "4\n"));
+	/* 3 -> 4 rekeys, 4 -> 5 adds the mail queue */
+	assert_int_equal(strncmp(out, "5\n", 2), 0);
 	/* recomputed: É kept (no case-fold), ß kept (another domain) */
 	assert_non_null(strstr(out, "\xc3\x89lise@exemple.ca=\xc3\x89lise@exemple.ca\n"));
 	assert_non_null(strstr(out, "julien.tremblay@ma\xc3\x9f""awippi.ca=julien.tremblay@xn--maawippi-rya.ca\n"));
@@ -1620,7 +1834,7 @@ test_migration_rekeys(void **state)
 	if (!fx_daemon_start(&e.d, e.dir, e.conf, e.sock, &st))
 		fail_msg("restart: exit %d (%s)", st, e.d.log);
 	out = store_sql(&e, "PRAGMA user_version;\nSELECT count(*) FROM accounts;\n");
-	assert_string_equal(out, "4\n5\n");
+	assert_string_equal(out, "5\n5\n");
 	free(out);
 	env_stop(&e);
 }
@@ -1639,9 +1853,11 @@ main(void)
 		cmocka_unit_test(test_ticket_rules),
 		cmocka_unit_test(test_password_policy),
 		cmocka_unit_test(test_no_enumeration),
+		cmocka_unit_test(test_flood_unknown_addresses),
 		cmocka_unit_test(test_unprivileged_cannot_enumerate),
 		cmocka_unit_test(test_mixed_case_each_step),
 		cmocka_unit_test(test_smtp_down_nothing_lost),
+		cmocka_unit_test(test_killed_with_mail_queued),
 		cmocka_unit_test(test_directory_down),
 		cmocka_unit_test(test_no_grace_is_unavailable),
 		cmocka_unit_test(test_lockout_and_reset_unlocks),
