@@ -818,6 +818,115 @@ test_lockout_and_reset_unlocks(void **state)
 	env_stop(&e);
 }
 
+/* ---- lockout under concurrency -------------------------------------------- */
+
+struct guesser {
+	const char *sock;
+	int tries;
+	int refused, locked, other;
+};
+
+static void *
+guess(void *arg)
+{
+	struct guesser *g = arg;
+	portail_client *c = NULL;
+
+	if (portail_client_new(g->sock, 0, &c) != PORTAIL_OK) {
+		g->other = g->tries;
+		return NULL;
+	}
+	for (int i = 0; i < g->tries; i++) {
+		json_t *r = json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email",
+		    "chantal.gagnon@exemple.ca", "password", "mauvais");
+		portail_status st = portail_client_call(c, r, NULL, NULL);
+
+		json_decref(r);
+		if (st == PORTAIL_ERR_REFUSED)
+			g->refused++;
+		else if (st == PORTAIL_ERR_LOCKED)
+			g->locked++;
+		else
+			g->other++;
+	}
+	portail_client_free(c);
+	return NULL;
+}
+
+static json_int_t
+verified(struct env *e)
+{
+	json_t *a = NULL;
+	json_int_t n;
+
+	assert_int_equal(admin(e, "status", NULL, &a), PORTAIL_OK);
+	n = json_integer_value(json_object_get(json_object_get(a, "passwords"), "verified"));
+	json_decref(a);
+	return n;
+}
+
+/*
+ * Clients x tries concurrent wrong passwords: the attempt is reserved in
+ * the store before the hash, so at most max_failures (10) passwords are
+ * verified before the lock (counted by the daemon's status), and the
+ * failure count is exact.
+ */
+static void
+lockout_race(int clients, int tries)
+{
+	struct env e;
+	struct guesser g[12];
+	pthread_t t[12];
+	json_t *a = NULL;
+	json_int_t before, n;
+	int refused = 0, locked = 0, other = 0;
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	/* within the budget a right password still signs in, and resets */
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "mauvais", NULL),
+		    PORTAIL_ERR_REFUSED);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	before = verified(&e);
+	for (int i = 0; i < clients; i++) {
+		g[i] = (struct guesser){ .sock = e.sock, .tries = tries };
+		assert_int_equal(pthread_create(&t[i], NULL, guess, &g[i]), 0);
+	}
+	for (int i = 0; i < clients; i++) {
+		pthread_join(t[i], NULL);
+		refused += g[i].refused;
+		locked += g[i].locked;
+		other += g[i].other;
+	}
+	n = verified(&e) - before;
+	print_message("# %d x %d wrong passwords: %lld verified, %d refused, %d locked\n",
+	    clients, tries, (long long)n, refused, locked);
+	assert_int_equal(other, 0);
+	assert_int_equal(refused + locked, clients * tries);
+	assert_true(n <= 10);
+	assert_int_equal(refused, n);
+	assert_int_equal(admin(&e, "account.show", "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "account"), "failures")), 10);
+	json_decref(a);
+	/* locked: the right password is not even tried */
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_ERR_LOCKED);
+	assert_int_equal(verified(&e) - before, n);
+	env_stop(&e);
+}
+
+static void
+test_lockout_4x10_concurrent(void **state)
+{
+	lockout_race(4, 10);
+}
+
+static void
+test_lockout_12x3_concurrent(void **state)
+{
+	lockout_race(12, 3);
+}
+
 static void
 test_admin_accounts(void **state)
 {
@@ -1645,6 +1754,8 @@ main(void)
 		cmocka_unit_test(test_directory_down),
 		cmocka_unit_test(test_no_grace_is_unavailable),
 		cmocka_unit_test(test_lockout_and_reset_unlocks),
+		cmocka_unit_test(test_lockout_4x10_concurrent),
+		cmocka_unit_test(test_lockout_12x3_concurrent),
 		cmocka_unit_test(test_admin_accounts),
 		cmocka_unit_test(test_admin_ops_need_admin),
 		cmocka_unit_test(test_two_processes_hammering),
