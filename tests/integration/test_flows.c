@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1156,6 +1157,102 @@ test_expired_when_children_leave(void **state)
 	env_stop(&e);
 }
 
+/* ---- a hung directory and the bulkhead -------------------------------------- */
+
+struct dirbound {
+	const char *sock;
+	atomic_int *in_flight;
+	portail_status s;
+	char error[32];
+};
+
+/* One directory-bound request (an admin lookup), counted while in flight. */
+static void *
+dirbound_lookup(void *arg)
+{
+	struct dirbound *b = arg;
+	portail_client *c = NULL;
+	json_t *a = NULL, *r;
+
+	atomic_fetch_add(b->in_flight, 1);
+	b->s = PORTAIL_ERR_IO;
+	if (portail_client_new(b->sock, 0, &c) == PORTAIL_OK) {
+		r = json_pack("{s:s, s:s}", "op", "gpi.lookup", "email", "chantal.gagnon@exemple.ca");
+		b->s = portail_client_call(c, r, &a, NULL);
+		json_decref(r);
+		if (json_string_value(json_object_get(a, "error")) != NULL)
+			snprintf(b->error, sizeof(b->error), "%s",
+			    json_string_value(json_object_get(a, "error")));
+		json_decref(a);
+		portail_client_free(c);
+	}
+	atomic_fetch_sub(b->in_flight, 1);
+	return NULL;
+}
+
+/*
+ * slapd under SIGSTOP (accepts, never answers), 8 directory-bound requests
+ * sent at once to a daemon of 4 workers with [gpi] max_workers = 2: two
+ * wait on the directory, the others are answered unavailable at once, and
+ * while the two still wait, pings, a token sign-in with a cached access
+ * check and an access check within the grace window all answer ok.
+ * Before the bulkhead, the 8 filled every worker behind one connection.
+ */
+#define DIRBOUND 8
+
+static void
+test_hung_directory_bulkhead(void **state)
+{
+	struct env e;
+	struct dirbound b[DIRBOUND];
+	pthread_t t[DIRBOUND];
+	atomic_int in_flight = 0;
+	json_t *a = NULL;
+	char tok[64];
+	int pings = 0, unavailable = 0, still = 0;
+
+	env_start(&e, "connections = 2\nmax_workers = 2\n", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	/* the token's access check is made now, and cached ([gpi] cache_timeout) */
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
+	assert_int_equal(kill(slapd.pid, SIGSTOP), 0);
+	for (int i = 0; i < DIRBOUND; i++) {
+		b[i] = (struct dirbound){ .sock = e.sock, .in_flight = &in_flight };
+		assert_int_equal(pthread_create(&t[i], NULL, dirbound_lookup, &b[i]), 0);
+	}
+	/* the first ones reach a worker and the directory */
+	for (int i = 0; i < 100 && atomic_load(&in_flight) > 2; i++)
+		usleep(20000);
+	for (int i = 0; i < 10; i++)
+		if (portail_client_ping(e.c, NULL, 0, NULL, NULL) == PORTAIL_OK)
+			pings++;
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_OK);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_true(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	/* all of that while directory calls were still waiting on slapd */
+	still = atomic_load(&in_flight);
+	for (int i = 0; i < DIRBOUND; i++) {
+		pthread_join(t[i], NULL);
+		if (b[i].s == PORTAIL_ERR_UNAVAILABLE && strcmp(b[i].error, "unavailable") == 0)
+			unavailable++;
+	}
+	print_message("# slapd stopped: %d/10 pings ok, %d/%d lookups unavailable, "
+	    "%d still waiting on the directory after the pings\n",
+	    pings, unavailable, DIRBOUND, still);
+	assert_int_equal(kill(slapd.pid, SIGCONT), 0);
+	assert_int_equal(pings, 10);
+	assert_int_equal(unavailable, DIRBOUND);
+	assert_true(still >= 1);
+	/* and everything works again */
+	assert_int_equal(admin(&e, "gpi.lookup", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_false(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
 static void
 test_token_without_cache(void **state)
 {
@@ -1770,6 +1867,7 @@ main(void)
 		cmocka_unit_test(test_idn_domain_forms),
 		cmocka_unit_test(test_password_nfc_nfd),
 		cmocka_unit_test(test_migration_rekeys),
+		cmocka_unit_test(test_hung_directory_bulkhead),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
