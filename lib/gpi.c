@@ -17,6 +17,13 @@
 #include "email.h"
 #include "util.h"
 
+/*
+ * A call in flight this long means the directory is stalled: a full
+ * bulkhead then answers at once instead of queueing (searches on an
+ * indexed attribute take milliseconds).
+ */
+#define GPI_STALL_MS 1000
+
 /* A value longer than this in a record is treated as missing. */
 #define GPI_VALUE_MAX 256
 
@@ -28,6 +35,7 @@ struct slot {
 	LDAP *ld;               /* NULL until connected */
 	int at;                 /* index of the URI it is connected to */
 	bool busy;
+	int64_t since;          /* CLOCK_MONOTONIC ms when the current call began */
 };
 
 struct portail_gpi {
@@ -120,33 +128,65 @@ portail_gpi_free(portail_gpi *g)
 	free(g);
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True when a connection has been inside one call for GPI_STALL_MS. */
+static bool
+stalled(const portail_gpi *g, int64_t now)
+{
+	for (int i = 0; i < g->n_slots; i++)
+		if (g->slots[i].busy && now - g->slots[i].since >= GPI_STALL_MS)
+			return true;
+	return false;
+}
+
 /*
  * Enters a directory call: a place in the bulkhead, then a connection.
- * With max_calls callers already inside (all waiting on a hung server,
- * say), answers PORTAIL_ERR_UNAVAILABLE at once rather than queueing one
- * more worker behind them. With more callers allowed than connections, a
- * caller waits for a free connection at most one operation timeout.
+ * With max_calls callers already inside and the directory stalled (a
+ * call in flight for GPI_STALL_MS: a hung server, say), answers
+ * PORTAIL_ERR_UNAVAILABLE at once rather than hold one more worker behind
+ * them; while the directory answers, a full bulkhead is only load and the
+ * caller waits its turn (until the directory stalls). With more callers
+ * allowed than connections, a caller waits for a free connection at most
+ * one operation timeout.
  */
 static portail_status
 slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
 {
-	struct timespec until;
+	struct timespec until, slice;
 	portail_status r = PORTAIL_ERR_UNAVAILABLE;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += g->cfg->gpi.timeout;
 	pthread_mutex_lock(&g->lock);
-	if (g->calls >= g->max_calls) {
-		pthread_mutex_unlock(&g->lock);
-		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
-		    "directory busy: %d calls already waiting on it ([gpi] max_workers)",
-		    g->max_calls);
+	while (g->calls >= g->max_calls) {
+		if (stalled(g, mono_ms())) {
+			pthread_mutex_unlock(&g->lock);
+			return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+			    "directory busy: %d calls already waiting on it ([gpi] max_workers)",
+			    g->max_calls);
+		}
+		clock_gettime(CLOCK_REALTIME, &slice);
+		slice.tv_nsec += 50 * 1000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&g->freed, &g->lock, &slice);
 	}
 	g->calls++;
 	for (;;) {
 		for (int i = 0; i < g->n_slots; i++) {
 			if (!g->slots[i].busy) {
 				g->slots[i].busy = true;
+				g->slots[i].since = mono_ms();
 				*out = &g->slots[i];
 				r = PORTAIL_OK;
 				goto out;
@@ -156,6 +196,7 @@ slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
 			break;
 	}
 	g->calls--;
+	pthread_cond_broadcast(&g->freed);
 	portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
 	    "directory busy: no connection free within %d s ([gpi] connections)",
 	    g->cfg->gpi.timeout);
@@ -170,7 +211,8 @@ slot_release(portail_gpi *g, struct slot *sl)
 	pthread_mutex_lock(&g->lock);
 	sl->busy = false;
 	g->calls--;
-	pthread_cond_signal(&g->freed);
+	/* both kinds of waiter (a place, a connection) wait on it */
+	pthread_cond_broadcast(&g->freed);
 	pthread_mutex_unlock(&g->lock);
 }
 
