@@ -1244,6 +1244,8 @@ test_hung_directory_bulkhead(void **state)
 	assert_int_equal(pings, 10);
 	assert_int_equal(unavailable, DIRBOUND);
 	assert_true(still >= 1);
+	/* the log says why */
+	assert_true(fx_log_has(e.d.log, "directory busy"));
 	/* and everything works again */
 	assert_int_equal(admin(&e, "gpi.lookup", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
 	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
