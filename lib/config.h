@@ -43,6 +43,9 @@ struct portail_gpi_config {
 	int size_limit;                 /* entries per lookup */
 	int grace;                      /* seconds a positive check survives an outage */
 	int cache_timeout;              /* seconds a positive check is reused for tokens */
+	int connections;                /* directory connections kept (the pool) */
+	int max_workers;                /* callers in directory calls at once; 0: half of [daemon] workers */
+	int page_size;                  /* entries per page of a paged search (RFC 2696) */
 };
 
 struct portail_daemon_config {

@@ -3,6 +3,7 @@
 #include "decoy.h"
 
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +22,15 @@ struct portail_flow {
 	char dummy_hash[crypto_pwhash_STRBYTES];
 	/* limits and codes of addresses not on file: nothing durable (decoy.h) */
 	portail_decoy *decoy;
+	/* passwords verified against an account's own hash (status) */
+	atomic_uint_fast64_t verified;
 };
+
+uint64_t
+portail_flow_verified(portail_flow *f)
+{
+	return f == NULL ? 0 : (uint64_t)atomic_load(&f->verified);
+}
 
 static void
 hash_enter(portail_flow *f)
@@ -313,7 +322,8 @@ portail_flow_auth_password(portail_flow *f, const char *email, const char *passw
 	struct portail_lockout lock = { pc->max_failures, pc->lockout, pc->lockout_max };
 	struct portail_account a = { 0 };
 	char *key = NULL, new_hash[crypto_pwhash_STRBYTES];
-	bool good;
+	int64_t reserved_lock = 0;
+	bool good, reserved = false;
 	int v;
 	portail_status r;
 
@@ -327,7 +337,20 @@ portail_flow_auth_password(portail_flow *f, const char *email, const char *passw
 	r = portail_store_account_get(f->d.store, key, &a, err);
 	if (r != PORTAIL_OK && r != PORTAIL_ERR_UNKNOWN)
 		goto out;
-	if (r == PORTAIL_OK && a.locked_until > now) {
+	if (r == PORTAIL_OK && a.locked_until <= now) {
+		/*
+		 * the attempt is counted before the hash is checked (a guarded
+		 * statement in the store): forty concurrent guesses verify at
+		 * most max_failures passwords before the lock, not all forty
+		 */
+		r = portail_store_auth_reserve(f->d.store, key, now, &lock, &reserved_lock,
+		    &a.locked_until, err);
+		if (r == PORTAIL_OK)
+			reserved = true;
+		else if (r != PORTAIL_ERR_LOCKED && r != PORTAIL_ERR_UNKNOWN)
+			goto out;
+	}
+	if (r == PORTAIL_ERR_LOCKED || (r == PORTAIL_OK && a.locked_until > now && !reserved)) {
 		/*
 		 * no guessing while locked: the password is not verified, but
 		 * the dummy hash is, so that a locked account costs what any
@@ -336,43 +359,52 @@ portail_flow_auth_password(portail_flow *f, const char *email, const char *passw
 		hash_enter(f);
 		(void)portail_password_verify(f->dummy_hash, password);
 		hash_leave(f);
-		*retry_after = a.locked_until - now;
+		*retry_after = a.locked_until > now ? a.locked_until - now : 1;
 		r = PORTAIL_ERR_LOCKED;
 		goto out;
 	}
 	hash_enter(f);
-	v = portail_password_verify(r == PORTAIL_OK && a.password_hash ? a.password_hash :
+	if (reserved && a.password_hash != NULL)
+		atomic_fetch_add(&f->verified, 1);
+	v = portail_password_verify(reserved && a.password_hash ? a.password_hash :
 	    f->dummy_hash, password);
 	hash_leave(f);
 	good = v >= 0;
-	if (r == PORTAIL_ERR_UNKNOWN)
+	if (!reserved) {
+		/* no account (or deleted meanwhile): the same cost, nothing kept */
+		r = PORTAIL_ERR_UNKNOWN;
 		goto out;
+	}
 	if (!good || a.password_hash == NULL) {
-		int64_t until = 0;
-
-		r = portail_store_auth_failed(f->d.store, key, now, &lock, &until, err);
-		if (r == PORTAIL_OK)
-			r = PORTAIL_ERR_REFUSED;
+		/* the failure, and its lock, were counted by the reservation */
+		reserved = false;
+		r = PORTAIL_ERR_REFUSED;
 		goto out;
 	}
 	if (a.state == PORTAIL_ACCOUNT_DISABLED) {
 		r = PORTAIL_ERR_DISABLED;
 		goto out;
 	}
+	reserved = false;       /* from here the sign-in converts or the error gives back */
 	/* parameters changed since this hash was made, or it was not of
 	 * the NFC form (v == 1): make it again (portail_password_hash: NFC) */
 	if (v == 1 || portail_password_needs_rehash(pc, a.password_hash)) {
 		hash_enter(f);
 		r = portail_password_hash(pc, password, new_hash, err);
 		hash_leave(f);
-		if (r != PORTAIL_OK)
+		if (r != PORTAIL_OK) {
+			(void)portail_store_auth_release(f->d.store, key, reserved_lock, NULL);
 			goto out;
+		}
 		r = portail_store_auth_succeeded(f->d.store, key, now, new_hash, err);
 		sodium_memzero(new_hash, sizeof(new_hash));
 	} else {
 		r = portail_store_auth_succeeded(f->d.store, key, now, NULL, err);
 	}
 out:
+	/* a right password that does not sign in (disabled) gives it back */
+	if (reserved)
+		(void)portail_store_auth_release(f->d.store, key, reserved_lock, NULL);
 	portail_account_clear(&a);
 	free(key);
 	return r;

@@ -89,8 +89,14 @@ PORTAIL_EXPORT portail_status portail_flow_reset_finish(portail_flow *f, const c
 /*
  * Sign-in with a password. OK; REFUSED (wrong password); UNKNOWN (no
  * account — at the cost of a real verification, so it takes as long);
- * LOCKED (*retry_after seconds); DISABLED; UNAVAILABLE.
+ * LOCKED (*retry_after seconds); DISABLED; UNAVAILABLE. The attempt is
+ * reserved in the store before the hash is checked
+ * (portail_store_auth_reserve): however many arrive at once, at most
+ * [password] max_failures passwords are verified before the lock.
  */
+/* How many passwords were verified against an account's own hash (status). */
+PORTAIL_EXPORT uint64_t portail_flow_verified(portail_flow *f);
+
 PORTAIL_EXPORT portail_status portail_flow_auth_password(portail_flow *f, const char *email,
     const char *password, int64_t now, int64_t *retry_after, portail_error *err);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <idn2.h>
 #include <ldap.h>
@@ -16,14 +17,36 @@
 #include "email.h"
 #include "util.h"
 
+/*
+ * A call in flight this long means the directory is stalled: a full
+ * bulkhead then answers at once instead of queueing (searches on an
+ * indexed attribute take milliseconds).
+ */
+#define GPI_STALL_MS 1000
+
 /* A value longer than this in a record is treated as missing. */
 #define GPI_VALUE_MAX 256
 
+/*
+ * One connection of the pool. A slot is used by one caller at a time (busy,
+ * under the handle's lock); its LDAP handle is touched only by that caller.
+ */
+struct slot {
+	LDAP *ld;               /* NULL until connected */
+	int at;                 /* index of the URI it is connected to */
+	bool busy;
+	int64_t since;          /* CLOCK_MONOTONIC ms when the current call began */
+};
+
 struct portail_gpi {
 	const portail_config *cfg;
-	pthread_mutex_t lock;
-	LDAP *ld;               /* NULL until connected */
-	int current;            /* index of the URI in use, or to try first */
+	pthread_mutex_t lock;   /* guards slots[].busy, calls, current */
+	pthread_cond_t freed;   /* a slot became free */
+	struct slot *slots;
+	int n_slots;
+	int calls;              /* callers inside a directory call (the bulkhead) */
+	int max_calls;
+	int current;            /* index of the URI that last answered, or to try first */
 	char *bind_pw;          /* sodium_malloc'd: guarded, locked, wiped on free */
 };
 
@@ -42,7 +65,23 @@ portail_gpi_new(const portail_config *cfg, portail_gpi **out, portail_error *err
 		free(g);
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
+	if (pthread_cond_init(&g->freed, NULL) != 0) {
+		pthread_mutex_destroy(&g->lock);
+		free(g);
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	}
 	g->cfg = cfg;
+	g->n_slots = cfg->gpi.connections > 0 ? cfg->gpi.connections : 1;
+	/* the bulkhead: by default half of the workers may wait on the
+	 * directory, so that the other half keeps answering what needs it not */
+	g->max_calls = cfg->gpi.max_workers > 0 ? cfg->gpi.max_workers :
+	    (cfg->daemon.workers + 1) / 2;
+	if (g->max_calls < 1)
+		g->max_calls = 1;
+	if ((g->slots = calloc((size_t)g->n_slots, sizeof(*g->slots))) == NULL) {
+		portail_gpi_free(g);
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	}
 	/* Read once, while we may still be root: the daemon drops privileges
 	 * after start-up and reconnects later without the file. */
 	if (cfg->gpi.bind_password_file != NULL) {
@@ -66,11 +105,11 @@ portail_gpi_new(const portail_config *cfg, portail_gpi **out, portail_error *err
 }
 
 static void
-disconnect(portail_gpi *g)
+disconnect(struct slot *sl)
 {
-	if (g->ld != NULL) {
-		ldap_unbind_ext_s(g->ld, NULL, NULL);
-		g->ld = NULL;
+	if (sl->ld != NULL) {
+		ldap_unbind_ext_s(sl->ld, NULL, NULL);
+		sl->ld = NULL;
 	}
 }
 
@@ -79,11 +118,121 @@ portail_gpi_free(portail_gpi *g)
 {
 	if (g == NULL)
 		return;
-	disconnect(g);
+	for (int i = 0; g->slots != NULL && i < g->n_slots; i++)
+		disconnect(&g->slots[i]);
+	free(g->slots);
 	if (g->bind_pw != NULL)
 		sodium_free(g->bind_pw);
+	pthread_cond_destroy(&g->freed);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* True when a connection has been inside one call for GPI_STALL_MS. */
+static bool
+stalled(const portail_gpi *g, int64_t now)
+{
+	for (int i = 0; i < g->n_slots; i++)
+		if (g->slots[i].busy && now - g->slots[i].since >= GPI_STALL_MS)
+			return true;
+	return false;
+}
+
+/*
+ * Enters a directory call: a place in the bulkhead, then a connection.
+ * With max_calls callers already inside and the directory stalled (a
+ * call in flight for GPI_STALL_MS: a hung server, say), answers
+ * PORTAIL_ERR_UNAVAILABLE at once rather than hold one more worker behind
+ * them; while the directory answers, a full bulkhead is only load and the
+ * caller waits its turn (until the directory stalls). With more callers
+ * allowed than connections, a caller waits for a free connection at most
+ * one operation timeout.
+ */
+static portail_status
+slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
+{
+	struct timespec until, slice;
+	portail_status r = PORTAIL_ERR_UNAVAILABLE;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += g->cfg->gpi.timeout;
+	pthread_mutex_lock(&g->lock);
+	while (g->calls >= g->max_calls) {
+		if (stalled(g, mono_ms())) {
+			pthread_mutex_unlock(&g->lock);
+			return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+			    "directory busy: %d calls already waiting on it ([gpi] max_workers)",
+			    g->max_calls);
+		}
+		clock_gettime(CLOCK_REALTIME, &slice);
+		slice.tv_nsec += 50 * 1000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&g->freed, &g->lock, &slice);
+	}
+	g->calls++;
+	for (;;) {
+		for (int i = 0; i < g->n_slots; i++) {
+			if (!g->slots[i].busy) {
+				g->slots[i].busy = true;
+				g->slots[i].since = mono_ms();
+				*out = &g->slots[i];
+				r = PORTAIL_OK;
+				goto out;
+			}
+		}
+		if (pthread_cond_timedwait(&g->freed, &g->lock, &until) != 0)
+			break;
+	}
+	g->calls--;
+	pthread_cond_broadcast(&g->freed);
+	portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+	    "directory busy: no connection free within %d s ([gpi] connections)",
+	    g->cfg->gpi.timeout);
+out:
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+static void
+slot_release(portail_gpi *g, struct slot *sl)
+{
+	pthread_mutex_lock(&g->lock);
+	sl->busy = false;
+	g->calls--;
+	/* both kinds of waiter (a place, a connection) wait on it */
+	pthread_cond_broadcast(&g->freed);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static int
+current_get(portail_gpi *g)
+{
+	int i;
+
+	pthread_mutex_lock(&g->lock);
+	i = g->current;
+	pthread_mutex_unlock(&g->lock);
+	return i;
+}
+
+static void
+current_set(portail_gpi *g, int i)
+{
+	pthread_mutex_lock(&g->lock);
+	g->current = i;
+	pthread_mutex_unlock(&g->lock);
 }
 
 /* Result codes that say "this server, or the way to it, is not working". */
@@ -196,19 +345,21 @@ out:
 	return r;
 }
 
-/* Walks the URI list from g->current until one server binds. */
+/* Walks the URI list from the last server that answered until one binds. */
 static portail_status
-connect_any(portail_gpi *g, portail_error *err)
+connect_any(portail_gpi *g, struct slot *sl, portail_error *err)
 {
 	const struct portail_gpi_config *c = &g->cfg->gpi;
 	portail_status r = PORTAIL_ERR_UNAVAILABLE;
+	int start = current_get(g);
 
 	for (int i = 0; i < c->n_uris; i++) {
-		int idx = (g->current + i) % c->n_uris;
+		int idx = (start + i) % c->n_uris;
 
-		r = connect_one(g, c->uris[idx], &g->ld, err);
+		r = connect_one(g, c->uris[idx], &sl->ld, err);
 		if (r == PORTAIL_OK) {
-			g->current = idx;
+			sl->at = idx;
+			current_set(g, idx);
 			return PORTAIL_OK;
 		}
 		if (r == PORTAIL_ERR_CONFIG)
@@ -225,40 +376,126 @@ connect_any(portail_gpi *g, portail_error *err)
 	return r;
 }
 
+/* Called for each entry of a search; reset before a search starts over. */
+typedef portail_status (*entry_fn)(void *arg, LDAP *ld, LDAPMessage *e);
+typedef void (*reset_fn)(void *arg);
+
+/*
+ * One search, whole: with paged, in pages of [gpi] page_size (RFC 2696,
+ * not critical: a server without it answers in one go), each entry
+ * handed to fn. *truncated is set when the server stopped before the end
+ * (its size or administrative limit): the entries seen are not the whole
+ * answer, and the caller decides what that means.
+ */
+static int
+search_once(portail_gpi *g, struct slot *sl, const char *base, int scope, const char *filter,
+    char **attrs, bool paged, entry_fn fn, void *arg, bool *truncated, portail_status *fr)
+{
+	const struct portail_gpi_config *c = &g->cfg->gpi;
+	struct timeval tv = { .tv_sec = c->timeout };
+	struct berval *cookie = NULL;
+	int rc;
+
+	*truncated = false;
+	*fr = PORTAIL_OK;
+	for (;;) {
+		LDAPControl *page = NULL, *sctrls[2] = { NULL, NULL }, **rctrls = NULL, *pr;
+		LDAPMessage *res = NULL;
+		int code = LDAP_SUCCESS;
+		ber_int_t estimate = 0;
+
+		if (paged) {
+			rc = ldap_create_page_control(sl->ld, c->page_size, cookie, 0, &page);
+			if (rc != LDAP_SUCCESS)
+				break;
+			sctrls[0] = page;
+		}
+		rc = ldap_search_ext_s(sl->ld, base, scope, filter, attrs, 0,
+		    paged ? sctrls : NULL, NULL, &tv, 0, &res);
+		if (page != NULL)
+			ldap_control_free(page);
+		if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED &&
+		    rc != LDAP_ADMINLIMIT_EXCEEDED) {
+			if (res != NULL)
+				ldap_msgfree(res);
+			break;
+		}
+		for (LDAPMessage *e = ldap_first_entry(sl->ld, res); e != NULL && *fr == PORTAIL_OK;
+		    e = ldap_next_entry(sl->ld, e))
+			*fr = fn(arg, sl->ld, e);
+		if (rc != LDAP_SUCCESS) {
+			/* the server's limit: what came is not the whole answer */
+			*truncated = true;
+			ldap_msgfree(res);
+			rc = LDAP_SUCCESS;
+			break;
+		}
+		if (*fr != PORTAIL_OK || !paged) {
+			ldap_msgfree(res);
+			break;
+		}
+		rc = ldap_parse_result(sl->ld, res, &code, NULL, NULL, NULL, &rctrls, 1);
+		if (rc != LDAP_SUCCESS)
+			break;
+		ber_bvfree(cookie);
+		cookie = NULL;
+		pr = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+		if (pr != NULL) {
+			struct berval next = { 0, NULL };
+
+			if (ldap_parse_pageresponse_control(sl->ld, pr, &estimate, &next) ==
+			    LDAP_SUCCESS && next.bv_len > 0) {
+				cookie = ber_bvdup(&next);
+			}
+			ber_memfree(next.bv_val);
+		}
+		ldap_controls_free(rctrls);
+		if (cookie == NULL)
+			break;          /* the last page (or a server without paging) */
+	}
+	ber_bvfree(cookie);
+	return rc;
+}
+
 /*
  * Runs one search with the failover rule: a connection that fails is
  * dropped and the list walked again once, starting past a server that
  * timed out (it may be alive but hung) and at the same one otherwise (it
- * may have been restarted).
+ * may have been restarted). A search that fails half-way starts over
+ * (reset) on the next connection.
  */
 static portail_status
-search(portail_gpi *g, const char *base, int scope, const char *filter,
-    char **attrs, LDAPMessage **res, portail_error *err)
+search(portail_gpi *g, struct slot *sl, const char *base, int scope, const char *filter,
+    char **attrs, bool paged, entry_fn fn, reset_fn reset, void *arg, bool *truncated,
+    portail_error *err)
 {
 	const struct portail_gpi_config *c = &g->cfg->gpi;
-	struct timeval tv = { .tv_sec = c->timeout };
-	portail_status r = PORTAIL_ERR_UNAVAILABLE;
+	portail_status r = PORTAIL_ERR_UNAVAILABLE, fr = PORTAIL_OK;
 	int rc = LDAP_SUCCESS;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (g->ld == NULL && (r = connect_any(g, err)) != PORTAIL_OK)
+		if (sl->ld == NULL && (r = connect_any(g, sl, err)) != PORTAIL_OK)
 			return r;
-		*res = NULL;
-		rc = ldap_search_ext_s(g->ld, base, scope, filter, attrs, 0, NULL, NULL,
-		    &tv, c->size_limit, res);
-		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
+		if (reset != NULL)
+			reset(arg);
+		rc = search_once(g, sl, base, scope, filter, attrs, paged, fn, arg, truncated, &fr);
+		if (rc == LDAP_SUCCESS) {
+			if (fr != PORTAIL_OK)
+				return portail_error_set(err, fr, "out of memory");
 			return PORTAIL_OK;
-		if (*res != NULL) {
-			ldap_msgfree(*res);
-			*res = NULL;
 		}
 		if (!is_outage(rc))
 			break;
-		disconnect(g);
-		if (rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED || rc == LDAP_BUSY)
-			g->current = (g->current + 1) % c->n_uris;
+		disconnect(sl);
+		if (rc == LDAP_TIMEOUT || rc == LDAP_TIMELIMIT_EXCEEDED || rc == LDAP_BUSY) {
+			pthread_mutex_lock(&g->lock);
+			/* move on from a hung server, unless another caller already did */
+			if (g->current == sl->at)
+				g->current = (sl->at + 1) % c->n_uris;
+			pthread_mutex_unlock(&g->lock);
+		}
 		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s: search: %s",
-		    c->uris[g->current], ldap_err2string(rc));
+		    c->uris[sl->at], ldap_err2string(rc));
 	}
 	if (is_outage(rc))
 		return r;
@@ -445,6 +682,86 @@ cmp_child(const void *a, const void *b)
 	    y->student_id ? y->student_id : "");
 }
 
+/* What a lookup gathers, page after page. */
+struct gather {
+	portail_gpi *g;
+	const char *key;
+	portail_gpi_result *res;
+	size_t cap;             /* children allocated */
+	size_t seen;            /* entries that carry the address */
+};
+
+static void
+gather_reset(void *arg)
+{
+	struct gather *ga = arg;
+
+	for (size_t i = 0; i < ga->res->n_children; i++) {
+		free(ga->res->children[i].student_id);
+		free(ga->res->children[i].name);
+		free(ga->res->children[i].school);
+	}
+	ga->res->n_children = 0;
+	free(ga->res->email);
+	ga->res->email = NULL;
+	ga->res->known = false;
+	ga->seen = 0;
+}
+
+/*
+ * One entry. At most [gpi] size_limit children are kept; past that the
+ * entries are still read, to settle `known`: a subscribed child last of
+ * ten thousand still counts.
+ */
+static portail_status
+gather_entry(void *arg, LDAP *ld, LDAPMessage *e)
+{
+	struct gather *ga = arg;
+	const struct portail_gpi_config *c = &ga->g->cfg->gpi;
+	portail_gpi_result *result = ga->res;
+	struct portail_gpi_child one = { 0 }, *ch = &one;
+	char *v;
+
+	if ((v = entry_email(ld, e, c->email_attribute, ga->key)) == NULL)
+		return PORTAIL_OK;
+	ga->seen++;
+	if (result->n_children < (size_t)c->size_limit) {
+		if (result->n_children == ga->cap) {
+			size_t n = ga->cap ? ga->cap * 2 : 8;
+			struct portail_gpi_child *nc;
+
+			if (n > (size_t)c->size_limit)
+				n = (size_t)c->size_limit;
+			if ((nc = realloc(result->children, n * sizeof(*nc))) == NULL) {
+				free(v);
+				return PORTAIL_ERR_NOMEM;
+			}
+			result->children = nc;
+			ga->cap = n;
+		}
+		ch = &result->children[result->n_children++];
+		memset(ch, 0, sizeof(*ch));
+		ch->student_id = first_value(ld, e, c->student_id_attribute);
+		ch->name = first_value(ld, e, c->name_attribute);
+	}
+	ch->school = first_value(ld, e, c->school_attribute);
+	ch->subscribed = portail_gpi_subscribed(ga->g->cfg, ch->school);
+	/* the value of a subscribed child's record, else the first one */
+	if (ch->subscribed && !result->known) {
+		free(result->email);
+		result->email = v;
+		v = NULL;
+		result->known = true;
+	} else if (result->email == NULL) {
+		result->email = v;
+		v = NULL;
+	}
+	free(v);
+	if (ch == &one)
+		free(one.school);
+	return PORTAIL_OK;
+}
+
 portail_status
 portail_gpi_lookup(portail_gpi *g, const char *email, portail_gpi_result **out,
     portail_error *err)
@@ -452,10 +769,11 @@ portail_gpi_lookup(portail_gpi *g, const char *email, portail_gpi_result **out,
 	const struct portail_gpi_config *c = &g->cfg->gpi;
 	char *attrs[5];
 	char *filter = NULL, *key = NULL;
-	LDAPMessage *res = NULL;
 	portail_gpi_result *result = NULL;
+	struct slot *sl = NULL;
+	struct gather ga = { 0 };
+	bool truncated = false;
 	portail_status r;
-	int n;
 
 	if ((r = portail_email_key(email, &key, err)) != PORTAIL_OK)
 		return r;
@@ -466,45 +784,33 @@ portail_gpi_lookup(portail_gpi *g, const char *email, portail_gpi_result **out,
 	attrs[2] = c->name_attribute;
 	attrs[3] = c->school_attribute;
 	attrs[4] = NULL;
-
-	pthread_mutex_lock(&g->lock);
-	r = search(g, c->base, LDAP_SCOPE_SUBTREE, filter, attrs, &res, err);
-	if (r != PORTAIL_OK) {
-		pthread_mutex_unlock(&g->lock);
-		goto out;
-	}
 	r = PORTAIL_ERR_NOMEM;
-	n = ldap_count_entries(g->ld, res);
-	if ((result = calloc(1, sizeof(*result))) == NULL ||
-	    (n > 0 && (result->children = calloc((size_t)n, sizeof(*result->children))) == NULL)) {
-		pthread_mutex_unlock(&g->lock);
+	if ((result = calloc(1, sizeof(*result))) == NULL)
+		goto out;
+	ga.g = g;
+	ga.key = key;
+	ga.res = result;
+
+	if ((r = slot_acquire(g, &sl, err)) != PORTAIL_OK)
+		goto out;
+	r = search(g, sl, c->base, LDAP_SCOPE_SUBTREE, filter, attrs, true, gather_entry,
+	    gather_reset, &ga, &truncated, err);
+	slot_release(g, sl);
+	if (r != PORTAIL_OK)
+		goto out;
+	if (truncated && !result->known) {
+		/*
+		 * A partial answer proves a subscribed child when it holds one,
+		 * never the absence of one: "no subscribed school" from the first
+		 * 500 of 10,000 records would refuse a parent, silently.
+		 */
+		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+		    "directory answer truncated by the server's size limit after %zu records "
+		    "for this address, none in a subscribed school: cannot tell; let the bind "
+		    "identity page past the limit (slapd: limits ... size.prtotal=unlimited)",
+		    ga.seen);
 		goto out;
 	}
-	for (LDAPMessage *e = ldap_first_entry(g->ld, res); e != NULL;
-	    e = ldap_next_entry(g->ld, e)) {
-		struct portail_gpi_child *ch;
-		char *v;
-
-		if ((v = entry_email(g->ld, e, c->email_attribute, key)) == NULL)
-			continue;
-		ch = &result->children[result->n_children++];
-		ch->student_id = first_value(g->ld, e, c->student_id_attribute);
-		ch->name = first_value(g->ld, e, c->name_attribute);
-		ch->school = first_value(g->ld, e, c->school_attribute);
-		ch->subscribed = portail_gpi_subscribed(g->cfg, ch->school);
-		/* the value of a subscribed child's record, else the first one */
-		if (ch->subscribed && !result->known) {
-			free(result->email);
-			result->email = v;
-			v = NULL;
-			result->known = true;
-		} else if (result->email == NULL) {
-			result->email = v;
-			v = NULL;
-		}
-		free(v);
-	}
-	pthread_mutex_unlock(&g->lock);
 	if (result->n_children > 1)
 		qsort(result->children, result->n_children, sizeof(*result->children), cmp_child);
 	*out = result;
@@ -513,12 +819,19 @@ portail_gpi_lookup(portail_gpi *g, const char *email, portail_gpi_result **out,
 out:
 	if (r == PORTAIL_ERR_NOMEM)
 		portail_error_set(err, r, "out of memory");
-	if (res != NULL)
-		ldap_msgfree(res);
 	portail_gpi_result_free(result);
 	free(filter);
 	free(key);
 	return r;
+}
+
+static portail_status
+count_entry(void *arg, LDAP *ld, LDAPMessage *e)
+{
+	(void)ld;
+	(void)e;
+	(*(int *)arg)++;
+	return PORTAIL_OK;
 }
 
 portail_status
@@ -526,16 +839,18 @@ portail_gpi_probe(portail_gpi *g, char *uri, size_t uri_len, portail_error *err)
 {
 	char no_attrs[] = LDAP_NO_ATTRS;
 	char *attrs[] = { no_attrs, NULL };
-	LDAPMessage *res = NULL;
+	struct slot *sl = NULL;
+	bool truncated = false;
+	int n = 0;
 	portail_status r;
 
-	pthread_mutex_lock(&g->lock);
-	r = search(g, g->cfg->gpi.base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, &res, err);
+	if ((r = slot_acquire(g, &sl, err)) != PORTAIL_OK)
+		return r;
+	r = search(g, sl, g->cfg->gpi.base, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, false,
+	    count_entry, NULL, &n, &truncated, err);
 	if (r == PORTAIL_OK && uri != NULL && uri_len > 0)
-		(void)snprintf(uri, uri_len, "%s", g->cfg->gpi.uris[g->current]);
-	pthread_mutex_unlock(&g->lock);
-	if (res != NULL)
-		ldap_msgfree(res);
+		(void)snprintf(uri, uri_len, "%s", g->cfg->gpi.uris[sl->at]);
+	slot_release(g, sl);
 	return r;
 }
 

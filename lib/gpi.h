@@ -3,12 +3,20 @@
  * guardian's e-mail address, in which schools, and whether any of
  * those schools subscribes to the portal.
  *
- * A portail_gpi handle owns one LDAP connection, opened on first use
- * and kept; it is safe to share between threads (calls are serialized).
- * The URI list is walked in our own code, from the last server that
- * answered, with the network and operation timeouts set on each: libldap's
- * own failover does not move on from a server that accepts and never
- * answers (TESTING.md).
+ * A portail_gpi handle owns a pool of [gpi] connections LDAP connections,
+ * each opened on first use and kept, each used by one call at a time; it
+ * is safe to share between threads. At most [gpi] max_workers callers are
+ * inside a call at once (the bulkhead): the next is answered
+ * PORTAIL_ERR_UNAVAILABLE at once, so that a hung directory holds only
+ * that many of a daemon's workers. Each connection walks the URI list in
+ * our own code, from the last server that answered, with the network and
+ * operation timeouts set: libldap's own failover does not move on from a
+ * server that accepts and never answers (TESTING.md).
+ *
+ * Searches ask for paged results (RFC 2696, [gpi] page_size), so that the
+ * server's size limit does not cut an address's records short; an answer
+ * the server still truncates is taken as proof of a subscribed child when
+ * it holds one, and as PORTAIL_ERR_UNAVAILABLE otherwise.
  */
 #ifndef PORTAIL_GPI_H
 #define PORTAIL_GPI_H
@@ -56,8 +64,11 @@ PORTAIL_EXPORT void portail_gpi_free(portail_gpi *gpi);
  * with portail_gpi_result_free. PORTAIL_ERR_INVALID for an address that
  * fails portail_email_check; PORTAIL_ERR_UNAVAILABLE when no server
  * answered in time or the bind was refused (err says which; a refused
- * bind is a configuration problem); PORTAIL_ERR_CONFIG when the server
- * rejects the configured filter or base.
+ * bind is a configuration problem), when [gpi] max_workers calls are
+ * already in flight ("directory busy"), or when the server truncated an
+ * answer with no subscribed child in it; PORTAIL_ERR_CONFIG when the
+ * server rejects the configured filter or base. At most [gpi] size_limit
+ * children are kept, but `known` is settled by every record.
  */
 PORTAIL_EXPORT portail_status portail_gpi_lookup(portail_gpi *gpi,
     const char *email, portail_gpi_result **out, portail_error *err);

@@ -996,26 +996,48 @@ portail_store_account_checked(portail_store *st, const char *key, int64_t now,
 	    err, "it", now, key);
 }
 
-portail_status
-portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
-    const struct portail_lockout *p, int64_t *locked_until, portail_error *err)
+/*
+ * Inside a transaction: one more failure for key, and the lock it earns.
+ * With guarded, only when the account is not locked at now (*locked gets
+ * the lock's end otherwise). The policy arithmetic: after max_failures,
+ * locked for lockout seconds, doubling per failure past the threshold,
+ * capped at lockout_max.
+ */
+static portail_status
+count_failure(portail_store *st, const char *key, int64_t now, const struct portail_lockout *p,
+    bool guarded, int64_t *until, int64_t *locked, portail_error *err)
 {
 	sqlite3_stmt *s = NULL;
 	portail_status r;
 	int failures, rc;
-	int64_t until = 0;
 
-	if ((r = begin(st, err)) != PORTAIL_OK)
-		return r;
-	if ((s = prep(st, "UPDATE accounts SET failures = failures + 1 WHERE email_key = ? "
-	    "RETURNING failures")) == NULL) {
-		r = db_err(st, err, "failure");
-		goto out;
-	}
+	*until = 0;
+	if ((s = prep(st, guarded ?
+	    "UPDATE accounts SET failures = failures + 1 WHERE email_key = ?1 "
+	    "AND locked_until <= ?2 RETURNING failures" :
+	    "UPDATE accounts SET failures = failures + 1 WHERE email_key = ?1 "
+	    "RETURNING failures")) == NULL)
+		return db_err(st, err, "failure");
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (guarded)
+		sqlite3_bind_int64(s, 2, now);
 	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
 		r = rc == SQLITE_DONE ? PORTAIL_ERR_UNKNOWN : db_err(st, err, "failure");
-		goto out;
+		release(st, s);
+		if (r == PORTAIL_ERR_UNKNOWN && guarded) {
+			/* no row changed: locked, or no such account */
+			if ((s = prep(st, "SELECT locked_until FROM accounts WHERE email_key = ?")) == NULL)
+				return db_err(st, err, "failure");
+			sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+			if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+				*locked = sqlite3_column_int64(s, 0);
+				r = PORTAIL_ERR_LOCKED;
+			} else if (rc != SQLITE_DONE) {
+				r = db_err(st, err, "failure");
+			}
+			release(st, s);
+		}
+		return r;
 	}
 	failures = sqlite3_column_int(s, 0);
 	release(st, s);
@@ -1028,23 +1050,74 @@ portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
 			len *= 2;
 		if (len > p->lockout_max)
 			len = p->lockout_max;
-		until = now + len;
-		if ((s = prep(st, "UPDATE accounts SET locked_until = ? WHERE email_key = ?")) == NULL) {
-			r = db_err(st, err, "lock");
-			goto out;
-		}
-		sqlite3_bind_int64(s, 1, until);
+		if ((s = prep(st, "UPDATE accounts SET locked_until = ? WHERE email_key = ?")) == NULL)
+			return db_err(st, err, "lock");
+		sqlite3_bind_int64(s, 1, now + len);
 		sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			r = db_err(st, err, "lock");
-			goto out;
-		}
+		rc = sqlite3_step(s);
+		release(st, s);
+		if (rc != SQLITE_DONE)
+			return db_err(st, err, "lock");
+		*until = now + len;
 	}
-	*locked_until = until;
-	r = PORTAIL_OK;
-out:
-	release(st, s);
+	return PORTAIL_OK;
+}
+
+portail_status
+portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
+    const struct portail_lockout *p, int64_t *locked_until, portail_error *err)
+{
+	portail_status r;
+	int64_t until = 0, locked = 0;
+
+	if ((r = begin(st, err)) != PORTAIL_OK)
+		return r;
+	r = count_failure(st, key, now, p, false, &until, &locked, err);
+	if (r == PORTAIL_OK)
+		*locked_until = until;
 	return end(st, r, false, err);
+}
+
+portail_status
+portail_store_auth_reserve(portail_store *st, const char *key, int64_t now,
+    const struct portail_lockout *p, int64_t *reserved_lock, int64_t *locked_until,
+    portail_error *err)
+{
+	portail_status r;
+	int64_t until = 0, locked = 0;
+
+	if ((r = begin(st, err)) != PORTAIL_OK)
+		return r;
+	r = count_failure(st, key, now, p, true, &until, &locked, err);
+	if (r == PORTAIL_OK)
+		*reserved_lock = until;
+	else if (r == PORTAIL_ERR_LOCKED)
+		*locked_until = locked;
+	return end(st, r, false, err);
+}
+
+portail_status
+portail_store_auth_release(portail_store *st, const char *key, int64_t reserved_lock,
+    portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	s = prep(st, "UPDATE accounts SET failures = MAX(failures - 1, 0), "
+	    "locked_until = CASE WHEN ?2 != 0 AND locked_until = ?2 THEN 0 ELSE locked_until END "
+	    "WHERE email_key = ?1");
+	if (s == NULL) {
+		r = db_err(st, err, "release");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, reserved_lock);
+	r = sqlite3_step(s) == SQLITE_DONE ? PORTAIL_OK : db_err(st, err, "release");
+	release(st, s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }
 
 portail_status

@@ -134,6 +134,33 @@ PORTAIL_EXPORT portail_status portail_store_auth_failed(portail_store *st, const
     int64_t now, const struct portail_lockout *policy, int64_t *locked_until,
     portail_error *err);
 
+/*
+ * Reserves one password verification before the hash is checked, so that
+ * no more than max_failures passwords are ever verified before the lock,
+ * whatever the concurrency: in one guarded statement, when the account is
+ * not locked at now, counts the attempt as a failure already, with the
+ * lock it earns (the same arithmetic as portail_store_auth_failed). The
+ * caller then verifies and either keeps the failure (wrong password:
+ * nothing more to write), converts it (portail_store_auth_succeeded clears
+ * failures and lock) or gives it back (portail_store_auth_release). A
+ * process that dies in between leaves a failure counted: the safe side.
+ *
+ * PORTAIL_OK: reserved; *reserved_lock is the lock this attempt set (0:
+ * none). PORTAIL_ERR_LOCKED: not reserved, *locked_until the lock's end.
+ * PORTAIL_ERR_UNKNOWN: no such account.
+ */
+PORTAIL_EXPORT portail_status portail_store_auth_reserve(portail_store *st, const char *key,
+    int64_t now, const struct portail_lockout *policy, int64_t *reserved_lock,
+    int64_t *locked_until, portail_error *err);
+
+/*
+ * Gives a reservation back (a right password that does not sign in: the
+ * account is disabled, or the rehash failed): one failure less, and the
+ * lock it set, if still the same, lifted.
+ */
+PORTAIL_EXPORT portail_status portail_store_auth_release(portail_store *st, const char *key,
+    int64_t reserved_lock, portail_error *err);
+
 /* A good sign-in: failures cleared, last_signin set, hash replaced when new_hash. */
 PORTAIL_EXPORT portail_status portail_store_auth_succeeded(portail_store *st, const char *key,
     int64_t now, const char *new_hash, portail_error *err);

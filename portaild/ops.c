@@ -121,6 +121,9 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	    "max", d->cfg->daemon.max_connections,
 	    "workers", d->cfg->daemon.workers,
 	    "directory", dir, "store", store, "mail", mail);
+	if (res->body != NULL)
+		json_object_set_new(res->body, "passwords", json_pack("{s:I}", "verified",
+		    (json_int_t)portail_flow_verified(d->flow)));
 }
 
 /* ---- gpi.lookup (admin) -------------------------------------------------- */

@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1031,6 +1032,115 @@ test_lockout_and_reset_unlocks(void **state)
 	env_stop(&e);
 }
 
+/* ---- lockout under concurrency -------------------------------------------- */
+
+struct guesser {
+	const char *sock;
+	int tries;
+	int refused, locked, other;
+};
+
+static void *
+guess(void *arg)
+{
+	struct guesser *g = arg;
+	portail_client *c = NULL;
+
+	if (portail_client_new(g->sock, 0, &c) != PORTAIL_OK) {
+		g->other = g->tries;
+		return NULL;
+	}
+	for (int i = 0; i < g->tries; i++) {
+		json_t *r = json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email",
+		    "chantal.gagnon@exemple.ca", "password", "mauvais");
+		portail_status st = portail_client_call(c, r, NULL, NULL);
+
+		json_decref(r);
+		if (st == PORTAIL_ERR_REFUSED)
+			g->refused++;
+		else if (st == PORTAIL_ERR_LOCKED)
+			g->locked++;
+		else
+			g->other++;
+	}
+	portail_client_free(c);
+	return NULL;
+}
+
+static json_int_t
+verified(struct env *e)
+{
+	json_t *a = NULL;
+	json_int_t n;
+
+	assert_int_equal(admin(e, "status", NULL, &a), PORTAIL_OK);
+	n = json_integer_value(json_object_get(json_object_get(a, "passwords"), "verified"));
+	json_decref(a);
+	return n;
+}
+
+/*
+ * Clients x tries concurrent wrong passwords: the attempt is reserved in
+ * the store before the hash, so at most max_failures (10) passwords are
+ * verified before the lock (counted by the daemon's status), and the
+ * failure count is exact.
+ */
+static void
+lockout_race(int clients, int tries)
+{
+	struct env e;
+	struct guesser g[12];
+	pthread_t t[12];
+	json_t *a = NULL;
+	json_int_t before, n;
+	int refused = 0, locked = 0, other = 0;
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	/* within the budget a right password still signs in, and resets */
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "mauvais", NULL),
+		    PORTAIL_ERR_REFUSED);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	before = verified(&e);
+	for (int i = 0; i < clients; i++) {
+		g[i] = (struct guesser){ .sock = e.sock, .tries = tries };
+		assert_int_equal(pthread_create(&t[i], NULL, guess, &g[i]), 0);
+	}
+	for (int i = 0; i < clients; i++) {
+		pthread_join(t[i], NULL);
+		refused += g[i].refused;
+		locked += g[i].locked;
+		other += g[i].other;
+	}
+	n = verified(&e) - before;
+	print_message("# %d x %d wrong passwords: %lld verified, %d refused, %d locked\n",
+	    clients, tries, (long long)n, refused, locked);
+	assert_int_equal(other, 0);
+	assert_int_equal(refused + locked, clients * tries);
+	assert_true(n <= 10);
+	assert_int_equal(refused, n);
+	assert_int_equal(admin(&e, "account.show", "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "account"), "failures")), 10);
+	json_decref(a);
+	/* locked: the right password is not even tried */
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_ERR_LOCKED);
+	assert_int_equal(verified(&e) - before, n);
+	env_stop(&e);
+}
+
+static void
+test_lockout_4x10_concurrent(void **state)
+{
+	lockout_race(4, 10);
+}
+
+static void
+test_lockout_12x3_concurrent(void **state)
+{
+	lockout_race(12, 3);
+}
+
 static void
 test_admin_accounts(void **state)
 {
@@ -1257,6 +1367,104 @@ test_expired_when_children_leave(void **state)
 	ldapmodify("dn: uid=1000003,ou=eleves," FX_BASE "\nchangetype: modify\n"
 	    "add: gpiGuardianEmail\ngpiGuardianEmail: julie.cote@exemple.ca\n");
 	assert_int_equal(check(&e, "julie.cote@exemple.ca", NULL), PORTAIL_OK);
+	env_stop(&e);
+}
+
+/* ---- a hung directory and the bulkhead -------------------------------------- */
+
+struct dirbound {
+	const char *sock;
+	atomic_int *in_flight;
+	portail_status s;
+	char error[32];
+};
+
+/* One directory-bound request (an admin lookup), counted while in flight. */
+static void *
+dirbound_lookup(void *arg)
+{
+	struct dirbound *b = arg;
+	portail_client *c = NULL;
+	json_t *a = NULL, *r;
+
+	atomic_fetch_add(b->in_flight, 1);
+	b->s = PORTAIL_ERR_IO;
+	if (portail_client_new(b->sock, 0, &c) == PORTAIL_OK) {
+		r = json_pack("{s:s, s:s}", "op", "gpi.lookup", "email", "chantal.gagnon@exemple.ca");
+		b->s = portail_client_call(c, r, &a, NULL);
+		json_decref(r);
+		if (json_string_value(json_object_get(a, "error")) != NULL)
+			snprintf(b->error, sizeof(b->error), "%s",
+			    json_string_value(json_object_get(a, "error")));
+		json_decref(a);
+		portail_client_free(c);
+	}
+	atomic_fetch_sub(b->in_flight, 1);
+	return NULL;
+}
+
+/*
+ * slapd under SIGSTOP (accepts, never answers), 8 directory-bound requests
+ * sent at once to a daemon of 4 workers with [gpi] max_workers = 2: two
+ * wait on the directory, the others are answered unavailable at once, and
+ * while the two still wait, pings, a token sign-in with a cached access
+ * check and an access check within the grace window all answer ok.
+ * Before the bulkhead, the 8 filled every worker behind one connection.
+ */
+#define DIRBOUND 8
+
+static void
+test_hung_directory_bulkhead(void **state)
+{
+	struct env e;
+	struct dirbound b[DIRBOUND];
+	pthread_t t[DIRBOUND];
+	atomic_int in_flight = 0;
+	json_t *a = NULL;
+	char tok[64];
+	int pings = 0, unavailable = 0, still = 0;
+
+	env_start(&e, "connections = 2\nmax_workers = 2\n", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	/* the token's access check is made now, and cached ([gpi] cache_timeout) */
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
+	assert_int_equal(kill(slapd.pid, SIGSTOP), 0);
+	for (int i = 0; i < DIRBOUND; i++) {
+		b[i] = (struct dirbound){ .sock = e.sock, .in_flight = &in_flight };
+		assert_int_equal(pthread_create(&t[i], NULL, dirbound_lookup, &b[i]), 0);
+	}
+	/* the first ones reach a worker and the directory */
+	for (int i = 0; i < 100 && atomic_load(&in_flight) > 2; i++)
+		usleep(20000);
+	for (int i = 0; i < 10; i++)
+		if (portail_client_ping(e.c, NULL, 0, NULL, NULL) == PORTAIL_OK)
+			pings++;
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_OK);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_true(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	/* all of that while directory calls were still waiting on slapd */
+	still = atomic_load(&in_flight);
+	for (int i = 0; i < DIRBOUND; i++) {
+		pthread_join(t[i], NULL);
+		if (b[i].s == PORTAIL_ERR_UNAVAILABLE && strcmp(b[i].error, "unavailable") == 0)
+			unavailable++;
+	}
+	print_message("# slapd stopped: %d/10 pings ok, %d/%d lookups unavailable, "
+	    "%d still waiting on the directory after the pings\n",
+	    pings, unavailable, DIRBOUND, still);
+	assert_int_equal(kill(slapd.pid, SIGCONT), 0);
+	assert_int_equal(pings, 10);
+	assert_int_equal(unavailable, DIRBOUND);
+	assert_true(still >= 1);
+	/* the log says why */
+	assert_true(fx_log_has(e.d.log, "directory busy"));
+	/* and everything works again */
+	assert_int_equal(admin(&e, "gpi.lookup", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_false(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
 	env_stop(&e);
 }
 
@@ -1861,6 +2069,8 @@ main(void)
 		cmocka_unit_test(test_directory_down),
 		cmocka_unit_test(test_no_grace_is_unavailable),
 		cmocka_unit_test(test_lockout_and_reset_unlocks),
+		cmocka_unit_test(test_lockout_4x10_concurrent),
+		cmocka_unit_test(test_lockout_12x3_concurrent),
 		cmocka_unit_test(test_admin_accounts),
 		cmocka_unit_test(test_admin_ops_need_admin),
 		cmocka_unit_test(test_two_processes_hammering),
@@ -1875,6 +2085,7 @@ main(void)
 		cmocka_unit_test(test_idn_domain_forms),
 		cmocka_unit_test(test_password_nfc_nfd),
 		cmocka_unit_test(test_migration_rekeys),
+		cmocka_unit_test(test_hung_directory_bulkhead),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

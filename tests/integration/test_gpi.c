@@ -537,6 +537,71 @@ test_hung_server_times_out(void **state)
 	fx_slapd_stop(&s);
 }
 
+/*
+ * An address on 10,000 records, the one in a subscribed school last:
+ * slapd's sizelimit is 500. Paged results read past it when the server
+ * lets the bind identity page past the limit; when it does not, the
+ * partial answer is "unavailable", never "no subscribed school".
+ */
+#define MANY 10000
+
+static const char *
+many_ldif(void)
+{
+	static char path[700];
+	const char *dir = fx_tmpdir("many");
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/many.ldif", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "dn: ou=many," FX_BASE "\nobjectClass: organizationalUnit\nou: many\n\n");
+	for (int i = 0; i < MANY; i++)
+		fprintf(f, "dn: uid=%d,ou=many," FX_BASE "\nobjectClass: inetOrgPerson\n"
+		    "objectClass: gpiStudent\nuid: %d\ncn: Enfant %d\nsn: Enfant\n"
+		    "gpiStudentId: %d\ngpiSchoolCode: %s\n"
+		    "gpiGuardianEmail: beaucoup@exemple.ca\n\n",
+		    5000000 + i, 5000000 + i, i, 5000000 + i, i == MANY - 1 ? "751001" : "751999");
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static void
+test_many_records_paged(void **state)
+{
+	struct fx_slapd s;
+	struct ctx c;
+	portail_gpi_result *r = NULL;
+	portail_error err = { { 0 } };
+	const char *ldif = many_ldif();
+
+	/* slapd's defaults: paging stops at the hard limit (500) as well */
+	fx_slapd_start(&s, ldif);
+	open_ctx(&c, &s, s.uri, "");
+	assert_int_equal(lookup(&c, "beaucoup@exemple.ca", &r, &err), PORTAIL_ERR_UNAVAILABLE);
+	assert_null(r);
+	print_message("# %s\n", err.message);
+	assert_non_null(strstr(err.message, "truncated"));
+	/* a subscribed child among the first records is proof enough */
+	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_true(r->known);
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+	fx_slapd_stop(&s);
+
+	/* the bind identity may page past the limit: the whole answer */
+	setenv("SLAPD_LIMITS", "dn.exact=\"" FX_BIND_DN "\" size.prtotal=unlimited", 1);
+	fx_slapd_start(&s, ldif);
+	unsetenv("SLAPD_LIMITS");
+	open_ctx(&c, &s, s.uri, "page_size = 300\n");
+	assert_int_equal(lookup(&c, "beaucoup@exemple.ca", &r, &err), PORTAIL_OK);
+	assert_true(r->known);
+	assert_string_equal(r->email, "beaucoup@exemple.ca");
+	assert_int_equal(r->n_children, 100);     /* [gpi] size_limit kept */
+	portail_gpi_result_free(r);
+	close_ctx(&c);
+	fx_slapd_stop(&s);
+}
+
 int
 main(void)
 {
@@ -558,6 +623,7 @@ main(void)
 		cmocka_unit_test(test_failover_refused_first),
 		cmocka_unit_test(test_server_stopped_mid_run),
 		cmocka_unit_test(test_hung_server_times_out),
+		cmocka_unit_test(test_many_records_paged),
 	};
 
 	return cmocka_run_group_tests_name("gpi", tests, group_setup, group_teardown);

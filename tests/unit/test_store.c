@@ -336,12 +336,72 @@ setup(void **state)
 	return 0;
 }
 
+/*
+ * The reserved attempt: counted as a failure before the verify, with the
+ * lock it earns (60 s, doubling past the threshold, capped); refused while
+ * locked; given back (count and the lock it set) for a right password
+ * that does not sign in; cleared by a success.
+ */
+static void
+test_auth_reserve(void **state)
+{
+	const struct portail_lockout p = { 3, 60, 200 };
+	portail_store *st = NULL;
+	portail_error err;
+	struct portail_account a = { 0 };
+	int64_t lock = -1, until = -1, now = 1000;
+
+	assert_int_equal(portail_store_open(db_path("reserve.db"), &st, &err), PORTAIL_OK);
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
+	assert_int_equal(portail_store_auth_reserve(st, "y@exemple.ca", now, &p, &lock, &until, &err),
+	    PORTAIL_ERR_UNKNOWN);
+	/* two reservations: no lock yet */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, &p, &lock, &until,
+		    &err), PORTAIL_OK);
+		assert_int_equal(lock, 0);
+	}
+	/* the third earns the lock at once, before its verify */
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, &p, &lock, &until, &err),
+	    PORTAIL_OK);
+	assert_int_equal(lock, now + 60);
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 1, &p, &lock, &until,
+	    &err), PORTAIL_ERR_LOCKED);
+	assert_int_equal(until, now + 60);
+	/* it was the right password on a disabled account: given back */
+	assert_int_equal(portail_store_auth_release(st, "x@exemple.ca", now + 60, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
+	assert_int_equal(a.failures, 2);
+	assert_int_equal(a.locked_until, 0);
+	portail_account_clear(&a);
+	/* third and fourth failures: 60 s, then 120 s (doubling, where it was) */
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, &p, &lock, &until, &err),
+	    PORTAIL_OK);
+	assert_int_equal(lock, now + 60);
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 60, &p, &lock, &until,
+	    &err), PORTAIL_OK);
+	assert_int_equal(lock, now + 60 + 120);
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 180, &p, &lock, &until,
+	    &err), PORTAIL_OK);
+	assert_int_equal(lock, now + 180 + 200);        /* capped */
+	/* a success clears it all */
+	assert_int_equal(portail_store_auth_succeeded(st, "x@exemple.ca", now + 400, NULL, &err),
+	    PORTAIL_OK);
+	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
+	assert_int_equal(a.failures, 0);
+	assert_int_equal(a.locked_until, 0);
+	portail_account_clear(&a);
+	portail_store_close(st);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cache_full),
 		cmocka_unit_test(test_concurrent_migration),
+		cmocka_unit_test(test_auth_reserve),
 		cmocka_unit_test(test_check_dir),
 		cmocka_unit_test(test_open_unwritable_dir),
 	};
