@@ -5,6 +5,8 @@
  */
 #include "daemon.h"
 
+#include <errno.h>
+
 #include <grp.h>
 #include <pwd.h>
 #include <stdint.h>
@@ -309,11 +311,15 @@ maybe_gc(struct daemon *d, int64_t now)
 		(void)portail_store_gc(d->store, now, NULL);
 }
 
+/* ms: what a code request takes at least, so that its time tells nothing */
+#define CODE_REQUEST_FLOOR_MS 5
+
 static void
 op_code_request(struct op_ctx *ctx, struct op_result *res)
 {
 	portail_error err = { { 0 } };
 	int64_t now = (int64_t)time(NULL);
+	struct timespec until;
 	int wait = 0;
 	bool sent = false;
 	portail_status s;
@@ -321,9 +327,22 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return;
+	/*
+	 * The answer leaves no sooner than CODE_REQUEST_FLOOR_MS after the
+	 * request began, whatever the address (DESIGN §2, enumeration): an
+	 * address on file costs a durable write (its code and its mail, one
+	 * transaction) that an address on no record does not (nothing
+	 * durable, issue 13), about 0.2 ms apart (BENCHMARKS.md, bench_enum).
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += CODE_REQUEST_FLOOR_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
 	maybe_gc(ctx->d, now);
 	s = portail_flow_code_request(ctx->d->flow, str(ctx, "email"), str(ctx, "purpose"),
 	    lang_of(ctx), now, &wait, &sent, &err);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+		;
 	/* a request that sent nothing, or was refused by the limits, is one
 	 * of a flood's: counted, not logged one by one (issue 13) */
 	res->summarised = (s == PORTAIL_OK && !sent) || s == PORTAIL_ERR_TOO_SOON ||
