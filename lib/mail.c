@@ -590,7 +590,9 @@ deliver_row(portail_mailq *q, portail_store *st, const portail_key *key,
 		qlog(q, LOG_INFO, "mail to=%s sent", row->rcpt);
 	} else {
 		q->stats.last_failure = now;
-		snprintf(q->stats.last_error, sizeof(q->stats.last_error), "%s", why);
+		/* the reason, cut to the status field */
+		(void)snprintf(q->stats.last_error, sizeof(q->stats.last_error), "%.*s",
+		    (int)sizeof(q->stats.last_error) - 1, why);
 		if (done) {
 			q->stats.failed++;
 			qlog(q, LOG_ERR, "mail to=%s given up after %d tries: %s", row->rcpt,
