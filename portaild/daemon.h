@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -65,6 +66,12 @@ char *ops_error_line(portail_status s, const char *message, size_t *len);
 
 /* True when peer may use admin ops: uid 0 or a member of admin_group. */
 bool ops_peer_is_admin(const struct daemon *d, const struct peer *peer);
+
+/*
+ * clock.c: the one clock every decision reads (lifetimes, lockouts, code
+ * expiry, tokens), in seconds since the epoch. A test build can move it.
+ */
+int64_t daemon_now(void);
 
 /* log.c */
 void log_open(bool to_stderr, bool debug);

@@ -318,7 +318,7 @@ static void
 op_code_request(struct op_ctx *ctx, struct op_result *res)
 {
 	portail_error err = { { 0 } };
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = daemon_now();
 	struct timespec until;
 	int wait = 0;
 	bool sent = false;
@@ -383,10 +383,10 @@ op_code_verify(struct op_ctx *ctx, struct op_result *res)
 		return;
 	if (strcmp(str(ctx, "purpose"), "link") == 0)
 		s = portail_flow_link_code_verify(ctx->d->flow, str(ctx, "link_ticket"),
-		    str(ctx, "email"), str(ctx, "code"), (int64_t)time(NULL), ticket, &tries, &err);
+		    str(ctx, "email"), str(ctx, "code"), daemon_now(), ticket, &tries, &err);
 	else
 		s = portail_flow_code_verify(ctx->d->flow, str(ctx, "email"), str(ctx, "purpose"),
-		    str(ctx, "code"), (int64_t)time(NULL), ticket, &tries, &err);
+		    str(ctx, "code"), daemon_now(), ticket, &tries, &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		if (s == PORTAIL_ERR_WRONG_CODE)
@@ -420,7 +420,7 @@ op_finish(struct op_ctx *ctx, struct op_result *res, bool signup)
 		return;
 	s = (signup ? portail_flow_signup_finish : portail_flow_reset_finish)(ctx->d->flow,
 	    str(ctx, "ticket"), str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx),
-	    (int64_t)time(NULL), &why, &email, &err);
+	    daemon_now(), &why, &email, &err);
 	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
 		fail_with(ctx, res, s, policy_names[why],
 		    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
@@ -495,7 +495,7 @@ password_ok(struct op_ctx *ctx, struct op_result *res)
 	portail_status s;
 
 	s = portail_flow_auth_password(ctx->d->flow, str(ctx, "email"), str(ctx, "password"),
-	    (int64_t)time(NULL), &retry, &err);
+	    daemon_now(), &retry, &err);
 	if (s == PORTAIL_OK)
 		return true;
 	signin_failed(ctx, res, s, &err, retry);
@@ -515,7 +515,7 @@ access_word(struct op_ctx *ctx, char *msg, size_t len)
 	bool grace = false;
 	portail_status s;
 
-	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), (int64_t)time(NULL),
+	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), daemon_now(),
 	    &grace, &err);
 	if (s == PORTAIL_OK) {
 		if (grace)
@@ -573,7 +573,7 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 	if (!flow_ready(ctx, res))
 		return;
 	s = portail_flow_change_password(ctx->d->flow, str(ctx, "email"), str(ctx, "old_password"),
-	    str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx), (int64_t)time(NULL), &why,
+	    str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx), daemon_now(), &why,
 	    &retry, &err);
 	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
 		fail_with(ctx, res, s, policy_names[why],
@@ -617,7 +617,7 @@ op_account_check(struct op_ctx *ctx, struct op_result *res)
 		    "(auth.password, check)."));
 		return;
 	}
-	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), (int64_t)time(NULL),
+	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), daemon_now(),
 	    &grace, &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
@@ -664,7 +664,7 @@ op_token_issue(struct op_ctx *ctx, struct op_result *res)
 {
 	portail_error err = { { 0 } };
 	char token[PORTAIL_TOKEN_LEN + 1];
-	int64_t id = 0, now = (int64_t)time(NULL);
+	int64_t id = 0, now = daemon_now();
 	portail_status s;
 
 	if (!token_owner(ctx, res))
@@ -699,7 +699,7 @@ op_token_verify(struct op_ctx *ctx, struct op_result *res)
 	if (!flow_ready(ctx, res))
 		return;
 	s = portail_flow_token_verify(ctx->d->flow, str(ctx, "token"), str(ctx, "email"),
-	    (int64_t)time(NULL), &email, &err);
+	    daemon_now(), &email, &err);
 	if (s != PORTAIL_OK) {
 		if (s == PORTAIL_ERR_REFUSED) {
 			fail_with(ctx, res, s, "bad_token", MSG(ctx,
@@ -739,7 +739,7 @@ op_token_list(struct op_ctx *ctx, struct op_result *res)
 		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
 		return;
 	}
-	s = portail_store_token_list(ctx->d->store, key, (int64_t)time(NULL), &list, &n, &err);
+	s = portail_store_token_list(ctx->d->store, key, daemon_now(), &list, &n, &err);
 	free(key);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
@@ -773,7 +773,7 @@ op_token_revoke(struct op_ctx *ctx, struct op_result *res)
 	}
 	/* an id: that token; none: all of them (epoch bump) */
 	s = id != NULL ? portail_store_token_delete(ctx->d->store, key, (int64_t)json_integer_value(id), &err) :
-	    portail_store_token_revoke_all(ctx->d->store, key, (int64_t)time(NULL), &err);
+	    portail_store_token_revoke_all(ctx->d->store, key, daemon_now(), &err);
 	free(key);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
@@ -899,11 +899,11 @@ op_social_begin(struct op_ctx *ctx, struct op_result *res)
 	}
 	if (str(ctx, "id_token") != NULL)
 		s = portail_flow_social_begin_id_token(ctx->d->flow, str(ctx, "provider"),
-		    str(ctx, "id_token"), str(ctx, "nonce"), str(ctx, "label"), (int64_t)time(NULL),
+		    str(ctx, "id_token"), str(ctx, "nonce"), str(ctx, "label"), daemon_now(),
 		    &r, &err);
 	else
 		s = portail_flow_social_begin(ctx->d->flow, str(ctx, "provider"),
-		    str(ctx, "access_token"), str(ctx, "label"), (int64_t)time(NULL), &r, &err);
+		    str(ctx, "access_token"), str(ctx, "label"), daemon_now(), &r, &err);
 	res->provider_us = r.provider_us;
 	if (r.provider != NULL && r.subject != NULL)
 		snprintf(res->identity, sizeof(res->identity), "%s:%s", r.provider, r.subject);
@@ -926,7 +926,7 @@ op_social_link(struct op_ctx *ctx, struct op_result *res)
 {
 	struct portail_social_result r;
 	portail_error err = { { 0 } };
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = daemon_now();
 	int wait = 0;
 	portail_status s;
 
@@ -962,7 +962,7 @@ op_social_finish(struct op_ctx *ctx, struct op_result *res)
 	if (!flow_ready(ctx, res))
 		return;
 	s = portail_flow_social_finish(ctx->d->flow, str(ctx, "link_ticket"), str(ctx, "ticket"),
-	    str(ctx, "label"), (int64_t)time(NULL), &r, &err);
+	    str(ctx, "label"), daemon_now(), &r, &err);
 	if (s != PORTAIL_OK) {
 		social_failed(ctx, res, s, &err, false);
 		return;
@@ -1025,7 +1025,7 @@ op_account_list(struct op_ctx *ctx, struct op_result *res)
 	portail_error err = { { 0 } };
 	size_t n = 0;
 	json_t *arr;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = daemon_now();
 	portail_status s;
 
 	if (!flow_ready(ctx, res))
@@ -1049,7 +1049,7 @@ account_admin(struct op_ctx *ctx, struct op_result *res, const char *what)
 {
 	struct portail_account a = { 0 };
 	portail_error err = { { 0 } };
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = daemon_now();
 	char *key = NULL;
 	portail_status s;
 
