@@ -13,6 +13,15 @@
  * running portaild (script/bench starts it with a mail server and
  * [codes] resend_interval = 0).
  *
+ * With CONFIG given, the same for a sign-in (auth.password) with a
+ * wrong password: ACCOUNT gets a password (hashed with the configured
+ * argon2id cost, written into the store at CONFIG's path), and each
+ * round signs in wrongly as the three, then rightly as ACCOUNT (not
+ * measured: it clears the failure count, so the lockout never starts).
+ * A refusal must cost the same whether the address has an account:
+ * the account's path reserves its attempt in the store before the hash,
+ * an unknown address hashes against a decoy and writes nothing.
+ *
  * Reported: each class's median round trip, and for each class against
  * ACCOUNT the median and interquartile range of the per-round
  * differences (samples of one round are taken moments apart, so the
@@ -23,11 +32,70 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
+#include <sqlite3.h>
 
 #include "bench.h"
+#include "config.h"
 #include "portail-client.h"
 
 enum { CLASSES = 3 };
+
+#define RIGHT_PASSWORD "bench-enum-Tr0mbone-7"
+#define WRONG_PASSWORD "bench-enum-not-this-one"
+
+/* A sign-in; the time of its answer. Refused or unknown is the point; unavailable is not. */
+static double
+signin(portail_client *c, const char *email, const char *password, bool must_pass)
+{
+	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", email,
+	    "password", password);
+	portail_error err = { { 0 } };
+	double t0 = bench_now_us();
+	portail_status s = portail_client_call(c, r, NULL, &err);
+	double t = bench_now_us() - t0;
+
+	json_decref(r);
+	if (s == PORTAIL_ERR_UNAVAILABLE || s == PORTAIL_ERR_BUSY || (must_pass && s != PORTAIL_OK) ||
+	    (!must_pass && s == PORTAIL_OK)) {
+		fprintf(stderr, "bench_enum: auth.password %s: %s (%d)\n", email, err.message, (int)s);
+		exit(1);
+	}
+	return t;
+}
+
+/* ACCOUNT's password, with the daemon's own argon2id cost, straight into the store. */
+static void
+set_password(const char *config, const char *email)
+{
+	portail_config *cfg = NULL;
+	portail_error err = { { 0 } };
+	char phc[crypto_pwhash_STRBYTES];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (sodium_init() < 0 || portail_config_load(config, &cfg, &err) != PORTAIL_OK) {
+		fprintf(stderr, "bench_enum: %s\n", err.message);
+		exit(1);
+	}
+	if (crypto_pwhash_str(phc, RIGHT_PASSWORD, strlen(RIGHT_PASSWORD),
+	    (unsigned long long)cfg->password.argon2_opslimit,
+	    (size_t)cfg->password.argon2_memlimit_kib * 1024u) != 0 ||
+	    sqlite3_open(cfg->store_path, &db) != SQLITE_OK ||
+	    sqlite3_busy_timeout(db, 10000) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "UPDATE accounts SET password_hash = ?2, failures = 0, "
+	    "locked_until = 0 WHERE email_key = ?1", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, phc, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(db) != 1) {
+		fprintf(stderr, "bench_enum: setting %s's password: %s\n", email,
+		    db != NULL ? sqlite3_errmsg(db) : "argon2id");
+		exit(1);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	portail_config_free(cfg);
+}
 
 static double
 one(portail_client *c, const char *email, const char *purpose)
@@ -96,8 +164,9 @@ main(int argc, char **argv)
 	double *t[2][CLASSES];
 	long rounds;
 
-	if (argc != 6 || (rounds = strtol(argv[2], NULL, 10)) < 8 || rounds > 300) {
-		fprintf(stderr, "usage: bench_enum SOCKET ROUNDS(8..300) ACCOUNT ON_FILE NO_RECORD\n");
+	if ((argc != 6 && argc != 7) || (rounds = strtol(argv[2], NULL, 10)) < 8 || rounds > 300) {
+		fprintf(stderr, "usage: bench_enum SOCKET ROUNDS(8..300) ACCOUNT ON_FILE NO_RECORD "
+		    "[CONFIG]\n");
 		return 2;
 	}
 	if (portail_client_new(argv[1], 0, &c) != PORTAIL_OK)
@@ -118,10 +187,27 @@ main(int argc, char **argv)
 			}
 		}
 	}
-	portail_client_free(c);
 	printf("## code request: the answer's time by address\n\n");
 	report("sign-up", names, t[0], (size_t)rounds);
 	report("reset", names, t[1], (size_t)rounds);
+	if (argc == 7) {
+		/* argon2id is ~100 ms: a quarter of the rounds, at least 8 */
+		long n = rounds / 4 < 8 ? 8 : rounds / 4;
+
+		set_password(argv[6], argv[3]);
+		(void)signin(c, argv[3], RIGHT_PASSWORD, true);
+		for (long i = 0; i < n; i++) {
+			for (int j = 0; j < CLASSES; j++) {
+				int k = (int)((i + j) % CLASSES);
+
+				t[0][k][i] = signin(c, argv[3 + k], WRONG_PASSWORD, false);
+			}
+			(void)signin(c, argv[3], RIGHT_PASSWORD, true);
+		}
+		printf("## sign-in with a wrong password: the answer's time by address\n\n");
+		report("sign-in", names, t[0], (size_t)n);
+	}
+	portail_client_free(c);
 	for (int p = 0; p < 2; p++)
 		for (int k = 0; k < CLASSES; k++)
 			free(t[p][k]);
