@@ -8,6 +8,8 @@
  * is the parent's e-mail address, never rewritten. The daemon down or
  * slow is PAM_AUTHINFO_UNAVAIL within the client timeout, never
  * PAM_AUTH_ERR. Every buffer that held a password or a code is wiped.
+ * The sign-up and reset dialogs are lib/dialog.c's steps, the CLI's too:
+ * this file only asks the prompts and makes the calls they name.
  * We are a guest in sshd, Apache or saslauthd: no global state, no
  * stderr, no exit(); logging through pam_syslog only, never a secret.
  */
@@ -233,6 +235,9 @@ secret_ok(const char *s, size_t max)
 
 	return n <= max && portail_proto_text_ok(s, n, true);
 }
+
+_Static_assert(PORTAIL_DIALOG_CODE_MAX == PORTAIL_PROTO_CODE_MAX,
+    "lib/dialog.h's longest code is the protocol's");
 
 /* The statuses a dialog ends with, as pam_sm_* read them. */
 static portail_status
