@@ -48,7 +48,7 @@ cmd_auth(struct cli *cli, int argc, char **argv)
 	}
 	if ((rc = cli_session_open(cli, &s)) != EX_DONE)
 		return rc;
-	if (!cli_read_line(from_stdin ? NULL : T("Mot de passe : ", "Password: "), pw, sizeof(pw), true)) {
+	if (!cli_read_line(from_stdin ? NULL : MSG(DIALOG_SIGN_IN_PROMPT), pw, sizeof(pw), true)) {
 		cli_session_close(&s);
 		return EX_USAGE;
 	}
