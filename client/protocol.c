@@ -2,9 +2,41 @@
 #include "protocol.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+const char *const portail_proto_secret_fields[] = {
+	"password", "old_password", "confirmation",     /* passwords */
+	"code",                                         /* code.verify */
+	"ticket", "link_ticket",                        /* a code's proof, a social sign-in's */
+	"token",                                        /* portail tokens */
+	"access_token", "id_token", "nonce",            /* a provider's */
+	NULL,
+};
+
+bool
+portail_proto_is_secret(const char *name)
+{
+	for (size_t i = 0; name != NULL && portail_proto_secret_fields[i] != NULL; i++)
+		if (strcmp(name, portail_proto_secret_fields[i]) == 0)
+			return true;
+	return false;
+}
+
+void
+portail_proto_wipe_secrets(json_t *obj)
+{
+	if (!json_is_object(obj))
+		return;
+	for (size_t i = 0; portail_proto_secret_fields[i] != NULL; i++) {
+		json_t *v = json_object_get(obj, portail_proto_secret_fields[i]);
+
+		if (json_is_string(v))
+			explicit_bzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+	}
+}
 
 static const struct {
 	portail_status status;

@@ -40,6 +40,25 @@
  */
 bool portail_proto_text_ok(const char *s, size_t n, bool control_ok);
 
+/*
+ * The fields that carry secrets, in requests and in answers (passwords,
+ * codes, tickets, tokens, a provider's tokens and nonce): never logged,
+ * wiped before they are freed. One list for the daemon, the CLI, the PAM
+ * module and the SASL plugin; NULL-terminated.
+ */
+extern const char *const portail_proto_secret_fields[];
+
+/* True when name is one of portail_proto_secret_fields. */
+bool portail_proto_is_secret(const char *name);
+
+/*
+ * Wipes in place the string values of obj's secret members (the top level,
+ * as the protocol puts them), before obj is freed: jansson hands the
+ * memory back as it is. The strings stay, zeroed, of the same length.
+ * Nothing for NULL or a value that is not an object.
+ */
+void portail_proto_wipe_secrets(json_t *obj);
+
 /* The stable error names of the wire, and the status each stands for. */
 const char *portail_proto_error_name(portail_status s);
 portail_status portail_proto_error_status(const char *name);

@@ -8,6 +8,8 @@
  * is the parent's e-mail address, never rewritten. The daemon down or
  * slow is PAM_AUTHINFO_UNAVAIL within the client timeout, never
  * PAM_AUTH_ERR. Every buffer that held a password or a code is wiped.
+ * The sign-up and reset dialogs are lib/dialog.c's steps, the CLI's too:
+ * this file only asks the prompts and makes the calls they name.
  * We are a guest in sshd, Apache or saslauthd: no global state, no
  * stderr, no exit(); logging through pam_syslog only, never a secret.
  */
@@ -24,6 +26,8 @@
 
 #include <jansson.h>
 
+#include "dialog.h"
+#include "messages.h"
 #include "portail-client.h"
 #include "protocol.h"
 
@@ -38,8 +42,8 @@ struct opts {
 	bool en;
 };
 
-/* Messages in the parent's language, the same words as the CLI. */
-#define T(o, fr, en_text) ((o)->en ? (en_text) : (fr))
+/* A message of the shared table (lib/messages.def) in the parent's language. */
+#define MSG(o, id) portail_msg(PORTAIL_MSG_##id, (o)->en)
 
 static void
 parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
@@ -91,21 +95,6 @@ client_for(pam_handle_t *pamh, const struct opts *o)
 	return c;
 }
 
-/* Wipes the secret strings of a request before it is freed. */
-static void
-wipe_request(json_t *req)
-{
-	static const char *const secrets[] = { "password", "old_password", "confirmation", "code",
-		"ticket", "token" };
-
-	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
-		json_t *v = json_object_get(req, secrets[i]);
-
-		if (json_is_string(v))
-			explicit_bzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-	}
-}
-
 /* Sends req (consumed; secret strings wiped) and returns the status; *resp on request. */
 static portail_status
 call(portail_client *c, json_t *req, json_t **resp, portail_error *err)
@@ -115,7 +104,7 @@ call(portail_client *c, json_t *req, json_t **resp, portail_error *err)
 	if (req == NULL)
 		return PORTAIL_ERR_NOMEM;
 	s = portail_client_call(c, req, resp, err);
-	wipe_request(req);
+	portail_proto_wipe_secrets(req);
 	json_decref(req);
 	return s;
 }
@@ -147,13 +136,6 @@ say(pam_handle_t *pamh, bool error, const char *text)
 {
 	if (text != NULL && *text != '\0')
 		(void)pam_prompt(pamh, error ? PAM_ERROR_MSG : PAM_TEXT_INFO, NULL, "%s", text);
-}
-
-static bool
-yes(const char *answer)
-{
-	return answer != NULL && (answer[0] == 'o' || answer[0] == 'O' || answer[0] == 'y' ||
-	    answer[0] == 'Y');
 }
 
 /* pam_sm_authenticate's answer for a status (doc/protocol.md's table). */
@@ -254,142 +236,147 @@ secret_ok(const char *s, size_t max)
 	return n <= max && portail_proto_text_ok(s, n, true);
 }
 
-/*
- * The code step of sign-up and reset, in prompts: asks for a code (n: a
- * new one), verifies it, and returns the ticket (new) or NULL.
- */
-static char *
-code_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c, const char *user,
-    const char *purpose, portail_status *st)
+_Static_assert(PORTAIL_DIALOG_CODE_MAX == PORTAIL_PROTO_CODE_MAX,
+    "lib/dialog.h's longest code is the protocol's");
+
+/* The statuses a dialog ends with, as pam_sm_* read them. */
+static portail_status
+dialog_end(const struct portail_dialog *d, portail_status last)
 {
-	portail_error err = { { 0 } };
-	json_t *resp = NULL;
-	char *ticket = NULL;
-
-	*st = call(c, json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", user, "purpose",
-	    purpose), &resp, &err);
-	if (*st != PORTAIL_OK && *st != PORTAIL_ERR_TOO_SOON) {
-		say(pamh, true, err.message);
-		json_decref(resp);
-		return NULL;
-	}
-	say(pamh, false, *st == PORTAIL_OK ? json_string_value(json_object_get(resp, "message")) :
-	    err.message);
-	json_decref(resp);
-	for (int rounds = 0; rounds < 12 && ticket == NULL; rounds++) {
-		char *code = ask(pamh, PAM_PROMPT_ECHO_ON,
-		    T(o, "Code de vérification (n : obtenir un nouveau code) : ",
-		    "Verification code (n: get a new code): "));
-
-		if (code == NULL) {
-			*st = PORTAIL_ERR_REFUSED;
-			return NULL;
-		}
-		if (strcmp(code, "n") == 0 || strcmp(code, "N") == 0) {
-			wipe_free(code);
-			resp = NULL;
-			*st = call(c, json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", user,
-			    "purpose", purpose), &resp, &err);
-			say(pamh, *st != PORTAIL_OK, *st == PORTAIL_OK ?
-			    json_string_value(json_object_get(resp, "message")) : err.message);
-			json_decref(resp);
-			continue;
-		}
-		if (!secret_ok(code, PORTAIL_PROTO_CODE_MAX)) {
-			/* as portaild's "invalid" answer: no try spent */
-			wipe_free(code);
-			say(pamh, true, T(o, "Ce n'est pas un code de vérification.",
-			    "That is not a verification code."));
-			continue;
-		}
-		resp = NULL;
-		*st = call(c, json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email", user,
-		    "purpose", purpose, "code", code), &resp, &err);
-		wipe_free(code);
-		if (*st == PORTAIL_OK) {
-			const char *t = json_string_value(json_object_get(resp, "ticket"));
-
-			ticket = t ? strdup(t) : NULL;
-			if (t != NULL)
-				explicit_bzero((void *)(uintptr_t)t, strlen(t));
-		} else {
-			say(pamh, true, err.message);
-			if (*st != PORTAIL_ERR_WRONG_CODE && *st != PORTAIL_ERR_INVALID &&
-			    *st != PORTAIL_ERR_EXPIRED_CODE && *st != PORTAIL_ERR_TOO_MANY_TRIES) {
-				json_decref(resp);
-				return NULL;
-			}
-		}
-		json_decref(resp);
-	}
-	return ticket;
+	if (d->step == PORTAIL_STEP_DONE)
+		return PORTAIL_OK;
+	return last != PORTAIL_OK ? last : PORTAIL_ERR_REFUSED;       /* Annuler, out of tries */
 }
 
 /*
- * New password twice, each try sent as base (op and its proof: a ticket,
- * or the old password) plus password and confirmation; asks again after
- * a policy refusal. On success *new_pw holds the password (the caller
- * wipes it). base is the caller's, wiped and freed by it.
+ * Renders a sign-up or reset dialog (lib/dialog.h) in prompts, from
+ * d->step until it ends or, with stop_at_password, until it reaches the
+ * password step. The address is PAM_USER. save is the save step's request
+ * without the password and confirmation (its op and proof: the old
+ * password), or NULL to make it from the ticket. On reaching the password
+ * step *ticket is set (new, the caller wipes it) unless given; on the end
+ * *new_pw holds the password (the caller wipes it). Every code, password
+ * and ticket that passes here is wiped.
  */
 static portail_status
-new_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c,
-    json_t *base, char **new_pw)
+run_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c, const char *user,
+    struct portail_dialog *d, const json_t *save, bool stop_at_password, char **ticket,
+    char **new_pw)
 {
+	bool signup = d->kind == PORTAIL_DIALOG_SIGNUP;
+	const char *purpose = signup ? "signup" : "reset";
 	portail_status st = PORTAIL_ERR_REFUSED;
+	char *code = NULL, *pw = NULL, *conf = NULL;
 
-	for (int rounds = 0; rounds < 5; rounds++) {
+	while (d->step != PORTAIL_STEP_DONE && d->step != PORTAIL_STEP_CANCELLED &&
+	    d->step != PORTAIL_STEP_FAILED) {
+		enum portail_dialog_outcome out = PORTAIL_OUTCOME_UNAVAILABLE;
 		portail_error err = { { 0 } };
-		char *pw = ask(pamh, PAM_PROMPT_ECHO_OFF, T(o, "Nouveau mot de passe : ", "New password: "));
-		char *conf = pw ? ask(pamh, PAM_PROMPT_ECHO_OFF, T(o, "Confirmation : ", "Confirmation: ")) : NULL;
-		json_t *req = base ? json_deep_copy(base) : NULL;
+		enum portail_msg notice;
+		json_t *resp = NULL, *req;
 
-		if (pw == NULL || conf == NULL || req == NULL) {
-			wipe_free(pw);
-			wipe_free(conf);
-			if (req != NULL) {
-				wipe_request(req);
-				json_decref(req);
+		switch (d->step) {
+		case PORTAIL_STEP_SEND_CODE:
+		case PORTAIL_STEP_NEW_CODE:
+			st = call(c, json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", user,
+			    "purpose", purpose), &resp, &err);
+			/* "a code was just sent" is news, not an error, when it answers the first */
+			say(pamh, st != PORTAIL_OK && (d->step == PORTAIL_STEP_NEW_CODE ||
+			    st != PORTAIL_ERR_TOO_SOON), st == PORTAIL_OK ?
+			    json_string_value(json_object_get(resp, "message")) : err.message);
+			out = portail_dialog_outcome_of(st);
+			break;
+		case PORTAIL_STEP_CODE:
+			code = ask(pamh, PAM_PROMPT_ECHO_ON, portail_msg(portail_dialog_prompt(d), o->en));
+			out = portail_dialog_read_code(d, code);
+			if (out == PORTAIL_OUTCOME_OK && !secret_ok(code, PORTAIL_PROTO_CODE_MAX))
+				out = PORTAIL_OUTCOME_NOT_A_CODE;       /* as portaild's "invalid": no try spent */
+			if (out != PORTAIL_OUTCOME_OK) {
+				wipe_free(code);
+				code = NULL;
 			}
-			return pw == NULL || conf == NULL ? PORTAIL_ERR_REFUSED : PORTAIL_ERR_NOMEM;
-		}
-		if (!secret_ok(pw, PORTAIL_PROTO_PASSWORD_MAX) ||
-		    !secret_ok(conf, PORTAIL_PROTO_PASSWORD_MAX)) {
-			/* no policy takes it: say so and ask again, as after a refusal */
-			wipe_request(req);
-			json_decref(req);
-			wipe_free(pw);
+			break;
+		case PORTAIL_STEP_VERIFY:
+			st = call(c, json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email", user,
+			    "purpose", purpose, "code", code), &resp, &err);
+			wipe_free(code);
+			code = NULL;
+			if (st == PORTAIL_OK) {
+				const char *t = json_string_value(json_object_get(resp, "ticket"));
+
+				wipe_free(*ticket);
+				*ticket = t ? strdup(t) : NULL;
+				if (*ticket == NULL)
+					st = PORTAIL_ERR_NOMEM;
+			} else {
+				say(pamh, true, err.message);
+			}
+			out = portail_dialog_outcome_of(st);
+			break;
+		case PORTAIL_STEP_PASSWORD:
+			if (stop_at_password)
+				goto out;
+			pw = ask(pamh, PAM_PROMPT_ECHO_OFF, portail_msg(portail_dialog_prompt(d), o->en));
+			conf = pw ? ask(pamh, PAM_PROMPT_ECHO_OFF, MSG(o, DIALOG_CONFIRMATION_PROMPT)) : NULL;
+			out = pw != NULL && conf != NULL ? PORTAIL_OUTCOME_OK : PORTAIL_OUTCOME_CANCEL;
+			if (out == PORTAIL_OUTCOME_OK && (!secret_ok(pw, PORTAIL_PROTO_PASSWORD_MAX) ||
+			    !secret_ok(conf, PORTAIL_PROTO_PASSWORD_MAX)))
+				out = PORTAIL_OUTCOME_NOT_TEXT;  /* no policy takes it */
+			if (out != PORTAIL_OUTCOME_OK) {
+				wipe_free(pw);
+				wipe_free(conf);
+				pw = conf = NULL;
+			}
+			break;
+		case PORTAIL_STEP_SAVE:
+			req = save != NULL ? json_deep_copy(save) : json_pack("{s:s, s:s}", "op",
+			    signup ? "account.create" : "password.reset", "ticket", *ticket);
+			if (req != NULL) {
+				json_object_set_new(req, "password", json_string(pw));
+				json_object_set_new(req, "confirmation", json_string(conf));
+			}
+			st = call(c, req, NULL, &err);
 			wipe_free(conf);
-			st = PORTAIL_ERR_POLICY;
-			say(pamh, true, T(o, "Ce mot de passe est trop long ou n'est pas du texte.",
-			    "This password is too long or is not text."));
-			continue;
+			conf = NULL;
+			if (st == PORTAIL_OK) {
+				*new_pw = pw;
+			} else {
+				wipe_free(pw);
+				say(pamh, true, err.message);
+			}
+			pw = NULL;
+			out = portail_dialog_outcome_of(st);
+			break;
+		default:
+			goto out;       /* the address is PAM_USER: never asked */
 		}
-		json_object_set_new(req, "password", json_string(pw));
-		json_object_set_new(req, "confirmation", json_string(conf));
-		st = call(c, req, NULL, &err);
-		wipe_free(conf);
-		if (st == PORTAIL_OK) {
-			*new_pw = pw;
-			return st;
-		}
-		wipe_free(pw);
-		say(pamh, true, err.message);
-		if (st != PORTAIL_ERR_POLICY && st != PORTAIL_ERR_MISMATCH)
-			return st;
+		portail_proto_wipe_secrets(resp);      /* the ticket */
+		json_decref(resp);
+		portail_dialog_next(d, out);
+		if ((notice = portail_dialog_notice(d)) != PORTAIL_MSG_COUNT)
+			say(pamh, true, portail_msg(notice, o->en));
 	}
-	return st;
+out:
+	wipe_free(code);
+	wipe_free(pw);
+	wipe_free(conf);
+	if (stop_at_password && d->step == PORTAIL_STEP_PASSWORD)
+		return PORTAIL_OK;
+	return dialog_end(d, st);
 }
 
-/* new_password_dialog for a sign-up or reset ticket. */
+/* Sign-up or reset in prompts from the code request to the saved password. */
 static portail_status
-ticket_password_dialog(pam_handle_t *pamh, const struct opts *o, portail_client *c,
-    const char *op, const char *ticket, char **new_pw)
+code_and_password(pam_handle_t *pamh, const struct opts *o, portail_client *c, const char *user,
+    enum portail_dialog_kind kind, char **new_pw)
 {
-	json_t *base = json_pack("{s:s, s:s}", "op", op, "ticket", ticket);
-	portail_status st = new_password_dialog(pamh, o, c, base, new_pw);
+	struct portail_dialog d;
+	char *ticket = NULL;
+	portail_status st;
 
-	wipe_request(base);
-	json_decref(base);
+	portail_dialog_start(&d, kind, true, PORTAIL_STEP_SEND_CODE);
+	st = run_dialog(pamh, o, c, user, &d, NULL, false, &ticket, new_pw);
+	wipe_free(ticket);
 	return st;
 }
 
@@ -495,7 +482,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		return rc;
 	if ((c = client_for(pamh, &o)) == NULL)
 		return PAM_AUTHINFO_UNAVAIL;
-	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, T(&o, "Mot de passe : ", "Password: "));
+	rc = pam_get_authtok(pamh, PAM_AUTHTOK, &pw, MSG(&o, DIALOG_SIGN_IN_PROMPT));
 	if (rc != PAM_SUCCESS)
 		goto out;
 	if (sshd_substitute(pw)) {
@@ -531,19 +518,15 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
 	if (st == PORTAIL_ERR_UNKNOWN && o.enroll && interactive(pamh) && !(flags & PAM_SILENT)) {
 		/* no account yet: sign up in prompts, as the seed's screens */
-		char *answer = ask(pamh, PAM_PROMPT_ECHO_ON,
-		    T(&o, "Aucun compte pour cette adresse. Vous inscrire maintenant? (o/n) : ",
-		    "No account for this address. Sign up now? (y/n): "));
-		char *ticket = NULL, *new_pw = NULL;
+		char *answer = ask(pamh, PAM_PROMPT_ECHO_ON, MSG(&o, DIALOG_ENROLL_QUESTION));
+		char *new_pw = NULL;
 
-		if (yes(answer)) {
-			say(pamh, false, T(&o, "Le courriel doit être celui que vous avez fourni à l'école.",
-			    "The e-mail address must be the one you gave the school."));
-			ticket = code_dialog(pamh, &o, c, user, "signup", &st);
-			if (ticket != NULL)
-				st = ticket_password_dialog(pamh, &o, c, "account.create", ticket, &new_pw);
+		if (portail_dialog_yes(answer)) {
+			if (portail_dialog_school_hint(PORTAIL_DIALOG_SIGNUP))
+				say(pamh, false, MSG(&o, DIALOG_SCHOOL_ADDRESS));
+			st = code_and_password(pamh, &o, c, user, PORTAIL_DIALOG_SIGNUP, &new_pw);
 			if (st == PORTAIL_OK) {
-				say(pamh, false, T(&o, "Votre compte est créé.", "Your account is ready."));
+				say(pamh, false, MSG(&o, DIALOG_CREATED));
 				st = auth_password(pamh, c, user, new_pw, &err);
 				if (st == PORTAIL_OK)
 					(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
@@ -552,20 +535,15 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			}
 		}
 		wipe_free(answer);
-		wipe_free(ticket);
 		wipe_free(new_pw);
 	} else if (st == PORTAIL_ERR_REFUSED && o.reset && interactive(pamh) && !(flags & PAM_SILENT)) {
-		char *answer = ask(pamh, PAM_PROMPT_ECHO_ON,
-		    T(&o, "Mot de passe oublié? Recevoir un code par courriel (o/n) : ",
-		    "Forgot your password? Get a code by e-mail (y/n): "));
-		char *ticket = NULL, *new_pw = NULL;
+		char *answer = ask(pamh, PAM_PROMPT_ECHO_ON, MSG(&o, DIALOG_RESET_QUESTION));
+		char *new_pw = NULL;
 
-		if (yes(answer)) {
-			ticket = code_dialog(pamh, &o, c, user, "reset", &st);
-			if (ticket != NULL)
-				st = ticket_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
+		if (portail_dialog_yes(answer)) {
+			st = code_and_password(pamh, &o, c, user, PORTAIL_DIALOG_RESET, &new_pw);
 			if (st == PORTAIL_OK) {
-				say(pamh, false, T(&o, "Votre mot de passe est changé.", "Your password is changed."));
+				say(pamh, false, MSG(&o, DIALOG_CHANGED));
 				st = auth_password(pamh, c, user, new_pw, &err);
 				if (st == PORTAIL_OK)
 					(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
@@ -576,7 +554,6 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			st = PORTAIL_ERR_REFUSED;
 		}
 		wipe_free(answer);
-		wipe_free(ticket);
 		wipe_free(new_pw);
 	} else if ((st == PORTAIL_ERR_LOCKED || st == PORTAIL_ERR_DISABLED) && !(flags & PAM_SILENT)) {
 		/* only after the checks that say nothing to a stranger */
@@ -721,9 +698,16 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 
 	if (flags & PAM_PRELIM_CHECK) {
 		if (o.reset) {
-			/* a mailed code instead of the old password */
-			char *ticket = code_dialog(pamh, &o, c, user, "reset", &st);
+			/* a mailed code instead of the old password: the dialog up to the password */
+			struct portail_dialog d;
+			char *ticket = NULL;
 
+			portail_dialog_start(&d, PORTAIL_DIALOG_RESET, true, PORTAIL_STEP_SEND_CODE);
+			st = run_dialog(pamh, &o, c, user, &d, NULL, true, &ticket, NULL);
+			if (st != PORTAIL_OK) {
+				wipe_free(ticket);
+				ticket = NULL;
+			}
 			if (ticket != NULL &&
 			    pam_set_data(pamh, TICKET_DATA, ticket, cleanup_secret) != PAM_SUCCESS) {
 				wipe_free(ticket);
@@ -735,7 +719,7 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			const char *old = NULL;
 
 			rc = pam_get_authtok(pamh, PAM_OLDAUTHTOK, &old,
-			    T(&o, "Mot de passe actuel : ", "Current password: "));
+			    MSG(&o, DIALOG_CURRENT_PASSWORD_PROMPT));
 			if (rc == PAM_SUCCESS && !secret_ok(old, PORTAIL_PROTO_PASSWORD_MAX)) {
 				pam_syslog(pamh, LOG_NOTICE, "chauthtok: a current password longer "
 				    "than the protocol's limit or not UTF-8: refused without asking "
@@ -753,10 +737,19 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	}
 	if (flags & PAM_UPDATE_AUTHTOK) {
 		const void *ticket = NULL;
+		struct portail_dialog d;
 		char *new_pw = NULL;
 
+		/* the dialog's password step, its proof the ticket or the old password */
+		portail_dialog_start(&d, PORTAIL_DIALOG_RESET, true, PORTAIL_STEP_PASSWORD);
 		if (o.reset && pam_get_data(pamh, TICKET_DATA, &ticket) == PAM_SUCCESS && ticket) {
-			st = ticket_password_dialog(pamh, &o, c, "password.reset", ticket, &new_pw);
+			json_t *base = json_pack("{s:s, s:s}", "op", "password.reset", "ticket",
+			    (const char *)ticket);
+
+			st = base != NULL ? run_dialog(pamh, &o, c, user, &d, base, false, NULL, &new_pw) :
+			    PORTAIL_ERR_NOMEM;
+			portail_proto_wipe_secrets(base);
+			json_decref(base);
 		} else {
 			const void *old = NULL;
 			json_t *base;
@@ -769,13 +762,14 @@ pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 			base = json_pack("{s:s, s:s, s:s}", "op", "password.change", "email", user,
 			    "old_password", (const char *)old);
 
-			st = new_password_dialog(pamh, &o, c, base, &new_pw);
-			wipe_request(base);
+			st = base != NULL ? run_dialog(pamh, &o, c, user, &d, base, false, NULL, &new_pw) :
+			    PORTAIL_ERR_NOMEM;
+			portail_proto_wipe_secrets(base);
 			json_decref(base);
 		}
 		if (st == PORTAIL_OK) {
 			(void)pam_set_item(pamh, PAM_AUTHTOK, new_pw);
-			say(pamh, false, T(&o, "Votre mot de passe est changé.", "Your password is changed."));
+			say(pamh, false, MSG(&o, DIALOG_CHANGED));
 		}
 		wipe_free(new_pw);
 		rc = st == PORTAIL_OK ? PAM_SUCCESS : chauthtok_status(st, PAM_AUTHTOK_ERR);

@@ -385,18 +385,12 @@ server_step(void *conn_context, sasl_server_params_t *sparams, const char *clien
 	/* never without the authzid the client named */
 	if (req != NULL && p.authzid != NULL &&
 	    json_object_set_new(req, "email", json_string(p.authzid)) != 0) {
-		json_t *t = json_object_get(req, "token");
-
-		wipe((void *)(uintptr_t)json_string_value(t), json_string_length(t));
+		portail_proto_wipe_secrets(req);
 		json_decref(req);
 		req = NULL;
 	}
 	st = req ? portail_client_call(pc, req, &resp, &err) : PORTAIL_ERR_NOMEM;
-	if (req != NULL) {
-		json_t *t = json_object_get(req, "token");
-
-		wipe((void *)(uintptr_t)json_string_value(t), json_string_length(t));
-	}
+	portail_proto_wipe_secrets(req);      /* the token: the protocol's list of secrets */
 	if (st == PORTAIL_OK) {
 		const char *email = json_string_value(json_object_get(resp, "email"));
 

@@ -289,6 +289,27 @@ except (pexpect.TIMEOUT, pexpect.EOF) as e:
 r = portail("account", "show", J)
 ok(r.returncode == 1, "no account after Annuler", r.stdout)
 
+# ---- the dialog's tries (lib/dialog.c, the PAM module's too): 12 answers at the code prompt
+child = pexpect.spawn(P, ["-c", CONF, "reset", "--email", "personne@exemple.ca"], encoding="utf-8",
+                      timeout=20)
+transcript = []
+child.logfile_read = type("L", (), {"write": lambda self, s: transcript.append(s),
+                                    "flush": lambda self: None})()
+try:
+    for i in range(12):
+        child.expect(r"Code de vérification \(n : obtenir un nouveau code, c : modifier le courriel\) : ")
+        child.sendline("" if i == 0 else "000000")   # an empty answer is asked again, not spent
+        if i == 0:
+            child.expect("Code de vérification")
+            child.sendline("000000")
+    child.expect("Trop d'essais")
+    child.expect(pexpect.EOF)
+    child.close()
+    ok(child.exitstatus == 1, "twelve wrong codes end the dialog, refused (exit 1)",
+       "".join(transcript) + " exit %r" % child.exitstatus)
+except (pexpect.TIMEOUT, pexpect.EOF) as e:
+    ok(False, "twelve wrong codes end the dialog, refused (exit 1)", "".join(transcript) + repr(e))
+
 # ---- link: social accounts ---------------------------------------------------------------------
 n_j = len(mails(J))
 r = portail("link", "--provider", "google", "--access-token", TOKENS["julie"], "--email", J,
