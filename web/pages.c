@@ -385,8 +385,8 @@ page_connexion(struct ctx *c)
 	}
 	email = value_ok(c, "email", PORTAIL_PROTO_EMAIL_MAX, &why);
 	password = value_ok(c, "password", PORTAIL_PROTO_PASSWORD_MAX, &why);
-	if (email == NULL || password == NULL) {
-		/* not asked: the same refusal as a wrong password */
+	if (email == NULL || password == NULL || !portail_proto_text_ok(email, strlen(email), false)) {
+		/* not asked (portaild would call it a bad request): the same refusal as a wrong password */
 		c->op = "auth.password";
 		c->result = "refused";
 		signin_form(c, form_get(&c->form, "email"), T(WEB_REFUSED));
