@@ -518,7 +518,11 @@ step_password(struct ctx *c, const struct flow *f, const char *email, const char
 	flow_intro(c, f);
 	form_begin(c);
 	hidden(c, "ticket", ticket);
-	hidden(c, "email", email);
+	/* the seed's sign-up screen keeps the address in sight; its reset screen does not */
+	if (f->reset)
+		hidden(c, "email", email);
+	else
+		field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
 	portail_msgf(hint, sizeof(hint), PORTAIL_MSG_WEB_PASSWORD_HINT, c->en,
 	    c->w->cfg->password.min_length, c->w->cfg->password.max_length);
 	field(c, "password", PORTAIL_MSG_WEB_NEW_PASSWORD, IN_NEW_PASSWORD, NULL, false, NULL,
