@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <sodium.h>
 
@@ -50,14 +52,16 @@ enum kind {
 	K_ALPHABET,     /* code alphabet */
 	K_ATTR,         /* LDAP attribute name */
 	K_SASL,         /* EXTERNAL */
+	K_LISTEN,       /* [web] listen: absolute path, 127.0.0.1:PORT or [::1]:PORT */
+	K_ADDRS,        /* [web] trusted_proxies: IP addresses (inet_pton) or "unix" */
 };
 
 enum section { S_GPI, S_DAEMON, S_STORE, S_SECURITY, S_CODES, S_PASSWORD,
-	S_MAIL, S_TOKENS, S_PROVIDER, S_COUNT };
+	S_MAIL, S_TOKENS, S_WEB, S_PROVIDER, S_COUNT };
 
 static const char *const section_names[S_COUNT] = {
 	"gpi", "daemon", "store", "security", "codes", "password", "mail",
-	"tokens", "provider.NAME",
+	"tokens", "web", "provider.NAME",
 };
 
 struct key {
@@ -141,6 +145,12 @@ static const struct key keys[] = {
 	{ S_TOKENS, "lifetime", K_INT, C(token_lifetime), 5, 3650 * 86400, "7776000", false },
 	{ S_TOKENS, "max_age", K_INT, C(token_max_age), 5, 3650 * 86400, "31536000", false },
 
+	{ S_WEB, "listen", K_LISTEN, C(web.listen), 0, 0, "/run/portail-web/web.sock", false },
+	{ S_WEB, "home_url", K_HTTP_URL, C(web.home_url), 0, 0, NULL, false },
+	{ S_WEB, "trusted_proxies", K_ADDRS, 0, 0, 0, NULL, false },
+	{ S_WEB, "user", K_STR, C(web.user), 0, 0, "www-data", false },
+	{ S_WEB, "threads", K_INT, C(web.threads), 1, 64, "4", false },
+
 	{ S_PROVIDER, "kind", K_KIND, P(kind), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_id", K_STR, P(client_id), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_secret_file", K_SECRET, P(client_secret_file), 0, 0, NULL, false },
@@ -219,6 +229,29 @@ http_url_ok(const char *v)
 	if (*host == '[')
 		end = strchr(host, ']') ? strchr(host, ']') + 1 : end;
 	return is_loopback_host(host, (size_t)(end - host));
+}
+
+/* An absolute unix socket path that fits sun_path, or a loopback address and port. */
+static bool
+listen_ok(const char *v)
+{
+	const char *port;
+	char *end = NULL;
+	long n;
+
+	if (v[0] == '/')
+		return strlen(v) < sizeof(((struct sockaddr_un *)0)->sun_path);
+	if (strncmp(v, "127.0.0.1:", 10) == 0)
+		port = v + 10;
+	else if (strncmp(v, "[::1]:", 6) == 0)
+		port = v + 6;
+	else
+		return false;
+	if (!isdigit((unsigned char)*port))
+		return false;
+	errno = 0;
+	n = strtol(port, &end, 10);
+	return errno == 0 && *end == '\0' && n >= 1 && n <= 65535;
 }
 
 static bool
@@ -423,6 +456,32 @@ set_value(struct parser *p, unsigned line, const struct key *k, const char *v,
 		p->cfg->gpi.all_schools = false;
 		return PORTAIL_OK;
 	}
+	case K_ADDRS: {
+		char **list = NULL;
+		int n = 0;
+
+		r = split_list(p, line, k, v, " \t,", &list, &n, PORTAIL_MAX_PROXIES);
+		if (r != PORTAIL_OK)
+			return r;
+		for (int i = 0; i < n; i++) {
+			unsigned char a[sizeof(struct in6_addr)];
+
+			if (strcmp(list[i], "unix") != 0 && inet_pton(AF_INET, list[i], a) != 1 &&
+			    inet_pton(AF_INET6, list[i], a) != 1) {
+				r = fail(p, line, k, "'%s' is not an IPv4 or IPv6 address, or unix", list[i]);
+				pt_strv_free(list);
+				return r;
+			}
+		}
+		pt_strv_free(p->cfg->web.trusted_proxies);
+		p->cfg->web.trusted_proxies = list;
+		return PORTAIL_OK;
+	}
+	case K_LISTEN:
+		if (!listen_ok(v))
+			return fail(p, line, k, "'%s' is not an absolute socket path, "
+			    "127.0.0.1:PORT or [::1]:PORT", v);
+		break;
 	case K_STR:
 		break;
 	case K_PATH:
@@ -612,7 +671,7 @@ open_section(struct parser *p, unsigned line, const char *name)
 	}
 	return fail(p, line, NULL,
 	    "unknown section [%s] (known: gpi, daemon, store, security, codes, "
-	    "password, mail, tokens, provider.NAME)", name);
+	    "password, mail, tokens, web, provider.NAME)", name);
 }
 
 static bool
@@ -966,6 +1025,10 @@ portail_config_free(portail_config *cfg)
 	free(cfg->mail.language);
 	free(cfg->mail.template_dir);
 	free(cfg->mail.portal_name);
+	free(cfg->web.listen);
+	free(cfg->web.home_url);
+	pt_strv_free(cfg->web.trusted_proxies);
+	free(cfg->web.user);
 	for (int i = 0; i < cfg->n_providers; i++)
 		free_provider(&cfg->providers[i]);
 	free(cfg);

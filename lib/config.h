@@ -17,6 +17,7 @@
 #define PORTAIL_DEFAULT_CONFIG "/etc/portail/portail.conf"
 #define PORTAIL_MAX_URIS 8
 #define PORTAIL_MAX_PROVIDERS 8
+#define PORTAIL_MAX_PROXIES 16
 /* The client's socket timeout (seconds): the last of the ordered timeouts. */
 #define PORTAIL_CLIENT_TIMEOUT 20
 
@@ -107,6 +108,15 @@ struct portail_provider_config {
 	int timeout;
 };
 
+/* [web]: portail-web, the parents' pages (a client of portaild only). */
+struct portail_web_config {
+	char *listen;                   /* absolute socket path, 127.0.0.1:PORT or [::1]:PORT */
+	char *home_url;                 /* the school's portal, after sign-in; NULL: none */
+	char **trusted_proxies;         /* NULL-terminated addresses, "unix" for the socket's peers; NULL: none */
+	char *user;                     /* dropped to when started as root */
+	int threads;                    /* the server's thread pool */
+};
+
 typedef struct portail_config {
 	char *path;
 	struct portail_gpi_config gpi;
@@ -118,6 +128,7 @@ typedef struct portail_config {
 	struct portail_mail_config mail;
 	int token_lifetime;
 	int token_max_age;
+	struct portail_web_config web;
 	struct portail_provider_config providers[PORTAIL_MAX_PROVIDERS];
 	int n_providers;
 } portail_config;

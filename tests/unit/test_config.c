@@ -145,6 +145,20 @@ static const struct bad_case bad[] = {
 	{ GPI "[provider.g]\nkind = linkedin\nclient_id = x\nissuer = http://idp.example\n", "[provider.g] issuer: 'http://idp.example' must be https://" },
 	{ GPI "[security]\nkey_file = @OPEN@\n", "[security] key_file: " },
 	{ GPI "[tokens]\nlifetime = 999999999\n", "[tokens] lifetime: 999999999 is out of range" },
+	/* [web]: portail-web */
+	{ GPI "[web]\nlisten = web.sock\n", "test.conf:5: [web] listen: 'web.sock' is not an absolute socket path, 127.0.0.1:PORT or [::1]:PORT" },
+	{ GPI "[web]\nlisten = 0.0.0.0:8080\n", "test.conf:5: [web] listen: '0.0.0.0:8080' is not an absolute" },
+	{ GPI "[web]\nlisten = 127.0.0.1:0\n", "[web] listen: '127.0.0.1:0' is not" },
+	{ GPI "[web]\nlisten = 127.0.0.1:65536\n", "[web] listen: '127.0.0.1:65536' is not" },
+	{ GPI "[web]\nlisten = [::1]:80x\n", "[web] listen: '[::1]:80x' is not" },
+	{ GPI "[web]\nlisten = /run/portail/" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789.sock\n", "[web] listen: '/run/portail/0123" },
+	{ GPI "[web]\ntrusted_proxies = 127.0.0.1 10.0.0.300\n", "test.conf:5: [web] trusted_proxies: '10.0.0.300' is not an IPv4 or IPv6 address, or unix" },
+	{ GPI "[web]\ntrusted_proxies = 127.0.0.0/8\n", "[web] trusted_proxies: '127.0.0.0/8' is not an IPv4" },
+	{ GPI "[web]\ntrusted_proxies = ,\n", "[web] trusted_proxies: empty list" },
+	{ GPI "[web]\nhome_url = http://ecole.exemple.ca/\n", "test.conf:5: [web] home_url: 'http://ecole.exemple.ca/' must be https://" },
+	{ GPI "[web]\nthreads = 0\n", "[web] threads: 0 is out of range (1 to 64)" },
+	{ GPI "[web]\nport = 80\n", "test.conf:5: [web]: unknown key 'port'" },
+	{ GPI "[web]\n[web]\n", "test.conf:5: [web] appears twice" },
 };
 
 static void
@@ -169,6 +183,43 @@ test_bad_files(void **state)
 			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.message, bad[i].message);
 		assert_null(cfg);
 	}
+}
+
+/* [web]: defaults without the section, and every key read. */
+static void
+test_web_section(void **state)
+{
+	portail_config *cfg;
+	portail_error err;
+
+	assert_int_equal(parse(GPI, &cfg, &err), PORTAIL_OK);
+	assert_string_equal(cfg->web.listen, "/run/portail-web/web.sock");
+	assert_null(cfg->web.home_url);
+	assert_null(cfg->web.trusted_proxies);
+	assert_string_equal(cfg->web.user, "www-data");
+	assert_int_equal(cfg->web.threads, 4);
+	portail_config_free(cfg);
+
+	assert_int_equal(parse(GPI "[web]\nlisten = 127.0.0.1:8080\n"
+	    "home_url = https://ecole.exemple.ca/portail\n"
+	    "trusted_proxies = 127.0.0.1, ::1\n  unix 192.0.2.1\nuser = portail-web\nthreads = 2\n",
+	    &cfg, &err), PORTAIL_OK);
+	assert_string_equal(cfg->web.listen, "127.0.0.1:8080");
+	assert_string_equal(cfg->web.home_url, "https://ecole.exemple.ca/portail");
+	assert_non_null(cfg->web.trusted_proxies);
+	assert_string_equal(cfg->web.trusted_proxies[0], "127.0.0.1");
+	assert_string_equal(cfg->web.trusted_proxies[1], "::1");
+	assert_string_equal(cfg->web.trusted_proxies[2], "unix");
+	assert_string_equal(cfg->web.trusted_proxies[3], "192.0.2.1");
+	assert_null(cfg->web.trusted_proxies[4]);
+	assert_string_equal(cfg->web.user, "portail-web");
+	assert_int_equal(cfg->web.threads, 2);
+	portail_config_free(cfg);
+
+	assert_int_equal(parse(GPI "[web]\nlisten = [::1]:443\nhome_url = http://127.0.0.1:8080/\n",
+	    &cfg, &err), PORTAIL_OK);
+	assert_string_equal(cfg->web.listen, "[::1]:443");
+	portail_config_free(cfg);
 }
 
 static void
@@ -430,6 +481,7 @@ main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_secret_read),
+		cmocka_unit_test(test_web_section),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, NULL);

@@ -1,0 +1,334 @@
+/*
+ * portail-web — the parents' pages (issue 14), behind the school's nginx
+ * or Apache, which terminate TLS.
+ *
+ *   portail-web [-c FILE] [-f] [-d]
+ *
+ * Reads portail.conf ([web], and [daemon] socket to reach portaild),
+ * listens on [web] listen (a unix socket, mode 0660, group of [web] user;
+ * or a loopback port), drops to [web] user when started as root, and
+ * answers with libmicrohttpd (http.c). A client of portaild only: no key,
+ * no store, no provider secret. See portail-web(8).
+ */
+#include "web.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <sodium.h>
+
+static int ready_fd = -1;       /* background start: tells the parent we are up */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: portail-web [-c FILE] [-f] [-d]\n"
+	    "  -c FILE  configuration (default: $PORTAIL_CONFIG or %s)\n"
+	    "  -f       stay in the foreground, log to stderr too\n"
+	    "  -d       debug logging (never a secret)\n", PORTAIL_DEFAULT_CONFIG);
+}
+
+/* As portaild: the first process waits until the server is ready (exit 0) or dies (1). */
+static void
+daemonize(void)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
+		fprintf(stderr, "portail-web: fork: %s\n", strerror(errno));
+		exit(1);
+	}
+	if (pid > 0) {
+		close(p[1]);
+		exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	if ((pid = fork()) < 0)
+		exit(1);
+	if (pid > 0)
+		_exit(0);
+	ready_fd = p[1];
+	if (chdir("/") != 0)
+		exit(1);
+}
+
+static void
+tell_ready(void)
+{
+	int null;
+
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, "", 1) != 1)
+		syslog(LOG_WARNING, "cannot tell the starting process we are ready");
+	close(ready_fd);
+	ready_fd = -1;
+	if ((null = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+}
+
+/* The unix socket: refuses a path a live server holds; 0660, group of user. */
+static int
+unix_socket(const char *path, const struct passwd *pw, ino_t *ino)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	char dir[sizeof(sa.sun_path)];
+	int fd = -1, probe;
+	mode_t old;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "portail-web: socket path too long: %s\n", path);
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	memcpy(dir, path, strlen(path) + 1);
+	if (mkdir(dirname(dir), 0755) == 0) {
+		if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) != 0)
+			fprintf(stderr, "portail-web: chown %s: %s\n", dir, strerror(errno));
+	} else if (errno != EEXIST) {
+		fprintf(stderr, "portail-web: cannot create %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "portail-web: %s exists and is not a socket; not touching it\n", path);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			fprintf(stderr, "portail-web: another server answers on %s\n", path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		if (unlink(path) != 0) {
+			fprintf(stderr, "portail-web: cannot remove stale %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		goto fail;
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		umask(old);
+		goto fail;
+	}
+	umask(old);
+	/* 0660: the web server's group (nginx, Apache as www-data) may connect, nobody else */
+	if ((pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) != 0) || chmod(path, 0660) != 0 ||
+	    listen(fd, 128) != 0 || lstat(path, &st) != 0)
+		goto fail;
+	*ino = st.st_ino;
+	return fd;
+fail:
+	fprintf(stderr, "portail-web: %s: %s\n", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* 127.0.0.1:PORT or [::1]:PORT (config.c checked the shape). */
+static int
+tcp_socket(const char *listen_at)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *colon = strrchr(listen_at, ':');
+	long port = strtol(colon + 1, NULL, 10);
+	int fd = -1, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (listen_at[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_addr = in6addr_loopback;
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*s4);
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0) {
+		fprintf(stderr, "portail-web: %s: %s\n", listen_at, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+drop_privileges(const struct passwd *pw)
+{
+	if (pw == NULL || pw->pw_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		fprintf(stderr, "portail-web: cannot become %s: %s\n", pw->pw_name, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		fprintf(stderr, "portail-web: privileges not dropped\n");
+		return -1;
+	}
+	prctl(PR_SET_DUMPABLE, 0);      /* pages in memory hold tickets */
+	return 0;
+}
+
+static int
+load_proxies(struct web *w)
+{
+	char **p = w->cfg->web.trusted_proxies;
+
+	for (int i = 0; p != NULL && p[i] != NULL; i++) {
+		struct web_proxy *x = &w->proxies[w->n_proxies];
+
+		if (strcmp(p[i], "unix") == 0) {
+			w->trust_unix = true;
+			continue;
+		}
+		if (inet_pton(AF_INET, p[i], x->addr) == 1)
+			x->family = AF_INET;
+		else if (inet_pton(AF_INET6, p[i], x->addr) == 1)
+			x->family = AF_INET6;
+		else
+			return -1;      /* config.c refused it already */
+		w->n_proxies++;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct web w;
+	const char *config = NULL;
+	portail_error err = { { 0 } };
+	struct passwd *pw = NULL;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)] = "";
+	ino_t socket_ino = 0;
+	sigset_t mask;
+	int ch, fd = -1, sig = 0, rc = 1;
+
+	while ((ch = getopt(argc, argv, "c:fdh")) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'f':
+			w.foreground = true;
+			break;
+		case 'd':
+			w.debug = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "portail-web: libsodium cannot start\n");
+		return 1;
+	}
+	if (portail_config_load(config, &w.cfg, &err) != PORTAIL_OK) {
+		fprintf(stderr, "portail-web: %s\n", err.message);
+		return 2;
+	}
+	if (load_proxies(&w) != 0) {
+		fprintf(stderr, "portail-web: %s: [web] trusted_proxies: bad address\n", w.cfg->path);
+		rc = 2;
+		goto out;
+	}
+	if (geteuid() == 0 && (pw = getpwnam(w.cfg->web.user)) == NULL) {
+		fprintf(stderr, "portail-web: %s: [web] user '%s' does not exist\n", w.cfg->path,
+		    w.cfg->web.user);
+		rc = 2;
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	/* blocked before libmicrohttpd's threads exist: main waits for them */
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	openlog("portail-web", LOG_PID, LOG_AUTHPRIV);
+	if (!w.foreground)
+		daemonize();
+	w.listen_unix = w.cfg->web.listen[0] == '/';
+	if (w.listen_unix) {
+		(void)snprintf(socket_path, sizeof(socket_path), "%s", w.cfg->web.listen);
+		fd = unix_socket(socket_path, pw, &socket_ino);
+	} else {
+		fd = tcp_socket(w.cfg->web.listen);
+	}
+	if (fd < 0)
+		goto out;
+	if (drop_privileges(pw) != 0)
+		goto out;
+	if ((w.mhd = web_http_start(&w, fd)) == NULL) {
+		fprintf(stderr, "portail-web: libmicrohttpd did not start on %s\n", w.cfg->web.listen);
+		goto out;
+	}
+	web_log(&w, LOG_INFO, "portail-web %s ready on %s (uid %u), portaild at %s",
+	    portail_version(), w.cfg->web.listen, (unsigned)getuid(), w.cfg->daemon.socket);
+	tell_ready();
+	while (sigwait(&mask, &sig) == 0 && sig == SIGHUP)
+		web_log(&w, LOG_INFO, "SIGHUP ignored: restart to read the configuration again");
+	web_log(&w, LOG_INFO, "portail-web stopped (signal %d)", sig);
+	rc = 0;
+out:
+	if (w.mhd != NULL)
+		MHD_stop_daemon(w.mhd);
+	if (fd >= 0)
+		close(fd);
+	if (socket_path[0] != '\0' && socket_ino != 0) {
+		struct stat st;
+
+		/* only if it is still ours */
+		if (lstat(socket_path, &st) == 0 && st.st_ino == socket_ino)
+			(void)unlink(socket_path);
+	}
+	portail_config_free(w.cfg);
+	return rc;
+}
