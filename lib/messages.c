@@ -52,7 +52,7 @@ portail_msg_name(enum portail_msg id)
 }
 
 char *
-portail_msgf(char *buf, size_t size, enum portail_msg id, bool en, ...)
+portail_msgf(char *buf, size_t size, enum portail_msg id, int en, ...)
 {
 	const struct entry *e = entry_of(id);
 	va_list ap;

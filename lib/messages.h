@@ -34,9 +34,10 @@ const char *portail_msg_args(enum portail_msg id);
 
 /*
  * Formats a message into buf (always terminated; cut if it does not fit).
- * The arguments must match the entry's ARGS. Returns buf.
+ * The arguments must match the entry's ARGS. Returns buf. en is an int,
+ * not a bool: va_start after a parameter that promotes is undefined.
  */
-char *portail_msgf(char *buf, size_t size, enum portail_msg id, bool en, ...);
+char *portail_msgf(char *buf, size_t size, enum portail_msg id, int en, ...);
 
 /* The id's name ("CODE_SENT"), for tests and logs. */
 const char *portail_msg_name(enum portail_msg id);
