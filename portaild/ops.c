@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "email.h"
+#include "messages.h"
 #include "protocol.h"
 
 struct op_ctx {
@@ -52,7 +53,12 @@ struct op {
 	op_fn fn;
 };
 
-#define MSG(ctx, fr_text, en_text) ((ctx)->en ? (en_text) : (fr_text))
+/* A message of the shared table (lib/messages.def) in the caller's language. */
+static const char *
+text(const struct op_ctx *ctx, enum portail_msg id)
+{
+	return portail_msg(id, ctx->en);
+}
 
 static void
 fail_with(struct op_ctx *ctx, struct op_result *res, portail_status s, const char *reason,
@@ -61,6 +67,14 @@ fail_with(struct op_ctx *ctx, struct op_result *res, portail_status s, const cha
 	res->status = s;
 	res->reason = reason;
 	(void)snprintf(res->message, sizeof(res->message), "%s", msg);
+}
+
+/* A refusal with its message from the table. */
+static void
+refuse(struct op_ctx *ctx, struct op_result *res, portail_status s, const char *reason,
+    enum portail_msg id)
+{
+	fail_with(ctx, res, s, reason, text(ctx, id));
 }
 
 /* ---- ping ---------------------------------------------------------------- */
@@ -152,21 +166,19 @@ op_gpi_lookup(struct op_ctx *ctx, struct op_result *res)
 
 	ctx->user = email;
 	if (portail_email_check(email, &err) != PORTAIL_OK) {
-		fail_with(ctx, res, PORTAIL_ERR_INVALID, "bad_address",
-		    MSG(ctx, "Adresse courriel invalide.", "Invalid e-mail address."));
+		refuse(ctx, res, PORTAIL_ERR_INVALID, "bad_address", PORTAIL_MSG_OPS_BAD_ADDRESS);
 		return;
 	}
 	if (ctx->d->gpi == NULL) {
-		fail_with(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_directory",
-		    MSG(ctx, "Annuaire non configuré.", "Directory not configured."));
+		refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_directory",
+		    PORTAIL_MSG_OPS_NO_DIRECTORY);
 		return;
 	}
 	s = portail_gpi_lookup(ctx->d->gpi, email, &r, &err);
 	if (s != PORTAIL_OK) {
 		log_msg(LOG_ERR, "directory: %s", err.message);
-		fail_with(ctx, res, PORTAIL_ERR_UNAVAILABLE, "directory_unavailable",
-		    MSG(ctx, "L'annuaire est indisponible; réessayez plus tard.",
-		    "The directory is unavailable; try again later."));
+		refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "directory_unavailable",
+		    PORTAIL_MSG_OPS_DIRECTORY_UNAVAILABLE);
 		return;
 	}
 	kids = json_array();
@@ -196,98 +208,48 @@ flow_ready(struct op_ctx *ctx, struct op_result *res)
 {
 	if (ctx->d->flow != NULL)
 		return true;
-	fail_with(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_store",
-	    MSG(ctx, "Service indisponible.", "Service unavailable."));
+	refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_store", PORTAIL_MSG_OPS_NO_STORE);
 	return false;
 }
+
+/*
+ * The refusals of the flows: each status, the reason logged and the
+ * message a parent sees. Any other status is unavailable.
+ */
+static const struct refusal {
+	portail_status status;
+	const char *reason;
+	enum portail_msg msg;
+} refusals[] = {
+	{ PORTAIL_ERR_INVALID, "bad_input", PORTAIL_MSG_OPS_BAD_INPUT },
+	{ PORTAIL_ERR_TOO_SOON, "too_soon", PORTAIL_MSG_OPS_TOO_SOON },
+	{ PORTAIL_ERR_RATE_LIMITED, "rate_limited", PORTAIL_MSG_OPS_RATE_LIMITED },
+	{ PORTAIL_ERR_WRONG_CODE, "wrong_code", PORTAIL_MSG_OPS_WRONG_CODE },
+	{ PORTAIL_ERR_EXPIRED_CODE, "expired_code", PORTAIL_MSG_OPS_EXPIRED_CODE },
+	{ PORTAIL_ERR_TOO_MANY_TRIES, "too_many_tries", PORTAIL_MSG_OPS_TOO_MANY_TRIES },
+	{ PORTAIL_ERR_NO_CODE, "no_code", PORTAIL_MSG_OPS_NO_CODE },
+	{ PORTAIL_ERR_BAD_TICKET, "bad_ticket", PORTAIL_MSG_OPS_BAD_TICKET },
+	{ PORTAIL_ERR_EXISTS, "exists", PORTAIL_MSG_OPS_EXISTS },
+	{ PORTAIL_ERR_UNKNOWN, "unknown", PORTAIL_MSG_OPS_UNKNOWN },
+	{ PORTAIL_ERR_REFUSED, "bad_password", PORTAIL_MSG_OPS_BAD_PASSWORD },
+	{ PORTAIL_ERR_LOCKED, "locked", PORTAIL_MSG_OPS_LOCKED },
+	{ PORTAIL_ERR_DISABLED, "disabled", PORTAIL_MSG_OPS_DISABLED },
+	{ PORTAIL_ERR_EXPIRED, "expired", PORTAIL_MSG_OPS_EXPIRED },
+};
 
 /* The message a parent sees for each refusal of the flows. */
 static void
 flow_failed(struct op_ctx *ctx, struct op_result *res, portail_status s, const portail_error *err)
 {
-	const char *fr, *en, *reason;
-
-	switch (s) {
-	case PORTAIL_ERR_INVALID:
-		reason = "bad_input";
-		fr = "Adresse courriel ou code mal formé : vérifiez ce que vous avez tapé.";
-		en = "Malformed e-mail address or code: check what you typed.";
-		break;
-	case PORTAIL_ERR_TOO_SOON:
-		reason = "too_soon";
-		fr = "Un code vient d'être envoyé : attendez un peu avant d'en demander un nouveau.";
-		en = "A code was just sent: wait a little before asking for a new one.";
-		break;
-	case PORTAIL_ERR_RATE_LIMITED:
-		reason = "rate_limited";
-		fr = "Trop de codes demandés aujourd'hui pour cette adresse : réessayez demain.";
-		en = "Too many codes asked for this address today: try again tomorrow.";
-		break;
-	case PORTAIL_ERR_WRONG_CODE:
-		reason = "wrong_code";
-		fr = "Ce code n'est pas le bon : vérifiez le dernier courriel reçu.";
-		en = "This code is not the right one: check the last message you received.";
-		break;
-	case PORTAIL_ERR_EXPIRED_CODE:
-		reason = "expired_code";
-		fr = "Ce code est expiré : choisissez « Obtenir un nouveau code ».";
-		en = "This code has expired: choose \"Get a new code\".";
-		break;
-	case PORTAIL_ERR_TOO_MANY_TRIES:
-		reason = "too_many_tries";
-		fr = "Trop d'essais pour ce code : choisissez « Obtenir un nouveau code ».";
-		en = "Too many tries for this code: choose \"Get a new code\".";
-		break;
-	case PORTAIL_ERR_NO_CODE:
-		reason = "no_code";
-		fr = "Aucun code en attente pour cette adresse : choisissez « Obtenir un code de vérification ».";
-		en = "No code waiting for this address: choose \"Get a verification code\".";
-		break;
-	case PORTAIL_ERR_BAD_TICKET:
-		reason = "bad_ticket";
-		fr = "Cette vérification n'est plus valide : recommencez depuis le début.";
-		en = "This verification is no longer valid: start again from the beginning.";
-		break;
-	case PORTAIL_ERR_EXISTS:
-		reason = "exists";
-		fr = "Cette adresse a déjà un compte : connectez-vous, ou choisissez « Mot de passe oublié? ».";
-		en = "This address already has an account: sign in, or choose \"Forgot your password?\".";
-		break;
-	case PORTAIL_ERR_UNKNOWN:
-		reason = "unknown";
-		fr = "Aucun compte actif pour cette adresse, ou aucun enfant dans une école abonnée.";
-		en = "No active account for this address, or no child in a subscribed school.";
-		break;
-	case PORTAIL_ERR_REFUSED:
-		reason = "bad_password";
-		fr = "Courriel ou mot de passe incorrect.";
-		en = "Wrong e-mail address or password.";
-		break;
-	case PORTAIL_ERR_LOCKED:
-		reason = "locked";
-		fr = "Trop d'essais : le compte est bloqué pour un moment. « Mot de passe oublié? » le débloque.";
-		en = "Too many tries: the account is locked for a while. \"Forgot your password?\" unlocks it.";
-		break;
-	case PORTAIL_ERR_DISABLED:
-		reason = "disabled";
-		fr = "Ce compte est désactivé : écrivez à l'école de votre enfant.";
-		en = "This account is disabled: write to your child's school.";
-		break;
-	case PORTAIL_ERR_EXPIRED:
-		reason = "expired";
-		fr = "Votre adresse n'est plus inscrite au dossier d'un enfant dans une école abonnée.";
-		en = "Your address is no longer on a child's record in a subscribed school.";
-		break;
-	default:
-		reason = "unavailable";
-		if (err != NULL && err->message[0] != '\0')
-			log_msg(LOG_ERR, "%s", err->message);
-		s = PORTAIL_ERR_UNAVAILABLE;
-		fr = "Le service est indisponible pour le moment; réessayez plus tard.";
-		en = "The service is unavailable for now; try again later.";
-		break;
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		if (refusals[i].status == s) {
+			refuse(ctx, res, s, refusals[i].reason, refusals[i].msg);
+			return;
+		}
 	}
-	fail_with(ctx, res, s, reason, MSG(ctx, fr, en));
+	if (err != NULL && err->message[0] != '\0')
+		log_msg(LOG_ERR, "%s", err->message);
+	refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "unavailable", PORTAIL_MSG_UNAVAILABLE);
 }
 
 static const char *
@@ -354,11 +316,7 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 		return;
 	}
 	/* the same answer whatever the address (no enumeration) */
-	res->body = json_pack("{s:s}", "message", MSG(ctx,
-	    "Si cette adresse est celle inscrite au dossier de votre enfant dans une école abonnée, "
-	    "un code de vérification vient d'y être envoyé.",
-	    "If this address is the one on your child's record in a subscribed school, a "
-	    "verification code has just been sent to it."));
+	res->body = json_pack("{s:s}", "message", text(ctx, PORTAIL_MSG_OPS_CODE_SENT));
 	res->reason = "code_requested";
 }
 
@@ -475,10 +433,7 @@ signin_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
 	    !ops_peer_is_admin(ctx->d, ctx->peer)) {
 		fail_with(ctx, res, PORTAIL_ERR_REFUSED, s == PORTAIL_ERR_LOCKED ? "locked" :
 		    s == PORTAIL_ERR_UNKNOWN ? "unknown" : "bad_password",
-		    MSG(ctx, "Courriel ou mot de passe incorrect. Après trop d'essais, le compte est "
-		    "bloqué pour un moment : « Mot de passe oublié? » le débloque.",
-		    "Wrong e-mail address or password. After too many tries the account is locked "
-		    "for a while: \"Forgot your password?\" unlocks it."));
+		    text(ctx, PORTAIL_MSG_OPS_SIGNIN_REFUSED));
 		return;
 	}
 	flow_failed(ctx, res, s, err);
@@ -610,11 +565,8 @@ op_account_check(struct op_ctx *ctx, struct op_result *res)
 	 * auth.password with "check" (the check after the proof).
 	 */
 	if (!ops_peer_is_admin(ctx->d, ctx->peer)) {
-		fail_with(ctx, res, PORTAIL_ERR_FORBIDDEN, "not_privileged", MSG(ctx,
-		    "Vérification réservée aux services privilégiés; les autres la demandent "
-		    "avec le mot de passe (auth.password, check).",
-		    "This check is for privileged services; others ask it with the password "
-		    "(auth.password, check)."));
+		refuse(ctx, res, PORTAIL_ERR_FORBIDDEN, "not_privileged",
+		    PORTAIL_MSG_OPS_CHECK_PRIVILEGED);
 		return;
 	}
 	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), daemon_now(),
@@ -645,8 +597,8 @@ token_owner(struct op_ctx *ctx, struct op_result *res)
 	if (str(ctx, "password") == NULL) {
 		if (ops_peer_is_admin(ctx->d, ctx->peer))
 			return true;
-		fail_with(ctx, res, PORTAIL_ERR_FORBIDDEN, "no_password",
-		    MSG(ctx, "Le mot de passe du compte est requis.", "The account's password is required."));
+		refuse(ctx, res, PORTAIL_ERR_FORBIDDEN, "no_password",
+		    PORTAIL_MSG_OPS_PASSWORD_REQUIRED);
 		return false;
 	}
 	return password_ok(ctx, res);
@@ -702,9 +654,7 @@ op_token_verify(struct op_ctx *ctx, struct op_result *res)
 	    daemon_now(), &email, &err);
 	if (s != PORTAIL_OK) {
 		if (s == PORTAIL_ERR_REFUSED) {
-			fail_with(ctx, res, s, "bad_token", MSG(ctx,
-			    "Jeton inconnu, expiré ou révoqué : connectez-vous de nouveau.",
-			    "Unknown, expired or revoked token: sign in again."));
+			refuse(ctx, res, s, "bad_token", PORTAIL_MSG_OPS_BAD_TOKEN);
 			return;
 		}
 		flow_failed(ctx, res, s, &err);
@@ -809,20 +759,14 @@ social_answer(struct op_ctx *ctx, struct op_result *res, struct portail_social_r
 		    r->link_ticket, "expires_in", PORTAIL_TICKET_LIFETIME);
 		if (r->provider_email != NULL)
 			json_object_set_new(res->body, "provider_email", json_string(r->provider_email));
-		json_object_set_new(res->body, "message", json_string(MSG(ctx,
-		    "Complétez les informations suivantes. Le courriel doit être celui que vous "
-		    "avez fourni à l'école.",
-		    "Complete the following information. The e-mail address must be the one you "
-		    "gave the school.")));
+		json_object_set_new(res->body, "message",
+		    json_string(text(ctx, PORTAIL_MSG_OPS_LINK_ADDRESS)));
 		res->reason = "social_unlinked";
 		break;
 	case PORTAIL_SOCIAL_CODE_SENT:
 		/* the same answer whatever the address (no enumeration) */
-		res->body = json_pack("{s:s, s:s}", "state", "code_sent", "message", MSG(ctx,
-		    "Si cette adresse est celle inscrite au dossier de votre enfant dans une école "
-		    "abonnée, un code de vérification vient d'y être envoyé.",
-		    "If this address is the one on your child's record in a subscribed school, a "
-		    "verification code has just been sent to it."));
+		res->body = json_pack("{s:s, s:s}", "state", "code_sent", "message",
+		    text(ctx, PORTAIL_MSG_OPS_CODE_SENT));
 		res->reason = "link_code_requested";
 		break;
 	}
@@ -837,22 +781,13 @@ social_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
 	if (s == PORTAIL_ERR_REFUSED) {
 		/* the provider's reason goes to the log, not to the parent */
 		log_msg(LOG_NOTICE, "social sign-in refused: %s", err->message);
-		fail_with(ctx, res, s, "bad_provider_token", MSG(ctx,
-		    "Le fournisseur n'a pas confirmé cette connexion : reconnectez-vous chez lui.",
-		    "The provider did not confirm this sign-in: sign in with it again."));
+		refuse(ctx, res, s, "bad_provider_token", PORTAIL_MSG_OPS_BAD_PROVIDER_TOKEN);
 	} else if (s == PORTAIL_ERR_INVALID && begin) {
-		fail_with(ctx, res, s, "bad_input", MSG(ctx,
-		    "Jeton du fournisseur ou nom d'appareil mal formé.",
-		    "Malformed provider token or device name."));
+		refuse(ctx, res, s, "bad_input", PORTAIL_MSG_OPS_BAD_SOCIAL_INPUT);
 	} else if (s == PORTAIL_ERR_UNKNOWN && begin) {
-		fail_with(ctx, res, s, "unknown_provider", MSG(ctx,
-		    "Ce fournisseur n'est pas offert ici.", "This provider is not offered here."));
+		refuse(ctx, res, s, "unknown_provider", PORTAIL_MSG_OPS_UNKNOWN_PROVIDER);
 	} else if (s == PORTAIL_ERR_EXISTS) {
-		fail_with(ctx, res, s, "already_linked", MSG(ctx,
-		    "Ce compte du fournisseur est déjà lié à un compte parent, ou votre compte est "
-		    "déjà lié à un autre compte de ce fournisseur.",
-		    "This provider account is already linked to a parent account, or yours is "
-		    "already linked to another account of this provider."));
+		refuse(ctx, res, s, "already_linked", PORTAIL_MSG_OPS_ALREADY_LINKED);
 	} else {
 		if (s == PORTAIL_ERR_UNAVAILABLE && err->message[0] != '\0')
 			log_msg(LOG_ERR, "%s", err->message);
@@ -880,21 +815,16 @@ op_social_begin(struct op_ctx *ctx, struct op_result *res)
 		return;
 	if ((str(ctx, "access_token") == NULL) == (str(ctx, "id_token") == NULL) ||
 	    (str(ctx, "id_token") == NULL) != (str(ctx, "nonce") == NULL)) {
-		fail_with(ctx, res, PORTAIL_ERR_INVALID, "bad_input", MSG(ctx,
-		    "Donnez access_token, ou bien id_token et nonce.",
-		    "Give access_token, or else id_token and nonce."));
+		refuse(ctx, res, PORTAIL_ERR_INVALID, "bad_input",
+		    PORTAIL_MSG_OPS_TOKEN_OR_ID_TOKEN);
 		return;
 	}
 	if (str(ctx, "access_token") != NULL && ctx->d->providers != NULL &&
 	    portail_providers_has(ctx->d->providers, str(ctx, "provider")) &&
 	    !portail_providers_take_access_tokens(ctx->d->providers, str(ctx, "provider"))) {
 		/* issue 11: nothing says whom such a token was minted for */
-		fail_with(ctx, res, PORTAIL_ERR_REFUSED, "id_token_required", MSG(ctx,
-		    "Ce fournisseur ne dit pas à quelle application un jeton d'accès a été remis : "
-		    "connectez-vous par le navigateur, ou donnez son jeton d'identité (id_token et "
-		    "nonce).",
-		    "This provider does not say which application an access token was issued to: "
-		    "sign in through the browser, or give its ID token (id_token and nonce)."));
+		refuse(ctx, res, PORTAIL_ERR_REFUSED, "id_token_required",
+		    PORTAIL_MSG_OPS_ID_TOKEN_REQUIRED);
 		return;
 	}
 	if (str(ctx, "id_token") != NULL)
@@ -988,9 +918,7 @@ op_social_unlink(struct op_ctx *ctx, struct op_result *res)
 		return;
 	s = portail_flow_social_unlink(ctx->d->flow, str(ctx, "email"), str(ctx, "provider"), &err);
 	if (s == PORTAIL_ERR_UNKNOWN) {
-		fail_with(ctx, res, s, "not_linked", MSG(ctx,
-		    "Ce compte n'est pas lié à ce fournisseur.", "This account is not linked with "
-		    "this provider."));
+		refuse(ctx, res, s, "not_linked", PORTAIL_MSG_OPS_NOT_LINKED);
 		return;
 	}
 	if (s != PORTAIL_OK) {
@@ -1344,9 +1272,7 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 		atomic_fetch_add(&d->bad_requests, 1);
 		fail_with(&ctx, &res, PORTAIL_ERR_PROTOCOL, "bad_field", why);
 	} else if (op->admin && !ops_peer_is_admin(d, peer)) {
-		fail_with(&ctx, &res, PORTAIL_ERR_FORBIDDEN, "not_admin",
-		    MSG(&ctx, "Opération réservée aux administrateurs.",
-		    "This operation is for administrators."));
+		refuse(&ctx, &res, PORTAIL_ERR_FORBIDDEN, "not_admin", PORTAIL_MSG_OPS_NOT_ADMIN);
 	} else {
 		op->fn(&ctx, &res);
 		if (res.status == PORTAIL_OK && res.body == NULL)
