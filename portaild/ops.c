@@ -1,7 +1,11 @@
 /*
  * ops.c — the requests portaild answers. Adding an op is one entry in
  * ops[]: its name, whether it is for admins, its fields, its handler.
- * Every decision is logged in one line; no secret ever is.
+ * A handler parses its request, calls libportail, where the decisions
+ * are (flow.h: the parent's flows; manage.h: tokens and the admin's
+ * account operations), and builds the answer from the status; every
+ * sentence in it comes from the shared table (messages.def, section
+ * ops). Every decision is logged in one line; no secret ever is.
  */
 #include "daemon.h"
 
@@ -21,6 +25,7 @@
 #include <sodium.h>
 
 #include "email.h"
+#include "manage.h"
 #include "messages.h"
 #include "protocol.h"
 
@@ -264,13 +269,11 @@ static const struct portail_proto_field code_request_fields[] = {
 	{ NULL, PT_STR, false, 0, false },
 };
 
+/* the store's garbage collection, when it is due (manage.h); its failure is the next one's */
 static void
 maybe_gc(struct daemon *d, int64_t now)
 {
-	long long last = atomic_load(&d->last_gc);
-
-	if (now - last > 3600 && atomic_compare_exchange_strong(&d->last_gc, &last, now))
-		(void)portail_store_gc(d->store, now, NULL);
+	(void)portail_manage_gc(d->store, &d->last_gc, now, NULL, NULL);
 }
 
 /* ms: what a code request takes at least, so that its time tells nothing */
@@ -356,8 +359,17 @@ op_code_verify(struct op_ctx *ctx, struct op_result *res)
 	res->reason = "code_verified";
 }
 
-static const char *const policy_names[] = { "ok", "too_short", "too_long", "mismatch",
-	"not_text", "dictionary", "simple", "personal" };
+/* A new password refused (MISMATCH or POLICY): the policy's reason and message. */
+static void
+policy_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
+    enum portail_policy_reason why)
+{
+	char msg[512];
+
+	fail_with(ctx, res, s, portail_policy_reason_name(why),
+	    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
+	res->body = json_pack("{s:s}", "reason", portail_policy_reason_name(why));
+}
 
 static const struct portail_proto_field finish_fields[] = {
 	{ "ticket", PT_STR, true, 64, true },
@@ -371,7 +383,7 @@ op_finish(struct op_ctx *ctx, struct op_result *res, bool signup)
 {
 	portail_error err = { { 0 } };
 	enum portail_policy_reason why = PORTAIL_POLICY_OK;
-	char *email = NULL, msg[512];
+	char *email = NULL;
 	portail_status s;
 
 	if (!flow_ready(ctx, res))
@@ -380,9 +392,7 @@ op_finish(struct op_ctx *ctx, struct op_result *res, bool signup)
 	    str(ctx, "ticket"), str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx),
 	    daemon_now(), &why, &email, &err);
 	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
-		fail_with(ctx, res, s, policy_names[why],
-		    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
-		res->body = json_pack("{s:s}", "reason", policy_names[why]);
+		policy_failed(ctx, res, s, why);
 		return;
 	}
 	if (s != PORTAIL_OK) {
@@ -521,7 +531,6 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 	portail_error err = { { 0 } };
 	enum portail_policy_reason why = PORTAIL_POLICY_OK;
 	int64_t retry = 0;
-	char msg[512];
 	portail_status s;
 
 	ctx->user = str(ctx, "email");
@@ -531,9 +540,7 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 	    str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx), daemon_now(), &why,
 	    &retry, &err);
 	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
-		fail_with(ctx, res, s, policy_names[why],
-		    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
-		res->body = json_pack("{s:s}", "reason", policy_names[why]);
+		policy_failed(ctx, res, s, why);
 		return;
 	}
 	if (s != PORTAIL_OK) {
@@ -584,24 +591,28 @@ op_account_check(struct op_ctx *ctx, struct op_result *res)
 
 /* ---- long-lived tokens ------------------------------------------------------------ */
 
-/*
- * A parent manages its own tokens by giving its password; an admin
- * (uid 0, [daemon] admin_group) may do it for any address.
- */
+/* The parent with its password, or an admin (portail_manage_owner); false with res filled. */
 static bool
 token_owner(struct op_ctx *ctx, struct op_result *res)
 {
+	portail_error err = { { 0 } };
+	int64_t retry = 0;
+	portail_status s;
+
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return false;
-	if (str(ctx, "password") == NULL) {
-		if (ops_peer_is_admin(ctx->d, ctx->peer))
-			return true;
-		refuse(ctx, res, PORTAIL_ERR_FORBIDDEN, "no_password",
-		    PORTAIL_MSG_OPS_PASSWORD_REQUIRED);
-		return false;
-	}
-	return password_ok(ctx, res);
+	/* whether the peer is an admin matters (and is looked up) only without a password */
+	s = portail_manage_owner(ctx->d->flow, str(ctx, "email"), str(ctx, "password"),
+	    str(ctx, "password") == NULL && ops_peer_is_admin(ctx->d, ctx->peer), daemon_now(),
+	    &retry, &err);
+	if (s == PORTAIL_OK)
+		return true;
+	if (s == PORTAIL_ERR_FORBIDDEN)
+		refuse(ctx, res, s, "no_password", PORTAIL_MSG_OPS_PASSWORD_REQUIRED);
+	else
+		signin_failed(ctx, res, s, &err, retry);
+	return false;
 }
 
 static const struct portail_proto_field token_issue_fields[] = {
@@ -679,18 +690,13 @@ op_token_list(struct op_ctx *ctx, struct op_result *res)
 	struct portail_token *list = NULL;
 	portail_error err = { { 0 } };
 	size_t n = 0;
-	char *key = NULL;
 	json_t *arr;
 	portail_status s;
 
 	if (!token_owner(ctx, res))
 		return;
-	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
-		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
-		return;
-	}
-	s = portail_store_token_list(ctx->d->store, key, daemon_now(), &list, &n, &err);
-	free(key);
+	s = portail_manage_token_list(ctx->d->store, str(ctx, "email"), daemon_now(), &list, &n,
+	    &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
@@ -712,19 +718,14 @@ op_token_revoke(struct op_ctx *ctx, struct op_result *res)
 {
 	portail_error err = { { 0 } };
 	json_t *id = json_object_get(ctx->req, "id");
-	char *key = NULL;
+	int64_t which = id != NULL ? (int64_t)json_integer_value(id) : 0;
 	portail_status s;
 
 	if (!token_owner(ctx, res))
 		return;
-	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
-		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
-		return;
-	}
 	/* an id: that token; none: all of them (epoch bump) */
-	s = id != NULL ? portail_store_token_delete(ctx->d->store, key, (int64_t)json_integer_value(id), &err) :
-	    portail_store_token_revoke_all(ctx->d->store, key, daemon_now(), &err);
-	free(key);
+	s = portail_manage_token_revoke(ctx->d->store, str(ctx, "email"), id != NULL ? &which : NULL,
+	    daemon_now(), &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
@@ -942,7 +943,7 @@ account_json(const struct portail_account *a, int64_t now)
 	    "updated", (json_int_t)a->updated,
 	    "last_signin", (json_int_t)a->last_signin,
 	    "failures", a->failures,
-	    "locked_for", (json_int_t)(a->locked_until > now ? a->locked_until - now : 0),
+	    "locked_for", (json_int_t)portail_manage_locked_for(a, now),
 	    "gpi_checked", (json_int_t)a->gpi_checked);
 }
 
@@ -958,7 +959,7 @@ op_account_list(struct op_ctx *ctx, struct op_result *res)
 
 	if (!flow_ready(ctx, res))
 		return;
-	if ((s = portail_store_account_list(ctx->d->store, &list, &n, &err)) != PORTAIL_OK) {
+	if ((s = portail_manage_account_list(ctx->d->store, &list, &n, &err)) != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
 	}
@@ -971,65 +972,72 @@ op_account_list(struct op_ctx *ctx, struct op_result *res)
 	res->body = json_pack("{s:o}", "accounts", arr);
 }
 
-/* show, disable, enable, unlock, delete: one address each */
+/* show, disable, enable, unlock, delete: one address each (portail_manage_account) */
 static void
-account_admin(struct op_ctx *ctx, struct op_result *res, const char *what)
+account_admin(struct op_ctx *ctx, struct op_result *res, enum portail_manage_action action)
 {
 	struct portail_account a = { 0 };
 	portail_error err = { { 0 } };
 	int64_t now = daemon_now();
-	char *key = NULL;
+	char **links = NULL;
+	json_t *account, *names;
 	portail_status s;
 
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return;
-	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
-		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
-		return;
-	}
-	if (strcmp(what, "disable") == 0)
-		s = portail_store_account_set_state(ctx->d->store, key, PORTAIL_ACCOUNT_DISABLED, now, &err);
-	else if (strcmp(what, "enable") == 0)
-		s = portail_store_account_set_state(ctx->d->store, key, PORTAIL_ACCOUNT_ENABLED, now, &err);
-	else if (strcmp(what, "unlock") == 0)
-		s = portail_store_account_unlock(ctx->d->store, key, now, &err);
-	else if (strcmp(what, "delete") == 0)
-		s = portail_store_account_delete(ctx->d->store, key, &err);
-	else
-		s = PORTAIL_OK;
-	if (s == PORTAIL_OK && strcmp(what, "delete") != 0)
-		s = portail_store_account_get(ctx->d->store, key, &a, &err);
-	free(key);
+	s = portail_manage_account(ctx->d->store, str(ctx, "email"), action, now, &a, &links, &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
 	}
-	res->body = strcmp(what, "delete") == 0 ? json_pack("{s:b}", "deleted", 1) :
-	    json_pack("{s:o}", "account", account_json(&a, now));
-	if (strcmp(what, "delete") != 0) {
-		/* the providers it is linked with, never a subject or a token */
-		json_t *links = json_array();
-		char **v = NULL;
-
-		if (portail_store_link_list(ctx->d->store, a.email_key, &v, NULL) == PORTAIL_OK) {
-			for (size_t i = 0; v[i] != NULL; i++) {
-				json_array_append_new(links, json_string(v[i]));
-				free(v[i]);
-			}
-			free(v);
-		}
-		json_object_set_new(json_object_get(res->body, "account"), "links", links);
+	res->reason = portail_manage_action_name(action);
+	if (action == PORTAIL_MANAGE_DELETE) {
+		res->body = json_pack("{s:b}", "deleted", 1);
+		return;
 	}
-	res->reason = what;
+	/* the providers it is linked with, never a subject or a token */
+	names = json_array();
+	for (size_t i = 0; links != NULL && links[i] != NULL; i++)
+		json_array_append_new(names, json_string(links[i]));
+	portail_manage_links_free(links);
+	if ((account = account_json(&a, now)) != NULL)
+		json_object_set_new(account, "links", names);
+	else
+		json_decref(names);
+	res->body = json_pack("{s:o}", "account", account);
 	portail_account_clear(&a);
 }
 
-static void op_account_show(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "show"); }
-static void op_account_disable(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "disable"); }
-static void op_account_enable(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "enable"); }
-static void op_account_unlock(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "unlock"); }
-static void op_account_delete(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "delete"); }
+static void
+op_account_show(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_SHOW);
+}
+
+static void
+op_account_disable(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_DISABLE);
+}
+
+static void
+op_account_enable(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_ENABLE);
+}
+
+static void
+op_account_unlock(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_UNLOCK);
+}
+
+static void
+op_account_delete(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_DELETE);
+}
 
 /* ---- the table ----------------------------------------------------------- */
 
