@@ -191,12 +191,12 @@ json_fault_name(enum json_error_code code)
 
 /* The envelope: fields every request may carry. */
 static const struct portail_proto_field envelope[] = {
-	{ "v", PT_INT, true, 0, false },
-	{ "op", PT_STR, true, 64, false },
-	{ "lang", PT_STR, false, 2, false },
-	{ "service", PT_STR, false, 64, false },
-	{ "rhost", PT_STR, false, 256, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "v", PT_INT, true, 0 },
+	{ "op", PT_STR, true, 64 },
+	{ "lang", PT_STR, false, 2 },
+	{ "service", PT_STR, false, 64 },
+	{ "rhost", PT_STR, false, 256 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static const struct portail_proto_field *
@@ -227,7 +227,7 @@ check_value(const struct portail_proto_field *f, json_t *v, char *why, size_t wh
 			return bad(why, why_len, "\"%s\" must be a string", f->name);
 		if (json_string_length(v) > max)
 			return bad(why, why_len, "\"%s\" is too long", f->name);
-		if (!f->secret && has_control(json_string_value(v), json_string_length(v)))
+		if (!portail_proto_is_secret(f->name) && has_control(json_string_value(v), json_string_length(v)))
 			return bad(why, why_len, "\"%s\" holds a control character", f->name);
 		return PORTAIL_OK;
 	}

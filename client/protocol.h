@@ -71,8 +71,8 @@ struct portail_proto_field {
 	enum portail_proto_type type;
 	bool required;
 	size_t max_len;         /* PT_STR: bytes; 0 means 1024 */
-	bool secret;            /* PT_STR: may hold control characters; never logged */
 };
+/* A field named in portail_proto_secret_fields may hold control characters and is never logged. */
 
 /*
  * Decodes one request line (without its newline). On success *out is a

@@ -18,6 +18,25 @@
 /* cracklib, under libpwquality, keeps static state: one check at a time. */
 static pthread_mutex_t pwq_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static const char *const policy_names[] = {
+	[PORTAIL_POLICY_OK] = "ok",
+	[PORTAIL_POLICY_TOO_SHORT] = "too_short",
+	[PORTAIL_POLICY_TOO_LONG] = "too_long",
+	[PORTAIL_POLICY_MISMATCH] = "mismatch",
+	[PORTAIL_POLICY_NOT_TEXT] = "not_text",
+	[PORTAIL_POLICY_DICTIONARY] = "dictionary",
+	[PORTAIL_POLICY_SIMPLE] = "simple",
+	[PORTAIL_POLICY_PERSONAL] = "personal",
+};
+
+const char *
+portail_policy_reason_name(enum portail_policy_reason r)
+{
+	if ((unsigned)r >= sizeof(policy_names) / sizeof(policy_names[0]))
+		return NULL;
+	return policy_names[r];
+}
+
 const char *
 portail_policy_message(enum portail_policy_reason r, bool en,
     const struct portail_password_config *c, char *buf, size_t len)

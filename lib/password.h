@@ -24,6 +24,12 @@ enum portail_policy_reason {
 	PORTAIL_POLICY_PERSONAL,        /* built from the address */
 };
 
+/*
+ * The reason's word on the wire and in the log ("too_short", "dictionary"
+ * …, doc/protocol.md); NULL for a value out of range.
+ */
+PORTAIL_EXPORT const char *portail_policy_reason_name(enum portail_policy_reason r);
+
 /* The message for r, in French or English, into buf; returns buf. */
 PORTAIL_EXPORT const char *portail_policy_message(enum portail_policy_reason r, bool english,
     const struct portail_password_config *c, char *buf, size_t len);

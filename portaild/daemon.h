@@ -26,7 +26,7 @@ struct daemon {
 	portail_mailq *mailq;
 	portail_providers *providers;   /* [provider.NAME] sections, secrets read */
 	portail_flow *flow;             /* NULL: only ping, status and gpi.lookup work */
-	atomic_llong last_gc;
+	atomic_llong last_gc;           /* the store's last garbage collection (portail_manage_gc) */
 	time_t started;
 	bool debug;
 	bool has_admin_group;

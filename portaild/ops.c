@@ -1,7 +1,11 @@
 /*
  * ops.c — the requests portaild answers. Adding an op is one entry in
  * ops[]: its name, whether it is for admins, its fields, its handler.
- * Every decision is logged in one line; no secret ever is.
+ * A handler parses its request, calls libportail, where the decisions
+ * are (flow.h: the parent's flows; manage.h: tokens and the admin's
+ * account operations), and builds the answer from the status; every
+ * sentence in it comes from the shared table (messages.def, section
+ * ops). Every decision is logged in one line; no secret ever is.
  */
 #include "daemon.h"
 
@@ -21,6 +25,8 @@
 #include <sodium.h>
 
 #include "email.h"
+#include "manage.h"
+#include "messages.h"
 #include "protocol.h"
 
 struct op_ctx {
@@ -52,7 +58,12 @@ struct op {
 	op_fn fn;
 };
 
-#define MSG(ctx, fr_text, en_text) ((ctx)->en ? (en_text) : (fr_text))
+/* A message of the shared table (lib/messages.def) in the caller's language. */
+static const char *
+text(const struct op_ctx *ctx, enum portail_msg id)
+{
+	return portail_msg(id, ctx->en);
+}
 
 static void
 fail_with(struct op_ctx *ctx, struct op_result *res, portail_status s, const char *reason,
@@ -61,6 +72,14 @@ fail_with(struct op_ctx *ctx, struct op_result *res, portail_status s, const cha
 	res->status = s;
 	res->reason = reason;
 	(void)snprintf(res->message, sizeof(res->message), "%s", msg);
+}
+
+/* A refusal with its message from the table. */
+static void
+refuse(struct op_ctx *ctx, struct op_result *res, portail_status s, const char *reason,
+    enum portail_msg id)
+{
+	fail_with(ctx, res, s, reason, text(ctx, id));
 }
 
 /* ---- ping ---------------------------------------------------------------- */
@@ -131,8 +150,8 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 /* ---- gpi.lookup (admin) -------------------------------------------------- */
 
 static const struct portail_proto_field gpi_lookup_fields[] = {
-	{ "email", PT_STR, true, 254, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 254 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static json_t *
@@ -152,21 +171,19 @@ op_gpi_lookup(struct op_ctx *ctx, struct op_result *res)
 
 	ctx->user = email;
 	if (portail_email_check(email, &err) != PORTAIL_OK) {
-		fail_with(ctx, res, PORTAIL_ERR_INVALID, "bad_address",
-		    MSG(ctx, "Adresse courriel invalide.", "Invalid e-mail address."));
+		refuse(ctx, res, PORTAIL_ERR_INVALID, "bad_address", PORTAIL_MSG_OPS_BAD_ADDRESS);
 		return;
 	}
 	if (ctx->d->gpi == NULL) {
-		fail_with(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_directory",
-		    MSG(ctx, "Annuaire non configuré.", "Directory not configured."));
+		refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_directory",
+		    PORTAIL_MSG_OPS_NO_DIRECTORY);
 		return;
 	}
 	s = portail_gpi_lookup(ctx->d->gpi, email, &r, &err);
 	if (s != PORTAIL_OK) {
 		log_msg(LOG_ERR, "directory: %s", err.message);
-		fail_with(ctx, res, PORTAIL_ERR_UNAVAILABLE, "directory_unavailable",
-		    MSG(ctx, "L'annuaire est indisponible; réessayez plus tard.",
-		    "The directory is unavailable; try again later."));
+		refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "directory_unavailable",
+		    PORTAIL_MSG_OPS_DIRECTORY_UNAVAILABLE);
 		return;
 	}
 	kids = json_array();
@@ -196,98 +213,48 @@ flow_ready(struct op_ctx *ctx, struct op_result *res)
 {
 	if (ctx->d->flow != NULL)
 		return true;
-	fail_with(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_store",
-	    MSG(ctx, "Service indisponible.", "Service unavailable."));
+	refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "no_store", PORTAIL_MSG_OPS_NO_STORE);
 	return false;
 }
+
+/*
+ * The refusals of the flows: each status, the reason logged and the
+ * message a parent sees. Any other status is unavailable.
+ */
+static const struct refusal {
+	portail_status status;
+	const char *reason;
+	enum portail_msg msg;
+} refusals[] = {
+	{ PORTAIL_ERR_INVALID, "bad_input", PORTAIL_MSG_OPS_BAD_INPUT },
+	{ PORTAIL_ERR_TOO_SOON, "too_soon", PORTAIL_MSG_OPS_TOO_SOON },
+	{ PORTAIL_ERR_RATE_LIMITED, "rate_limited", PORTAIL_MSG_OPS_RATE_LIMITED },
+	{ PORTAIL_ERR_WRONG_CODE, "wrong_code", PORTAIL_MSG_OPS_WRONG_CODE },
+	{ PORTAIL_ERR_EXPIRED_CODE, "expired_code", PORTAIL_MSG_OPS_EXPIRED_CODE },
+	{ PORTAIL_ERR_TOO_MANY_TRIES, "too_many_tries", PORTAIL_MSG_OPS_TOO_MANY_TRIES },
+	{ PORTAIL_ERR_NO_CODE, "no_code", PORTAIL_MSG_OPS_NO_CODE },
+	{ PORTAIL_ERR_BAD_TICKET, "bad_ticket", PORTAIL_MSG_OPS_BAD_TICKET },
+	{ PORTAIL_ERR_EXISTS, "exists", PORTAIL_MSG_OPS_EXISTS },
+	{ PORTAIL_ERR_UNKNOWN, "unknown", PORTAIL_MSG_OPS_UNKNOWN },
+	{ PORTAIL_ERR_REFUSED, "bad_password", PORTAIL_MSG_OPS_BAD_PASSWORD },
+	{ PORTAIL_ERR_LOCKED, "locked", PORTAIL_MSG_OPS_LOCKED },
+	{ PORTAIL_ERR_DISABLED, "disabled", PORTAIL_MSG_OPS_DISABLED },
+	{ PORTAIL_ERR_EXPIRED, "expired", PORTAIL_MSG_OPS_EXPIRED },
+};
 
 /* The message a parent sees for each refusal of the flows. */
 static void
 flow_failed(struct op_ctx *ctx, struct op_result *res, portail_status s, const portail_error *err)
 {
-	const char *fr, *en, *reason;
-
-	switch (s) {
-	case PORTAIL_ERR_INVALID:
-		reason = "bad_input";
-		fr = "Adresse courriel ou code mal formé : vérifiez ce que vous avez tapé.";
-		en = "Malformed e-mail address or code: check what you typed.";
-		break;
-	case PORTAIL_ERR_TOO_SOON:
-		reason = "too_soon";
-		fr = "Un code vient d'être envoyé : attendez un peu avant d'en demander un nouveau.";
-		en = "A code was just sent: wait a little before asking for a new one.";
-		break;
-	case PORTAIL_ERR_RATE_LIMITED:
-		reason = "rate_limited";
-		fr = "Trop de codes demandés aujourd'hui pour cette adresse : réessayez demain.";
-		en = "Too many codes asked for this address today: try again tomorrow.";
-		break;
-	case PORTAIL_ERR_WRONG_CODE:
-		reason = "wrong_code";
-		fr = "Ce code n'est pas le bon : vérifiez le dernier courriel reçu.";
-		en = "This code is not the right one: check the last message you received.";
-		break;
-	case PORTAIL_ERR_EXPIRED_CODE:
-		reason = "expired_code";
-		fr = "Ce code est expiré : choisissez « Obtenir un nouveau code ».";
-		en = "This code has expired: choose \"Get a new code\".";
-		break;
-	case PORTAIL_ERR_TOO_MANY_TRIES:
-		reason = "too_many_tries";
-		fr = "Trop d'essais pour ce code : choisissez « Obtenir un nouveau code ».";
-		en = "Too many tries for this code: choose \"Get a new code\".";
-		break;
-	case PORTAIL_ERR_NO_CODE:
-		reason = "no_code";
-		fr = "Aucun code en attente pour cette adresse : choisissez « Obtenir un code de vérification ».";
-		en = "No code waiting for this address: choose \"Get a verification code\".";
-		break;
-	case PORTAIL_ERR_BAD_TICKET:
-		reason = "bad_ticket";
-		fr = "Cette vérification n'est plus valide : recommencez depuis le début.";
-		en = "This verification is no longer valid: start again from the beginning.";
-		break;
-	case PORTAIL_ERR_EXISTS:
-		reason = "exists";
-		fr = "Cette adresse a déjà un compte : connectez-vous, ou choisissez « Mot de passe oublié? ».";
-		en = "This address already has an account: sign in, or choose \"Forgot your password?\".";
-		break;
-	case PORTAIL_ERR_UNKNOWN:
-		reason = "unknown";
-		fr = "Aucun compte actif pour cette adresse, ou aucun enfant dans une école abonnée.";
-		en = "No active account for this address, or no child in a subscribed school.";
-		break;
-	case PORTAIL_ERR_REFUSED:
-		reason = "bad_password";
-		fr = "Courriel ou mot de passe incorrect.";
-		en = "Wrong e-mail address or password.";
-		break;
-	case PORTAIL_ERR_LOCKED:
-		reason = "locked";
-		fr = "Trop d'essais : le compte est bloqué pour un moment. « Mot de passe oublié? » le débloque.";
-		en = "Too many tries: the account is locked for a while. \"Forgot your password?\" unlocks it.";
-		break;
-	case PORTAIL_ERR_DISABLED:
-		reason = "disabled";
-		fr = "Ce compte est désactivé : écrivez à l'école de votre enfant.";
-		en = "This account is disabled: write to your child's school.";
-		break;
-	case PORTAIL_ERR_EXPIRED:
-		reason = "expired";
-		fr = "Votre adresse n'est plus inscrite au dossier d'un enfant dans une école abonnée.";
-		en = "Your address is no longer on a child's record in a subscribed school.";
-		break;
-	default:
-		reason = "unavailable";
-		if (err != NULL && err->message[0] != '\0')
-			log_msg(LOG_ERR, "%s", err->message);
-		s = PORTAIL_ERR_UNAVAILABLE;
-		fr = "Le service est indisponible pour le moment; réessayez plus tard.";
-		en = "The service is unavailable for now; try again later.";
-		break;
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		if (refusals[i].status == s) {
+			refuse(ctx, res, s, refusals[i].reason, refusals[i].msg);
+			return;
+		}
 	}
-	fail_with(ctx, res, s, reason, MSG(ctx, fr, en));
+	if (err != NULL && err->message[0] != '\0')
+		log_msg(LOG_ERR, "%s", err->message);
+	refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "unavailable", PORTAIL_MSG_UNAVAILABLE);
 }
 
 static const char *
@@ -297,18 +264,16 @@ str(struct op_ctx *ctx, const char *name)
 }
 
 static const struct portail_proto_field code_request_fields[] = {
-	{ "email", PT_STR, true, 254, false },
-	{ "purpose", PT_STR, true, 16, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 254 },
+	{ "purpose", PT_STR, true, 16 },
+	{ NULL, PT_STR, false, 0 },
 };
 
+/* the store's garbage collection, when it is due (manage.h); its failure is the next one's */
 static void
 maybe_gc(struct daemon *d, int64_t now)
 {
-	long long last = atomic_load(&d->last_gc);
-
-	if (now - last > 3600 && atomic_compare_exchange_strong(&d->last_gc, &last, now))
-		(void)portail_store_gc(d->store, now, NULL);
+	(void)portail_manage_gc(d->store, &d->last_gc, now, NULL, NULL);
 }
 
 /* ms: what a code request takes at least, so that its time tells nothing */
@@ -354,20 +319,16 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 		return;
 	}
 	/* the same answer whatever the address (no enumeration) */
-	res->body = json_pack("{s:s}", "message", MSG(ctx,
-	    "Si cette adresse est celle inscrite au dossier de votre enfant dans une école abonnée, "
-	    "un code de vérification vient d'y être envoyé.",
-	    "If this address is the one on your child's record in a subscribed school, a "
-	    "verification code has just been sent to it."));
+	res->body = json_pack("{s:s}", "message", text(ctx, PORTAIL_MSG_OPS_CODE_SENT));
 	res->reason = "code_requested";
 }
 
 static const struct portail_proto_field code_verify_fields[] = {
-	{ "email", PT_STR, true, 254, false },
-	{ "purpose", PT_STR, true, 16, false },
-	{ "code", PT_STR, true, 64, true },
-	{ "link_ticket", PT_STR, false, 64, true },     /* purpose "link" */
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 254 },
+	{ "purpose", PT_STR, true, 16 },
+	{ "code", PT_STR, true, 64 },
+	{ "link_ticket", PT_STR, false, 64 },     /* purpose "link" */
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -398,14 +359,23 @@ op_code_verify(struct op_ctx *ctx, struct op_result *res)
 	res->reason = "code_verified";
 }
 
-static const char *const policy_names[] = { "ok", "too_short", "too_long", "mismatch",
-	"not_text", "dictionary", "simple", "personal" };
+/* A new password refused (MISMATCH or POLICY): the policy's reason and message. */
+static void
+policy_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
+    enum portail_policy_reason why)
+{
+	char msg[512];
+
+	fail_with(ctx, res, s, portail_policy_reason_name(why),
+	    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
+	res->body = json_pack("{s:s}", "reason", portail_policy_reason_name(why));
+}
 
 static const struct portail_proto_field finish_fields[] = {
-	{ "ticket", PT_STR, true, 64, true },
-	{ "password", PT_STR, true, 4096, true },
-	{ "confirmation", PT_STR, true, 4096, true },
-	{ NULL, PT_STR, false, 0, false },
+	{ "ticket", PT_STR, true, 64 },
+	{ "password", PT_STR, true, 4096 },
+	{ "confirmation", PT_STR, true, 4096 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -413,7 +383,7 @@ op_finish(struct op_ctx *ctx, struct op_result *res, bool signup)
 {
 	portail_error err = { { 0 } };
 	enum portail_policy_reason why = PORTAIL_POLICY_OK;
-	char *email = NULL, msg[512];
+	char *email = NULL;
 	portail_status s;
 
 	if (!flow_ready(ctx, res))
@@ -422,9 +392,7 @@ op_finish(struct op_ctx *ctx, struct op_result *res, bool signup)
 	    str(ctx, "ticket"), str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx),
 	    daemon_now(), &why, &email, &err);
 	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
-		fail_with(ctx, res, s, policy_names[why],
-		    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
-		res->body = json_pack("{s:s}", "reason", policy_names[why]);
+		policy_failed(ctx, res, s, why);
 		return;
 	}
 	if (s != PORTAIL_OK) {
@@ -451,10 +419,10 @@ op_password_reset(struct op_ctx *ctx, struct op_result *res)
 }
 
 static const struct portail_proto_field auth_fields[] = {
-	{ "email", PT_STR, true, 1024, false },
-	{ "password", PT_STR, true, 4096, true },
-	{ "check", PT_BOOL, false, 0, false },  /* the access check too, after proof */
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 1024 },
+	{ "password", PT_STR, true, 4096 },
+	{ "check", PT_BOOL, false, 0 },  /* the access check too, after proof */
+	{ NULL, PT_STR, false, 0 },
 };
 
 /*
@@ -475,10 +443,7 @@ signin_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
 	    !ops_peer_is_admin(ctx->d, ctx->peer)) {
 		fail_with(ctx, res, PORTAIL_ERR_REFUSED, s == PORTAIL_ERR_LOCKED ? "locked" :
 		    s == PORTAIL_ERR_UNKNOWN ? "unknown" : "bad_password",
-		    MSG(ctx, "Courriel ou mot de passe incorrect. Après trop d'essais, le compte est "
-		    "bloqué pour un moment : « Mot de passe oublié? » le débloque.",
-		    "Wrong e-mail address or password. After too many tries the account is locked "
-		    "for a while: \"Forgot your password?\" unlocks it."));
+		    text(ctx, PORTAIL_MSG_OPS_SIGNIN_REFUSED));
 		return;
 	}
 	flow_failed(ctx, res, s, err);
@@ -553,11 +518,11 @@ op_auth_password(struct op_ctx *ctx, struct op_result *res)
 }
 
 static const struct portail_proto_field change_fields[] = {
-	{ "email", PT_STR, true, 1024, false },
-	{ "old_password", PT_STR, true, 4096, true },
-	{ "password", PT_STR, true, 4096, true },
-	{ "confirmation", PT_STR, true, 4096, true },
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 1024 },
+	{ "old_password", PT_STR, true, 4096 },
+	{ "password", PT_STR, true, 4096 },
+	{ "confirmation", PT_STR, true, 4096 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -566,7 +531,6 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 	portail_error err = { { 0 } };
 	enum portail_policy_reason why = PORTAIL_POLICY_OK;
 	int64_t retry = 0;
-	char msg[512];
 	portail_status s;
 
 	ctx->user = str(ctx, "email");
@@ -576,9 +540,7 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 	    str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx), daemon_now(), &why,
 	    &retry, &err);
 	if (s == PORTAIL_ERR_POLICY || s == PORTAIL_ERR_MISMATCH) {
-		fail_with(ctx, res, s, policy_names[why],
-		    portail_policy_message(why, ctx->en, &ctx->d->cfg->password, msg, sizeof(msg)));
-		res->body = json_pack("{s:s}", "reason", policy_names[why]);
+		policy_failed(ctx, res, s, why);
 		return;
 	}
 	if (s != PORTAIL_OK) {
@@ -590,8 +552,8 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 }
 
 static const struct portail_proto_field email_fields[] = {
-	{ "email", PT_STR, true, 1024, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 1024 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -610,11 +572,8 @@ op_account_check(struct op_ctx *ctx, struct op_result *res)
 	 * auth.password with "check" (the check after the proof).
 	 */
 	if (!ops_peer_is_admin(ctx->d, ctx->peer)) {
-		fail_with(ctx, res, PORTAIL_ERR_FORBIDDEN, "not_privileged", MSG(ctx,
-		    "Vérification réservée aux services privilégiés; les autres la demandent "
-		    "avec le mot de passe (auth.password, check).",
-		    "This check is for privileged services; others ask it with the password "
-		    "(auth.password, check)."));
+		refuse(ctx, res, PORTAIL_ERR_FORBIDDEN, "not_privileged",
+		    PORTAIL_MSG_OPS_CHECK_PRIVILEGED);
 		return;
 	}
 	s = portail_flow_account_check(ctx->d->flow, str(ctx, "email"), daemon_now(),
@@ -632,31 +591,35 @@ op_account_check(struct op_ctx *ctx, struct op_result *res)
 
 /* ---- long-lived tokens ------------------------------------------------------------ */
 
-/*
- * A parent manages its own tokens by giving its password; an admin
- * (uid 0, [daemon] admin_group) may do it for any address.
- */
+/* The parent with its password, or an admin (portail_manage_owner); false with res filled. */
 static bool
 token_owner(struct op_ctx *ctx, struct op_result *res)
 {
+	portail_error err = { { 0 } };
+	int64_t retry = 0;
+	portail_status s;
+
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return false;
-	if (str(ctx, "password") == NULL) {
-		if (ops_peer_is_admin(ctx->d, ctx->peer))
-			return true;
-		fail_with(ctx, res, PORTAIL_ERR_FORBIDDEN, "no_password",
-		    MSG(ctx, "Le mot de passe du compte est requis.", "The account's password is required."));
-		return false;
-	}
-	return password_ok(ctx, res);
+	/* whether the peer is an admin matters (and is looked up) only without a password */
+	s = portail_manage_owner(ctx->d->flow, str(ctx, "email"), str(ctx, "password"),
+	    str(ctx, "password") == NULL && ops_peer_is_admin(ctx->d, ctx->peer), daemon_now(),
+	    &retry, &err);
+	if (s == PORTAIL_OK)
+		return true;
+	if (s == PORTAIL_ERR_FORBIDDEN)
+		refuse(ctx, res, s, "no_password", PORTAIL_MSG_OPS_PASSWORD_REQUIRED);
+	else
+		signin_failed(ctx, res, s, &err, retry);
+	return false;
 }
 
 static const struct portail_proto_field token_issue_fields[] = {
-	{ "email", PT_STR, true, 1024, false },
-	{ "password", PT_STR, false, 4096, true },
-	{ "label", PT_STR, true, 64, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 1024 },
+	{ "password", PT_STR, false, 4096 },
+	{ "label", PT_STR, true, 64 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -683,9 +646,9 @@ op_token_issue(struct op_ctx *ctx, struct op_result *res)
 }
 
 static const struct portail_proto_field token_verify_fields[] = {
-	{ "token", PT_STR, true, 128, true },
-	{ "email", PT_STR, false, 1024, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "token", PT_STR, true, 128 },
+	{ "email", PT_STR, false, 1024 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -702,9 +665,7 @@ op_token_verify(struct op_ctx *ctx, struct op_result *res)
 	    daemon_now(), &email, &err);
 	if (s != PORTAIL_OK) {
 		if (s == PORTAIL_ERR_REFUSED) {
-			fail_with(ctx, res, s, "bad_token", MSG(ctx,
-			    "Jeton inconnu, expiré ou révoqué : connectez-vous de nouveau.",
-			    "Unknown, expired or revoked token: sign in again."));
+			refuse(ctx, res, s, "bad_token", PORTAIL_MSG_OPS_BAD_TOKEN);
 			return;
 		}
 		flow_failed(ctx, res, s, &err);
@@ -717,10 +678,10 @@ op_token_verify(struct op_ctx *ctx, struct op_result *res)
 }
 
 static const struct portail_proto_field token_owner_fields[] = {
-	{ "email", PT_STR, true, 1024, false },
-	{ "password", PT_STR, false, 4096, true },
-	{ "id", PT_INT, false, 0, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 1024 },
+	{ "password", PT_STR, false, 4096 },
+	{ "id", PT_INT, false, 0 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -729,18 +690,13 @@ op_token_list(struct op_ctx *ctx, struct op_result *res)
 	struct portail_token *list = NULL;
 	portail_error err = { { 0 } };
 	size_t n = 0;
-	char *key = NULL;
 	json_t *arr;
 	portail_status s;
 
 	if (!token_owner(ctx, res))
 		return;
-	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
-		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
-		return;
-	}
-	s = portail_store_token_list(ctx->d->store, key, daemon_now(), &list, &n, &err);
-	free(key);
+	s = portail_manage_token_list(ctx->d->store, str(ctx, "email"), daemon_now(), &list, &n,
+	    &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
@@ -762,19 +718,14 @@ op_token_revoke(struct op_ctx *ctx, struct op_result *res)
 {
 	portail_error err = { { 0 } };
 	json_t *id = json_object_get(ctx->req, "id");
-	char *key = NULL;
+	int64_t which = id != NULL ? (int64_t)json_integer_value(id) : 0;
 	portail_status s;
 
 	if (!token_owner(ctx, res))
 		return;
-	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
-		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
-		return;
-	}
 	/* an id: that token; none: all of them (epoch bump) */
-	s = id != NULL ? portail_store_token_delete(ctx->d->store, key, (int64_t)json_integer_value(id), &err) :
-	    portail_store_token_revoke_all(ctx->d->store, key, daemon_now(), &err);
-	free(key);
+	s = portail_manage_token_revoke(ctx->d->store, str(ctx, "email"), id != NULL ? &which : NULL,
+	    daemon_now(), &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
@@ -809,20 +760,14 @@ social_answer(struct op_ctx *ctx, struct op_result *res, struct portail_social_r
 		    r->link_ticket, "expires_in", PORTAIL_TICKET_LIFETIME);
 		if (r->provider_email != NULL)
 			json_object_set_new(res->body, "provider_email", json_string(r->provider_email));
-		json_object_set_new(res->body, "message", json_string(MSG(ctx,
-		    "Complétez les informations suivantes. Le courriel doit être celui que vous "
-		    "avez fourni à l'école.",
-		    "Complete the following information. The e-mail address must be the one you "
-		    "gave the school.")));
+		json_object_set_new(res->body, "message",
+		    json_string(text(ctx, PORTAIL_MSG_OPS_LINK_ADDRESS)));
 		res->reason = "social_unlinked";
 		break;
 	case PORTAIL_SOCIAL_CODE_SENT:
 		/* the same answer whatever the address (no enumeration) */
-		res->body = json_pack("{s:s, s:s}", "state", "code_sent", "message", MSG(ctx,
-		    "Si cette adresse est celle inscrite au dossier de votre enfant dans une école "
-		    "abonnée, un code de vérification vient d'y être envoyé.",
-		    "If this address is the one on your child's record in a subscribed school, a "
-		    "verification code has just been sent to it."));
+		res->body = json_pack("{s:s, s:s}", "state", "code_sent", "message",
+		    text(ctx, PORTAIL_MSG_OPS_CODE_SENT));
 		res->reason = "link_code_requested";
 		break;
 	}
@@ -837,22 +782,13 @@ social_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
 	if (s == PORTAIL_ERR_REFUSED) {
 		/* the provider's reason goes to the log, not to the parent */
 		log_msg(LOG_NOTICE, "social sign-in refused: %s", err->message);
-		fail_with(ctx, res, s, "bad_provider_token", MSG(ctx,
-		    "Le fournisseur n'a pas confirmé cette connexion : reconnectez-vous chez lui.",
-		    "The provider did not confirm this sign-in: sign in with it again."));
+		refuse(ctx, res, s, "bad_provider_token", PORTAIL_MSG_OPS_BAD_PROVIDER_TOKEN);
 	} else if (s == PORTAIL_ERR_INVALID && begin) {
-		fail_with(ctx, res, s, "bad_input", MSG(ctx,
-		    "Jeton du fournisseur ou nom d'appareil mal formé.",
-		    "Malformed provider token or device name."));
+		refuse(ctx, res, s, "bad_input", PORTAIL_MSG_OPS_BAD_SOCIAL_INPUT);
 	} else if (s == PORTAIL_ERR_UNKNOWN && begin) {
-		fail_with(ctx, res, s, "unknown_provider", MSG(ctx,
-		    "Ce fournisseur n'est pas offert ici.", "This provider is not offered here."));
+		refuse(ctx, res, s, "unknown_provider", PORTAIL_MSG_OPS_UNKNOWN_PROVIDER);
 	} else if (s == PORTAIL_ERR_EXISTS) {
-		fail_with(ctx, res, s, "already_linked", MSG(ctx,
-		    "Ce compte du fournisseur est déjà lié à un compte parent, ou votre compte est "
-		    "déjà lié à un autre compte de ce fournisseur.",
-		    "This provider account is already linked to a parent account, or yours is "
-		    "already linked to another account of this provider."));
+		refuse(ctx, res, s, "already_linked", PORTAIL_MSG_OPS_ALREADY_LINKED);
 	} else {
 		if (s == PORTAIL_ERR_UNAVAILABLE && err->message[0] != '\0')
 			log_msg(LOG_ERR, "%s", err->message);
@@ -861,12 +797,12 @@ social_failed(struct op_ctx *ctx, struct op_result *res, portail_status s,
 }
 
 static const struct portail_proto_field social_begin_fields[] = {
-	{ "provider", PT_STR, true, 32, false },
-	{ "access_token", PT_STR, false, 4096, true },  /* or id_token and nonce */
-	{ "id_token", PT_STR, false, 16384, true },
-	{ "nonce", PT_STR, false, 255, true },
-	{ "label", PT_STR, false, 64, false },          /* "rester connecté": a token too */
-	{ NULL, PT_STR, false, 0, false },
+	{ "provider", PT_STR, true, 32 },
+	{ "access_token", PT_STR, false, 4096 },  /* or id_token and nonce */
+	{ "id_token", PT_STR, false, 16384 },
+	{ "nonce", PT_STR, false, 255 },
+	{ "label", PT_STR, false, 64 },          /* "rester connecté": a token too */
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -880,21 +816,16 @@ op_social_begin(struct op_ctx *ctx, struct op_result *res)
 		return;
 	if ((str(ctx, "access_token") == NULL) == (str(ctx, "id_token") == NULL) ||
 	    (str(ctx, "id_token") == NULL) != (str(ctx, "nonce") == NULL)) {
-		fail_with(ctx, res, PORTAIL_ERR_INVALID, "bad_input", MSG(ctx,
-		    "Donnez access_token, ou bien id_token et nonce.",
-		    "Give access_token, or else id_token and nonce."));
+		refuse(ctx, res, PORTAIL_ERR_INVALID, "bad_input",
+		    PORTAIL_MSG_OPS_TOKEN_OR_ID_TOKEN);
 		return;
 	}
 	if (str(ctx, "access_token") != NULL && ctx->d->providers != NULL &&
 	    portail_providers_has(ctx->d->providers, str(ctx, "provider")) &&
 	    !portail_providers_take_access_tokens(ctx->d->providers, str(ctx, "provider"))) {
 		/* issue 11: nothing says whom such a token was minted for */
-		fail_with(ctx, res, PORTAIL_ERR_REFUSED, "id_token_required", MSG(ctx,
-		    "Ce fournisseur ne dit pas à quelle application un jeton d'accès a été remis : "
-		    "connectez-vous par le navigateur, ou donnez son jeton d'identité (id_token et "
-		    "nonce).",
-		    "This provider does not say which application an access token was issued to: "
-		    "sign in through the browser, or give its ID token (id_token and nonce)."));
+		refuse(ctx, res, PORTAIL_ERR_REFUSED, "id_token_required",
+		    PORTAIL_MSG_OPS_ID_TOKEN_REQUIRED);
 		return;
 	}
 	if (str(ctx, "id_token") != NULL)
@@ -915,10 +846,10 @@ op_social_begin(struct op_ctx *ctx, struct op_result *res)
 }
 
 static const struct portail_proto_field social_link_fields[] = {
-	{ "link_ticket", PT_STR, true, 64, true },
-	{ "email", PT_STR, true, 254, false },
-	{ "label", PT_STR, false, 64, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "link_ticket", PT_STR, true, 64 },
+	{ "email", PT_STR, true, 254 },
+	{ "label", PT_STR, false, 64 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -946,10 +877,10 @@ op_social_link(struct op_ctx *ctx, struct op_result *res)
 }
 
 static const struct portail_proto_field social_finish_fields[] = {
-	{ "link_ticket", PT_STR, true, 64, true },
-	{ "ticket", PT_STR, true, 64, true },
-	{ "label", PT_STR, false, 64, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "link_ticket", PT_STR, true, 64 },
+	{ "ticket", PT_STR, true, 64 },
+	{ "label", PT_STR, false, 64 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -971,10 +902,10 @@ op_social_finish(struct op_ctx *ctx, struct op_result *res)
 }
 
 static const struct portail_proto_field social_unlink_fields[] = {
-	{ "email", PT_STR, true, 1024, false },
-	{ "password", PT_STR, false, 4096, true },
-	{ "provider", PT_STR, true, 32, false },
-	{ NULL, PT_STR, false, 0, false },
+	{ "email", PT_STR, true, 1024 },
+	{ "password", PT_STR, false, 4096 },
+	{ "provider", PT_STR, true, 32 },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static void
@@ -988,9 +919,7 @@ op_social_unlink(struct op_ctx *ctx, struct op_result *res)
 		return;
 	s = portail_flow_social_unlink(ctx->d->flow, str(ctx, "email"), str(ctx, "provider"), &err);
 	if (s == PORTAIL_ERR_UNKNOWN) {
-		fail_with(ctx, res, s, "not_linked", MSG(ctx,
-		    "Ce compte n'est pas lié à ce fournisseur.", "This account is not linked with "
-		    "this provider."));
+		refuse(ctx, res, s, "not_linked", PORTAIL_MSG_OPS_NOT_LINKED);
 		return;
 	}
 	if (s != PORTAIL_OK) {
@@ -1014,7 +943,7 @@ account_json(const struct portail_account *a, int64_t now)
 	    "updated", (json_int_t)a->updated,
 	    "last_signin", (json_int_t)a->last_signin,
 	    "failures", a->failures,
-	    "locked_for", (json_int_t)(a->locked_until > now ? a->locked_until - now : 0),
+	    "locked_for", (json_int_t)portail_manage_locked_for(a, now),
 	    "gpi_checked", (json_int_t)a->gpi_checked);
 }
 
@@ -1030,7 +959,7 @@ op_account_list(struct op_ctx *ctx, struct op_result *res)
 
 	if (!flow_ready(ctx, res))
 		return;
-	if ((s = portail_store_account_list(ctx->d->store, &list, &n, &err)) != PORTAIL_OK) {
+	if ((s = portail_manage_account_list(ctx->d->store, &list, &n, &err)) != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
 	}
@@ -1043,70 +972,77 @@ op_account_list(struct op_ctx *ctx, struct op_result *res)
 	res->body = json_pack("{s:o}", "accounts", arr);
 }
 
-/* show, disable, enable, unlock, delete: one address each */
+/* show, disable, enable, unlock, delete: one address each (portail_manage_account) */
 static void
-account_admin(struct op_ctx *ctx, struct op_result *res, const char *what)
+account_admin(struct op_ctx *ctx, struct op_result *res, enum portail_manage_action action)
 {
 	struct portail_account a = { 0 };
 	portail_error err = { { 0 } };
 	int64_t now = daemon_now();
-	char *key = NULL;
+	char **links = NULL;
+	json_t *account, *names;
 	portail_status s;
 
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return;
-	if (portail_email_key(str(ctx, "email"), &key, NULL) != PORTAIL_OK) {
-		flow_failed(ctx, res, PORTAIL_ERR_INVALID, NULL);
-		return;
-	}
-	if (strcmp(what, "disable") == 0)
-		s = portail_store_account_set_state(ctx->d->store, key, PORTAIL_ACCOUNT_DISABLED, now, &err);
-	else if (strcmp(what, "enable") == 0)
-		s = portail_store_account_set_state(ctx->d->store, key, PORTAIL_ACCOUNT_ENABLED, now, &err);
-	else if (strcmp(what, "unlock") == 0)
-		s = portail_store_account_unlock(ctx->d->store, key, now, &err);
-	else if (strcmp(what, "delete") == 0)
-		s = portail_store_account_delete(ctx->d->store, key, &err);
-	else
-		s = PORTAIL_OK;
-	if (s == PORTAIL_OK && strcmp(what, "delete") != 0)
-		s = portail_store_account_get(ctx->d->store, key, &a, &err);
-	free(key);
+	s = portail_manage_account(ctx->d->store, str(ctx, "email"), action, now, &a, &links, &err);
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
 	}
-	res->body = strcmp(what, "delete") == 0 ? json_pack("{s:b}", "deleted", 1) :
-	    json_pack("{s:o}", "account", account_json(&a, now));
-	if (strcmp(what, "delete") != 0) {
-		/* the providers it is linked with, never a subject or a token */
-		json_t *links = json_array();
-		char **v = NULL;
-
-		if (portail_store_link_list(ctx->d->store, a.email_key, &v, NULL) == PORTAIL_OK) {
-			for (size_t i = 0; v[i] != NULL; i++) {
-				json_array_append_new(links, json_string(v[i]));
-				free(v[i]);
-			}
-			free(v);
-		}
-		json_object_set_new(json_object_get(res->body, "account"), "links", links);
+	res->reason = portail_manage_action_name(action);
+	if (action == PORTAIL_MANAGE_DELETE) {
+		res->body = json_pack("{s:b}", "deleted", 1);
+		return;
 	}
-	res->reason = what;
+	/* the providers it is linked with, never a subject or a token */
+	names = json_array();
+	for (size_t i = 0; links != NULL && links[i] != NULL; i++)
+		json_array_append_new(names, json_string(links[i]));
+	portail_manage_links_free(links);
+	if ((account = account_json(&a, now)) != NULL)
+		json_object_set_new(account, "links", names);
+	else
+		json_decref(names);
+	res->body = json_pack("{s:o}", "account", account);
 	portail_account_clear(&a);
 }
 
-static void op_account_show(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "show"); }
-static void op_account_disable(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "disable"); }
-static void op_account_enable(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "enable"); }
-static void op_account_unlock(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "unlock"); }
-static void op_account_delete(struct op_ctx *c, struct op_result *r) { account_admin(c, r, "delete"); }
+static void
+op_account_show(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_SHOW);
+}
+
+static void
+op_account_disable(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_DISABLE);
+}
+
+static void
+op_account_enable(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_ENABLE);
+}
+
+static void
+op_account_unlock(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_UNLOCK);
+}
+
+static void
+op_account_delete(struct op_ctx *c, struct op_result *r)
+{
+	account_admin(c, r, PORTAIL_MANAGE_DELETE);
+}
 
 /* ---- the table ----------------------------------------------------------- */
 
 static const struct portail_proto_field no_fields[] = {
-	{ NULL, PT_STR, false, 0, false },
+	{ NULL, PT_STR, false, 0 },
 };
 
 static const struct op ops[] = {
@@ -1143,27 +1079,6 @@ find_op(const char *name)
 		if (strcmp(ops[i].name, name) == 0)
 			return &ops[i];
 	return NULL;
-}
-
-/* Wipes the string values of obj's secret members before it is freed
- * (jansson would hand the memory back as it is). */
-static void
-wipe_secrets(json_t *obj, const struct portail_proto_field *spec)
-{
-	static const char *const answers[] = { "ticket", "token", "link_ticket" };
-
-	for (; spec != NULL && spec->name != NULL; spec++) {
-		json_t *v = json_object_get(obj, spec->name);
-
-		if (spec->secret && json_is_string(v))
-			sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-	}
-	for (size_t i = 0; spec == NULL && i < sizeof(answers) / sizeof(answers[0]); i++) {
-		json_t *v = json_object_get(obj, answers[i]);
-
-		if (json_is_string(v))
-			sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
-	}
 }
 
 bool
@@ -1344,9 +1259,7 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 		atomic_fetch_add(&d->bad_requests, 1);
 		fail_with(&ctx, &res, PORTAIL_ERR_PROTOCOL, "bad_field", why);
 	} else if (op->admin && !ops_peer_is_admin(d, peer)) {
-		fail_with(&ctx, &res, PORTAIL_ERR_FORBIDDEN, "not_admin",
-		    MSG(&ctx, "Opération réservée aux administrateurs.",
-		    "This operation is for administrators."));
+		refuse(&ctx, &res, PORTAIL_ERR_FORBIDDEN, "not_admin", PORTAIL_MSG_OPS_NOT_ADMIN);
 	} else {
 		op->fn(&ctx, &res);
 		if (res.status == PORTAIL_OK && res.body == NULL)
@@ -1364,7 +1277,7 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 		json_object_set_new(resp, "v", json_integer(PORTAIL_PROTO_VERSION));
 		json_object_set_new(resp, "ok", json_true());
 		out = portail_proto_encode(resp, resp_len);
-		wipe_secrets(resp, NULL);       /* a ticket or a token in the answer */
+		portail_proto_wipe_secrets(resp);       /* a ticket or a token in the answer */
 		json_decref(resp);
 		if (out == NULL)
 			out = ops_error_line(PORTAIL_ERR_UNAVAILABLE, "answer too large", resp_len);
@@ -1380,7 +1293,7 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 	}
 	json_decref(res.body);
 	if (op != NULL)
-		wipe_secrets(ctx.req, op->fields);
+		portail_proto_wipe_secrets(ctx.req);
 	json_decref(ctx.req);
 	return out;
 }
