@@ -117,16 +117,30 @@ out:
 
 /* ---- state ------------------------------------------------------------------- */
 
+static const char sql_set_state[] =
+    "UPDATE accounts SET state = ?, updated = ? WHERE email_key = ?";
+
 portail_status
 portail_store_account_set_state(portail_store *st, const char *key, int state, int64_t now,
     portail_error *err)
 {
-	/* disabling also revokes every token (epoch bump) */
-	return pt_store_run1(st, state == PORTAIL_ACCOUNT_DISABLED ?
-	    "UPDATE accounts SET state = ?, updated = ?, token_epoch = token_epoch + 1 "
-	    "WHERE email_key = ?" :
-	    "UPDATE accounts SET state = ?, updated = ? WHERE email_key = ?",
-	    "account", true, err, "iit", (int64_t)state, now, key);
+	return pt_store_run1(st, sql_set_state, "account", true, err, "iit", (int64_t)state, now,
+	    key);
+}
+
+portail_status
+portail_store_account_disable_and_revoke(portail_store *st, const char *key, int64_t now,
+    portail_error *err)
+{
+	portail_status r;
+
+	if ((r = pt_store_begin(st, err)) != PORTAIL_OK)
+		return r;
+	r = pt_store_run1_locked(st, sql_set_state, "account", true, err, "iit",
+	    (int64_t)PORTAIL_ACCOUNT_DISABLED, now, key);
+	if (r == PORTAIL_OK)
+		r = pt_store_token_revoke_all_locked(st, key, now, err);
+	return pt_store_end(st, r, false, err);
 }
 
 portail_status

@@ -129,6 +129,12 @@ portail_status pt_store_ticket_find(portail_store *st,
 portail_status pt_store_ticket_consume(portail_store *st, const char *key, const char *purpose,
     int64_t now, portail_error *err);
 
+/* ---- store-token.c ----------------------------------------------------------- */
+
+/* portail_store_token_revoke_all, locked (inside a transaction). */
+portail_status pt_store_token_revoke_all_locked(portail_store *st, const char *key, int64_t now,
+    portail_error *err);
+
 /* ---- store-mail.c ------------------------------------------------------------ */
 
 /* Queues m. Locked (portail_store_code_issue queues the code's mail in its transaction). */

@@ -164,9 +164,18 @@ portail_store_token_delete(portail_store *st, const char *key, int64_t id, porta
 	    err, "it", id, key);
 }
 
+static const char sql_revoke_all[] =
+    "UPDATE accounts SET token_epoch = token_epoch + 1, updated = ? WHERE email_key = ?";
+
+portail_status
+pt_store_token_revoke_all_locked(portail_store *st, const char *key, int64_t now,
+    portail_error *err)
+{
+	return pt_store_run1_locked(st, sql_revoke_all, "account", true, err, "it", now, key);
+}
+
 portail_status
 portail_store_token_revoke_all(portail_store *st, const char *key, int64_t now, portail_error *err)
 {
-	return pt_store_run1(st, "UPDATE accounts SET token_epoch = token_epoch + 1, updated = ? "
-	    "WHERE email_key = ?", "account", true, err, "it", now, key);
+	return pt_store_run1(st, sql_revoke_all, "account", true, err, "it", now, key);
 }

@@ -117,13 +117,26 @@ PORTAIL_EXPORT portail_status portail_store_account_get(portail_store *st, const
 PORTAIL_EXPORT portail_status portail_store_account_list(portail_store *st,
     struct portail_account **out, size_t *n, portail_error *err);
 
-/* state, unlock (failures and lock cleared), delete: UNKNOWN when absent. */
+/*
+ * state, unlock (failures and lock cleared), delete: UNKNOWN when absent.
+ * Setting the state changes nothing else (disabling keeps the tokens:
+ * portail_store_account_disable_and_revoke does both).
+ */
 PORTAIL_EXPORT portail_status portail_store_account_set_state(portail_store *st,
     const char *key, int state, int64_t now, portail_error *err);
 PORTAIL_EXPORT portail_status portail_store_account_unlock(portail_store *st, const char *key,
     int64_t now, portail_error *err);
 PORTAIL_EXPORT portail_status portail_store_account_delete(portail_store *st, const char *key,
     portail_error *err);
+
+/*
+ * An administrator's disable, in one transaction: the account disabled
+ * and every token it holds revoked (portail_store_token_revoke_all), so
+ * that enabling it again does not bring old tokens back. UNKNOWN when
+ * absent (nothing changed).
+ */
+PORTAIL_EXPORT portail_status portail_store_account_disable_and_revoke(portail_store *st,
+    const char *key, int64_t now, portail_error *err);
 
 /* Records a positive GPI check at now; 0 forgets the last one (a negative check). */
 PORTAIL_EXPORT portail_status portail_store_account_checked(portail_store *st, const char *key,

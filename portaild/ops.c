@@ -1061,7 +1061,7 @@ account_admin(struct op_ctx *ctx, struct op_result *res, const char *what)
 		return;
 	}
 	if (strcmp(what, "disable") == 0)
-		s = portail_store_account_set_state(ctx->d->store, key, PORTAIL_ACCOUNT_DISABLED, now, &err);
+		s = portail_store_account_disable_and_revoke(ctx->d->store, key, now, &err);
 	else if (strcmp(what, "enable") == 0)
 		s = portail_store_account_set_state(ctx->d->store, key, PORTAIL_ACCOUNT_ENABLED, now, &err);
 	else if (strcmp(what, "unlock") == 0)
