@@ -9,7 +9,6 @@
 
 #define WAYS 4
 #define SETS (PORTAIL_DECOY_ENTRIES / WAYS)
-#define DAY 86400
 #define TAG_BYTES 8
 
 enum { P_SIGNUP, P_RESET, N_PURPOSES };
@@ -88,7 +87,7 @@ count_day(const struct slot *s, int64_t now, int64_t *last)
 
 	*last = 0;
 	for (int i = 0; i < PORTAIL_DECOY_TIMES; i++) {
-		if (s->times[i] != 0 && s->times[i] > now - DAY) {
+		if (s->times[i] != 0 && portail_policy_in_day(s->times[i], now)) {
 			n++;
 			if (s->times[i] > *last)
 				*last = s->times[i];
@@ -152,7 +151,7 @@ record_issue(struct slot *s, int64_t now)
 	int oldest = 0;
 
 	for (int i = 0; i < PORTAIL_DECOY_TIMES; i++) {
-		if (s->times[i] == 0 || s->times[i] <= now - DAY) {
+		if (s->times[i] == 0 || !portail_policy_in_day(s->times[i], now)) {
 			s->times[i] = (uint32_t)now;
 			return;
 		}
@@ -164,7 +163,7 @@ record_issue(struct slot *s, int64_t now)
 		s->spill = 0;
 	if (s->spill < UINT16_MAX)
 		s->spill++;
-	s->spill_until = s->times[oldest] + DAY;
+	s->spill_until = s->times[oldest] + PORTAIL_POLICY_DAY;
 	s->times[oldest] = (uint32_t)now;
 }
 
@@ -187,17 +186,8 @@ portail_decoy_issue(portail_decoy *d, const char *key, const char *purpose, int6
 	s = find(d, tag, set, now, &found);
 	if (found)
 		today = count_day(s, now, &last);
-	/* the store's rules, in its order (store.c, portail_store_code_issue) */
-	if (last > 0 && now - last < rules->resend_interval) {
-		*wait = (int)(rules->resend_interval - (now - last));
-		r = PORTAIL_ERR_TOO_SOON;
-		goto out;
-	}
-	if (today >= rules->max_per_day) {
-		r = PORTAIL_ERR_RATE_LIMITED;
-		goto out;
-	}
-	if (!record)
+	/* the store's rules: the one policy answers both (policy.c) */
+	if ((r = portail_policy_code_issue(rules, now, last, today, wait)) != PORTAIL_OK || !record)
 		goto out;
 	if (!found) {
 		memset(s, 0, sizeof(*s));
@@ -236,17 +226,13 @@ portail_decoy_verify(portail_decoy *d, const char *key, const char *purpose, int
 
 		if (!s->in_use || memcmp(s->tag, tag, TAG_BYTES) != 0)
 			continue;
-		/* the store's gc drops a verification a day past its expiry */
-		if (s->expires[p] == 0 || now - (int64_t)s->expires[p] > DAY)
+		/* the store's gc drops a verification the sliding day no longer counts */
+		if (s->expires[p] == 0 || s->expires[p] < portail_policy_day_start(now))
 			break;
-		if (s->tries[p] == 0)
-			r = PORTAIL_ERR_TOO_MANY_TRIES;
-		else if (now >= s->expires[p])
-			r = PORTAIL_ERR_EXPIRED_CODE;
-		else {
+		if ((r = portail_policy_code_check(s->tries[p], s->expires[p], now)) == PORTAIL_OK) {
 			s->tries[p]--;
 			*tries_left = s->tries[p];
-			r = s->tries[p] > 0 ? PORTAIL_ERR_WRONG_CODE : PORTAIL_ERR_TOO_MANY_TRIES;
+			r = portail_policy_code_wrong(*tries_left);
 		}
 		break;
 	}

@@ -34,8 +34,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "policy.h"
 #include "portail.h"
-#include "store.h"
 
 #define PORTAIL_DECOY_ENTRIES 131072
 #define PORTAIL_DECOY_TIMES 16
@@ -47,7 +47,8 @@ void portail_decoy_free(portail_decoy *d);
 
 /*
  * The rate limits of portail_store_code_issue for key, from the table:
- * TOO_SOON (*wait), RATE_LIMITED, or OK. With record, an OK is recorded
+ * portail_policy_code_issue's answer (TOO_SOON with *wait, RATE_LIMITED,
+ * or OK) for the issues the table holds in the sliding day. With record, an OK is recorded
  * as an issue at now; with decoy too (an address not on file), a decoy
  * code for purpose ("signup" or "reset") is set, valid rules->lifetime
  * with rules->max_attempts tries. Past PORTAIL_DECOY_TIMES issues in a
@@ -62,8 +63,9 @@ portail_status portail_decoy_issue(portail_decoy *d, const char *key,
  * A code.verify for key with no verification in the store: NO_CODE when
  * no decoy code was set (or it is a day past its expiry, as the store's
  * gc would have it), else what the store answers for a wrong code:
- * TOO_MANY_TRIES, EXPIRED_CODE, or WRONG_CODE with *tries_left (one try
- * used).
+ * portail_policy_code_check's refusal (TOO_MANY_TRIES, EXPIRED_CODE), or
+ * one try used and portail_policy_code_wrong's answer (WRONG_CODE with
+ * *tries_left, TOO_MANY_TRIES).
  */
 portail_status portail_decoy_verify(portail_decoy *d, const char *key,
     const char *purpose, int64_t now, int *tries_left);

@@ -91,7 +91,8 @@ portail_manage_account(portail_store *st, const char *email, enum portail_manage
 	case PORTAIL_MANAGE_SHOW:
 		break;
 	case PORTAIL_MANAGE_DISABLE:
-		r = portail_store_account_set_state(st, key, PORTAIL_ACCOUNT_DISABLED, now, err);
+		/* disabling ends every session: its tokens go in the same transaction */
+		r = portail_store_account_disable_and_revoke(st, key, now, err);
 		break;
 	case PORTAIL_MANAGE_ENABLE:
 		r = portail_store_account_set_state(st, key, PORTAIL_ACCOUNT_ENABLED, now, err);

@@ -1,8 +1,9 @@
 /*
  * store.h — where accounts and pending verifications live.
  *
- * The embedded backend is SQLite (store.c); a distributed one will come,
- * so callers see only these operations. Each operation that changes more
+ * The contract every backend implements (the embedded one: store-sqlite.c
+ * and its concept files, listed in store-int.h; a PostgreSQL one will
+ * come), so callers see only these operations. Each operation that changes more
  * than one row is one transaction: after a crash at any point there is
  * either all of a step or none of it (no account without its ticket
  * consumed, no password changed without the whole flow).
@@ -11,6 +12,10 @@
  * Times are seconds since the epoch, passed in by the caller (tests move
  * the clock). Every failure to reach the database is
  * PORTAIL_ERR_UNAVAILABLE, never a refusal.
+ *
+ * The store records and applies; it does not decide. The lock a failure
+ * earns and whether a code may be issued or checked are policy.h's
+ * answers, which every backend applies alike.
  */
 #ifndef PORTAIL_STORE_H
 #define PORTAIL_STORE_H
@@ -21,6 +26,7 @@
 #include <sys/types.h>
 
 #include "key.h"
+#include "policy.h"
 #include "portail.h"
 #include "provider.h"
 
@@ -46,19 +52,18 @@ PORTAIL_EXPORT void portail_account_clear(struct portail_account *a);
 
 /*
  * Opens (creating when missing, mode 0600) the store at path and brings
- * its schema up to date (PRAGMA user_version, forward migrations only;
- * a store newer than this program is refused).
+ * its schema up to date (forward migrations only; a store newer than
+ * this program is refused, PORTAIL_ERR_CONFIG).
  */
 PORTAIL_EXPORT portail_status portail_store_open(const char *path, portail_store **out,
     portail_error *err);
 PORTAIL_EXPORT void portail_store_close(portail_store *st);
 
 /*
- * The store is a database file plus files the backend keeps beside it
- * while it runs (SQLite's write-ahead log and its index), created by
- * whoever opens the store: its directory must be writable by the
- * daemon's user. portail_store_open's errors name that directory when it
- * is not writable by the calling process.
+ * The store at path may be a file plus files the backend keeps beside it
+ * while it runs, created by whoever opens the store: its directory must
+ * then be writable by the daemon's user. portail_store_open's errors name
+ * that directory when it is not writable by the calling process.
  */
 
 /*
@@ -71,7 +76,11 @@ PORTAIL_EXPORT void portail_store_close(portail_store *st);
 PORTAIL_EXPORT portail_status portail_store_check_dir(const char *path, uid_t uid, gid_t gid,
     const char *user, portail_error *err);
 
-/* Gives the store at path, with every file the backend keeps beside it, to uid:gid. */
+/*
+ * Gives the store at path, with every file the backend keeps beside it
+ * (only the backend knows their names), to uid:gid; files not there are
+ * skipped. For portail init, after it opened the store as root.
+ */
 PORTAIL_EXPORT portail_status portail_store_chown(const char *path, uid_t uid, gid_t gid,
     portail_error *err);
 
@@ -108,7 +117,11 @@ PORTAIL_EXPORT portail_status portail_store_account_get(portail_store *st, const
 PORTAIL_EXPORT portail_status portail_store_account_list(portail_store *st,
     struct portail_account **out, size_t *n, portail_error *err);
 
-/* state, unlock (failures and lock cleared), delete: UNKNOWN when absent. */
+/*
+ * state, unlock (failures and lock cleared), delete: UNKNOWN when absent.
+ * Setting the state changes nothing else (disabling keeps the tokens:
+ * portail_store_account_disable_and_revoke does both).
+ */
 PORTAIL_EXPORT portail_status portail_store_account_set_state(portail_store *st,
     const char *key, int state, int64_t now, portail_error *err);
 PORTAIL_EXPORT portail_status portail_store_account_unlock(portail_store *st, const char *key,
@@ -116,19 +129,23 @@ PORTAIL_EXPORT portail_status portail_store_account_unlock(portail_store *st, co
 PORTAIL_EXPORT portail_status portail_store_account_delete(portail_store *st, const char *key,
     portail_error *err);
 
+/*
+ * An administrator's disable, in one transaction: the account disabled
+ * and every token it holds revoked (portail_store_token_revoke_all), so
+ * that enabling it again does not bring old tokens back. UNKNOWN when
+ * absent (nothing changed).
+ */
+PORTAIL_EXPORT portail_status portail_store_account_disable_and_revoke(portail_store *st,
+    const char *key, int64_t now, portail_error *err);
+
 /* Records a positive GPI check at now; 0 forgets the last one (a negative check). */
 PORTAIL_EXPORT portail_status portail_store_account_checked(portail_store *st, const char *key,
     int64_t now, portail_error *err);
 
-struct portail_lockout {
-	int max_failures;       /* before the first lock */
-	int lockout;            /* first lock, seconds; doubles per further failure */
-	int lockout_max;
-};
-
 /*
  * A failed sign-in: one more failure, counted exactly under concurrency;
- * *locked_until gets the new lock end (0 when not locked).
+ * *locked_until gets the new lock end (0 when not locked), the lock
+ * portail_policy_lockout gives that count.
  */
 PORTAIL_EXPORT portail_status portail_store_auth_failed(portail_store *st, const char *key,
     int64_t now, const struct portail_lockout *policy, int64_t *locked_until,
@@ -139,7 +156,7 @@ PORTAIL_EXPORT portail_status portail_store_auth_failed(portail_store *st, const
  * no more than max_failures passwords are ever verified before the lock,
  * whatever the concurrency: in one guarded statement, when the account is
  * not locked at now, counts the attempt as a failure already, with the
- * lock it earns (the same arithmetic as portail_store_auth_failed). The
+ * lock it earns (portail_policy_lockout, as portail_store_auth_failed). The
  * caller then verifies and either keeps the failure (wrong password:
  * nothing more to write), converts it (portail_store_auth_succeeded clears
  * failures and lock) or gives it back (portail_store_auth_release). A
@@ -164,15 +181,6 @@ PORTAIL_EXPORT portail_status portail_store_auth_release(portail_store *st, cons
 /* A good sign-in: failures cleared, last_signin set, hash replaced when new_hash. */
 PORTAIL_EXPORT portail_status portail_store_auth_succeeded(portail_store *st, const char *key,
     int64_t now, const char *new_hash, portail_error *err);
-
-/* ---- verification codes and tickets ------------------------------------------ */
-
-struct portail_code_rules {
-	int lifetime;
-	int max_attempts;
-	int resend_interval;
-	int max_per_day;
-};
 
 /* ---- the mail queue (DESIGN §2: queued durably) ------------------------------ */
 
@@ -213,9 +221,13 @@ PORTAIL_EXPORT portail_status portail_store_mail_delete(portail_store *st, int64
 PORTAIL_EXPORT portail_status portail_store_mail_count(portail_store *st, unsigned long *n,
     portail_error *err);
 
+/* ---- verification codes and tickets ------------------------------------------ */
+
 /*
- * Issues a code for (key, purpose): checks the rate limits (TOO_SOON with
- * *wait seconds, RATE_LIMITED), records the issuance, and replaces any
+ * Issues a code for (key, purpose): applies the rate limits to the codes
+ * issued for key in the sliding day, every purpose counted
+ * (portail_policy_code_issue: TOO_SOON with *wait seconds,
+ * RATE_LIMITED), records the issuance, and replaces any
  * previous verification (which dies with it). email is the address as
  * typed, kept for the account. mail (may be NULL): the message that
  * carries the code, queued in the same transaction.
@@ -227,8 +239,10 @@ PORTAIL_EXPORT portail_status portail_store_code_issue(portail_store *st, const 
 
 /*
  * Checks a code. OK: the verification is marked verified and bound to the
- * ticket (ticket_hash, valid ticket_lifetime). WRONG_CODE with *tries_left,
- * EXPIRED_CODE, TOO_MANY_TRIES, NO_CODE.
+ * ticket (ticket_hash, valid ticket_lifetime). NO_CODE (none, or its
+ * ticket used), then portail_policy_code_check's refusals, then for a
+ * wrong code one try less and portail_policy_code_wrong's answer
+ * (WRONG_CODE with *tries_left, TOO_MANY_TRIES).
  */
 PORTAIL_EXPORT portail_status portail_store_code_verify(portail_store *st, const char *key,
     const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES],
@@ -305,7 +319,7 @@ PORTAIL_EXPORT portail_status portail_store_token_delete(portail_store *st, cons
 PORTAIL_EXPORT portail_status portail_store_token_revoke_all(portail_store *st, const char *key,
     int64_t now, portail_error *err);
 
-/* Removes verifications and issuance records older than a day. */
+/* Removes verifications and issuance records the sliding day no longer counts. */
 PORTAIL_EXPORT portail_status portail_store_gc(portail_store *st, int64_t now,
     portail_error *err);
 
@@ -322,7 +336,10 @@ struct portail_link_ticket {
 
 PORTAIL_EXPORT void portail_link_ticket_clear(struct portail_link_ticket *t);
 
-/* The account key (provider, subject) is linked to, and when it was last used; UNKNOWN when none. */
+/*
+ * The account key (provider, subject) is linked to, and when it was last
+ * used; UNKNOWN when none.
+ */
 PORTAIL_EXPORT portail_status portail_store_link_find(portail_store *st, const char *provider,
     const char *subject, char **key, int64_t *last_used, portail_error *err);
 /* A new link ticket (its hash) for an identity, until expires; expired ones are swept. */
@@ -359,20 +376,5 @@ PORTAIL_EXPORT portail_status portail_store_link_delete(portail_store *st, const
 /* The providers an account is linked with: a NULL-terminated vector (free each and it). */
 PORTAIL_EXPORT portail_status portail_store_link_list(portail_store *st, const char *key,
     char ***providers, portail_error *err);
-
-/* ---- test hooks (internal: not exported from libportail) --------------------- */
-
-/*
- * Called by portail_store_open before each migration step takes the
- * write lock, with the version it read: lets a test play "another process
- * migrated meanwhile". NULL (the default) outside tests.
- */
-extern void (*pt_store_migration_hook)(void *arg, const char *path, int version);
-extern void *pt_store_migration_hook_arg;
-
-/* Runs one SQL text through the statement cache (its address names it). */
-portail_status pt_store_run(portail_store *st, const char *sql, portail_error *err);
-/* How many statements the cache holds. */
-size_t pt_store_cached(const portail_store *st);
 
 #endif

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store-int.h"
 
 static char dir[256];
 
@@ -395,6 +395,132 @@ test_auth_reserve(void **state)
 	portail_store_close(st);
 }
 
+/*
+ * The store only stores (issue 12): setting the state changes the state,
+ * nothing else; an administrator's disable is the state and the tokens'
+ * revocation composed, in one transaction, and changes nothing for an
+ * account that is not there.
+ */
+static void
+test_disable_and_revoke(void **state)
+{
+	const unsigned char h1[PORTAIL_HASH_BYTES] = { 1 }, h2[PORTAIL_HASH_BYTES] = { 2 };
+	portail_store *st = NULL;
+	portail_error err;
+	struct portail_account a = { 0 };
+	struct portail_token *list = NULL;
+	size_t n = 9;
+	int64_t id = 0, now = 1000;
+
+	(void)state;
+	assert_int_equal(portail_store_open(db_path("disable.db"), &st, &err), PORTAIL_OK);
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h1, "courriel", now, now + 3600,
+	    &id, &err), PORTAIL_OK);
+	/* the state alone: the token lives on */
+	assert_int_equal(portail_store_account_set_state(st, "x@exemple.ca", PORTAIL_ACCOUNT_DISABLED,
+	    now + 1, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
+	assert_int_equal(a.state, PORTAIL_ACCOUNT_DISABLED);
+	assert_int_equal(a.token_epoch, 0);
+	assert_int_equal(a.updated, now + 1);
+	portail_account_clear(&a);
+	assert_int_equal(portail_store_token_list(st, "x@exemple.ca", now + 1, &list, &n, &err),
+	    PORTAIL_OK);
+	assert_int_equal(n, 1);
+	portail_token_clear(&list[0]);
+	free(list);
+	assert_int_equal(portail_store_account_set_state(st, "x@exemple.ca", PORTAIL_ACCOUNT_ENABLED,
+	    now + 2, &err), PORTAIL_OK);
+	/* the administrator's disable: disabled, and every token revoked */
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h2, "imap", now + 2, now + 3600,
+	    &id, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_account_disable_and_revoke(st, "x@exemple.ca", now + 3, &err),
+	    PORTAIL_OK);
+	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
+	assert_int_equal(a.state, PORTAIL_ACCOUNT_DISABLED);
+	assert_int_equal(a.token_epoch, 1);
+	assert_int_equal(a.updated, now + 3);
+	portail_account_clear(&a);
+	list = NULL;
+	n = 9;
+	assert_int_equal(portail_store_token_list(st, "x@exemple.ca", now + 3, &list, &n, &err),
+	    PORTAIL_OK);
+	assert_int_equal(n, 0);
+	free(list);
+	/* enabling again does not bring the tokens back */
+	assert_int_equal(portail_store_account_set_state(st, "x@exemple.ca", PORTAIL_ACCOUNT_ENABLED,
+	    now + 4, &err), PORTAIL_OK);
+	n = 9;
+	assert_int_equal(portail_store_token_list(st, "x@exemple.ca", now + 4, &list, &n, &err),
+	    PORTAIL_OK);
+	assert_int_equal(n, 0);
+	free(list);
+	/* no such account: UNKNOWN, nothing written */
+	assert_int_equal(portail_store_account_disable_and_revoke(st, "y@exemple.ca", now + 5, &err),
+	    PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(portail_store_account_get(st, "y@exemple.ca", &a, &err), PORTAIL_ERR_UNKNOWN);
+	portail_store_close(st);
+}
+
+/*
+ * The store's record of issued codes gives the policy's answers at the
+ * edges (tests/unit/test_policy.c has the arithmetic): the resend
+ * interval to the second, the day's limit across purposes, and the
+ * sliding day's boundary, where the store's SQL and the decoy table
+ * must agree.
+ */
+static portail_status
+issue(portail_store *st, const char *key, const char *purpose, int64_t now,
+    const struct portail_code_rules *r, int *wait)
+{
+	const unsigned char h[PORTAIL_HASH_BYTES] = { 7 };
+	portail_error err;
+
+	return portail_store_code_issue(st, key, key, purpose, h, now, r, NULL, wait, &err);
+}
+
+static void
+test_code_limits_at_edges(void **state)
+{
+	const struct portail_code_rules r = { 600, 5, 30, 10 }, r0 = { 600, 5, 0, 3 };
+	portail_store *st = NULL;
+	portail_error err;
+	int64_t t = 1800000000;
+	int wait = -1;
+
+	(void)state;
+	assert_int_equal(portail_store_open(db_path("limits.db"), &st, &err), PORTAIL_OK);
+	/* the resend interval, to the second, whatever the purpose */
+	assert_int_equal(issue(st, "x@exemple.ca", "signup", t, &r, &wait), PORTAIL_OK);
+	assert_int_equal(issue(st, "x@exemple.ca", "reset", t + 29, &r, &wait),
+	    PORTAIL_ERR_TOO_SOON);
+	assert_int_equal(wait, 1);
+	assert_int_equal(issue(st, "x@exemple.ca", "reset", t + 30, &r, &wait), PORTAIL_OK);
+	/* the day's limit (no interval here): the fourth is refused, and not recorded */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(issue(st, "y@exemple.ca", i ? "reset" : "signup", t + 10 * (i / 2),
+		    &r0, &wait), PORTAIL_OK);
+	assert_int_equal(issue(st, "y@exemple.ca", "signup", t + 10, &r0, &wait),
+	    PORTAIL_ERR_RATE_LIMITED);
+	/* a day after the first two, to the second: still counted; then not */
+	assert_int_equal(issue(st, "y@exemple.ca", "signup", t + 86399, &r0, &wait),
+	    PORTAIL_ERR_RATE_LIMITED);
+	assert_int_equal(issue(st, "y@exemple.ca", "signup", t + 86400, &r0, &wait), PORTAIL_OK);
+	assert_int_equal(issue(st, "y@exemple.ca", "signup", t + 86400, &r0, &wait), PORTAIL_OK);
+	assert_int_equal(issue(st, "y@exemple.ca", "signup", t + 86400, &r0, &wait),
+	    PORTAIL_ERR_RATE_LIMITED);
+	/* the third leaves the day a day after it came */
+	assert_int_equal(issue(st, "y@exemple.ca", "signup", t + 86410, &r0, &wait), PORTAIL_OK);
+	/* gc sweeps only what the day no longer counts: the answers stay */
+	assert_int_equal(portail_store_gc(st, t + 86410, &err), PORTAIL_OK);
+	assert_int_equal(issue(st, "y@exemple.ca", "signup", t + 86410, &r0, &wait),
+	    PORTAIL_ERR_RATE_LIMITED);
+	assert_int_equal(issue(st, "x@exemple.ca", "signup", t + 86410, &r, &wait), PORTAIL_OK);
+	portail_store_close(st);
+}
+
 int
 main(void)
 {
@@ -402,6 +528,8 @@ main(void)
 		cmocka_unit_test(test_cache_full),
 		cmocka_unit_test(test_concurrent_migration),
 		cmocka_unit_test(test_auth_reserve),
+		cmocka_unit_test(test_disable_and_revoke),
+		cmocka_unit_test(test_code_limits_at_edges),
 		cmocka_unit_test(test_check_dir),
 		cmocka_unit_test(test_open_unwritable_dir),
 	};

@@ -1,0 +1,181 @@
+/*
+ * store-token.c — the SQLite store's long-lived tokens: only their hash
+ * is stored. A token is live while it has not expired and was issued in
+ * its account's current token epoch: revoking them all is one bump of
+ * that epoch.
+ */
+#include "store-int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+portail_token_clear(struct portail_token *t)
+{
+	if (t == NULL)
+		return;
+	free(t->email_key);
+	free(t->label);
+	memset(t, 0, sizeof(*t));
+}
+
+#define TOKEN_COLUMNS "t.id, t.email_key, t.label, t.created, t.expires, t.last_used, t.epoch"
+
+/* Reads TOKEN_COLUMNS (columns 0 to 6). */
+static bool
+read_token(sqlite3_stmt *s, struct portail_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = sqlite3_column_int64(s, 0);
+	t->email_key = pt_store_col_text(s, 1);
+	t->label = pt_store_col_text(s, 2);
+	t->created = sqlite3_column_int64(s, 3);
+	t->expires = sqlite3_column_int64(s, 4);
+	t->last_used = sqlite3_column_int64(s, 5);
+	t->epoch = sqlite3_column_int64(s, 6);
+	if (t->email_key == NULL || t->label == NULL) {
+		portail_token_clear(t);
+		return false;
+	}
+	return true;
+}
+
+portail_status
+portail_store_token_add(portail_store *st, const char *key,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
+    int64_t expires, int64_t *id, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	if ((s = pt_store_prep(st, "INSERT INTO tokens (email_key, token_hash, label, created, "
+	    "expires, epoch) SELECT email_key, ?2, ?3, ?4, ?5, token_epoch FROM accounts "
+	    "WHERE email_key = ?1")) == NULL) {
+		r = pt_store_db_err(st, err, "token");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, label, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int64(s, 5, expires);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		r = pt_store_db_err(st, err, "token");
+	else if (sqlite3_changes(st->db) == 0)
+		r = PORTAIL_ERR_UNKNOWN;
+	else {
+		*id = sqlite3_last_insert_rowid(st->db);
+		r = PORTAIL_OK;
+	}
+	pt_store_release(st, s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_token_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    struct portail_token *out, struct portail_account *acct, portail_error *err)
+{
+	sqlite3_stmt *s;
+	portail_status r;
+	int rc;
+
+	pthread_mutex_lock(&st->lock);
+	/* one statement, one read transaction: the token and its account agree */
+	if ((s = pt_store_prep(st, "SELECT " TOKEN_COLUMNS ", " PT_ACCOUNT_COLUMNS_OF("a")
+	    " FROM tokens t JOIN accounts a ON a.email_key = t.email_key "
+	    "WHERE t.token_hash = ?")) == NULL) {
+		r = pt_store_db_err(st, err, "token");
+		goto out;
+	}
+	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (read_token(s, out) && pt_store_read_account(s, 7, acct)) {
+			r = PORTAIL_OK;
+		} else {
+			portail_token_clear(out);
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		}
+	} else {
+		r = rc == SQLITE_DONE ? PORTAIL_ERR_REFUSED : pt_store_db_err(st, err, "token");
+	}
+	pt_store_release(st, s);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_token_touch(portail_store *st, int64_t id, int64_t now, int64_t expires,
+    portail_error *err)
+{
+	return pt_store_run1(st, "UPDATE tokens SET last_used = ?1, expires = ?2 WHERE id = ?3",
+	    "token", false, err, "iii", now, expires, id);
+}
+
+static bool
+read_row(sqlite3_stmt *s, void *t)
+{
+	return read_token(s, t);
+}
+
+static void
+clear_row(void *t)
+{
+	portail_token_clear(t);
+}
+
+portail_status
+portail_store_token_list(portail_store *st, const char *key, int64_t now,
+    struct portail_token **out, size_t *n, portail_error *err)
+{
+	sqlite3_stmt *s;
+	void *list = NULL;
+	portail_status r;
+
+	pthread_mutex_lock(&st->lock);
+	/* live ones only: not expired, issued in the account's current epoch */
+	if ((s = pt_store_prep(st, "SELECT " TOKEN_COLUMNS " FROM tokens t JOIN accounts a "
+	    "ON a.email_key = t.email_key WHERE t.email_key = ?1 AND t.expires > ?2 "
+	    "AND t.epoch = a.token_epoch ORDER BY t.id")) == NULL) {
+		r = pt_store_db_err(st, err, "token");
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now);
+	r = pt_store_rows(st, s, sizeof(**out), read_row, clear_row, &list, n, "token", err);
+	pt_store_release(st, s);
+	if (r == PORTAIL_OK)
+		*out = list;
+out:
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+portail_status
+portail_store_token_delete(portail_store *st, const char *key, int64_t id, portail_error *err)
+{
+	return pt_store_run1(st, "DELETE FROM tokens WHERE id = ? AND email_key = ?", "token", true,
+	    err, "it", id, key);
+}
+
+static const char sql_revoke_all[] =
+    "UPDATE accounts SET token_epoch = token_epoch + 1, updated = ? WHERE email_key = ?";
+
+portail_status
+pt_store_token_revoke_all_locked(portail_store *st, const char *key, int64_t now,
+    portail_error *err)
+{
+	return pt_store_run1_locked(st, sql_revoke_all, "account", true, err, "it", now, key);
+}
+
+portail_status
+portail_store_token_revoke_all(portail_store *st, const char *key, int64_t now, portail_error *err)
+{
+	return pt_store_run1(st, sql_revoke_all, "account", true, err, "it", now, key);
+}
