@@ -712,6 +712,30 @@ test_slow_and_idle_clients_hold_no_worker(void **state)
 		close(idle[i]);
 }
 
+/*
+ * How many sockets bear path in /proc/net/unix: the listener, and each
+ * connection it accepted while the daemon keeps it open (-1 if unreadable).
+ */
+static int
+sockets_at(const char *path)
+{
+	char line[1200];
+	size_t n = strlen(path);
+	int count = 0;
+	FILE *f = fopen("/proc/net/unix", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\n");
+
+		if (len > n && line[len - n - 1] == ' ' && memcmp(line + len - n, path, n) == 0)
+			count++;
+	}
+	fclose(f);
+	return count;
+}
+
 static void
 test_oldest_idle_evicted_at_cap(void **state)
 {
@@ -726,6 +750,10 @@ test_oldest_idle_evicted_at_cap(void **state)
 	write_config(dir, "cap.conf", sock2, slapd.uri, 6, "max_connections = 4\n", conf2, sizeof(conf2));
 	if (!fx_daemon_start(&d, dir, conf2, sock2, &st))
 		fail_msg("portaild exited %d", st);
+	/* the fixture's readiness probe closed on the daemon's side too: only the listener left */
+	for (int i = 0; i < 3000 && sockets_at(sock2) > 1; i++)
+		usleep(10000);
+	assert_int_equal(sockets_at(sock2), 1);
 	for (int i = 0; i < 4; i++)
 		fds[i] = raw_connect(sock2);
 	/*
