@@ -565,14 +565,18 @@ test_pipelined_backpressure(void **state)
 	base = status_counter(c, "requests", "total");
 	assert_true(base > 0);
 	assert_int_equal(pthread_create(&t, NULL, flood_send, &f), 0);
-	/* every answer made, none read: they pile up in the socket and behind it */
+	/*
+	 * a thousand answers made, none read: several hundred KiB, more than
+	 * the socket holds, so that the rest piles up behind it (waiting for
+	 * all 4000 made this test some 12 s slower here, for nothing more)
+	 */
 	for (int k = 1; k <= 3000; k++) {
 		handled = status_counter(c, "requests", "total") - base - k;
-		if (handled >= f.n)
+		if (handled >= 1000)
 			break;
 		usleep(10000);
 	}
-	assert_int_equal(handled, f.n);
+	assert_true(handled >= 1000);
 	portail_client_free(c);
 	for (int i = 0; i < f.n; i++) {
 		json_t *a = raw_answer(f.fd);
