@@ -656,7 +656,7 @@ social_begin(portail_flow *f, const char *provider, const char *access_token,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (id_token != NULL)
 		r = portail_providers_identify_id_token(f->d.providers, provider, id_token, nonce,
-		    &id, err);
+		    now, &id, err);
 	else
 		r = portail_providers_identify(f->d.providers, provider, access_token, &id, err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

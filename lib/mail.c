@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,7 +498,18 @@ struct portail_mailq {
 	/* attached (portail_mailq_attach): the queue is the store's mail_queue */
 	portail_store *store;
 	const portail_key *key;
+	/* the schedule's clock (portail_mailq_set_clock); NULL: the wall clock */
+	int64_t (*_Atomic clock)(void);
 };
+
+/* Now, on the clock that stamps the queue's rows. */
+static int64_t
+queue_now(portail_mailq *q)
+{
+	int64_t (*fn)(void) = atomic_load(&q->clock);
+
+	return fn != NULL ? fn() : (int64_t)time(NULL);
+}
 
 static void
 item_free(struct item *it)
@@ -548,7 +560,7 @@ deliver_row(portail_mailq *q, portail_store *st, const portail_key *key,
 {
 	char code[PORTAIL_CODE_MAX + 1] = "", *msg = NULL, why[600] = "";
 	portail_error cerr = { { 0 } };
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = queue_now(q);
 	bool transient = true, done = false, ok = false;
 
 	if (now >= row->deadline) {
@@ -573,7 +585,7 @@ deliver_row(portail_mailq *q, portail_store *st, const portail_key *key,
 		sodium_memzero(msg, strlen(msg));
 		free(msg);
 	}
-	now = (int64_t)time(NULL);
+	now = queue_now(q);
 	if (ok) {
 		done = true;
 	} else {
@@ -614,7 +626,7 @@ stored_main(portail_mailq *q)
 		const portail_key *key = q->key;
 		struct portail_mail_row row;
 		struct timespec ts;
-		int64_t now = (int64_t)time(NULL), next_due = 0, wake;
+		int64_t now = queue_now(q), next_due = 0, wake;
 		portail_status r;
 
 		q->kicked = false;
@@ -814,6 +826,12 @@ portail_mailq_attach(portail_mailq *q, portail_store *st, const portail_key *key
 	pthread_mutex_unlock(&q->lock);
 }
 
+void
+portail_mailq_set_clock(portail_mailq *q, int64_t (*now)(void))
+{
+	atomic_store(&q->clock, now);
+}
+
 bool
 portail_mailq_stored(portail_mailq *q)
 {
@@ -876,7 +894,7 @@ portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind, const char *la
 		struct portail_mail_row row;
 		portail_status r;
 
-		r = portail_mailq_row(q, kind, lang, to, code, (int64_t)time(NULL), deadline, &row, err);
+		r = portail_mailq_row(q, kind, lang, to, code, queue_now(q), deadline, &row, err);
 		if (r == PORTAIL_OK)
 			r = portail_store_mail_add(q->store, &row, err);
 		portail_mail_row_clear(&row);

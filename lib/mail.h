@@ -74,6 +74,12 @@ PORTAIL_EXPORT portail_status portail_mailq_send(portail_mailq *q, enum portail_
  */
 PORTAIL_EXPORT void portail_mailq_attach(portail_mailq *q, portail_store *st,
     const portail_key *key);
+/*
+ * The clock the stored queue's schedule reads (next try, deadline), NULL
+ * for the wall clock (the default): it must be the one that stamps its
+ * rows, the `now` the flows are given (portaild: daemon_now). Any time.
+ */
+PORTAIL_EXPORT void portail_mailq_set_clock(portail_mailq *q, int64_t (*now)(void));
 /* True once attached. */
 PORTAIL_EXPORT bool portail_mailq_stored(portail_mailq *q);
 /*

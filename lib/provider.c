@@ -556,7 +556,8 @@ out:
 
 portail_status
 portail_providers_identify_id_token(portail_providers *ps, const char *name,
-    const char *id_token, const char *nonce, struct portail_identity *id, portail_error *err)
+    const char *id_token, const char *nonce, int64_t now, struct portail_identity *id,
+    portail_error *err)
 {
 	struct prov *p = find(ps, name);
 	json_t *keys = NULL, *newer = NULL;
@@ -579,14 +580,14 @@ portail_providers_identify_id_token(portail_providers *ps, const char *name,
 	k = call_for(p);
 	if ((r = jwks_get(&k, p, NULL, &keys, err)) != PORTAIL_OK)
 		return r;
-	r = pt_idtoken_verify(p->c, p->issuer, keys, id_token, nonce, (int64_t)time(NULL), id, err);
+	r = pt_idtoken_verify(p->c, p->issuer, keys, id_token, nonce, now, id, err);
 	if (r == PORTAIL_ERR_UNKNOWN) {
 		/* an unknown kid: the provider may have rotated its keys */
 		portail_status again = jwks_get(&k, p, keys, &newer, err);
 
 		if (again == PORTAIL_OK)
-			r = pt_idtoken_verify(p->c, p->issuer, newer, id_token, nonce,
-			    (int64_t)time(NULL), id, err);
+			r = pt_idtoken_verify(p->c, p->issuer, newer, id_token, nonce, now, id,
+			    err);
 		else if (again != PORTAIL_ERR_UNKNOWN)
 			r = again;
 		if (r == PORTAIL_ERR_UNKNOWN)

@@ -16,6 +16,7 @@
 #define PORTAIL_PROVIDER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "portail.h"
@@ -69,13 +70,14 @@ PORTAIL_EXPORT bool portail_providers_take_access_tokens(const portail_providers
  * nonce the caller sent with the sign-in: its signature checked against
  * the provider's JWKS (jwks_url, fetched within the provider's timeout,
  * kept an hour, fetched again for an unknown kid at most once a minute),
- * then iss, aud, azp, exp and nonce (idtoken.h). REFUSED also for a
- * provider without issuer and jwks_url (facebook); UNAVAILABLE when its
- * keys cannot be fetched.
+ * then iss, aud, azp, exp and nonce (idtoken.h), exp and iat against now
+ * (seconds since the epoch: the caller's clock, as the flows'). REFUSED
+ * also for a provider without issuer and jwks_url (facebook); UNAVAILABLE
+ * when its keys cannot be fetched.
  */
 PORTAIL_EXPORT portail_status portail_providers_identify_id_token(portail_providers *p,
-    const char *name, const char *id_token, const char *nonce, struct portail_identity *out,
-    portail_error *err);
+    const char *name, const char *id_token, const char *nonce, int64_t now,
+    struct portail_identity *out, portail_error *err);
 
 /*
  * Does provider NAME answer? An unauthenticated request to its userinfo

@@ -69,7 +69,10 @@ bool ops_peer_is_admin(const struct daemon *d, const struct peer *peer);
 
 /*
  * clock.c: the one clock every decision reads (lifetimes, lockouts, code
- * expiry, tokens), in seconds since the epoch. A test build can move it.
+ * expiry, tokens, the directory's grace), in seconds since the epoch.
+ * Only the test program (portaild-testclock, -DPORTAIL_TEST_CLOCK) can
+ * be told another time; uptime and the per-minute log summary keep to
+ * the wall clock.
  */
 int64_t daemon_now(void);
 

@@ -311,6 +311,8 @@ main(int argc, char **argv)
 		unlink(socket_path);
 		return 2;
 	}
+	/* the queue's schedule on the clock that stamps its rows: the flows' */
+	portail_mailq_set_clock(d.mailq, daemon_now);
 	/* mail from now on queued in the store: a kill loses none (DESIGN §2) */
 	portail_mailq_attach(d.mailq, d.store, d.key);
 	{

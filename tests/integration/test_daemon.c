@@ -9,7 +9,6 @@
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <stdatomic.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -165,6 +164,30 @@ raw_closed(int fd)
 	ssize_t n = recv(fd, &c, 1, 0);
 
 	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* One counter of the status op ("requests" "total", …), asked on c; -1 when it fails. */
+static long long
+status_counter(portail_client *c, const char *group, const char *name)
+{
+	json_t *st = NULL;
+	long long v = -1;
+
+	if (portail_client_status(c, &st, NULL) == PORTAIL_OK)
+		v = json_integer_value(json_object_get(json_object_get(st, group), name));
+	json_decref(st);
+	return v;
+}
+
+/* Waits (up to 30 s, by polling on c) until the daemon has accepted want connections in all. */
+static void
+wait_accepted(portail_client *c, long long want)
+{
+	long long total = -1;
+
+	for (int i = 0; i < 3000 && (total = status_counter(c, "connections", "total")) < want; i++)
+		usleep(10000);
+	assert_int_equal(total, want);
 }
 
 /* ---- ops ------------------------------------------------------------------ */
@@ -533,11 +556,28 @@ static void
 test_pipelined_backpressure(void **state)
 {
 	struct flood f = { raw_connect(sock), 4000 };
+	portail_client *c = client(0);
+	long long base, handled = -1;
 	pthread_t t;
 
 	(void)state;
+	/* the daemon counts every request it handles, each status poll too */
+	base = status_counter(c, "requests", "total");
+	assert_true(base > 0);
 	assert_int_equal(pthread_create(&t, NULL, flood_send, &f), 0);
-	usleep(300000);         /* let the answers pile up unread */
+	/*
+	 * a thousand answers made, none read: several hundred KiB, more than
+	 * the socket holds, so that the rest piles up behind it (waiting for
+	 * all 4000 made this test some 12 s slower here, for nothing more)
+	 */
+	for (int k = 1; k <= 3000; k++) {
+		handled = status_counter(c, "requests", "total") - base - k;
+		if (handled >= 1000)
+			break;
+		usleep(10000);
+	}
+	assert_true(handled >= 1000);
+	portail_client_free(c);
 	for (int i = 0; i < f.n; i++) {
 		json_t *a = raw_answer(f.fd);
 
@@ -637,53 +677,67 @@ test_fifty_concurrent_clients(void **state)
 	assert_int_equal(failures, 0);
 }
 
-static atomic_bool slow_stop;
-
-static void *
-slow_client(void *arg)
-{
-	static const char req[] = "{\"v\":1,\"op\":\"ping\"}\n";
-	int fd = raw_connect(sock);
-
-	(void)arg;
-	/* one byte every 200 ms: slower than any real client */
-	for (size_t i = 0; i < sizeof(req) - 2 && !slow_stop; i++) {
-		raw_send(fd, req + i, 1);
-		usleep(200000);
-	}
-	close(fd);
-	return NULL;
-}
-
+/*
+ * 100 idle connections and 20 slow ones, a byte of a request per round
+ * from each slow one (slower than any real client: never a whole line):
+ * with 4 workers, a real client is answered well within a 3 s client
+ * timeout at every round.
+ */
 static void
 test_slow_and_idle_clients_hold_no_worker(void **state)
 {
-	pthread_t slow[20];
-	int idle[100];
-	portail_client *c;
+	static const char req[] = "{\"v\":1,\"op\":\"ping\"}\n";
+	int idle[100], slow[20];
+	portail_client *c = client(0);
+	long long total0 = status_counter(c, "connections", "total");
 
+	portail_client_free(c);
+	assert_true(total0 >= 1);
 	for (int i = 0; i < 100; i++)
 		idle[i] = raw_connect(sock);
 	for (int i = 0; i < 20; i++)
-		assert_int_equal(pthread_create(&slow[i], NULL, slow_client, NULL), 0);
-	usleep(300000);
-	/* 4 workers, 120 connections doing nothing useful: a real client
-	 * is answered well within a 3 s client timeout, again and again. */
+		slow[i] = raw_connect(sock);
+	/* the real client comes last, once the daemon has taken in all 120 */
 	c = client(3000);
-	for (int i = 0; i < 10; i++) {
+	wait_accepted(c, total0 + 121);
+	for (size_t b = 0; b < sizeof(req) - 2; b++) {
 		json_t *r = NULL;
 
+		for (int i = 0; i < 20; i++)
+			raw_send(slow[i], req + b, 1);
 		assert_int_equal(portail_client_ping(c, NULL, 0, NULL, NULL), PORTAIL_OK);
 		assert_int_equal(portail_client_gpi_lookup(c, "marc.roy@exemple.ca", &r, NULL), PORTAIL_OK);
 		json_decref(r);
-		usleep(100000);
 	}
 	portail_client_free(c);
-	slow_stop = true;
 	for (int i = 0; i < 20; i++)
-		pthread_join(slow[i], NULL);
+		close(slow[i]);
 	for (int i = 0; i < 100; i++)
 		close(idle[i]);
+}
+
+/*
+ * How many sockets bear path in /proc/net/unix: the listener, and each
+ * connection it accepted while the daemon keeps it open (-1 if unreadable).
+ */
+static int
+sockets_at(const char *path)
+{
+	char line[1200];
+	size_t n = strlen(path);
+	int count = 0;
+	FILE *f = fopen("/proc/net/unix", "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t len = strcspn(line, "\n");
+
+		if (len > n && line[len - n - 1] == ' ' && memcmp(line + len - n, path, n) == 0)
+			count++;
+	}
+	fclose(f);
+	return count;
 }
 
 static void
@@ -700,9 +754,16 @@ test_oldest_idle_evicted_at_cap(void **state)
 	write_config(dir, "cap.conf", sock2, slapd.uri, 6, "max_connections = 4\n", conf2, sizeof(conf2));
 	if (!fx_daemon_start(&d, dir, conf2, sock2, &st))
 		fail_msg("portaild exited %d", st);
+	/* the fixture's readiness probe closed on the daemon's side too: only the listener left */
+	for (int i = 0; i < 3000 && sockets_at(sock2) > 1; i++)
+		usleep(10000);
+	assert_int_equal(sockets_at(sock2), 1);
 	for (int i = 0; i < 4; i++)
 		fds[i] = raw_connect(sock2);
-	usleep(200000);
+	/*
+	 * the daemon takes connections from its listening queue in the order
+	 * they came: once the fifth is served, the four before it were taken
+	 */
 	/* the fifth connection is served; the oldest idle one is closed */
 	assert_int_equal(portail_client_new(sock2, 3000, &c), PORTAIL_OK);
 	assert_int_equal(portail_client_ping(c, NULL, 0, NULL, NULL), PORTAIL_OK);
@@ -954,10 +1015,14 @@ test_sigterm_finishes_in_flight(void **state)
 {
 	pthread_t t;
 	struct inflight f = { PORTAIL_OK, "" };
+	long unread = 0;
 
 	kill(slapd.pid, SIGSTOP);
 	assert_int_equal(pthread_create(&t, NULL, inflight_lookup, &f), 0);
-	usleep(500000);         /* the request is with a worker, waiting on LDAP */
+	/* the request is with a worker, waiting on LDAP: its search sits unread at slapd */
+	for (int i = 0; i < 3000 && (unread = fx_slapd_unread(&slapd)) == 0; i++)
+		usleep(2000);
+	assert_true(unread > 0);
 	assert_int_equal(fx_daemon_stop(&daemon_), 0);
 	pthread_join(t, NULL);
 	kill(slapd.pid, SIGCONT);

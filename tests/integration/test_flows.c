@@ -179,6 +179,24 @@ error_of(json_t *a)
 	return json_string_value(json_object_get(a, "error"));
 }
 
+/* Moves the daemon's clock forward to t (fixture.h: portaild-testclock). */
+static void
+clock_to(struct env *e, int64_t t)
+{
+	int64_t now = fx_clock_now(&e->d);
+
+	assert_true(t >= now);
+	fx_clock_advance(&e->d, t - now);
+}
+
+/* Stops the daemon's clock; returns the time it stands at. */
+static int64_t
+clock_stop(struct env *e)
+{
+	fx_clock_advance(&e->d, 0);
+	return fx_clock_now(&e->d);
+}
+
 static char *
 wait_mail(struct env *e, const char *rcpt, int n)
 {
@@ -361,20 +379,68 @@ test_wrong_code_five_times(void **state)
 	env_stop(&e);
 }
 
+/*
+ * A code lives [codes] lifetime (600 s by default) from its request: good
+ * a second before its end, expired at it. Two codes asked for at the same
+ * second, on the daemon's stopped clock, one verified on each side.
+ */
 static void
-test_expired_code(void **state)
+test_code_lifetime(void **state)
 {
 	struct env e;
-	char code[8], *m;
+	char early[8], late[8], ticket[64], *m;
+	int64_t t0;
 
-	env_start(&e, "", "[codes]\nlifetime = 5\nresend_interval = 0\n");
+	env_start(&e, "", "");
+	t0 = clock_stop(&e);
 	assert_int_equal(code_request(&e, "nadia.belanger@exemple.ca", "signup", NULL), PORTAIL_OK);
+	assert_int_equal(code_request(&e, "marc.roy@exemple.ca", "signup", NULL), PORTAIL_OK);
 	m = wait_mail(&e, "nadia.belanger@exemple.ca", 1);
-	code_in(m, code);
+	code_in(m, early);
 	free(m);
-	sleep(6);
-	assert_int_equal(code_verify(&e, "nadia.belanger@exemple.ca", "signup", code, NULL, NULL),
+	/* the mail goes to the address as on record */
+	m = wait_mail(&e, "Marc.Roy@Exemple.CA", 1);
+	code_in(m, late);
+	free(m);
+	clock_to(&e, t0 + 599);
+	assert_int_equal(code_verify(&e, "nadia.belanger@exemple.ca", "signup", early, ticket, NULL),
+	    PORTAIL_OK);
+	clock_to(&e, t0 + 600);
+	assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "signup", late, NULL, NULL),
 	    PORTAIL_ERR_EXPIRED_CODE);
+	/* expired is not dead: a new code works */
+	assert_int_equal(code_request(&e, "marc.roy@exemple.ca", "signup", NULL), PORTAIL_OK);
+	m = wait_mail(&e, "Marc.Roy@Exemple.CA", 2);
+	code_in(m, late);
+	free(m);
+	assert_int_equal(code_verify(&e, "marc.roy@exemple.ca", "signup", late, ticket, NULL),
+	    PORTAIL_OK);
+	env_stop(&e);
+}
+
+/*
+ * The ticket a code buys lives 15 minutes (PORTAIL_TICKET_LIFETIME) from
+ * the verification: the account is made a second before, refused at it.
+ */
+static void
+test_ticket_lifetime(void **state)
+{
+	struct env e;
+	char early[64], late[64];
+	json_t *a = NULL;
+	int64_t t0;
+
+	env_start(&e, "", "");
+	t0 = clock_stop(&e);
+	ticket_for(&e, "nadia.belanger@exemple.ca", "signup", 1, early);
+	ticket_via(&e, "marc.roy@exemple.ca", "Marc.Roy@Exemple.CA", "signup", 1, late);
+	clock_to(&e, t0 + 899);
+	assert_int_equal(finish(&e, "account.create", early, GOOD_PW, GOOD_PW, NULL), PORTAIL_OK);
+	clock_to(&e, t0 + 900);
+	assert_int_equal(finish(&e, "account.create", late, GOOD_PW, GOOD_PW, &a),
+	    PORTAIL_ERR_BAD_TICKET);
+	json_decref(a);
+	assert_int_equal(admin(&e, "account.show", "marc.roy@exemple.ca", NULL), PORTAIL_ERR_UNKNOWN);
 	env_stop(&e);
 }
 
@@ -556,7 +622,7 @@ test_flood_unknown_addresses(void **state)
 	if (env_n != NULL && atol(env_n) > 0)
 		n = atol(env_n);
 	bound = 1000000LL * n / 50000;
-	env_start(&e, "", "[codes]\nresend_interval = 2\n");
+	env_start(&e, "", "[codes]\nresend_interval = 30\n");      /* the default */
 	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &known), PORTAIL_OK);
 	free(wait_mail(&e, "chantal.gagnon@exemple.ca", 1));
 	st0 = store_size(&e);
@@ -585,7 +651,7 @@ test_flood_unknown_addresses(void **state)
 	json_decref(a);
 	json_decref(known);
 	/* past the resend interval: a new code for each, then "too soon" for each */
-	sleep(2);
+	fx_clock_advance(&e.d, 30);
 	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &known), PORTAIL_OK);
 	assert_int_equal(code_request(&e, "encore.personne@inconnu.ca", "signup", &a), PORTAIL_OK);
 	assert_true(json_equal(known, a));
@@ -1032,6 +1098,60 @@ test_lockout_and_reset_unlocks(void **state)
 	env_stop(&e);
 }
 
+/*
+ * After [password] max_failures (10) failures in a row the account is
+ * locked lockout (60 s), doubling per further failure up to lockout_max
+ * (an hour): the real defaults, on the daemon's stopped clock. Each lock
+ * holds until its last second, and the failure after it doubles the next.
+ */
+static void
+test_lockout_doubles_to_cap(void **state)
+{
+	static const int64_t want[] = { 60, 120, 240, 480, 960, 1920, 3600, 3600 };
+	struct env e;
+	json_t *a = NULL;
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	(void)clock_stop(&e);
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "mauvais", NULL),
+		    PORTAIL_ERR_REFUSED);
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	/* success reset the count: ten more to the first lock */
+	for (int i = 0; i < 9; i++)
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "mauvais", NULL),
+		    PORTAIL_ERR_REFUSED);
+	for (size_t n = 0; n < sizeof(want) / sizeof(want[0]); n++) {
+		json_int_t got;
+
+		/* the failure that locks, then the length the daemon says */
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", "mauvais", NULL),
+		    PORTAIL_ERR_REFUSED);
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, &a), PORTAIL_ERR_LOCKED);
+		got = json_integer_value(json_object_get(a, "retry_after"));
+		json_decref(a);
+		print_message("# lock %zu: %lld s\n", n + 1, (long long)got);
+		assert_int_equal(got, want[n]);
+		/* still locked at its last second, and that try counted nothing */
+		fx_clock_advance(&e.d, want[n] - 1);
+		assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, &a), PORTAIL_ERR_LOCKED);
+		assert_int_equal(json_integer_value(json_object_get(a, "retry_after")), 1);
+		json_decref(a);
+		fx_clock_advance(&e.d, 1);
+	}
+	assert_int_equal(admin(&e, "account.show", "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "account"), "failures")),
+	    10 + (int)(sizeof(want) / sizeof(want[0])) - 1);
+	json_decref(a);
+	/* past the last lock, the right password signs in and resets the count */
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	assert_int_equal(admin(&e, "account.show", "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "account"), "failures")), 0);
+	json_decref(a);
+	env_stop(&e);
+}
+
 /* ---- lockout under concurrency -------------------------------------------- */
 
 struct guesser {
@@ -1270,6 +1390,24 @@ slow_create(void *arg)
 	return NULL;
 }
 
+/* The address space of process pid in KiB (VmSize), or -1. */
+static long long
+vm_size_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmSize: %lld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 static void
 test_killed_mid_create(void **state)
 {
@@ -1278,14 +1416,20 @@ test_killed_mid_create(void **state)
 	pthread_t t;
 	char ticket[64];
 	int st = 0;
+	long long before, during = -1;
 
-	/* a slow hash (256 MiB, 4 passes) leaves time to kill the daemon mid-request */
+	/* a slow hash (256 MiB, 4 passes): the daemon is killed while it runs */
 	env_start(&e, "", "[password]\nargon2_memlimit = 262144\nargon2_opslimit = 4\n");
 	ticket_for(&e, "chantal.gagnon@exemple.ca", "signup", 1, ticket);
 	f.e = &e;
 	f.ticket = ticket;
+	before = vm_size_kib(e.d.pid);
+	assert_true(before > 0);
 	assert_int_equal(pthread_create(&t, NULL, slow_create, &f), 0);
-	usleep(300000);
+	/* the hash is under way once its 256 MiB are mapped */
+	for (int i = 0; i < 2000 && (during = vm_size_kib(e.d.pid)) - before < 200 * 1024; i++)
+		usleep(5000);
+	assert_true(during - before >= 200 * 1024);
 	kill(e.d.pid, SIGKILL);
 	waitpid(e.d.pid, NULL, 0);
 	e.d.pid = 0;
@@ -1488,6 +1632,50 @@ test_token_without_cache(void **state)
 	env_stop(&e);
 }
 
+/*
+ * [gpi] grace (a day by default): with the directory down, an access
+ * check rests on the last positive one while it is at most that old.
+ * The account's check is made at its creation, on the stopped clock.
+ */
+static void
+test_grace_window(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	char tok[64];
+	int64_t t0;
+
+	env_start(&e, "", "");
+	t0 = clock_stop(&e);
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
+	fx_slapd_stop(&slapd);
+	/* the edge of the grace window: still in */
+	clock_to(&e, t0 + 86400);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_true(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_OK);
+	/* a second past it: unavailable, never expired */
+	clock_to(&e, t0 + 86401);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_ERR_UNAVAILABLE);
+	assert_string_equal(error_of(a), "unavailable");
+	json_decref(a);
+	assert_int_equal(token_verify(&e, tok, NULL), PORTAIL_ERR_UNAVAILABLE);
+	/* the directory back: a fresh check, and the window starts again from it */
+	fx_slapd_restart(&slapd);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_false(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	fx_slapd_stop(&slapd);
+	clock_to(&e, t0 + 86401 + 86400);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_true(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	fx_slapd_restart(&slapd);
+	env_stop(&e);
+}
+
 static void
 test_rehash_when_parameters_change(void **state)
 {
@@ -1533,7 +1721,7 @@ test_tokens(void **state)
 	json_t *a = NULL;
 	char *dump;
 
-	env_start(&e, "", "[tokens]\nlifetime = 5\nmax_age = 600\n");
+	env_start(&e, "", "");
 	/* typed in mixed case: the code goes to the record's spelling, the account keeps it */
 	ticket_via(&e, "Chantal.Gagnon@exemple.ca", "chantal.gagnon@exemple.ca", "signup", 1, ticket);
 	assert_int_equal(finish(&e, "account.create", ticket, GOOD_PW, GOOD_PW, NULL), PORTAIL_OK);
@@ -1576,8 +1764,8 @@ test_tokens(void **state)
 	json_decref(a);
 	assert_int_equal(token_verify(&e, laptop, NULL), PORTAIL_ERR_REFUSED);
 	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_OK);
-	/* unused past its (sliding) lifetime: expired */
-	sleep(6);
+	/* unused past its (sliding) lifetime: expired (test_token_lifetime has the edges) */
+	fx_clock_advance(&e.d, 90 * 86400);
 	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_ERR_REFUSED);
 	/* a password reset revokes every token */
 	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", GOOD_PW, "iPhone", phone), PORTAIL_OK);
@@ -1594,6 +1782,45 @@ test_tokens(void **state)
 	    "chantal.gagnon@exemple.ca", "password", OTHER_PW), NULL), PORTAIL_OK);
 	assert_int_equal(token_verify(&e, phone, NULL), PORTAIL_ERR_REFUSED);
 	assert_false(fx_log_has(e.d.log, "ptk_"));
+	env_stop(&e);
+}
+
+/*
+ * [tokens] lifetime (90 days by default) slides with each use, up to
+ * max_age (a year) from the issue: on the daemon's stopped clock, a token
+ * unused for exactly its lifetime is expired, one used a second before
+ * lives on, and even one in use every day ends at its maximum age.
+ */
+static void
+test_token_lifetime(void **state)
+{
+	const int64_t life = 90 * 86400, max_age = 365 * 86400;
+	struct env e;
+	char used[64], unused[64];
+	int64_t t0;
+
+	env_start(&e, "", "");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	t0 = clock_stop(&e);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "iPhone", used), PORTAIL_OK);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "Portable", unused),
+	    PORTAIL_OK);
+	clock_to(&e, t0 + life - 1);
+	assert_int_equal(token_verify(&e, used, NULL), PORTAIL_OK);
+	clock_to(&e, t0 + life);
+	assert_int_equal(token_verify(&e, unused, NULL), PORTAIL_ERR_REFUSED);
+	/* each use slides it to a lifetime after that use */
+	for (int i = 2; i <= 4; i++) {
+		clock_to(&e, t0 + i * (life - 1));
+		assert_int_equal(token_verify(&e, used, NULL), PORTAIL_OK);
+	}
+	/* that last slide reached max_age: good a second before, never at it */
+	clock_to(&e, t0 + max_age - 1);
+	assert_int_equal(token_verify(&e, used, NULL), PORTAIL_OK);
+	clock_to(&e, t0 + max_age);
+	assert_int_equal(token_verify(&e, used, NULL), PORTAIL_ERR_REFUSED);
+	/* the password still signs in: only the tokens ended */
+	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
 	env_stop(&e);
 }
 
@@ -2054,7 +2281,8 @@ main(void)
 		cmocka_unit_test(test_full_signup),
 		cmocka_unit_test(test_full_reset),
 		cmocka_unit_test(test_wrong_code_five_times),
-		cmocka_unit_test(test_expired_code),
+		cmocka_unit_test(test_code_lifetime),
+		cmocka_unit_test(test_ticket_lifetime),
 		cmocka_unit_test(test_new_code_kills_old),
 		cmocka_unit_test(test_resend_too_soon),
 		cmocka_unit_test(test_eleventh_code_refused),
@@ -2069,6 +2297,8 @@ main(void)
 		cmocka_unit_test(test_directory_down),
 		cmocka_unit_test(test_no_grace_is_unavailable),
 		cmocka_unit_test(test_lockout_and_reset_unlocks),
+		cmocka_unit_test(test_lockout_doubles_to_cap),
+		cmocka_unit_test(test_grace_window),
 		cmocka_unit_test(test_lockout_4x10_concurrent),
 		cmocka_unit_test(test_lockout_12x3_concurrent),
 		cmocka_unit_test(test_admin_accounts),
@@ -2078,6 +2308,7 @@ main(void)
 		cmocka_unit_test(test_expired_when_children_leave),
 		cmocka_unit_test(test_rehash_when_parameters_change),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_token_lifetime),
 		cmocka_unit_test(test_token_without_cache),
 		cmocka_unit_test(test_token_needs_password_from_users),
 		cmocka_unit_test(test_casefold_takeover),
