@@ -74,16 +74,16 @@ cmd_gpi(struct cli *cli, int argc, char **argv)
 	}
 	printf("%s: %s\n", argv[2], known ? MSG(CLI_GPI_KNOWN) : MSG(CLI_GPI_NOT_SUBSCRIBED));
 	printf("  ");
-	print_col(T("fiche", "student"), 12);
-	print_col(T("école", "school"), 9);
-	print_col(T("abonnée", "subscribed"), 11);
-	printf("%s\n", T("nom", "name"));
+	print_col(MSG(CLI_GPI_COL_STUDENT), 12);
+	print_col(MSG(CLI_GPI_COL_SCHOOL), 9);
+	print_col(MSG(CLI_GPI_COL_SUBSCRIBED), 11);
+	printf("%s\n", MSG(CLI_GPI_COL_NAME));
 	json_array_foreach(kids, i, c) {
 		printf("  ");
 		print_col(field(c, "student_id"), 12);
 		print_col(field(c, "school"), 9);
-		print_col(json_is_true(json_object_get(c, "subscribed")) ? T("oui", "yes") :
-		    T("non", "no"), 11);
+		print_col(json_is_true(json_object_get(c, "subscribed")) ? MSG(CLI_YES) :
+		    MSG(CLI_NO), 11);
 		printf("%s\n", field(c, "name"));
 	}
 out:
