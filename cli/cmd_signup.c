@@ -232,25 +232,7 @@ static int
 flow_command(struct cli *cli, int argc, char **argv, const char *purpose)
 {
 	bool signup = strcmp(purpose, "signup") == 0;
-	const char *usage_text = signup ?
-	    T("usage : portail signup [--email COURRIEL]\n"
-	      "        portail signup --email COURRIEL --send-code\n"
-	      "        portail signup --email COURRIEL --code CODE --password-stdin\n"
-	      "Sans --send-code ni --code : chaque étape de l'inscription, à l'écran.\n"
-	      "--password-stdin lit le mot de passe puis sa confirmation, une ligne chacun.\n",
-	      "usage: portail signup [--email EMAIL]\n"
-	      "       portail signup --email EMAIL --send-code\n"
-	      "       portail signup --email EMAIL --code CODE --password-stdin\n"
-	      "Without --send-code or --code: every step of the sign-up, on screen.\n"
-	      "--password-stdin reads the password then its confirmation, one line each.\n") :
-	    T("usage : portail reset [--email COURRIEL]\n"
-	      "        portail reset --email COURRIEL --send-code\n"
-	      "        portail reset --email COURRIEL --code CODE --password-stdin\n"
-	      "Mot de passe oublié : un code par courriel, puis un nouveau mot de passe.\n",
-	      "usage: portail reset [--email EMAIL]\n"
-	      "       portail reset --email EMAIL --send-code\n"
-	      "       portail reset --email EMAIL --code CODE --password-stdin\n"
-	      "Forgotten password: a code by e-mail, then a new password.\n");
+	const char *usage_text = signup ? MSG(CLI_SIGNUP_USAGE) : MSG(CLI_RESET_USAGE);
 	struct flow_opts o;
 	struct cli_session s;
 	int rc;
