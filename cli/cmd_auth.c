@@ -20,10 +20,7 @@ cmd_auth(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *usage_text = T("usage : portail auth COURRIEL [--password-stdin]\n"
-	    "Vérifie le mot de passe puis l'accès (compte actif, enfant dans une école abonnée).\n",
-	    "usage: portail auth EMAIL [--password-stdin]\n"
-	    "Checks the password, then access (account enabled, a child in a subscribed school).\n");
+	const char *usage_text = MSG(CLI_AUTH_USAGE);
 	bool from_stdin = false;
 	char pw[1100] = "";
 	struct cli_session s;
@@ -76,8 +73,12 @@ cmd_auth(struct cli *cli, int argc, char **argv)
 			cli_print_json(json_pack("{s:b, s:s, s:b}", "ok", 1, "email", argv[optind],
 			    "grace", strcmp(json_string_value(json_object_get(resp, "access")),
 			    "grace") == 0));
-		else
-			printf(T("Connexion acceptée : %s\n", "Signed in: %s\n"), argv[optind]);
+		else {
+			char line[1024];
+
+			fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_SIGNED_IN, cli_english,
+			    argv[optind]), stdout);
+		}
 	}
 	json_decref(resp);
 	cli_session_close(&s);
