@@ -17,16 +17,16 @@ print_account(json_t *a)
 
 	printf("%s  %s%s%s  %s %lld%s\n", json_string_value(json_object_get(a, "email")),
 	    strcmp(json_string_value(json_object_get(a, "state")), "disabled") == 0 ?
-	    T("désactivé", "disabled") : T("actif", "enabled"),
-	    json_is_true(json_object_get(a, "has_password")) ? "" : T(", sans mot de passe", ", no password"),
-	    locked > 0 ? T(", bloqué", ", locked") : "",
-	    T("échecs", "failures"), (long long)json_integer_value(json_object_get(a, "failures")),
+	    MSG(CLI_ACCOUNT_DISABLED) : MSG(CLI_ACCOUNT_ENABLED),
+	    json_is_true(json_object_get(a, "has_password")) ? "" : MSG(CLI_ACCOUNT_NO_PASSWORD),
+	    locked > 0 ? MSG(CLI_ACCOUNT_LOCKED) : "",
+	    MSG(CLI_ACCOUNT_FAILURES), (long long)json_integer_value(json_object_get(a, "failures")),
 	    "");
 	if (json_array_size(json_object_get(a, "links")) > 0) {
 		json_t *v;
 		size_t i;
 
-		printf("  %s", T("lié à :", "linked with:"));
+		printf("  %s", MSG(CLI_ACCOUNT_LINKED_WITH));
 		json_array_foreach(json_object_get(a, "links"), i, v)
 			printf(" %s", json_string_value(v));
 		printf("\n");
@@ -36,12 +36,7 @@ print_account(json_t *a)
 int
 cmd_account(struct cli *cli, int argc, char **argv)
 {
-	const char *usage_text = T("usage : portail account list\n"
-	    "        portail account show|disable|enable|unlock|delete COURRIEL\n"
-	    "Comptes des parents (admin). show n'affiche jamais de hachage.\n",
-	    "usage: portail account list\n"
-	    "       portail account show|disable|enable|unlock|delete EMAIL\n"
-	    "Parents' accounts (admin). show never prints a hash.\n");
+	const char *usage_text = MSG(CLI_ACCOUNT_USAGE);
 	static const char *const verbs[] = { "show", "disable", "enable", "unlock", "delete" };
 	struct cli_session s;
 	json_t *resp = NULL;
@@ -82,9 +77,12 @@ cmd_account(struct cli *cli, int argc, char **argv)
 		if (rc == EX_DONE) {
 			if (cli->json)
 				cli_print_json(json_incref(resp));
-			else if (strcmp(verbs[i], "delete") == 0)
-				printf(T("Compte supprimé : %s\n", "Account deleted: %s\n"), argv[2]);
-			else
+			else if (strcmp(verbs[i], "delete") == 0) {
+				char line[1024];
+
+				fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_ACCOUNT_DELETED,
+				    cli_english, argv[2]), stdout);
+			} else
 				print_account(json_object_get(resp, "account"));
 		}
 		json_decref(resp);
