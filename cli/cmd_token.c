@@ -27,16 +27,7 @@ cmd_token(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *usage_text = T("usage : portail token issue --email COURRIEL --label APPAREIL [--password-stdin]\n"
-	    "        portail token list --email COURRIEL [--password-stdin]\n"
-	    "        portail token revoke --email COURRIEL (--id N | --all) [--password-stdin]\n"
-	    "Jetons « rester connecté » (mots de passe d'application). Le mot de passe du compte\n"
-	    "est demandé, sauf à root. Un jeton n'est montré qu'une fois.\n",
-	    "usage: portail token issue --email EMAIL --label DEVICE [--password-stdin]\n"
-	    "       portail token list --email EMAIL [--password-stdin]\n"
-	    "       portail token revoke --email EMAIL (--id N | --all) [--password-stdin]\n"
-	    "\"Stay connected\" tokens (app passwords). The account's password is asked for,\n"
-	    "except from root. A token is shown once.\n");
+	const char *usage_text = MSG(CLI_TOKEN_USAGE);
 	const char *email = NULL, *label = NULL, *verb;
 	long long id = -1;
 	bool all = false, from_stdin = false;
@@ -102,10 +93,12 @@ cmd_token(struct cli *cli, int argc, char **argv)
 		if (cli->json) {
 			cli_print_json(json_incref(resp));
 		} else if (strcmp(verb, "issue") == 0) {
-			printf(T("Jeton « %s » (n° %lld), montré une seule fois :\n%s\n",
-			    "Token \"%s\" (#%lld), shown only once:\n%s\n"), label,
-			    (long long)json_integer_value(json_object_get(resp, "id")),
-			    json_string_value(json_object_get(resp, "token")));
+			char line[1024];
+
+			/* The token goes straight to stdout, never into line. */
+			fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_TOKEN_ISSUED, cli_english,
+			    label, (long long)json_integer_value(json_object_get(resp, "id"))), stdout);
+			printf("%s\n", json_string_value(json_object_get(resp, "token")));
 		} else if (strcmp(verb, "list") == 0) {
 			size_t i;
 			json_t *t;
@@ -116,10 +109,10 @@ cmd_token(struct cli *cli, int argc, char **argv)
 
 				strftime(when, sizeof(when), "%Y-%m-%d", localtime(&exp));
 				printf("%lld  %s  %s %s\n", (long long)json_integer_value(json_object_get(t, "id")),
-				    json_string_value(json_object_get(t, "label")), T("expire le", "expires"), when);
+				    json_string_value(json_object_get(t, "label")), MSG(CLI_TOKEN_EXPIRES), when);
 			}
 		} else {
-			printf("%s\n", T("Révoqué.", "Revoked."));
+			printf("%s\n", MSG(CLI_REVOKED));
 		}
 		if (strcmp(verb, "issue") == 0) {
 			json_t *tok = json_object_get(resp, "token");
