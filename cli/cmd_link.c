@@ -44,8 +44,7 @@ link_said(struct cli_session *s, json_t *a, const char *provider)
 		    json_string_value(json_object_get(a, "message")));
 	}
 	if (!s->cli->json && token != NULL)
-		printf(T("Jeton « rester connecté » (affiché une seule fois) :\n%s\n",
-		    "\"Stay connected\" token (shown once):\n%s\n"), token);
+		printf("%s%s\n", MSG(CLI_STAY_TOKEN_SHOWN), token);
 	if (token != NULL)
 		sodium_memzero((void *)(uintptr_t)token, strlen(token));
 	return strcmp(state, "signed_in") == 0 || strcmp(state, "linked") == 0;
@@ -239,31 +238,7 @@ cmd_link(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *usage_text = T(
-	    "usage : portail link --provider P [--access-token JETON] [--email COURRIEL]\n"
-	    "                     [--remember APPAREIL]\n"
-	    "        portail link --provider P --id-token JETON --nonce NONCE [--email COURRIEL] …\n"
-	    "        portail link --provider P --access-token JETON --email COURRIEL --send-code\n"
-	    "        portail link --link-ticket BILLET --email COURRIEL --code CODE\n"
-	    "        portail link --unlink --provider P --email COURRIEL [--password-stdin]\n"
-	    "Se connecter avec un compte social, ou le lier à l'adresse inscrite à l'école.\n"
-	    "Sans --access-token, le jeton du fournisseur est demandé (sans écho).\n"
-	    "Microsoft, LinkedIn et un fournisseur OpenID sans introspection : --id-token (le\n"
-	    "jeton d'identité du fournisseur) et --nonce (celui envoyé avec la connexion).\n"
-	    "--send-code lie tout de suite si le fournisseur garantit l'adresse, sinon envoie un\n"
-	    "code et affiche le billet à redonner avec --code. --remember émet aussi un jeton.\n",
-	    "usage: portail link --provider P [--access-token TOKEN] [--email EMAIL]\n"
-	    "                    [--remember DEVICE]\n"
-	    "       portail link --provider P --id-token TOKEN --nonce NONCE [--email EMAIL] …\n"
-	    "       portail link --provider P --access-token TOKEN --email EMAIL --send-code\n"
-	    "       portail link --link-ticket TICKET --email EMAIL --code CODE\n"
-	    "       portail link --unlink --provider P --email EMAIL [--password-stdin]\n"
-	    "Sign in with a social account, or link it to the address on file at the school.\n"
-	    "Without --access-token, the provider's token is asked for (not echoed).\n"
-	    "Microsoft, LinkedIn and an OpenID provider without introspection: --id-token (the\n"
-	    "provider's ID token) and --nonce (the one sent with the sign-in).\n"
-	    "--send-code links at once when the provider vouches for the address, else sends a\n"
-	    "code and prints the ticket to give back with --code. --remember issues a token too.\n");
+	const char *usage_text = MSG(CLI_LINK_USAGE);
 	struct link_opts o = { 0 };
 	const char *id_token = NULL, *nonce = NULL;
 	char token[4200] = "", lt[PORTAIL_TICKET_LEN + 1] = "";
@@ -316,10 +291,12 @@ cmd_link(struct cli *cli, int argc, char **argv)
 			json_object_set_new(req, "password", json_string(pw));
 			sodium_memzero(pw, sizeof(pw));
 		}
-		if ((rc = cli_call(&s, req, NULL)) == EX_DONE && !cli->json)
-			printf(T("Lien avec %s retiré : %s\n", "Link with %s removed: %s\n"), o.provider,
-			    o.email);
-		else if (rc == EX_DONE)
+		if ((rc = cli_call(&s, req, NULL)) == EX_DONE && !cli->json) {
+			char line[1024];
+
+			fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_UNLINKED, cli_english,
+			    o.provider, o.email), stdout);
+		} else if (rc == EX_DONE)
 			cli_print_json(json_pack("{s:b}", "unlinked", 1));
 		cli_session_close(&s);
 		return rc;
@@ -353,8 +330,7 @@ cmd_link(struct cli *cli, int argc, char **argv)
 	if (o.send_code) {
 		rc = link_address(&s, &o, lt, o.email, &done, NULL);
 		if (rc == EX_DONE && !done && !cli->json)
-			printf(T("Billet de liaison (15 minutes), à redonner avec --code :\n%s\n",
-			    "Link ticket (15 minutes), to give back with --code:\n%s\n"), lt);
+			printf("%s%s\n", MSG(CLI_LINK_TICKET_SHOWN), lt);
 		else if (rc == EX_DONE && !done)
 			cli_print_json(json_pack("{s:s}", "link_ticket", lt));
 		goto out;
