@@ -20,55 +20,10 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "%s",
-	    T("usage : portail [-c FICHIER] [--json] [--lang fr|en] COMMANDE [ARGUMENTS]\n"
-	      "\n"
-	      "Commandes :\n"
-	      "  init [--force]      crée la clé du serveur et le magasin (root)\n"
-	      "  check               valide la configuration, sonde l'annuaire et portaild\n"
-	      "  status              état de portaild (admin)\n"
-	      "  signup              « Inscrivez-vous maintenant » : code par courriel, mot de passe\n"
-	      "  reset               « Mot de passe oublié? »\n"
-	      "  auth COURRIEL       vérifie un mot de passe et l'accès\n"
-	      "  account ...         comptes des parents : list, show, disable, enable, unlock,\n"
-	      "                      delete (admin)\n"
-	      "  token ...           jetons « rester connecté » : issue, list, revoke\n"
-	      "  link --provider P   compte social : se connecter, le lier à l'adresse de l'école\n"
-	      "  gpi lookup COURRIEL enfants et écoles inscrits pour cette adresse (admin)\n"
-	      "\n"
-	      "Options :\n"
-	      "  -c, --config FICHIER  configuration (défaut : $PORTAIL_CONFIG ou "
-	      PORTAIL_DEFAULT_CONFIG ")\n"
-	      "  --json                sortie JSON\n"
-	      "  --lang fr|en          langue des messages (défaut : fr)\n"
-	      "  -h, --help            cette aide ; COMMANDE --help pour une commande\n"
-	      "  --version             version\n"
-	      "\n"
-	      "Code de sortie : 0 fait, 1 refusé, 2 usage ou configuration, 3 indisponible.\n",
-	      "usage: portail [-c FILE] [--json] [--lang fr|en] COMMAND [ARGS]\n"
-	      "\n"
-	      "Commands:\n"
-	      "  init [--force]      create the server key and the store (root)\n"
-	      "  check               validate the configuration, probe the directory and portaild\n"
-	      "  status              portaild's state (admin)\n"
-	      "  signup              \"Sign up now\": a code by e-mail, a password\n"
-	      "  reset               \"Forgot your password?\"\n"
-	      "  auth EMAIL          check a password and access\n"
-	      "  account ...         parents' accounts: list, show, disable, enable, unlock,\n"
-	      "                      delete (admin)\n"
-	      "  token ...           \"stay connected\" tokens: issue, list, revoke\n"
-	      "  link --provider P   social account: sign in, link it to the school's address\n"
-	      "  gpi lookup EMAIL    children and schools on record for this address (admin)\n"
-	      "\n"
-	      "Options:\n"
-	      "  -c, --config FILE   configuration (default: $PORTAIL_CONFIG or "
-	      PORTAIL_DEFAULT_CONFIG ")\n"
-	      "  --json              JSON output\n"
-	      "  --lang fr|en        message language (default: fr)\n"
-	      "  -h, --help          this help; COMMAND --help for one command\n"
-	      "  --version           version\n"
-	      "\n"
-	      "Exit status: 0 done, 1 refused, 2 usage or configuration, 3 unavailable.\n"));
+	char text[4096];
+
+	fputs(portail_msgf(text, sizeof(text), PORTAIL_MSG_CLI_USAGE, cli_english,
+	    PORTAIL_DEFAULT_CONFIG), f);
 }
 
 /* The commands, each in cli/cmd_NAME.c. */
@@ -100,6 +55,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli cli = { 0 };
+	char line[1024];
 	int ch;
 
 	/* Options stop at the command: "portail gpi lookup --help" is the command's. */
@@ -141,7 +97,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(&cli, argc, argv);
-	fprintf(stderr, T("portail: commande inconnue « %s » (portail --help)\n",
-	    "portail: unknown command '%s' (portail --help)\n"), argv[0]);
+	fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_UNKNOWN_COMMAND, cli_english,
+	    argv[0]), stderr);
 	return EX_USAGE;
 }
