@@ -18,7 +18,7 @@
 static int
 make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
-	char copy[1024], *dir;
+	char copy[1024], line[2048], *dir;
 	struct stat st;
 
 	snprintf(copy, sizeof(copy), "%s", path);
@@ -33,7 +33,7 @@ make_dir(const char *path, mode_t mode, uid_t uid, gid_t gid)
 		fprintf(stderr, "portail: chown %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	printf(T("créé : %s/\n", "created: %s/\n"), dir);
+	fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_CREATED_DIR, cli_english, dir), stdout);
 	return 0;
 }
 
@@ -48,22 +48,12 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	gid_t gid = (gid_t)-1;
 	struct stat sb;
 	bool key_existed, store_existed, force = false;
+	char line[4096];
 	const char *who;
 	int rc;
 
 	if (cli_wants_help(argc, argv)) {
-		printf("%s", T("usage : portail init [--force]\n"
-		    "Crée la clé du serveur ([security] key_file, 32 octets aléatoires, 0600) et le\n"
-		    "magasin ([store] path, 0600) dans un répertoire à lui (0700), appartenant à\n"
-		    "[daemon] user, et vérifie leurs permissions. Ne change rien à ce qui existe déjà.\n"
-		    "Refuse un [daemon] user partagé avec d'autres services (nobody, daemon, www-data…)\n"
-		    "sauf avec --force.\n",
-		    "usage: portail init [--force]\n"
-		    "Creates the server key ([security] key_file, 32 random bytes, 0600) and the store\n"
-		    "([store] path, 0600) in a directory of its own (0700), owned by [daemon] user, and\n"
-		    "checks their permissions. Changes nothing that exists already.\n"
-		    "Refuses a [daemon] user shared with other services (nobody, daemon, www-data…)\n"
-		    "unless --force.\n"));
+		printf("%s", MSG(CLI_INIT_USAGE));
 		return EX_DONE;
 	}
 	if (argc == 2 && strcmp(argv[1], "--force") == 0) {
@@ -79,27 +69,20 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		portail_status r = portail_daemon_user_check(cfg->daemon.user, &uid, &gid, &err);
 
 		if (r == PORTAIL_ERR_UNKNOWN) {
-			fprintf(stderr, T("portail: l'utilisateur « %s » ([daemon] user) n'existe pas : "
-			    "adduser --system --group %s\n", "portail: user '%s' ([daemon] user) does not "
-			    "exist: adduser --system --group %s\n"), cfg->daemon.user, cfg->daemon.user);
+			fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_INIT_NO_USER, cli_english,
+			    cfg->daemon.user, cfg->daemon.user), stderr);
 			rc = EX_USAGE;
 			goto out;
 		}
 		if (r != PORTAIL_OK && !force) {
-			fprintf(stderr, T("portail: [daemon] user : %s.\n"
-			    "Donnez à portaild un utilisateur à lui : adduser --system --group portail, "
-			    "puis user = portail dans [daemon] de %s ; ou portail init --force pour "
-			    "garder celui-ci.\n",
-			    "portail: [daemon] user: %s.\n"
-			    "Give portaild a user of its own: adduser --system --group portail, then "
-			    "user = portail in [daemon] of %s; or portail init --force to keep this one.\n"),
-			    err.message, cfg->path);
+			fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_INIT_SHARED_USER, cli_english,
+			    err.message, cfg->path), stderr);
 			rc = EX_USAGE;
 			goto out;
 		}
 		if (r != PORTAIL_OK)
-			fprintf(stderr, T("portail: attention (--force) : %s\n",
-			    "portail: warning (--force): %s\n"), err.message);
+			fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_INIT_FORCE_WARNING, cli_english,
+			    err.message), stderr);
 	} else {
 		struct passwd *me = getpwuid(geteuid());
 
@@ -116,7 +99,7 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		rc = EX_USAGE;
 		goto out;
 	}
-	printf("%s %s\n", key_existed ? T("clé : OK,", "key: OK,") : T("clé : créée,", "key: created,"),
+	printf("%s %s\n", key_existed ? MSG(CLI_KEY_OK) : MSG(CLI_KEY_CREATED),
 	    cfg->key_file);
 	/*
 	 * The store, in a directory of the daemon's: the backend creates
@@ -140,13 +123,13 @@ cmd_init(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (stat(cfg->store_path, &sb) != 0 || (sb.st_mode & 077) != 0) {
-		fprintf(stderr, T("portail: %s est lisible par d'autres : chmod 600 %s\n",
-		    "portail: %s is readable by others: chmod 600 %s\n"), cfg->store_path, cfg->store_path);
+		fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_STORE_READABLE, cli_english,
+		    cfg->store_path, cfg->store_path), stderr);
 		rc = EX_USAGE;
 		goto out;
 	}
-	printf("%s %s\n", store_existed ? T("magasin : OK,", "store: OK,") :
-	    T("magasin : créé,", "store: created,"), cfg->store_path);
+	printf("%s %s\n", store_existed ? MSG(CLI_STORE_OK) :
+	    MSG(CLI_STORE_CREATED), cfg->store_path);
 	rc = EX_DONE;
 out:
 	portail_key_free(key);
