@@ -25,7 +25,8 @@
 
 /* One line of portail check. */
 struct probe {
-	const char *fr, *en, *json;
+	enum portail_msg name;
+	const char *json;
 	portail_status status;
 	char detail[600];
 };
@@ -51,9 +52,12 @@ probe_files(const portail_config *cfg, struct probe *p)
 		}
 		if ((st.st_mode & 077) != 0 || (pw != NULL && st.st_uid != pw->pw_uid)) {
 			p->status = PORTAIL_ERR_CONFIG;
-			snprintf(p->detail, sizeof(p->detail), T("%s : mode %04o, propriétaire %u; "
-			    "attendu 0600 et %s", "%s: mode %04o, owner %u; expected 0600 and %s"),
-			    paths[i], (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, cfg->daemon.user);
+			char mode[16];
+
+			/* %o is not among the table's conversions: the mode goes in as a string */
+			snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+			portail_msgf(p->detail, sizeof(p->detail), PORTAIL_MSG_CLI_FILE_MODE, cli_english,
+			    paths[i], mode, (unsigned)st.st_uid, cfg->daemon.user);
 			return;
 		}
 	}
@@ -87,21 +91,22 @@ key_conflicts(const portail_config *cfg, struct probe *p)
 		return;
 	}
 	if (n == 0) {
-		snprintf(p->detail, sizeof(p->detail), "%s", T("une clé par adresse",
-		    "one key per address"));
+		snprintf(p->detail, sizeof(p->detail), "%s", MSG(CLI_KEYS_ONE_PER_ADDRESS));
 		return;
 	}
 	p->status = PORTAIL_ERR_EXISTS;
-	used = (size_t)snprintf(p->detail, sizeof(p->detail), T("%zu compte(s) à fusionner ou "
-	    "supprimer", "%zu account(s) to merge or delete"), n);
-	for (size_t i = 0; i < n && used < sizeof(p->detail); i++) {
-		int k = v[i].key == NULL ?
-		    snprintf(p->detail + used, sizeof(p->detail) - used, T("; %s : adresse refusée",
-		    "; %s: address refused"), v[i].email) :
-		    snprintf(p->detail + used, sizeof(p->detail) - used, T("; %s : même clé que %s",
-		    "; %s: same key as %s"), v[i].email, v[i].other ? v[i].other : v[i].key);
-
-		used += k > 0 ? (size_t)k : 0;
+	portail_msgf(p->detail, sizeof(p->detail), PORTAIL_MSG_CLI_KEYS_TO_MERGE, cli_english, n);
+	used = strlen(p->detail);
+	/* portail_msgf cuts and terminates: a full detail has used == size - 1 */
+	for (size_t i = 0; i < n && used + 1 < sizeof(p->detail); i++) {
+		if (v[i].key == NULL)
+			portail_msgf(p->detail + used, sizeof(p->detail) - used,
+			    PORTAIL_MSG_CLI_KEY_ADDRESS_REFUSED, cli_english, v[i].email);
+		else
+			portail_msgf(p->detail + used, sizeof(p->detail) - used,
+			    PORTAIL_MSG_CLI_KEY_SAME_AS, cli_english, v[i].email,
+			    v[i].other ? v[i].other : v[i].key);
+		used += strlen(p->detail + used);
 	}
 	portail_key_conflicts_free(v, n);
 }
@@ -146,8 +151,7 @@ probe_keys(const portail_config *cfg, struct probe *p)
 		;
 	if (got != (ssize_t)sizeof(*p)) {
 		p->status = PORTAIL_ERR_IO;
-		snprintf(p->detail, sizeof(p->detail), "%s", T("la vérification des clés a échoué",
-		    "the key check failed"));
+		snprintf(p->detail, sizeof(p->detail), "%s", MSG(CLI_KEYS_CHECK_FAILED));
 	}
 }
 
@@ -160,7 +164,7 @@ probe_providers(const portail_config *cfg, struct probe *p)
 	size_t used = 0;
 
 	if (cfg->n_providers == 0) {
-		snprintf(p->detail, sizeof(p->detail), "%s", T("aucun", "none"));
+		snprintf(p->detail, sizeof(p->detail), "%s", MSG(CLI_NONE));
 		return;
 	}
 	if ((p->status = portail_providers_new(cfg, &ps, &err)) != PORTAIL_OK) {
@@ -188,35 +192,23 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	portail_gpi *gpi = NULL;
 	portail_error err = { { 0 } };
 	struct probe probes[6] = {
-		{ "annuaire GPI", "GPI directory", "directory", PORTAIL_OK, "" },
-		{ "clé et magasin", "key and store", "store", PORTAIL_OK, "" },
-		{ "courriel", "mail", "mail", PORTAIL_OK, "" },
-		{ "portaild", "portaild", "daemon", PORTAIL_OK, "" },
-		{ "fournisseurs", "providers", "providers", PORTAIL_OK, "" },
-		{ "clés d'adresse", "address keys", "address_keys", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_DIRECTORY, "directory", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_STORE, "store", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_MAIL, "mail", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_DAEMON, "daemon", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_PROVIDERS, "providers", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_ADDRESS_KEYS, "address_keys", PORTAIL_OK, "" },
 	};
 	const size_t n_probes = sizeof(probes) / sizeof(probes[0]);
 	portail_status worst = PORTAIL_OK;
 	int rc;
 
 	if (cli_wants_help(argc, argv)) {
-		printf("%s", T("usage : portail check\n"
-		    "Valide la configuration, puis sonde l'annuaire GPI (connexion, liaison, base),\n"
-		    "la clé et le magasin (présents, 0600, à [daemon] user), le serveur de courriel\n"
-		    "(NOOP), portaild (ping), chaque fournisseur social (ses secrets, puis une\n"
-		    "requête sans jeton) et les clés d'adresse (comptes que la migration 3 → 4\n"
-		    "n'a pas pu recalculer : à fusionner ou supprimer). Sortie 0 quand tout répond.\n",
-		    "usage: portail check\n"
-		    "Validates the configuration, then probes the GPI directory (connect, bind, base),\n"
-		    "the key and the store (present, 0600, owned by [daemon] user), the mail server\n"
-		    "(NOOP), portaild (ping), each social provider (its secrets, then a request\n"
-		    "without a token) and the address keys (accounts the 3 -> 4 migration could\n"
-		    "not re-key: to merge or delete). Exit 0 when everything answers.\n"));
+		printf("%s", MSG(CLI_CHECK_USAGE));
 		return EX_DONE;
 	}
 	if (argc > 1) {
-		fprintf(stderr, "%s", T("portail: check ne prend pas d'argument\n",
-		    "portail: check takes no argument\n"));
+		fprintf(stderr, "%s", MSG(CLI_CHECK_NO_ARGUMENT));
 		return EX_USAGE;
 	}
 	if ((rc = cli_load_config(cli, &cfg)) != EX_DONE)
@@ -243,7 +235,7 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		portail_client_free(pc);
 		if (probes[3].status == PORTAIL_OK)
 			snprintf(probes[3].detail, sizeof(probes[3].detail), "%s, version %s, %s %lld s",
-			    cfg->daemon.socket, version, T("actif depuis", "up for"), uptime);
+			    cfg->daemon.socket, version, MSG(CLI_UP_FOR), uptime);
 		else
 			snprintf(probes[3].detail, sizeof(probes[3].detail), "%s: %s", cfg->daemon.socket,
 			    err.message);
@@ -252,8 +244,7 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	if (probes[1].status == PORTAIL_OK)
 		probe_keys(cfg, &probes[5]);
 	else
-		snprintf(probes[5].detail, sizeof(probes[5].detail), "%s", T("magasin absent",
-		    "no store"));
+		snprintf(probes[5].detail, sizeof(probes[5].detail), "%s", MSG(CLI_NO_STORE));
 	for (size_t i = 0; i < n_probes; i++)
 		if (probes[i].status != PORTAIL_OK && (worst == PORTAIL_OK ||
 		    probes[i].status == PORTAIL_ERR_CONFIG))
@@ -269,10 +260,10 @@ cmd_check(struct cli *cli, int argc, char **argv)
 			    probes[i].status == PORTAIL_OK ? "detail" : "error", probes[i].detail));
 		cli_print_json(j);
 	} else {
-		printf("%s %s\n", T("configuration : OK,", "configuration: OK,"), cfg->path);
+		printf("%s %s\n", MSG(CLI_CONFIG_OK), cfg->path);
 		for (size_t i = 0; i < n_probes; i++)
-			printf("%s%s %s, %s\n", T(probes[i].fr, probes[i].en), T(" :", ":"),
-			    probes[i].status == PORTAIL_OK ? "OK" : T("ÉCHEC", "FAILED"), probes[i].detail);
+			printf("%s%s %s, %s\n", portail_msg(probes[i].name, cli_english), MSG(CLI_LABEL_SEPARATOR),
+			    probes[i].status == PORTAIL_OK ? "OK" : MSG(CLI_FAILED), probes[i].detail);
 	}
 	portail_gpi_free(gpi);
 	portail_config_free(cfg);
@@ -298,17 +289,11 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	int rc;
 
 	if (cli_wants_help(argc, argv)) {
-		printf("%s", T("usage : portail status\n"
-		    "Demande à portaild son état : version, requêtes, connexions, annuaire.\n"
-		    "Réservé à root et au groupe [daemon] admin_group.\n",
-		    "usage: portail status\n"
-		    "Asks portaild for its state: version, requests, connections, directory.\n"
-		    "For root and the [daemon] admin_group.\n"));
+		printf("%s", MSG(CLI_STATUS_USAGE));
 		return EX_DONE;
 	}
 	if (argc > 1) {
-		fprintf(stderr, "%s", T("portail: status ne prend pas d'argument\n",
-		    "portail: status takes no argument\n"));
+		fprintf(stderr, "%s", MSG(CLI_STATUS_NO_ARGUMENT));
 		return EX_USAGE;
 	}
 	if ((rc = cli_load_config(cli, &cfg)) != EX_DONE)
@@ -333,44 +318,44 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	}
 	dir = json_object_get(st, "directory");
 	printf("portaild %s, %s %lld s\n", json_string_value(json_object_get(st, "version")),
-	    T("actif depuis", "up for"),
+	    MSG(CLI_UP_FOR),
 	    (long long)json_integer_value(json_object_get(st, "uptime")));
-	printf("%s %lld, %s %lld, %s %lld, %s %lld\n", T("requêtes :", "requests:"),
+	printf("%s %lld, %s %lld, %s %lld, %s %lld\n", MSG(CLI_REQUESTS),
 	    get2(st, "requests", "total"),
-	    T("mal formées", "malformed"),
+	    MSG(CLI_MALFORMED),
 	    get2(st, "requests", "bad_request"),
-	    T("refusées", "refused"),
+	    MSG(CLI_REFUSED),
 	    get2(st, "requests", "refused"),
-	    T("indisponible", "unavailable"),
+	    MSG(CLI_UNAVAILABLE),
 	    get2(st, "requests", "unavailable"));
-	printf("%s %lld %s, %lld max, %lld %s\n", T("connexions :", "connections:"),
+	printf("%s %lld %s, %lld max, %lld %s\n", MSG(CLI_CONNECTIONS),
 	    get2(st, "connections", "open"),
-	    T("ouvertes", "open"),
+	    MSG(CLI_OPEN),
 	    get2(st, "connections", "max"),
 	    get2(st, "connections", "total"),
-	    T("depuis le départ", "since start"));
+	    MSG(CLI_SINCE_START));
 	if (json_is_true(json_object_get(dir, "ok")))
-		printf("%s %s\n", T("annuaire GPI : OK,", "GPI directory: OK,"),
+		printf("%s %s\n", MSG(CLI_GPI_OK),
 		    json_string_value(json_object_get(dir, "server")));
 	else
-		printf("%s %s\n", T("annuaire GPI : ÉCHEC,", "GPI directory: FAILED,"),
+		printf("%s %s\n", MSG(CLI_GPI_FAILED),
 		    json_string_value(json_object_get(dir, "error")));
 	{
 		json_t *store = json_object_get(st, "store");
 
 		if (json_is_true(json_object_get(store, "ok")))
-			printf("%s %s\n", T("magasin : OK,", "store: OK,"),
+			printf("%s %s\n", MSG(CLI_STORE_OK),
 			    json_string_value(json_object_get(store, "path")));
 		else
-			printf("%s %s\n", T("magasin : ÉCHEC,", "store: FAILED,"),
+			printf("%s %s\n", MSG(CLI_STORE_FAILED),
 			    json_string_value(json_object_get(store, "error")));
 	}
-	printf("%s %lld %s, %lld %s, %lld %s\n", T("courriel :", "mail:"),
-	    get2(st, "mail", "queued"), T("en attente", "queued"),
-	    get2(st, "mail", "sent"), T("envoyés", "sent"),
-	    get2(st, "mail", "failed"), T("abandonnés", "given up"));
+	printf("%s %lld %s, %lld %s, %lld %s\n", MSG(CLI_MAIL),
+	    get2(st, "mail", "queued"), MSG(CLI_MAIL_QUEUED),
+	    get2(st, "mail", "sent"), MSG(CLI_MAIL_SENT),
+	    get2(st, "mail", "failed"), MSG(CLI_MAIL_GIVEN_UP));
 	if (get2(st, "mail", "last_failure") > 0)
-		printf("%s %s\n", T("  dernier échec :", "  last failure:"),
+		printf("%s %s\n", MSG(CLI_LAST_FAILURE),
 		    json_string_value(json_object_get(json_object_get(st, "mail"), "last_error")));
 out:
 	json_decref(st);

@@ -27,8 +27,6 @@ struct cli {
 /* --lang en: the CLI speaks French by default. */
 extern bool cli_english;
 
-/* Texts written side by side at the call site, for what only the CLI says. */
-#define T(fr, en) (cli_english ? (en) : (fr))
 /* A message of the shared table (lib/messages.def) in the CLI's language. */
 #define MSG(id) portail_msg(PORTAIL_MSG_##id, cli_english)
 
