@@ -18,19 +18,10 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "identity.h"
 #include "portail.h"
 
 typedef struct portail_providers portail_providers;
-
-struct portail_identity {
-	char *provider;         /* the NAME of [provider.NAME] */
-	char *subject;          /* the provider's stable id for the person */
-	char *email;            /* as the provider gave it; NULL when it gave none */
-	bool vouched;           /* the provider verified that e-mail */
-};
-
-/* The answer a provider may send, at most; larger is refused. */
-#define PORTAIL_PROVIDER_BODY_MAX (64 * 1024)
 
 /* Reads the client secrets; CONFIG for a provider that lacks what its kind needs. */
 PORTAIL_EXPORT portail_status portail_providers_new(const portail_config *cfg,
@@ -85,7 +76,5 @@ PORTAIL_EXPORT portail_status portail_providers_identify_id_token(portail_provid
  */
 PORTAIL_EXPORT portail_status portail_providers_probe(portail_providers *p, const char *name,
     portail_error *err);
-
-PORTAIL_EXPORT void portail_identity_clear(struct portail_identity *id);
 
 #endif
