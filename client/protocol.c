@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wbuf.h"
+
 const char *const portail_proto_secret_fields[] = {
 	"password", "old_password", "confirmation",     /* passwords */
 	"code",                                         /* code.verify */
@@ -320,57 +322,26 @@ portail_proto_check(json_t *req, const struct portail_proto_field *spec, char *w
  * by malloc + copy + free and frees it after a final copy, leaving the
  * request (a password) in freed memory; and jansson's allocator is the
  * host's, which a guest in sshd or Apache must not replace. So: our
- * buffer, that wipes the old storage whenever it grows.
+ * buffer, that wipes the old storage whenever it grows (wbuf.h).
  */
-struct dump_buf {
-	char *data;
-	size_t len, size;
-};
-
 static int
 dump_append(const char *chunk, size_t n, void *data)
 {
-	struct dump_buf *b = data;
-
-	if (n > PORTAIL_PROTO_MAX - 2 - b->len)
-		return -1;              /* over the limit: the line and '\n' */
-	if (b->len + n + 2 > b->size) {
-		size_t size = b->size ? b->size : 512;
-		char *grown;
-
-		while (size < b->len + n + 2)
-			size *= 2;
-		if ((grown = malloc(size)) == NULL)
-			return -1;
-		if (b->data != NULL) {
-			memcpy(grown, b->data, b->len);
-			explicit_bzero(b->data, b->size);
-			free(b->data);
-		}
-		b->data = grown;
-		b->size = size;
-	}
-	memcpy(b->data + b->len, chunk, n);
-	b->len += n;
-	return 0;
+	return portail_wbuf_append(data, chunk, n);
 }
 
 char *
 portail_proto_encode(json_t *obj, size_t *len)
 {
-	struct dump_buf b = { NULL, 0, 0 };
+	/* the line and its '\n': the NUL after them makes PORTAIL_PROTO_MAX bytes */
+	struct portail_wbuf b = PORTAIL_WBUF_INIT(PORTAIL_PROTO_MAX - 1);
 
-	if (json_dump_callback(obj, dump_append, &b, JSON_COMPACT) != 0 || b.data == NULL) {
-		if (b.data != NULL) {
-			explicit_bzero(b.data, b.size);
-			free(b.data);
-		}
+	if (json_dump_callback(obj, dump_append, &b, JSON_COMPACT) != 0 || b.len == 0) {
+		portail_wbuf_wipe(&b);
 		return NULL;
 	}
-	b.data[b.len] = '\n';
-	b.data[b.len + 1] = '\0';
-	*len = b.len + 1;
-	return b.data;
+	(void)portail_wbuf_append(&b, "\n", 1);
+	return portail_wbuf_take(&b, len);
 }
 
 json_t *

@@ -16,7 +16,10 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "provider.h"
+#include "identity.h"
+
+/* The answer a provider may send, at most; larger is refused. */
+#define PORTAIL_PROVIDER_BODY_MAX (64 * 1024)
 
 /*
  * An HTTP answer: status and body. OK with *out a JSON object (200);

@@ -19,7 +19,7 @@
 #define PORTAIL_TICKET_LEN 47   /* "ptt_" + 43 base64url characters */
 
 /* Fills code (PORTAIL_CODE_MAX + 1 bytes) with a new code. */
-PORTAIL_EXPORT void portail_code_generate(const struct portail_codes_config *c, char *code);
+void portail_code_generate(const struct portail_codes_config *c, char *code);
 
 /*
  * Normalizes what a parent typed into out (PORTAIL_CODE_MAX + 1 bytes):
@@ -27,18 +27,18 @@ PORTAIL_EXPORT void portail_code_generate(const struct portail_codes_config *c, 
  * uses. PORTAIL_ERR_INVALID when the result cannot be a code (wrong
  * length, a character outside the alphabet).
  */
-PORTAIL_EXPORT portail_status portail_code_normalize(const struct portail_codes_config *c,
+portail_status portail_code_normalize(const struct portail_codes_config *c,
     const char *typed, char *out);
 
 /* The stored form of a code for (address key, purpose). */
-PORTAIL_EXPORT void portail_code_hash(const portail_key *key, const char *email_key,
+void portail_code_hash(const portail_key *key, const char *email_key,
     const char *purpose, const char *code, unsigned char out[PORTAIL_HASH_BYTES]);
 
 /* A new ticket (PORTAIL_TICKET_LEN + 1 bytes) and its stored form. */
-PORTAIL_EXPORT void portail_ticket_generate(const portail_key *key, char *ticket,
+void portail_ticket_generate(const portail_key *key, char *ticket,
     unsigned char hash[PORTAIL_HASH_BYTES]);
 /* The stored form of a ticket the client sent; INVALID when malformed. */
-PORTAIL_EXPORT portail_status portail_ticket_hash(const portail_key *key, const char *ticket,
+portail_status portail_ticket_hash(const portail_key *key, const char *ticket,
     unsigned char hash[PORTAIL_HASH_BYTES]);
 
 /*
@@ -46,9 +46,9 @@ PORTAIL_EXPORT portail_status portail_ticket_hash(const portail_key *key, const 
  * base64url, shown once, stored only as a keyed hash (the tokens subkey).
  */
 #define PORTAIL_TOKEN_LEN 47
-PORTAIL_EXPORT void portail_token_generate(const portail_key *key, char *token,
+void portail_token_generate(const portail_key *key, char *token,
     unsigned char hash[PORTAIL_HASH_BYTES]);
-PORTAIL_EXPORT portail_status portail_token_hash(const portail_key *key, const char *token,
+portail_status portail_token_hash(const portail_key *key, const char *token,
     unsigned char hash[PORTAIL_HASH_BYTES]);
 
 #endif

@@ -139,25 +139,25 @@ typedef struct portail_config {
  * frees with portail_config_free. On failure err says file:line, the key
  * and what is wrong; returns PORTAIL_ERR_CONFIG (or _NOMEM).
  */
-PORTAIL_EXPORT portail_status portail_config_load(const char *path,
+portail_status portail_config_load(const char *path,
     portail_config **out, portail_error *err);
 
 /* Same, from a buffer; name is used in messages. For tests and fuzzing. */
-PORTAIL_EXPORT portail_status portail_config_parse(const char *name,
+portail_status portail_config_parse(const char *name,
     const char *buf, size_t len, portail_config **out, portail_error *err);
 
-PORTAIL_EXPORT void portail_config_free(portail_config *cfg);
+void portail_config_free(portail_config *cfg);
 
 /* The config path that portail_config_load(NULL, …) would read. */
-PORTAIL_EXPORT const char *portail_config_default_path(void);
+const char *portail_config_default_path(void);
 
 /*
  * Reads a secret file (first line, without its newline) into a new
  * buffer the caller wipes and frees with portail_secret_free. Refuses a
  * file that is not a regular file or is readable by group or others.
  */
-PORTAIL_EXPORT portail_status portail_secret_read(const char *path,
+portail_status portail_secret_read(const char *path,
     char **out, portail_error *err);
-PORTAIL_EXPORT void portail_secret_free(char *secret);
+void portail_secret_free(char *secret);
 
 #endif /* PORTAIL_CONFIG_H */

@@ -30,7 +30,7 @@
  *    means /bin/sh): people or other services log in as it.
  * Not thread-safe (getpwent, getusershell): for the CLI.
  */
-PORTAIL_EXPORT portail_status portail_daemon_user_check(const char *name, uid_t *uid, gid_t *gid,
+portail_status portail_daemon_user_check(const char *name, uid_t *uid, gid_t *gid,
     portail_error *err);
 
 #endif

@@ -21,7 +21,7 @@
  * PORTAIL_ERR_INVALID with the reason in err.
  * The text is never rewritten: callers keep what the parent typed.
  */
-PORTAIL_EXPORT portail_status portail_email_check(const char *addr,
+portail_status portail_email_check(const char *addr,
     portail_error *err);
 
 /*
@@ -40,7 +40,7 @@ PORTAIL_EXPORT portail_status portail_email_check(const char *addr,
  * frees it. PORTAIL_ERR_INVALID when addr does not pass
  * portail_email_check.
  */
-PORTAIL_EXPORT portail_status portail_email_key(const char *addr, char **out,
+portail_status portail_email_key(const char *addr, char **out,
     portail_error *err);
 
 /*

@@ -41,9 +41,9 @@ struct portail_flow_deps {
 	portail_providers *providers;   /* may be NULL: no social accounts */
 };
 
-PORTAIL_EXPORT portail_status portail_flow_new(const struct portail_flow_deps *deps,
+portail_status portail_flow_new(const struct portail_flow_deps *deps,
     portail_flow **out, portail_error *err);
-PORTAIL_EXPORT void portail_flow_free(portail_flow *f);
+void portail_flow_free(portail_flow *f);
 
 /*
  * "Obtenir un code de vérification" / "Obtenir un nouveau code".
@@ -54,7 +54,7 @@ PORTAIL_EXPORT void portail_flow_free(portail_flow *f);
  * only. An address not on file writes nothing durable: its limits and a
  * decoy code live in bounded memory (decoy.h).
  */
-PORTAIL_EXPORT portail_status portail_flow_code_request(portail_flow *f, const char *email,
+portail_status portail_flow_code_request(portail_flow *f, const char *email,
     const char *purpose, const char *lang, int64_t now, int *wait, bool *sent,
     portail_error *err);
 
@@ -63,7 +63,7 @@ PORTAIL_EXPORT portail_status portail_flow_code_request(portail_flow *f, const c
  * the address for purpose, once, for 15 minutes. WRONG_CODE (*tries_left),
  * EXPIRED_CODE, TOO_MANY_TRIES, NO_CODE, INVALID (not shaped like a code).
  */
-PORTAIL_EXPORT portail_status portail_flow_code_verify(portail_flow *f, const char *email,
+portail_status portail_flow_code_verify(portail_flow *f, const char *email,
     const char *purpose, const char *code, int64_t now, char *ticket, int *tries_left,
     portail_error *err);
 
@@ -74,7 +74,7 @@ PORTAIL_EXPORT portail_status portail_flow_code_verify(portail_flow *f, const ch
  * BAD_TICKET, UNKNOWN (no child in a subscribed school any more),
  * MISMATCH / POLICY (*reason), EXISTS, UNAVAILABLE.
  */
-PORTAIL_EXPORT portail_status portail_flow_signup_finish(portail_flow *f, const char *ticket,
+portail_status portail_flow_signup_finish(portail_flow *f, const char *ticket,
     const char *password, const char *confirmation, const char *lang, int64_t now,
     enum portail_policy_reason *reason, char **email, portail_error *err);
 
@@ -82,7 +82,7 @@ PORTAIL_EXPORT portail_status portail_flow_signup_finish(portail_flow *f, const 
  * "Enregistrer" after a forgotten password: sets it, clears failures and
  * lock, revokes tokens, mails a notice. Same errors as sign-up.
  */
-PORTAIL_EXPORT portail_status portail_flow_reset_finish(portail_flow *f, const char *ticket,
+portail_status portail_flow_reset_finish(portail_flow *f, const char *ticket,
     const char *password, const char *confirmation, const char *lang, int64_t now,
     enum portail_policy_reason *reason, char **email, portail_error *err);
 
@@ -95,9 +95,9 @@ PORTAIL_EXPORT portail_status portail_flow_reset_finish(portail_flow *f, const c
  * [password] max_failures passwords are verified before the lock.
  */
 /* How many passwords were verified against an account's own hash (status). */
-PORTAIL_EXPORT uint64_t portail_flow_verified(portail_flow *f);
+uint64_t portail_flow_verified(portail_flow *f);
 
-PORTAIL_EXPORT portail_status portail_flow_auth_password(portail_flow *f, const char *email,
+portail_status portail_flow_auth_password(portail_flow *f, const char *email,
     const char *password, int64_t now, int64_t *retry_after, portail_error *err);
 
 /*
@@ -106,7 +106,7 @@ PORTAIL_EXPORT portail_status portail_flow_auth_password(portail_flow *f, const 
  * the new one like at sign-up (MISMATCH / POLICY with *reason); tokens
  * are revoked and a notice mailed.
  */
-PORTAIL_EXPORT portail_status portail_flow_change_password(portail_flow *f, const char *email,
+portail_status portail_flow_change_password(portail_flow *f, const char *email,
     const char *old_password, const char *password, const char *confirmation, const char *lang,
     int64_t now, enum portail_policy_reason *reason, int64_t *retry_after, portail_error *err);
 
@@ -116,7 +116,7 @@ PORTAIL_EXPORT portail_status portail_flow_change_password(portail_flow *f, cons
  * down); EXPIRED (no child in a subscribed school); DISABLED; UNKNOWN;
  * UNAVAILABLE.
  */
-PORTAIL_EXPORT portail_status portail_flow_account_check(portail_flow *f, const char *email,
+portail_status portail_flow_account_check(portail_flow *f, const char *email,
     int64_t now, bool *grace, portail_error *err);
 
 /* ---- long-lived tokens ("rester connecté") -------------------------------------- */
@@ -126,7 +126,7 @@ PORTAIL_EXPORT portail_status portail_flow_account_check(portail_flow *f, const 
  * is an admin): token (PORTAIL_TOKEN_LEN + 1 bytes) is shown once, *id
  * names it for list and revoke. UNKNOWN, DISABLED, INVALID (label).
  */
-PORTAIL_EXPORT portail_status portail_flow_token_issue(portail_flow *f, const char *email,
+portail_status portail_flow_token_issue(portail_flow *f, const char *email,
     const char *label, int64_t now, char *token, int64_t *id, portail_error *err);
 
 /*
@@ -139,7 +139,7 @@ PORTAIL_EXPORT portail_status portail_flow_token_issue(portail_flow *f, const ch
  * account's. REFUSED (unknown, expired, revoked, another account's),
  * DISABLED, EXPIRED (no child left), UNAVAILABLE.
  */
-PORTAIL_EXPORT portail_status portail_flow_token_verify(portail_flow *f, const char *token,
+portail_status portail_flow_token_verify(portail_flow *f, const char *token,
     const char *email, int64_t now, char **account_email, portail_error *err);
 
 /* ---- social accounts (DESIGN §1) --------------------------------------------------- */
@@ -164,7 +164,7 @@ struct portail_social_result {
 	int64_t token_id;
 };
 
-PORTAIL_EXPORT void portail_social_result_clear(struct portail_social_result *r);
+void portail_social_result_clear(struct portail_social_result *r);
 
 /*
  * "Se connecter avec…": the provider's access token. SIGNED_IN when
@@ -173,7 +173,7 @@ PORTAIL_EXPORT void portail_social_result_clear(struct portail_social_result *r)
  * for 15 minutes. REFUSED (the provider's reason in err), UNAVAILABLE,
  * UNKNOWN (no such provider), DISABLED, EXPIRED.
  */
-PORTAIL_EXPORT portail_status portail_flow_social_begin(portail_flow *f, const char *provider,
+portail_status portail_flow_social_begin(portail_flow *f, const char *provider,
     const char *access_token, const char *label, int64_t now,
     struct portail_social_result *out, portail_error *err);
 
@@ -183,7 +183,7 @@ PORTAIL_EXPORT portail_status portail_flow_social_begin(portail_flow *f, const c
  * whose access tokens are not taken (microsoft, linkedin, oidc without
  * introspection_url). INVALID without both.
  */
-PORTAIL_EXPORT portail_status portail_flow_social_begin_id_token(portail_flow *f,
+portail_status portail_flow_social_begin_id_token(portail_flow *f,
     const char *provider, const char *id_token, const char *nonce, const char *label,
     int64_t now, struct portail_social_result *out, portail_error *err);
 
@@ -194,7 +194,7 @@ PORTAIL_EXPORT portail_status portail_flow_social_begin_id_token(portail_flow *f
  * address (a code is mailed only when it is on file). TOO_SOON (*wait),
  * RATE_LIMITED, INVALID, BAD_TICKET, EXISTS (already linked), UNAVAILABLE.
  */
-PORTAIL_EXPORT portail_status portail_flow_social_link(portail_flow *f, const char *link_ticket,
+portail_status portail_flow_social_link(portail_flow *f, const char *link_ticket,
     const char *email, const char *lang, const char *label, int64_t now,
     struct portail_social_result *out, int *wait, portail_error *err);
 
@@ -203,17 +203,17 @@ PORTAIL_EXPORT portail_status portail_flow_social_link(portail_flow *f, const ch
  * and address. OK: ticket, the proof social_finish takes, good only with
  * this link ticket. As portail_flow_code_verify, and BAD_TICKET.
  */
-PORTAIL_EXPORT portail_status portail_flow_link_code_verify(portail_flow *f,
+portail_status portail_flow_link_code_verify(portail_flow *f,
     const char *link_ticket, const char *email, const char *code, int64_t now, char *ticket,
     int *tries_left, portail_error *err);
 
 /* Makes the link with the code's proof: LINKED. BAD_TICKET, EXISTS, UNKNOWN (no child left). */
-PORTAIL_EXPORT portail_status portail_flow_social_finish(portail_flow *f, const char *link_ticket,
+portail_status portail_flow_social_finish(portail_flow *f, const char *link_ticket,
     const char *ticket, const char *label, int64_t now, struct portail_social_result *out,
     portail_error *err);
 
 /* Removes the account's link with provider: UNKNOWN when there is none. */
-PORTAIL_EXPORT portail_status portail_flow_social_unlink(portail_flow *f, const char *email,
+portail_status portail_flow_social_unlink(portail_flow *f, const char *email,
     const char *provider, portail_error *err);
 
 #endif

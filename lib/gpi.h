@@ -52,9 +52,9 @@ typedef struct portail_gpi_result {
  * file now (PORTAIL_ERR_CONFIG when it cannot), so that a daemon can
  * drop the privileges that file needs; no network traffic yet.
  */
-PORTAIL_EXPORT portail_status portail_gpi_new(const portail_config *cfg,
+portail_status portail_gpi_new(const portail_config *cfg,
     portail_gpi **out, portail_error *err);
-PORTAIL_EXPORT void portail_gpi_free(portail_gpi *gpi);
+void portail_gpi_free(portail_gpi *gpi);
 
 /*
  * Looks the address up, by its key (portail_email_key): a record matches
@@ -70,7 +70,7 @@ PORTAIL_EXPORT void portail_gpi_free(portail_gpi *gpi);
  * server rejects the configured filter or base. At most [gpi] size_limit
  * children are kept, but `known` is settled by every record.
  */
-PORTAIL_EXPORT portail_status portail_gpi_lookup(portail_gpi *gpi,
+portail_status portail_gpi_lookup(portail_gpi *gpi,
     const char *email, portail_gpi_result **out, portail_error *err);
 
 /*
@@ -78,13 +78,13 @@ PORTAIL_EXPORT portail_status portail_gpi_lookup(portail_gpi *gpi,
  * reads the base entry. For `portail check` and the daemon's status.
  * On success, uri (if not NULL) receives the server that answered.
  */
-PORTAIL_EXPORT portail_status portail_gpi_probe(portail_gpi *gpi,
+portail_status portail_gpi_probe(portail_gpi *gpi,
     char *uri, size_t uri_len, portail_error *err);
 
-PORTAIL_EXPORT void portail_gpi_result_free(portail_gpi_result *res);
+void portail_gpi_result_free(portail_gpi_result *res);
 
 /* True when the school code is in [gpi] subscribed_schools. */
-PORTAIL_EXPORT bool portail_gpi_subscribed(const portail_config *cfg,
+bool portail_gpi_subscribed(const portail_config *cfg,
     const char *school);
 
 #endif /* PORTAIL_GPI_H */

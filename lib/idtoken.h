@@ -22,7 +22,7 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "provider.h"
+#include "identity.h"
 
 #define PT_IDTOKEN_MAX 16384    /* bytes; Microsoft's with groups stay far below */
 #define PT_IDTOKEN_SKEW 60      /* s of clock difference allowed on exp, nbf, iat */

@@ -34,19 +34,19 @@ enum portail_key_use {
  * Creates path with 32 random bytes, mode 0600, owned by uid:gid (-1:
  * unchanged). PORTAIL_OK without touching anything when it exists.
  */
-PORTAIL_EXPORT portail_status portail_key_create(const char *path, uid_t uid, gid_t gid,
+portail_status portail_key_create(const char *path, uid_t uid, gid_t gid,
     portail_error *err);
 
 /* Loads the key (refusing a file readable by group or others, or not 32 bytes). */
-PORTAIL_EXPORT portail_status portail_key_load(const char *path, portail_key **out,
+portail_status portail_key_load(const char *path, portail_key **out,
     portail_error *err);
-PORTAIL_EXPORT void portail_key_free(portail_key *key);
+void portail_key_free(portail_key *key);
 
 /*
  * out = BLAKE2b-256 keyed with the subkey of use, over the parts, each
  * preceded by its length (so that ("ab","c") and ("a","bc") differ).
  */
-PORTAIL_EXPORT void portail_key_hash(const portail_key *key, enum portail_key_use use,
+void portail_key_hash(const portail_key *key, enum portail_key_use use,
     unsigned char out[PORTAIL_HASH_BYTES], const char *const *parts, size_t n_parts);
 
 /*
@@ -54,13 +54,13 @@ PORTAIL_EXPORT void portail_key_hash(const portail_key *key, enum portail_key_us
  * of m under the subkey of use: for a secret that must rest on disk
  * (a queued mail's code), readable only with the server key.
  */
-PORTAIL_EXPORT void portail_key_seal(const portail_key *key, enum portail_key_use use,
+void portail_key_seal(const portail_key *key, enum portail_key_use use,
     const unsigned char *m, size_t len, unsigned char *out);
 /*
  * The reverse: out (len - PORTAIL_SEAL_OVERHEAD bytes). PORTAIL_ERR_INVALID
  * when it is too short or was not sealed with this key and use.
  */
-PORTAIL_EXPORT portail_status portail_key_open(const portail_key *key, enum portail_key_use use,
+portail_status portail_key_open(const portail_key *key, enum portail_key_use use,
     const unsigned char *c, size_t len, unsigned char *out);
 
 #endif

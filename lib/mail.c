@@ -17,6 +17,7 @@
 
 #include "codes.h"
 #include "util.h"
+#include "wbuf.h"
 
 struct tmpl {
 	const char *name;
@@ -112,60 +113,26 @@ static const struct tmpl templates[] = {
 
 /* ---- composing -------------------------------------------------------------- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
+/*
+ * The message grows in a wiping buffer (client/wbuf.h): it may hold a
+ * code. Pieces are appended unchecked; the buffer remembers a failure,
+ * checked once at the end.
+ */
 static void
-put(struct buf *b, const char *s, size_t n)
+put(struct portail_wbuf *b, const char *s, size_t n)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->cap ? b->cap * 2 : 1024);
-		char *np;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		/* grow into a new buffer and wipe the old: it may hold a code */
-		if ((np = malloc(cap)) == NULL) {
-			b->oom = true;
-			return;
-		}
-		if (b->p != NULL) {
-			memcpy(np, b->p, b->len);
-			sodium_memzero(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	(void)portail_wbuf_append(b, s, n);
 }
 
 static void
-puts_(struct buf *b, const char *s)
+puts_(struct portail_wbuf *b, const char *s)
 {
-	put(b, s, strlen(s));
-}
-
-static void
-buf_wipe(struct buf *b)
-{
-	if (b->p != NULL) {
-		sodium_memzero(b->p, b->cap);
-		free(b->p);
-	}
-	memset(b, 0, sizeof(*b));
+	(void)portail_wbuf_puts(b, s);
 }
 
 /* Replaces {{name}} variables in t into out. */
 static void
-expand(struct buf *out, const char *t, const char *code, const char *minutes,
+expand(struct portail_wbuf *out, const char *t, const char *code, const char *minutes,
     const char *portal, const char *email)
 {
 	while (*t) {
@@ -197,7 +164,7 @@ expand(struct buf *out, const char *t, const char *code, const char *minutes,
 
 /* RFC 2047: the subject as UTF-8 "B" encoded words, each at most 75 characters. */
 static void
-put_subject(struct buf *b, const char *s)
+put_subject(struct portail_wbuf *b, const char *s)
 {
 	size_t n = strlen(s), i = 0;
 	bool ascii = true;
@@ -234,7 +201,7 @@ put_subject(struct buf *b, const char *s)
 
 /* Quoted-printable (RFC 2045), lines of at most 76 characters, CRLF ends. */
 static void
-put_qp(struct buf *b, const char *s)
+put_qp(struct portail_wbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	int col = 0;
@@ -323,8 +290,9 @@ portail_mail_compose(const portail_config *cfg, enum portail_mail_kind kind, con
     const char *to, const char *code, char **out, portail_error *err)
 {
 	const struct tmpl *t;
-	struct buf b = { 0 }, subj = { 0 }, body = { 0 };
-	char *fsubject = NULL, *fbody = NULL, minutes[16], date[64], from_addr[256], id[33];
+	struct portail_wbuf b = PORTAIL_WBUF_INIT(0), subj = PORTAIL_WBUF_INIT(0),
+	    body = PORTAIL_WBUF_INIT(0);
+	char *fsubject = NULL, *fbody = NULL, *msg, minutes[16], date[64], from_addr[256], id[33];
 	const char *domain;
 	unsigned char rnd[16];
 	bool en;
@@ -367,19 +335,17 @@ portail_mail_compose(const portail_config *cfg, enum portail_mail_kind kind, con
 	puts_(&b, "@");
 	puts_(&b, domain);
 	puts_(&b, ">\r\n");
-	put_subject(&b, subj.p ? subj.p : "");
+	put_subject(&b, subj.data ? subj.data : "");
 	puts_(&b, "MIME-Version: 1.0\r\n"
 	    "Content-Type: text/plain; charset=UTF-8\r\n"
 	    "Content-Transfer-Encoding: quoted-printable\r\n"
 	    "Auto-Submitted: auto-generated\r\n\r\n");
-	put_qp(&b, body.p ? body.p : "");
-	buf_wipe(&subj);
-	buf_wipe(&body);
-	if (b.oom) {
-		buf_wipe(&b);
+	put_qp(&b, body.data ? body.data : "");
+	portail_wbuf_wipe(&subj);
+	portail_wbuf_wipe(&body);
+	if ((msg = portail_wbuf_take(&b, NULL)) == NULL)
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	}
-	*out = b.p;
+	*out = msg;
 	return PORTAIL_OK;
 }
 

@@ -41,18 +41,18 @@ typedef void (*portail_log_fn)(int priority, const char *message);
  * Builds the full message (headers and body, CRLF line ends) into *out
  * (new; the caller wipes and frees it). For tests and the queue.
  */
-PORTAIL_EXPORT portail_status portail_mail_compose(const portail_config *cfg,
+portail_status portail_mail_compose(const portail_config *cfg,
     enum portail_mail_kind kind, const char *lang, const char *to, const char *code,
     char **out, portail_error *err);
 
 /* Starts the queue thread. cfg is borrowed. Reads [mail] password_file now. */
-PORTAIL_EXPORT portail_status portail_mailq_new(const portail_config *cfg, portail_log_fn log,
+portail_status portail_mailq_new(const portail_config *cfg, portail_log_fn log,
     portail_mailq **out, portail_error *err);
 /*
  * Stops the thread (a message being sent is finished; the rest is dropped,
  * counted in the log, unless attached: then it waits in the store).
  */
-PORTAIL_EXPORT void portail_mailq_free(portail_mailq *q);
+void portail_mailq_free(portail_mailq *q);
 
 /*
  * Queues a message; returns at once. deadline: give up after this time
@@ -62,7 +62,7 @@ PORTAIL_EXPORT void portail_mailq_free(portail_mailq *q);
  * failed. The code, if any, is kept only in the item and the message,
  * both wiped once sent or dropped.
  */
-PORTAIL_EXPORT portail_status portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind,
+portail_status portail_mailq_send(portail_mailq *q, enum portail_mail_kind kind,
     const char *lang, const char *to, const char *code, int64_t deadline, portail_error *err);
 
 /*
@@ -72,26 +72,26 @@ PORTAIL_EXPORT portail_status portail_mailq_send(portail_mailq *q, enum portail_
  * kills and restarts, with the same backoff. Both are borrowed and must
  * outlive the queue. Messages queued in memory before are sent first.
  */
-PORTAIL_EXPORT void portail_mailq_attach(portail_mailq *q, portail_store *st,
+void portail_mailq_attach(portail_mailq *q, portail_store *st,
     const portail_key *key);
 /*
  * The clock the stored queue's schedule reads (next try, deadline), NULL
  * for the wall clock (the default): it must be the one that stamps its
  * rows, the `now` the flows are given (portaild: daemon_now). Any time.
  */
-PORTAIL_EXPORT void portail_mailq_set_clock(portail_mailq *q, int64_t (*now)(void));
+void portail_mailq_set_clock(portail_mailq *q, int64_t (*now)(void));
 /* True once attached. */
-PORTAIL_EXPORT bool portail_mailq_stored(portail_mailq *q);
+bool portail_mailq_stored(portail_mailq *q);
 /*
  * The store row for a message (attached queues only): for a caller that
  * queues it in its own transaction (portail_store_code_issue), then
  * calls portail_mailq_kick. Clear it with portail_mail_row_clear.
  */
-PORTAIL_EXPORT portail_status portail_mailq_row(portail_mailq *q, enum portail_mail_kind kind,
+portail_status portail_mailq_row(portail_mailq *q, enum portail_mail_kind kind,
     const char *lang, const char *to, const char *code, int64_t now, int64_t deadline,
     struct portail_mail_row *row, portail_error *err);
 /* Tells the thread a row was queued. */
-PORTAIL_EXPORT void portail_mailq_kick(portail_mailq *q);
+void portail_mailq_kick(portail_mailq *q);
 
 struct portail_mailq_stats {
 	unsigned long queued;           /* waiting now (attached: in the store) */
@@ -100,9 +100,9 @@ struct portail_mailq_stats {
 	int64_t last_failure;           /* epoch, 0 none */
 	char last_error[512];
 };
-PORTAIL_EXPORT void portail_mailq_stats(portail_mailq *q, struct portail_mailq_stats *out);
+void portail_mailq_stats(portail_mailq *q, struct portail_mailq_stats *out);
 
 /* Connects to [mail] url and says NOOP: for portail check. */
-PORTAIL_EXPORT portail_status portail_mail_probe(const portail_config *cfg, portail_error *err);
+portail_status portail_mail_probe(const portail_config *cfg, portail_error *err);
 
 #endif

@@ -37,7 +37,7 @@
  * UNAVAILABLE — which of these a peer may be told is the front end's
  * business (DESIGN §2, enumeration).
  */
-PORTAIL_EXPORT portail_status portail_manage_owner(portail_flow *f, const char *email,
+portail_status portail_manage_owner(portail_flow *f, const char *email,
     const char *password, bool admin, int64_t now, int64_t *retry_after, portail_error *err);
 
 /*
@@ -46,7 +46,7 @@ PORTAIL_EXPORT portail_status portail_manage_owner(portail_flow *f, const char *
  * none) the caller clears (portail_token_clear) and frees. An address
  * without an account has none. INVALID, UNAVAILABLE.
  */
-PORTAIL_EXPORT portail_status portail_manage_token_list(portail_store *st, const char *email,
+portail_status portail_manage_token_list(portail_store *st, const char *email,
     int64_t now, struct portail_token **out, size_t *n, portail_error *err);
 
 /*
@@ -54,7 +54,7 @@ PORTAIL_EXPORT portail_status portail_manage_token_list(portail_store *st, const
  * bump: every token issued before dies). UNKNOWN (no such token of that
  * account; with id NULL, no such account), INVALID, UNAVAILABLE.
  */
-PORTAIL_EXPORT portail_status portail_manage_token_revoke(portail_store *st, const char *email,
+portail_status portail_manage_token_revoke(portail_store *st, const char *email,
     const int64_t *id, int64_t now, portail_error *err);
 
 /* ---- accounts (admin) ------------------------------------------------------ */
@@ -68,13 +68,13 @@ enum portail_manage_action {
 };
 
 /* "show", "disable", "enable", "unlock", "delete"; NULL for a value out of range. */
-PORTAIL_EXPORT const char *portail_manage_action_name(enum portail_manage_action a);
+const char *portail_manage_action_name(enum portail_manage_action a);
 
 /*
  * Every account, by address: *out is an array of *n (NULL when none) the
  * caller clears (portail_account_clear) and frees. UNAVAILABLE.
  */
-PORTAIL_EXPORT portail_status portail_manage_account_list(portail_store *st,
+portail_status portail_manage_account_list(portail_store *st,
     struct portail_account **out, size_t *n, portail_error *err);
 
 /*
@@ -85,15 +85,15 @@ PORTAIL_EXPORT portail_status portail_manage_account_list(portail_store *st,
  * they could not be read: the account's answer matters more); for DELETE
  * neither is touched. INVALID, UNKNOWN, UNAVAILABLE.
  */
-PORTAIL_EXPORT portail_status portail_manage_account(portail_store *st, const char *email,
+portail_status portail_manage_account(portail_store *st, const char *email,
     enum portail_manage_action action, int64_t now, struct portail_account *out,
     char ***links, portail_error *err);
 
 /* Frees a vector of portail_manage_account's links; NULL does nothing. */
-PORTAIL_EXPORT void portail_manage_links_free(char **links);
+void portail_manage_links_free(char **links);
 
 /* How many seconds after now the account stays locked; 0 when it is not. */
-PORTAIL_EXPORT int64_t portail_manage_locked_for(const struct portail_account *a, int64_t now);
+int64_t portail_manage_locked_for(const struct portail_account *a, int64_t now);
 
 /* ---- garbage collection -------------------------------------------------------- */
 
@@ -108,7 +108,7 @@ PORTAIL_EXPORT int64_t portail_manage_locked_for(const struct portail_account *a
  * runs it, the others return at once. *ran (may be NULL) says whether
  * this call ran it. OK when it was not due; the store's status when it ran.
  */
-PORTAIL_EXPORT portail_status portail_manage_gc(portail_store *st, atomic_llong *last,
+portail_status portail_manage_gc(portail_store *st, atomic_llong *last,
     int64_t now, bool *ran, portail_error *err);
 
 #endif

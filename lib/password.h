@@ -28,10 +28,10 @@ enum portail_policy_reason {
  * The reason's word on the wire and in the log ("too_short", "dictionary"
  * …, doc/protocol.md); NULL for a value out of range.
  */
-PORTAIL_EXPORT const char *portail_policy_reason_name(enum portail_policy_reason r);
+const char *portail_policy_reason_name(enum portail_policy_reason r);
 
 /* The message for r, in French or English, into buf; returns buf. */
-PORTAIL_EXPORT const char *portail_policy_message(enum portail_policy_reason r, bool english,
+const char *portail_policy_message(enum portail_policy_reason r, bool english,
     const struct portail_password_config *c, char *buf, size_t len);
 
 /*
@@ -41,17 +41,17 @@ PORTAIL_EXPORT const char *portail_policy_message(enum portail_policy_reason r, 
  * PORTAIL_ERR_POLICY with *reason; PORTAIL_ERR_UNAVAILABLE when the
  * dictionary cannot be loaded (never a silent accept).
  */
-PORTAIL_EXPORT portail_status portail_password_check(const struct portail_password_config *c,
+portail_status portail_password_check(const struct portail_password_config *c,
     const char *email, const char *password, const char *confirmation,
     enum portail_policy_reason *reason, char **nfc, portail_error *err);
-PORTAIL_EXPORT void portail_password_free(char *p);
+void portail_password_free(char *p);
 
 /*
  * argon2id PHC string of the NFC form of password into out
  * (crypto_pwhash_STRBYTES); the normalized copy is wiped. PORTAIL_ERR_INVALID
  * when password is not UTF-8 text (it could never have been set).
  */
-PORTAIL_EXPORT portail_status portail_password_hash(const struct portail_password_config *c,
+portail_status portail_password_hash(const struct portail_password_config *c,
     const char *password, char *out, portail_error *err);
 /*
  * Verifies the NFC form of password against hash (constant time in the
@@ -60,9 +60,9 @@ PORTAIL_EXPORT portail_status portail_password_hash(const struct portail_passwor
  * sign-in): a match, which the caller should rehash. Normalized copies
  * are wiped.
  */
-PORTAIL_EXPORT int portail_password_verify(const char *hash, const char *password);
+int portail_password_verify(const char *hash, const char *password);
 /* True when hash was made with other parameters than the configured ones. */
-PORTAIL_EXPORT bool portail_password_needs_rehash(const struct portail_password_config *c,
+bool portail_password_needs_rehash(const struct portail_password_config *c,
     const char *hash);
 
 #endif

@@ -1,5 +1,8 @@
 /*
- * portail.h — the public contract of libportail, the core library.
+ * portail.h — the contract of the core (lib/) with the programs built on it
+ * (portaild, the CLI) and with the client library: the status codes and
+ * their detail. The core is a convenience library linked into those
+ * programs, never installed; no header of it is installed either.
  *
  * Every function returns a portail_status. Out-parameters are left
  * untouched unless the call returns PORTAIL_OK. Where a call takes a
@@ -16,7 +19,11 @@
 
 #include <stddef.h>
 
-#define PORTAIL_EXPORT __attribute__((visibility("default")))
+/*
+ * The core is no shared library: it is linked into portaild, the CLI and
+ * portail-web, and nothing of it is exported (the installed modules export
+ * only their entry points, which tests/exports.test checks).
+ */
 
 typedef enum portail_status {
 	PORTAIL_OK = 0,
@@ -46,7 +53,7 @@ typedef enum portail_status {
 } portail_status;
 
 /* Static English text for a status; never NULL. */
-PORTAIL_EXPORT const char *portail_strerror(portail_status s);
+const char *portail_strerror(portail_status s);
 
 /* Detail of a failure, filled by calls that take one. */
 typedef struct portail_error {
@@ -54,11 +61,10 @@ typedef struct portail_error {
 } portail_error;
 
 /* printf-like helper: fills err (if not NULL) and returns s. */
-PORTAIL_EXPORT portail_status portail_error_set(portail_error *err,
-    portail_status s, const char *fmt, ...)
+portail_status portail_error_set(portail_error *err, portail_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Library version string, e.g. "0.1.0". */
-PORTAIL_EXPORT const char *portail_version(void);
+const char *portail_version(void);
 
 #endif /* PORTAIL_H */

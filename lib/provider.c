@@ -170,17 +170,6 @@ portail_providers_has(const portail_providers *ps, const char *name)
 	return find((portail_providers *)(uintptr_t)ps, name) != NULL;
 }
 
-void
-portail_identity_clear(struct portail_identity *id)
-{
-	if (id == NULL)
-		return;
-	free(id->provider);
-	free(id->subject);
-	free(id->email);
-	memset(id, 0, sizeof(*id));
-}
-
 /* ---- HTTP ------------------------------------------------------------------------ */
 
 struct body {

@@ -19,27 +19,18 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "identity.h"
 #include "portail.h"
 
 typedef struct portail_providers portail_providers;
 
-struct portail_identity {
-	char *provider;         /* the NAME of [provider.NAME] */
-	char *subject;          /* the provider's stable id for the person */
-	char *email;            /* as the provider gave it; NULL when it gave none */
-	bool vouched;           /* the provider verified that e-mail */
-};
-
-/* The answer a provider may send, at most; larger is refused. */
-#define PORTAIL_PROVIDER_BODY_MAX (64 * 1024)
-
 /* Reads the client secrets; CONFIG for a provider that lacks what its kind needs. */
-PORTAIL_EXPORT portail_status portail_providers_new(const portail_config *cfg,
+portail_status portail_providers_new(const portail_config *cfg,
     portail_providers **out, portail_error *err);
-PORTAIL_EXPORT void portail_providers_free(portail_providers *p);
+void portail_providers_free(portail_providers *p);
 
 /* Is NAME a configured provider? */
-PORTAIL_EXPORT bool portail_providers_has(const portail_providers *p, const char *name);
+bool portail_providers_has(const portail_providers *p, const char *name);
 
 /*
  * Asks provider NAME who access_token belongs to. OK: *out filled (free
@@ -53,7 +44,7 @@ PORTAIL_EXPORT bool portail_providers_has(const portail_providers *p, const char
  * them (portail_providers_take_access_tokens); the others are REFUSED
  * before any request, err naming the ID token and the browser's code flow.
  */
-PORTAIL_EXPORT portail_status portail_providers_identify(portail_providers *p,
+portail_status portail_providers_identify(portail_providers *p,
     const char *name, const char *access_token, struct portail_identity *out,
     portail_error *err);
 
@@ -62,7 +53,7 @@ PORTAIL_EXPORT portail_status portail_providers_identify(portail_providers *p,
  * tokens name the application they were issued to. False for microsoft,
  * linkedin and oidc without introspection_url, and for an unknown NAME.
  */
-PORTAIL_EXPORT bool portail_providers_take_access_tokens(const portail_providers *p,
+bool portail_providers_take_access_tokens(const portail_providers *p,
     const char *name);
 
 /*
@@ -75,7 +66,7 @@ PORTAIL_EXPORT bool portail_providers_take_access_tokens(const portail_providers
  * also for a provider without issuer and jwks_url (facebook); UNAVAILABLE
  * when its keys cannot be fetched.
  */
-PORTAIL_EXPORT portail_status portail_providers_identify_id_token(portail_providers *p,
+portail_status portail_providers_identify_id_token(portail_providers *p,
     const char *name, const char *id_token, const char *nonce, int64_t now,
     struct portail_identity *out, portail_error *err);
 
@@ -85,9 +76,7 @@ PORTAIL_EXPORT portail_status portail_providers_identify_id_token(portail_provid
  * UNAVAILABLE otherwise, the reason in err. A provider with no userinfo
  * (ID tokens only): its JWKS must be fetched.
  */
-PORTAIL_EXPORT portail_status portail_providers_probe(portail_providers *p, const char *name,
+portail_status portail_providers_probe(portail_providers *p, const char *name,
     portail_error *err);
-
-PORTAIL_EXPORT void portail_identity_clear(struct portail_identity *id);
 
 #endif

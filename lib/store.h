@@ -48,16 +48,16 @@ struct portail_account {
 };
 
 /* Frees the strings (the hash wiped first); the struct itself is the caller's. */
-PORTAIL_EXPORT void portail_account_clear(struct portail_account *a);
+void portail_account_clear(struct portail_account *a);
 
 /*
  * Opens (creating when missing, mode 0600) the store at path and brings
  * its schema up to date (forward migrations only; a store newer than
  * this program is refused, PORTAIL_ERR_CONFIG).
  */
-PORTAIL_EXPORT portail_status portail_store_open(const char *path, portail_store **out,
+portail_status portail_store_open(const char *path, portail_store **out,
     portail_error *err);
-PORTAIL_EXPORT void portail_store_close(portail_store *st);
+void portail_store_close(portail_store *st);
 
 /*
  * The store at path may be a file plus files the backend keeps beside it
@@ -73,7 +73,7 @@ PORTAIL_EXPORT void portail_store_close(portail_store *st);
  * (writable by others, or owned by another user than the daemon's or
  * root). PORTAIL_ERR_CONFIG with what is wrong and how to fix it.
  */
-PORTAIL_EXPORT portail_status portail_store_check_dir(const char *path, uid_t uid, gid_t gid,
+portail_status portail_store_check_dir(const char *path, uid_t uid, gid_t gid,
     const char *user, portail_error *err);
 
 /*
@@ -81,7 +81,7 @@ PORTAIL_EXPORT portail_status portail_store_check_dir(const char *path, uid_t ui
  * (only the backend knows their names), to uid:gid; files not there are
  * skipped. For portail init, after it opened the store as root.
  */
-PORTAIL_EXPORT portail_status portail_store_chown(const char *path, uid_t uid, gid_t gid,
+portail_status portail_store_chown(const char *path, uid_t uid, gid_t gid,
     portail_error *err);
 
 /*
@@ -100,21 +100,21 @@ struct portail_key_conflict {
  * migration, no write). *out is an array of *n (possibly 0, then NULL):
  * free it with portail_key_conflicts_free.
  */
-PORTAIL_EXPORT portail_status portail_store_key_conflicts(const char *path,
+portail_status portail_store_key_conflicts(const char *path,
     struct portail_key_conflict **out, size_t *n, portail_error *err);
-PORTAIL_EXPORT void portail_key_conflicts_free(struct portail_key_conflict *v, size_t n);
+void portail_key_conflicts_free(struct portail_key_conflict *v, size_t n);
 
 /* A cheap query, for status and check. */
-PORTAIL_EXPORT portail_status portail_store_probe(portail_store *st, portail_error *err);
+portail_status portail_store_probe(portail_store *st, portail_error *err);
 
 /* ---- accounts ------------------------------------------------------------- */
 
 /* PORTAIL_ERR_UNKNOWN when there is none; *out filled otherwise. */
-PORTAIL_EXPORT portail_status portail_store_account_get(portail_store *st, const char *key,
+portail_status portail_store_account_get(portail_store *st, const char *key,
     struct portail_account *out, portail_error *err);
 
 /* All accounts, by address; *out is an array of *n the caller clears and frees. */
-PORTAIL_EXPORT portail_status portail_store_account_list(portail_store *st,
+portail_status portail_store_account_list(portail_store *st,
     struct portail_account **out, size_t *n, portail_error *err);
 
 /*
@@ -122,11 +122,11 @@ PORTAIL_EXPORT portail_status portail_store_account_list(portail_store *st,
  * Setting the state changes nothing else (disabling keeps the tokens:
  * portail_store_account_disable_and_revoke does both).
  */
-PORTAIL_EXPORT portail_status portail_store_account_set_state(portail_store *st,
+portail_status portail_store_account_set_state(portail_store *st,
     const char *key, int state, int64_t now, portail_error *err);
-PORTAIL_EXPORT portail_status portail_store_account_unlock(portail_store *st, const char *key,
+portail_status portail_store_account_unlock(portail_store *st, const char *key,
     int64_t now, portail_error *err);
-PORTAIL_EXPORT portail_status portail_store_account_delete(portail_store *st, const char *key,
+portail_status portail_store_account_delete(portail_store *st, const char *key,
     portail_error *err);
 
 /*
@@ -135,11 +135,11 @@ PORTAIL_EXPORT portail_status portail_store_account_delete(portail_store *st, co
  * that enabling it again does not bring old tokens back. UNKNOWN when
  * absent (nothing changed).
  */
-PORTAIL_EXPORT portail_status portail_store_account_disable_and_revoke(portail_store *st,
+portail_status portail_store_account_disable_and_revoke(portail_store *st,
     const char *key, int64_t now, portail_error *err);
 
 /* Records a positive GPI check at now; 0 forgets the last one (a negative check). */
-PORTAIL_EXPORT portail_status portail_store_account_checked(portail_store *st, const char *key,
+portail_status portail_store_account_checked(portail_store *st, const char *key,
     int64_t now, portail_error *err);
 
 /*
@@ -147,7 +147,7 @@ PORTAIL_EXPORT portail_status portail_store_account_checked(portail_store *st, c
  * *locked_until gets the new lock end (0 when not locked), the lock
  * portail_policy_lockout gives that count.
  */
-PORTAIL_EXPORT portail_status portail_store_auth_failed(portail_store *st, const char *key,
+portail_status portail_store_auth_failed(portail_store *st, const char *key,
     int64_t now, const struct portail_lockout *policy, int64_t *locked_until,
     portail_error *err);
 
@@ -166,7 +166,7 @@ PORTAIL_EXPORT portail_status portail_store_auth_failed(portail_store *st, const
  * none). PORTAIL_ERR_LOCKED: not reserved, *locked_until the lock's end.
  * PORTAIL_ERR_UNKNOWN: no such account.
  */
-PORTAIL_EXPORT portail_status portail_store_auth_reserve(portail_store *st, const char *key,
+portail_status portail_store_auth_reserve(portail_store *st, const char *key,
     int64_t now, const struct portail_lockout *policy, int64_t *reserved_lock,
     int64_t *locked_until, portail_error *err);
 
@@ -175,11 +175,11 @@ PORTAIL_EXPORT portail_status portail_store_auth_reserve(portail_store *st, cons
  * account is disabled, or the rehash failed): one failure less, and the
  * lock it set, if still the same, lifted.
  */
-PORTAIL_EXPORT portail_status portail_store_auth_release(portail_store *st, const char *key,
+portail_status portail_store_auth_release(portail_store *st, const char *key,
     int64_t reserved_lock, portail_error *err);
 
 /* A good sign-in: failures cleared, last_signin set, hash replaced when new_hash. */
-PORTAIL_EXPORT portail_status portail_store_auth_succeeded(portail_store *st, const char *key,
+portail_status portail_store_auth_succeeded(portail_store *st, const char *key,
     int64_t now, const char *new_hash, portail_error *err);
 
 /* ---- the mail queue (DESIGN §2: queued durably) ------------------------------ */
@@ -202,23 +202,23 @@ struct portail_mail_row {
 };
 
 /* Frees the strings (the box wiped) and zeroes the struct. */
-PORTAIL_EXPORT void portail_mail_row_clear(struct portail_mail_row *m);
+void portail_mail_row_clear(struct portail_mail_row *m);
 /* Queues m (its id and tries ignored). */
-PORTAIL_EXPORT portail_status portail_store_mail_add(portail_store *st,
+portail_status portail_store_mail_add(portail_store *st,
     const struct portail_mail_row *m, portail_error *err);
 /*
  * The message due first (next_try <= now) into *out (clear it);
  * UNKNOWN when none is due, *next_due then the time the first one is
  * (0: the queue is empty).
  */
-PORTAIL_EXPORT portail_status portail_store_mail_next(portail_store *st, int64_t now,
+portail_status portail_store_mail_next(portail_store *st, int64_t now,
     struct portail_mail_row *out, int64_t *next_due, portail_error *err);
-PORTAIL_EXPORT portail_status portail_store_mail_retry(portail_store *st, int64_t id, int tries,
+portail_status portail_store_mail_retry(portail_store *st, int64_t id, int tries,
     int64_t next_try, portail_error *err);
 /* Sent or given up. */
-PORTAIL_EXPORT portail_status portail_store_mail_delete(portail_store *st, int64_t id,
+portail_status portail_store_mail_delete(portail_store *st, int64_t id,
     portail_error *err);
-PORTAIL_EXPORT portail_status portail_store_mail_count(portail_store *st, unsigned long *n,
+portail_status portail_store_mail_count(portail_store *st, unsigned long *n,
     portail_error *err);
 
 /* ---- verification codes and tickets ------------------------------------------ */
@@ -232,7 +232,7 @@ PORTAIL_EXPORT portail_status portail_store_mail_count(portail_store *st, unsign
  * typed, kept for the account. mail (may be NULL): the message that
  * carries the code, queued in the same transaction.
  */
-PORTAIL_EXPORT portail_status portail_store_code_issue(portail_store *st, const char *key,
+portail_status portail_store_code_issue(portail_store *st, const char *key,
     const char *email, const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES],
     int64_t now, const struct portail_code_rules *rules, const struct portail_mail_row *mail,
     int *wait, portail_error *err);
@@ -244,7 +244,7 @@ PORTAIL_EXPORT portail_status portail_store_code_issue(portail_store *st, const 
  * wrong code one try less and portail_policy_code_wrong's answer
  * (WRONG_CODE with *tries_left, TOO_MANY_TRIES).
  */
-PORTAIL_EXPORT portail_status portail_store_code_verify(portail_store *st, const char *key,
+portail_status portail_store_code_verify(portail_store *st, const char *key,
     const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES],
     const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now, int ticket_lifetime,
     int *tries_left, portail_error *err);
@@ -254,7 +254,7 @@ PORTAIL_EXPORT portail_status portail_store_code_verify(portail_store *st, const
  * purpose) without consuming it: *key and *email are new strings.
  * BAD_TICKET otherwise.
  */
-PORTAIL_EXPORT portail_status portail_store_ticket_peek(portail_store *st,
+portail_status portail_store_ticket_peek(portail_store *st,
     const unsigned char ticket_hash[PORTAIL_HASH_BYTES], const char *purpose, int64_t now,
     char **key, char **email, portail_error *err);
 
@@ -263,7 +263,7 @@ PORTAIL_EXPORT portail_status portail_store_ticket_peek(portail_store *st,
  * live) and creates the account with password_hash (EXISTS when there is
  * one: the ticket stays unconsumed).
  */
-PORTAIL_EXPORT portail_status portail_store_signup_finish(portail_store *st,
+portail_status portail_store_signup_finish(portail_store *st,
     const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now,
     const char *password_hash, portail_error *err);
 
@@ -272,7 +272,7 @@ PORTAIL_EXPORT portail_status portail_store_signup_finish(portail_store *st,
  * clears failures and lock, bumps the token epoch (revokes every token).
  * UNKNOWN when the account went away meanwhile.
  */
-PORTAIL_EXPORT portail_status portail_store_reset_finish(portail_store *st,
+portail_status portail_store_reset_finish(portail_store *st,
     const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now,
     const char *password_hash, portail_error *err);
 
@@ -280,7 +280,7 @@ PORTAIL_EXPORT portail_status portail_store_reset_finish(portail_store *st,
  * A password changed by its owner (who gave the old one): new hash,
  * failures and lock cleared, token epoch bumped. UNKNOWN when absent.
  */
-PORTAIL_EXPORT portail_status portail_store_password_set(portail_store *st, const char *key,
+portail_status portail_store_password_set(portail_store *st, const char *key,
     const char *password_hash, int64_t now, portail_error *err);
 
 /* ---- long-lived tokens ------------------------------------------------------------ */
@@ -293,34 +293,34 @@ struct portail_token {
 	int64_t epoch;          /* the account's token epoch at issue */
 };
 
-PORTAIL_EXPORT void portail_token_clear(struct portail_token *t);
+void portail_token_clear(struct portail_token *t);
 
 /* Adds a token (its hash only) in the account's current epoch; UNKNOWN without account. */
-PORTAIL_EXPORT portail_status portail_store_token_add(portail_store *st, const char *key,
+portail_status portail_store_token_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
     int64_t expires, int64_t *id, portail_error *err);
 /*
  * By hash, with its owner's account read in the same statement (the token
  * sign-in path); REFUSED when there is none.
  */
-PORTAIL_EXPORT portail_status portail_store_token_find(portail_store *st,
+portail_status portail_store_token_find(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], struct portail_token *out,
     struct portail_account *acct, portail_error *err);
 /* Records a use and the new (sliding) expiry. */
-PORTAIL_EXPORT portail_status portail_store_token_touch(portail_store *st, int64_t id,
+portail_status portail_store_token_touch(portail_store *st, int64_t id,
     int64_t now, int64_t expires, portail_error *err);
 /* The account's live tokens (not expired, current epoch). */
-PORTAIL_EXPORT portail_status portail_store_token_list(portail_store *st, const char *key,
+portail_status portail_store_token_list(portail_store *st, const char *key,
     int64_t now, struct portail_token **out, size_t *n, portail_error *err);
 /* One token of the account; UNKNOWN when it has none with that id. */
-PORTAIL_EXPORT portail_status portail_store_token_delete(portail_store *st, const char *key,
+portail_status portail_store_token_delete(portail_store *st, const char *key,
     int64_t id, portail_error *err);
 /* Every token of the account (epoch bump). */
-PORTAIL_EXPORT portail_status portail_store_token_revoke_all(portail_store *st, const char *key,
+portail_status portail_store_token_revoke_all(portail_store *st, const char *key,
     int64_t now, portail_error *err);
 
 /* Removes verifications and issuance records the sliding day no longer counts. */
-PORTAIL_EXPORT portail_status portail_store_gc(portail_store *st, int64_t now,
+portail_status portail_store_gc(portail_store *st, int64_t now,
     portail_error *err);
 
 /* ---- social links (DESIGN §1) ---------------------------------------------------- */
@@ -334,28 +334,28 @@ struct portail_link_ticket {
 	bool has_proof;         /* a code was verified for this ticket and address */
 };
 
-PORTAIL_EXPORT void portail_link_ticket_clear(struct portail_link_ticket *t);
+void portail_link_ticket_clear(struct portail_link_ticket *t);
 
 /*
  * The account key (provider, subject) is linked to, and when it was last
  * used; UNKNOWN when none.
  */
-PORTAIL_EXPORT portail_status portail_store_link_find(portail_store *st, const char *provider,
+portail_status portail_store_link_find(portail_store *st, const char *provider,
     const char *subject, char **key, int64_t *last_used, portail_error *err);
 /* A new link ticket (its hash) for an identity, until expires; expired ones are swept. */
-PORTAIL_EXPORT portail_status portail_store_link_ticket_add(portail_store *st,
+portail_status portail_store_link_ticket_add(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], const struct portail_identity *id,
     int64_t now, int64_t expires, portail_error *err);
 /* A live link ticket; BAD_TICKET when unknown or expired. */
-PORTAIL_EXPORT portail_status portail_store_link_ticket_get(portail_store *st,
+portail_status portail_store_link_ticket_get(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], int64_t now, struct portail_link_ticket *t,
     portail_error *err);
 /* Records the school address chosen (and forgets a proof made for another). */
-PORTAIL_EXPORT portail_status portail_store_link_ticket_address(portail_store *st,
+portail_status portail_store_link_ticket_address(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *key, const char *email,
     portail_error *err);
 /* Records the hash of the code's proof (a "link" ticket) made for this link ticket and key. */
-PORTAIL_EXPORT portail_status portail_store_link_ticket_proof(portail_store *st,
+portail_status portail_store_link_ticket_proof(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *key,
     const unsigned char proof[PORTAIL_HASH_BYTES], portail_error *err);
 /*
@@ -365,16 +365,16 @@ PORTAIL_EXPORT portail_status portail_store_link_ticket_proof(portail_store *st,
  * (*created); the link; the link ticket gone. *email: the address.
  * BAD_TICKET, EXISTS (the identity or the provider already linked).
  */
-PORTAIL_EXPORT portail_status portail_store_link_finish(portail_store *st,
+portail_status portail_store_link_finish(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], const unsigned char *proof, int64_t now,
     bool *created, char **email, portail_error *err);
-PORTAIL_EXPORT portail_status portail_store_link_used(portail_store *st, const char *provider,
+portail_status portail_store_link_used(portail_store *st, const char *provider,
     const char *subject, int64_t now, portail_error *err);
 /* UNKNOWN when the account has no link with that provider. */
-PORTAIL_EXPORT portail_status portail_store_link_delete(portail_store *st, const char *key,
+portail_status portail_store_link_delete(portail_store *st, const char *key,
     const char *provider, portail_error *err);
 /* The providers an account is linked with: a NULL-terminated vector (free each and it). */
-PORTAIL_EXPORT portail_status portail_store_link_list(portail_store *st, const char *key,
+portail_status portail_store_link_list(portail_store *st, const char *key,
     char ***providers, portail_error *err);
 
 #endif

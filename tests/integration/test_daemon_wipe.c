@@ -1,7 +1,8 @@
 /*
  * test_daemon_wipe.c — the real portaild, started with
  * tests/fixtures/freescan.c preloaded: every block the daemon frees is
- * scanned for a known password. After requests that carry it (sign-in,
+ * scanned for a known password (by tests/fixtures/scan.c, the watch
+ * test_wipe and test_alloc link in). After requests that carry it (sign-in,
  * sign-up, change, tokens; refused, malformed JSON, unknown fields), no
  * freed block held it. jansson's parser leaves a copy of every string it
  * reads in freed scratch buffers (tests/unit/test_alloc.c shows it with

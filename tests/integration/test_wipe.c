@@ -6,13 +6,12 @@
  * freed by the host process held the password, and the host's jansson
  * allocation functions are still its own.
  *
- * The watch: without AddressSanitizer, free and realloc are interposed
- * here (the executable's definitions win over libc's for every shared
- * object) and scan the block (malloc_usable_size) before glibc frees it;
- * with AddressSanitizer, its free hook does the same scan.
+ * The watch is tests/fixtures/scan.c's: without AddressSanitizer, its
+ * free and realloc interpose glibc's for every shared object of this
+ * process (libpam, the PAM module, jansson) and scan each block before
+ * glibc frees it; with AddressSanitizer, its free hook does the same scan.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,80 +28,10 @@
 
 #include "fixture.h"
 #include "portail-client.h"
-
-#ifdef __SANITIZE_ADDRESS__
-/* from <sanitizer/allocator_interface.h>, which Debian's gcc does not ship */
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-    void (*free_hook)(const volatile void *));
-size_t __sanitizer_get_allocated_size(const volatile void *p);
-#endif
+#include "scan.h"
 
 /* The password: only its first bytes need to be found for a leak. */
 #define CANARY "Kq7vZ-canari-mot-de-passe-8841"
-#define NEEDLE_LEN 12
-
-static atomic_int armed;
-static atomic_int leaks;
-static atomic_long scanned;
-
-static void
-scan(const void *p, size_t n)
-{
-	if (p == NULL || n < NEEDLE_LEN || !atomic_load(&armed))
-		return;
-	atomic_fetch_add(&scanned, 1);
-	if (memmem(p, n, CANARY, NEEDLE_LEN) != NULL)
-		atomic_fetch_add(&leaks, 1);
-}
-
-#ifdef __SANITIZE_ADDRESS__
-static void
-on_malloc(const volatile void *p, size_t n)
-{
-	(void)p;
-	(void)n;
-}
-
-static void
-on_free(const volatile void *p)
-{
-	const void *q = (const void *)(uintptr_t)p;
-
-	if (q != NULL && atomic_load(&armed))
-		scan(q, __sanitizer_get_allocated_size(q));
-}
-
-static void
-watch_install(void)
-{
-	__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
-}
-#else
-extern void __libc_free(void *p);
-extern void *__libc_realloc(void *p, size_t n);
-
-void
-free(void *p)
-{
-	if (p != NULL && atomic_load(&armed))
-		scan(p, malloc_usable_size(p));
-	__libc_free(p);
-}
-
-void *
-realloc(void *p, size_t n)
-{
-	/* conservative: a block that may move is counted as freed */
-	if (p != NULL && atomic_load(&armed))
-		scan(p, malloc_usable_size(p));
-	return __libc_realloc(p, n);
-}
-
-static void
-watch_install(void)
-{
-}
-#endif
 
 /* The host's own jansson allocator, which a guest must leave alone. */
 static atomic_long host_allocs;
@@ -152,7 +81,7 @@ group_setup(void **state)
 	(void)fx_write(pamdir, "wipe", text, 0644);
 	(void)fx_write(pamdir, "other", "auth required pam_deny.so\n", 0644);
 	json_set_alloc_funcs(host_malloc, host_free);
-	watch_install();
+	fx_scan_install();
 	return 0;
 }
 
@@ -180,12 +109,11 @@ test_watch_sees_a_leak(void **state)
 {
 	json_t *s;
 
-	atomic_store(&leaks, 0);
-	atomic_store(&armed, 1);
+	fx_scan_arm(CANARY, NULL);
 	s = json_string(CANARY);
 	json_decref(s);
-	atomic_store(&armed, 0);
-	assert_true(atomic_load(&leaks) >= 1);
+	fx_scan_disarm();
+	assert_true(fx_scan_hits() >= 1);
 }
 
 static void
@@ -214,9 +142,7 @@ test_no_freed_block_held_the_password(void **state)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	memcpy(big, CANARY, strlen(CANARY));
-	atomic_store(&leaks, 0);
-	atomic_store(&scanned, 0);
-	atomic_store(&armed, 1);
+	fx_scan_arm(CANARY, NULL);
 
 	assert_int_equal(portail_client_new(sock, 0, &c), PORTAIL_OK);
 	assert_int_equal(portail_client_set_origin(c, "sshd", "192.0.2.7"), PORTAIL_OK);
@@ -242,10 +168,10 @@ test_no_freed_block_held_the_password(void **state)
 	host_drop(req);
 	portail_client_free(c);
 
-	atomic_store(&armed, 0);
-	assert_true(atomic_load(&scanned) > 10);
-	if (atomic_load(&leaks) != 0)
-		fail_msg("%d freed block(s) held the password", atomic_load(&leaks));
+	fx_scan_disarm();
+	assert_true(fx_scan_blocks() > 10);
+	if (fx_scan_hits() != 0)
+		fail_msg("%ld freed block(s) held the password", fx_scan_hits());
 	/* the guest left the host's allocator alone */
 	json_get_alloc_funcs(&m, &f);
 	assert_ptr_equal(m, host_malloc);
@@ -277,9 +203,7 @@ test_pam_host_keeps_no_password(void **state)
 	pam_handle_t *pamh = NULL;
 	int rc;
 
-	atomic_store(&leaks, 0);
-	atomic_store(&scanned, 0);
-	atomic_store(&armed, 1);
+	fx_scan_arm(CANARY, NULL);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(pam_start_confdir("wipe", "Chantal.Gagnon@exemple.ca", &conv, pamdir,
 		    &pamh), PAM_SUCCESS);
@@ -290,10 +214,10 @@ test_pam_host_keeps_no_password(void **state)
 			fail_msg("pam_authenticate: %d %s", rc, pam_strerror(pamh, rc));
 		pam_end(pamh, rc);
 	}
-	atomic_store(&armed, 0);
-	assert_true(atomic_load(&scanned) > 10);
-	if (atomic_load(&leaks) != 0)
-		fail_msg("%d freed block(s) held the password", atomic_load(&leaks));
+	fx_scan_disarm();
+	assert_true(fx_scan_blocks() > 10);
+	if (fx_scan_hits() != 0)
+		fail_msg("%ld freed block(s) held the password", fx_scan_hits());
 }
 
 int

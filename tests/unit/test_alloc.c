@@ -3,16 +3,15 @@
  * block jansson frees is wiped first, so a request's password is left in
  * no freed block of the daemon's heap.
  *
- * The watch, as in tests/integration/test_wipe.c: without
- * AddressSanitizer, free and realloc are interposed here and scan each
- * block (malloc_usable_size) before glibc frees it; with
- * AddressSanitizer, its free hook does the same scan. The first test
+ * The watch is tests/fixtures/scan.c's, as in
+ * tests/integration/test_wipe.c: without AddressSanitizer, its free and
+ * realloc interpose glibc's and scan each block before glibc frees it;
+ * with AddressSanitizer, its free hook does the same scan. The first test
  * shows the watch sees what jansson leaves with its default allocator.
  */
 #include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,90 +22,25 @@
 #include <jansson.h>
 
 #include "alloc.h"
-
-#ifdef __SANITIZE_ADDRESS__
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-    void (*free_hook)(const volatile void *));
-size_t __sanitizer_get_allocated_size(const volatile void *p);
-#endif
+#include "scan.h"
 
 #define CANARY "Zt4wQ-canari-alloc-mot-de-passe-5120"
-#define NEEDLE_LEN 12
+#define NEEDLE_LEN FX_SCAN_NEEDLE_LEN
 #define REQUEST "{\"v\":1,\"op\":\"auth.password\",\"email\":\"chantal.gagnon@exemple.ca\"," \
 	"\"password\":\"" CANARY "\"}"
 
-static atomic_int armed;
-static atomic_int leaks;
-static atomic_long scanned;
-
-static void
-scan(const void *p, size_t n)
-{
-	if (p == NULL || !atomic_load(&armed))
-		return;
-	atomic_fetch_add(&scanned, 1);
-	if (n >= NEEDLE_LEN && memmem(p, n, CANARY, NEEDLE_LEN) != NULL)
-		atomic_fetch_add(&leaks, 1);
-}
-
-#ifdef __SANITIZE_ADDRESS__
-static void
-on_malloc(const volatile void *p, size_t n)
-{
-	(void)p;
-	(void)n;
-}
-
-static void
-on_free(const volatile void *p)
-{
-	const void *q = (const void *)(uintptr_t)p;
-
-	if (q != NULL && atomic_load(&armed))
-		scan(q, __sanitizer_get_allocated_size(q));
-}
-
 static int
 watch_install(void **state)
 {
 	(void)state;
-	__sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+	fx_scan_install();
 	return 0;
 }
-#else
-extern void __libc_free(void *p);
-extern void *__libc_realloc(void *p, size_t n);
-
-void
-free(void *p)
-{
-	if (p != NULL && atomic_load(&armed))
-		scan(p, malloc_usable_size(p));
-	__libc_free(p);
-}
-
-void *
-realloc(void *p, size_t n)
-{
-	if (p != NULL && atomic_load(&armed))
-		scan(p, malloc_usable_size(p));
-	return __libc_realloc(p, n);
-}
-
-static int
-watch_install(void **state)
-{
-	(void)state;
-	return 0;
-}
-#endif
 
 static void
 arm(void)
 {
-	atomic_store(&leaks, 0);
-	atomic_store(&scanned, 0);
-	atomic_store(&armed, 1);
+	fx_scan_arm(CANARY, NULL);
 }
 
 /* Parses a request as portaild does, wipes its password as ops.c does, drops it. */
@@ -131,9 +65,9 @@ test_default_allocator_leaves_a_copy(void **state)
 	json_set_alloc_funcs(malloc, free);
 	arm();
 	parse_and_drop();
-	atomic_store(&armed, 0);
-	assert_true(atomic_load(&scanned) > 0);
-	assert_true(atomic_load(&leaks) >= 1);
+	fx_scan_disarm();
+	assert_true(fx_scan_blocks() > 0);
+	assert_true(fx_scan_hits() >= 1);
 }
 
 static void
@@ -152,9 +86,9 @@ test_free_wipes_the_whole_block(void **state)
 		memcpy(p + n, CANARY, NEEDLE_LEN);
 		arm();
 		wipe_alloc_free(p);
-		atomic_store(&armed, 0);
-		assert_int_equal(atomic_load(&scanned), 1);
-		assert_int_equal(atomic_load(&leaks), 0);
+		fx_scan_disarm();
+		assert_int_equal(fx_scan_blocks(), 1);
+		assert_int_equal(fx_scan_hits(), 0);
 	}
 }
 
@@ -182,9 +116,9 @@ test_installed_jansson_leaves_nothing(void **state)
 		wipe_alloc_free(dumped);
 		json_decref(req);
 	}
-	atomic_store(&armed, 0);
-	assert_true(atomic_load(&scanned) > 0);
-	assert_int_equal(atomic_load(&leaks), 0);
+	fx_scan_disarm();
+	assert_true(fx_scan_blocks() > 0);
+	assert_int_equal(fx_scan_hits(), 0);
 }
 
 int
