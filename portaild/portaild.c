@@ -9,6 +9,7 @@
  */
 #include "daemon.h"
 #include "alloc.h"
+#include "service.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-static int ready_fd = -1;       /* background start: tells the parent we are up */
 static char socket_path[108];
 static ino_t socket_ino;
 
@@ -75,119 +75,9 @@ on_ready(void)
 	log_msg(LOG_INFO, "portaild %s ready on %s (uid %u)", portail_version(), socket_path,
 	    (unsigned)getuid());
 	sd_notify_ready();
-	if (ready_fd >= 0) {
-		int null;
-
-		if (write(ready_fd, "", 1) != 1)
-			log_msg(LOG_WARNING, "cannot tell the starting process we are ready");
-		close(ready_fd);
-		ready_fd = -1;
-		/* detach from the terminal only now: start-up errors were seen */
-		if ((null = open("/dev/null", O_RDWR)) >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-			if (null > STDERR_FILENO)
-				close(null);
-		}
-	}
-}
-
-/*
- * Background start: the first process waits until the daemon says it is
- * ready (exit 0) or dies (exit 1), so an init script sees failures.
- */
-static void
-daemonize(void)
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	if (pipe2(p, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
-		fprintf(stderr, "portaild: fork: %s\n", strerror(errno));
-		exit(1);
-	}
-	if (pid > 0) {
-		close(p[1]);
-		exit(read(p[0], &c, 1) == 1 ? 0 : 1);
-	}
-	close(p[0]);
-	setsid();
-	if ((pid = fork()) < 0)
-		exit(1);
-	if (pid > 0)
-		_exit(0);
-	ready_fd = p[1];
-	if (chdir("/") != 0)
-		exit(1);
-}
-
-/* Creates the listening socket; refuses a path held by a live daemon. */
-static int
-make_socket(const char *path, const char *user)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	char dir[sizeof(sa.sun_path)];
-	int fd = -1;
-	mode_t old;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "portaild: socket path too long: %s\n", path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	memcpy(dir, path, strlen(path) + 1);
-	if (mkdir(dirname(dir), 0755) == 0) {
-		/* ours: let the unprivileged daemon remove its socket on exit */
-		struct passwd *pw = geteuid() == 0 ? getpwnam(user) : NULL;
-
-		if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) != 0)
-			fprintf(stderr, "portaild: chown %s: %s\n", dir, strerror(errno));
-	} else if (errno != EEXIST) {
-		fprintf(stderr, "portaild: cannot create %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	if (lstat(path, &st) == 0) {
-		int probe;
-
-		if (!S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "portaild: %s exists and is not a socket; not touching it\n", path);
-			return -1;
-		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			fprintf(stderr, "portaild: another portaild is running on %s\n", path);
-			return -1;
-		}
-		if (probe >= 0)
-			close(probe);
-		/* nobody answers: a stale socket from a crash */
-		if (unlink(path) != 0) {
-			fprintf(stderr, "portaild: cannot remove stale %s: %s\n", path, strerror(errno));
-			return -1;
-		}
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-		goto fail;
-	old = umask(0);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		umask(old);
-		goto fail;
-	}
-	umask(old);
-	/* 0666 like nslcd's: anyone may ask; admin ops check SO_PEERCRED. */
-	if (chmod(path, 0666) != 0 || listen(fd, 128) != 0 || lstat(path, &st) != 0)
-		goto fail;
-	socket_ino = st.st_ino;
-	return fd;
-fail:
-	fprintf(stderr, "portaild: %s: %s\n", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
+	/* detach from the terminal only now: start-up errors were seen */
+	if (!portail_service_ready())
+		log_msg(LOG_WARNING, "cannot tell the starting process we are ready");
 }
 
 static int
@@ -279,7 +169,7 @@ main(int argc, char **argv)
 	log_open(foreground, d.debug);
 	/* before any thread: the mail queue's must live in the final process */
 	if (!foreground)
-		daemonize();
+		portail_service_daemonize("portaild");
 	/* Secrets are read now, before privileges go. */
 	if (portail_gpi_new(d.cfg, &d.gpi, &err) != PORTAIL_OK ||
 	    portail_key_load(d.cfg->key_file, &d.key, &err) != PORTAIL_OK) {
@@ -295,7 +185,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(socket_path, sizeof(socket_path), "%s", d.cfg->daemon.socket);
-	if ((fd = make_socket(d.cfg->daemon.socket, d.cfg->daemon.user)) < 0)
+	/*
+	 * 0666 like nslcd's: anyone may ask; admin ops check SO_PEERCRED. The
+	 * directory goes to the daemon's user, who removes the socket on exit.
+	 */
+	if ((fd = portail_service_listen_unix("portaild", d.cfg->daemon.socket,
+	    geteuid() == 0 ? getpwnam(d.cfg->daemon.user) : NULL, false, 0666, &socket_ino)) < 0)
 		return 1;
 	if (drop_privileges(d.cfg->daemon.user) != 0) {
 		unlink(socket_path);

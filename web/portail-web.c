@@ -11,6 +11,7 @@
  * no store, no provider secret. See portail-web(8).
  */
 #include "web.h"
+#include "service.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -34,7 +35,6 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
-static int ready_fd = -1;       /* background start: tells the parent we are up */
 
 static void
 usage(FILE *f)
@@ -43,115 +43,6 @@ usage(FILE *f)
 	    "  -c FILE  configuration (default: $PORTAIL_CONFIG or %s)\n"
 	    "  -f       stay in the foreground, log to stderr too\n"
 	    "  -d       debug logging (never a secret)\n", PORTAIL_DEFAULT_CONFIG);
-}
-
-/* As portaild: the first process waits until the server is ready (exit 0) or dies (1). */
-static void
-daemonize(void)
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	if (pipe2(p, O_CLOEXEC) != 0 || (pid = fork()) < 0) {
-		fprintf(stderr, "portail-web: fork: %s\n", strerror(errno));
-		exit(1);
-	}
-	if (pid > 0) {
-		close(p[1]);
-		exit(read(p[0], &c, 1) == 1 ? 0 : 1);
-	}
-	close(p[0]);
-	setsid();
-	if ((pid = fork()) < 0)
-		exit(1);
-	if (pid > 0)
-		_exit(0);
-	ready_fd = p[1];
-	if (chdir("/") != 0)
-		exit(1);
-}
-
-static void
-tell_ready(void)
-{
-	int null;
-
-	if (ready_fd < 0)
-		return;
-	if (write(ready_fd, "", 1) != 1)
-		syslog(LOG_WARNING, "cannot tell the starting process we are ready");
-	close(ready_fd);
-	ready_fd = -1;
-	if ((null = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		if (null > STDERR_FILENO)
-			close(null);
-	}
-}
-
-/* The unix socket: refuses a path a live server holds; 0660, group of user. */
-static int
-unix_socket(const char *path, const struct passwd *pw, ino_t *ino)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	char dir[sizeof(sa.sun_path)];
-	int fd = -1, probe;
-	mode_t old;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "portail-web: socket path too long: %s\n", path);
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	memcpy(dir, path, strlen(path) + 1);
-	if (mkdir(dirname(dir), 0755) == 0) {
-		if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) != 0)
-			fprintf(stderr, "portail-web: chown %s: %s\n", dir, strerror(errno));
-	} else if (errno != EEXIST) {
-		fprintf(stderr, "portail-web: cannot create %s: %s\n", dir, strerror(errno));
-		return -1;
-	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			fprintf(stderr, "portail-web: %s exists and is not a socket; not touching it\n", path);
-			return -1;
-		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			fprintf(stderr, "portail-web: another server answers on %s\n", path);
-			return -1;
-		}
-		if (probe >= 0)
-			close(probe);
-		if (unlink(path) != 0) {
-			fprintf(stderr, "portail-web: cannot remove stale %s: %s\n", path, strerror(errno));
-			return -1;
-		}
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-		goto fail;
-	old = umask(0117);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		umask(old);
-		goto fail;
-	}
-	umask(old);
-	/* 0660: the web server's group (nginx, Apache as www-data) may connect, nobody else */
-	if ((pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) != 0) || chmod(path, 0660) != 0 ||
-	    listen(fd, 128) != 0 || lstat(path, &st) != 0)
-		goto fail;
-	*ino = st.st_ino;
-	return fd;
-fail:
-	fprintf(stderr, "portail-web: %s: %s\n", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
 }
 
 /* 127.0.0.1:PORT or [::1]:PORT (config.c checked the shape). */
@@ -294,11 +185,12 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	openlog("portail-web", LOG_PID, LOG_AUTHPRIV);
 	if (!w.foreground)
-		daemonize();
+		portail_service_daemonize("portail-web");
 	w.listen_unix = w.cfg->web.listen[0] == '/';
 	if (w.listen_unix) {
 		(void)snprintf(socket_path, sizeof(socket_path), "%s", w.cfg->web.listen);
-		fd = unix_socket(socket_path, pw, &socket_ino);
+		/* 0660: the web server's group (nginx, Apache as www-data) may connect, nobody else */
+		fd = portail_service_listen_unix("portail-web", socket_path, pw, true, 0660, &socket_ino);
 	} else {
 		fd = tcp_socket(w.cfg->web.listen);
 	}
@@ -312,7 +204,8 @@ main(int argc, char **argv)
 	}
 	web_log(&w, LOG_INFO, "portail-web %s ready on %s (uid %u), portaild at %s",
 	    portail_version(), w.cfg->web.listen, (unsigned)getuid(), w.cfg->daemon.socket);
-	tell_ready();
+	if (!portail_service_ready())
+		syslog(LOG_WARNING, "cannot tell the starting process we are ready");
 	while (sigwait(&mask, &sig) == 0 && sig == SIGHUP)
 		web_log(&w, LOG_INFO, "SIGHUP ignored: restart to read the configuration again");
 	web_log(&w, LOG_INFO, "portail-web stopped (signal %d)", sig);
