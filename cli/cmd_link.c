@@ -81,17 +81,7 @@ link_verify(struct cli_session *s, const char *lt, const char *email, const char
 	int rc = cli_call_status(s, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify",
 	    "purpose", "link", "email", email, "code", code, "link_ticket", lt), &a, st);
 
-	if (rc == EX_DONE) {
-		const char *t = json_string_value(json_object_get(a, "ticket"));
-		int n = snprintf(ticket, len, "%s", t != NULL ? t : "");
-
-		if (t == NULL || n < 0 || (size_t)n >= len) {
-			sodium_memzero(ticket, len);
-			rc = EX_UNAVAILABLE;
-			if (st != NULL)
-				*st = PORTAIL_ERR_PROTOCOL;
-		}
-	}
+	rc = cli_take_ticket(rc, a, ticket, len, st);
 	cli_drop(a);
 	return rc;
 }
@@ -149,7 +139,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 	while (d.step != PORTAIL_STEP_DONE && d.step != PORTAIL_STEP_CANCELLED &&
 	    d.step != PORTAIL_STEP_FAILED) {
 		enum portail_dialog_outcome out = PORTAIL_OUTCOME_UNAVAILABLE;
-		enum portail_msg button = portail_dialog_button(&d), notice;
+		enum portail_msg button = portail_dialog_button(&d);
 		portail_status st = PORTAIL_ERR_UNAVAILABLE;
 
 		if (button != PORTAIL_MSG_COUNT && !(s->cli->json && d.step == PORTAIL_STEP_SAVE))
@@ -184,11 +174,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 			out = rc == EX_DONE && done ? PORTAIL_OUTCOME_LINKED : portail_dialog_outcome_of(st);
 			break;
 		case PORTAIL_STEP_CODE:
-			if (!cli_read_line(portail_msg(portail_dialog_prompt(&d), cli_english), code,
-			    sizeof(code), false))
-				out = PORTAIL_OUTCOME_CANCEL;
-			else
-				out = portail_dialog_read_code(&d, code);
+			out = cli_dialog_read_code(&d, code, sizeof(code));
 			break;
 		case PORTAIL_STEP_VERIFY:
 			rc = link_verify(s, lt, email, code, ticket, sizeof(ticket), &st);
@@ -203,13 +189,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 		default:
 			break;
 		}
-		if (out != PORTAIL_OUTCOME_OK || d.step != PORTAIL_STEP_CODE)
-			sodium_memzero(code, sizeof(code));
-		portail_dialog_next(&d, out);
-		if ((notice = portail_dialog_notice(&d)) != PORTAIL_MSG_COUNT)
-			fprintf(stderr, "%s\n", portail_msg(notice, cli_english));
-		if (d.step == PORTAIL_STEP_ADDRESS)
-			email[0] = '\0';
+		cli_dialog_next(&d, out, code, sizeof(code), email);
 	}
 	sodium_memzero(code, sizeof(code));
 	sodium_memzero(ticket, sizeof(ticket));

@@ -86,18 +86,7 @@ verify_code(struct cli_session *s, const char *email, const char *purpose, const
 	int rc = cli_call_status(s, json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email",
 	    email, "purpose", purpose, "code", code), &resp, st);
 
-	if (rc == EX_DONE) {
-		const char *t = json_string_value(json_object_get(resp, "ticket"));
-		int n = snprintf(ticket, len, "%s", t != NULL ? t : "");
-
-		if (t == NULL || n < 0 || (size_t)n >= len) {
-			/* not a ticket this CLI knows: portaild and the CLI disagree */
-			sodium_memzero(ticket, len);
-			rc = EX_UNAVAILABLE;
-			if (st != NULL)
-				*st = PORTAIL_ERR_PROTOCOL;
-		}
-	}
+	rc = cli_take_ticket(rc, resp, ticket, len, st);
 	cli_drop(resp);
 	return rc;
 }
@@ -161,7 +150,7 @@ interactive(struct cli_session *s, enum portail_dialog_kind kind, const char *em
 	while (d.step != PORTAIL_STEP_DONE && d.step != PORTAIL_STEP_CANCELLED &&
 	    d.step != PORTAIL_STEP_FAILED) {
 		enum portail_dialog_outcome out = PORTAIL_OUTCOME_UNAVAILABLE;
-		enum portail_msg button = portail_dialog_button(&d), notice;
+		enum portail_msg button = portail_dialog_button(&d);
 		portail_status st = PORTAIL_ERR_UNAVAILABLE;
 
 		if (button != PORTAIL_MSG_COUNT)
@@ -187,11 +176,7 @@ interactive(struct cli_session *s, enum portail_dialog_kind kind, const char *em
 			out = portail_dialog_outcome_of(st);
 			break;
 		case PORTAIL_STEP_CODE:
-			if (!cli_read_line(portail_msg(portail_dialog_prompt(&d), cli_english), code,
-			    sizeof(code), false))
-				out = PORTAIL_OUTCOME_CANCEL;
-			else
-				out = portail_dialog_read_code(&d, code);
+			out = cli_dialog_read_code(&d, code, sizeof(code));
 			break;
 		case PORTAIL_STEP_VERIFY:
 			rc = verify_code(s, email, purpose, code, ticket, sizeof(ticket), &st);
@@ -213,13 +198,7 @@ interactive(struct cli_session *s, enum portail_dialog_kind kind, const char *em
 		default:
 			break;
 		}
-		if (out != PORTAIL_OUTCOME_OK || d.step != PORTAIL_STEP_CODE)
-			sodium_memzero(code, sizeof(code));
-		portail_dialog_next(&d, out);
-		if ((notice = portail_dialog_notice(&d)) != PORTAIL_MSG_COUNT)
-			fprintf(stderr, "%s\n", portail_msg(notice, cli_english));
-		if (d.step == PORTAIL_STEP_ADDRESS)
-			email[0] = '\0';
+		cli_dialog_next(&d, out, code, sizeof(code), email);
 	}
 	sodium_memzero(code, sizeof(code));
 	sodium_memzero(ticket, sizeof(ticket));

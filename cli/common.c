@@ -247,6 +247,48 @@ cli_drop(json_t *answer)
 }
 
 int
+cli_take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status *st)
+{
+	const char *t;
+	int n;
+
+	if (rc != EX_DONE)
+		return rc;
+	t = json_string_value(json_object_get(answer, "ticket"));
+	n = snprintf(ticket, len, "%s", t != NULL ? t : "");
+	if (t == NULL || n < 0 || (size_t)n >= len) {
+		sodium_memzero(ticket, len);
+		rc = EX_UNAVAILABLE;
+		if (st != NULL)
+			*st = PORTAIL_ERR_PROTOCOL;
+	}
+	return rc;
+}
+
+enum portail_dialog_outcome
+cli_dialog_read_code(const struct portail_dialog *d, char *code, size_t len)
+{
+	if (!cli_read_line(portail_msg(portail_dialog_prompt(d), cli_english), code, len, false))
+		return PORTAIL_OUTCOME_CANCEL;
+	return portail_dialog_read_code(d, code);
+}
+
+void
+cli_dialog_next(struct portail_dialog *d, enum portail_dialog_outcome out, char *code,
+    size_t code_len, char *email)
+{
+	enum portail_msg notice;
+
+	if (out != PORTAIL_OUTCOME_OK || d->step != PORTAIL_STEP_CODE)
+		sodium_memzero(code, code_len);
+	portail_dialog_next(d, out);
+	if ((notice = portail_dialog_notice(d)) != PORTAIL_MSG_COUNT)
+		fprintf(stderr, "%s\n", portail_msg(notice, cli_english));
+	if (d->step == PORTAIL_STEP_ADDRESS)
+		email[0] = '\0';
+}
+
+int
 cli_call_status(struct cli_session *s, json_t *req, json_t **resp, portail_status *st)
 {
 	portail_error err = { { 0 } };

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "dialog.h"
 #include "messages.h"
 #include "portail-client.h"
 
@@ -69,6 +70,27 @@ int cli_call_status(struct cli_session *s, json_t *req, json_t **resp, portail_s
 
 /* Wipes the secret strings of an answer (a ticket, a token) and drops it. */
 void cli_drop(json_t *answer);
+
+/*
+ * After a code.verify that answered rc: copies the answer's "ticket" into
+ * ticket (len bytes) and returns rc; a missing ticket or one longer than
+ * this CLI knows (portaild and the CLI disagree) leaves ticket wiped and
+ * returns EX_UNAVAILABLE with *st PORTAIL_ERR_PROTOCOL.
+ */
+int cli_take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status *st);
+
+/* A dialog's code step on the terminal: reads the code into code; its outcome. */
+enum portail_dialog_outcome cli_dialog_read_code(const struct portail_dialog *d, char *code,
+    size_t len);
+
+/*
+ * After a dialog's step that ended in out: wipes the code unless it is
+ * the one the next step verifies, moves the dialog on, prints the notice
+ * it has (a wrong code, too many tries …) and forgets the address when
+ * the dialog goes back to it (Modifier le courriel).
+ */
+void cli_dialog_next(struct portail_dialog *d, enum portail_dialog_outcome out, char *code,
+    size_t code_len, char *email);
 
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
