@@ -424,9 +424,13 @@ def echo_on(fd):
 
 def prompt_then(sig):
     """portail auth at its password prompt gets sig; (exit signal, echo after, transcript)."""
-    # no core file from SIGQUIT
+    def preexec():
+        # no core file from SIGQUIT; and the signal's default action, whatever this test
+        # inherited (under nohup SIGHUP is ignored, and portail rightly keeps that)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        signal.signal(sig, signal.SIG_DFL)
     child = pexpect.spawn(P, ["-c", CONF, "auth", M], encoding="utf-8", timeout=20,
-                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+                          preexec_fn=preexec)
     tty = None
     try:
         child.expect("Mot de passe : ")

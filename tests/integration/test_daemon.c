@@ -783,7 +783,7 @@ test_directory_hung_mid_request(void **state)
 	json_t *r = NULL;
 	portail_error err;
 
-	kill(slapd.pid, SIGSTOP);
+	assert_true(fx_stop_process(slapd.pid));
 	assert_int_equal(portail_client_gpi_lookup(c, "chantal.gagnon@exemple.ca", &r, &err),
 	    PORTAIL_ERR_UNAVAILABLE);
 	assert_non_null(strstr(err.message, "annuaire est indisponible"));
@@ -812,7 +812,7 @@ test_deadline_exceeded(void **state)
 	write_config(dir, "d.conf", sock2, uris, 3, "", conf2, sizeof(conf2));
 	if (!fx_daemon_start(&d, dir, conf2, sock2, &st))
 		fail_msg("portaild exited %d", st);
-	kill(slapd.pid, SIGSTOP);
+	assert_true(fx_stop_process(slapd.pid));
 	assert_int_equal(portail_client_new(sock2, 0, &c), PORTAIL_OK);
 	assert_int_equal(portail_client_gpi_lookup(c, "chantal.gagnon@exemple.ca", &r, &err),
 	    PORTAIL_ERR_UNAVAILABLE);
@@ -1017,7 +1017,7 @@ test_sigterm_finishes_in_flight(void **state)
 	struct inflight f = { PORTAIL_OK, "" };
 	long unread = 0;
 
-	kill(slapd.pid, SIGSTOP);
+	assert_true(fx_stop_process(slapd.pid));
 	assert_int_equal(pthread_create(&t, NULL, inflight_lookup, &f), 0);
 	/* the request is with a worker, waiting on LDAP: its search sits unread at slapd */
 	for (int i = 0; i < 3000 && (unread = fx_slapd_unread(&slapd)) == 0; i++)

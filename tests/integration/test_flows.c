@@ -969,7 +969,7 @@ test_killed_with_mail_queued(void **state)
 	assert_non_null(f);
 	assert_int_equal(fscanf(f, "%d", &sink_pid), 1);
 	fclose(f);
-	assert_int_equal(kill(sink_pid, SIGSTOP), 0);
+	assert_true(fx_stop_process(sink_pid));
 	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", NULL), PORTAIL_OK);
 	assert_int_equal(code_request(&e, "marc.roy@exemple.ca", "signup", NULL), PORTAIL_OK);
 	assert_int_equal(portail_client_status(e.c, &st, NULL), PORTAIL_OK);
@@ -1572,7 +1572,7 @@ test_hung_directory_bulkhead(void **state)
 	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
 	/* the token's access check is made now, and cached ([gpi] cache_timeout) */
 	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
-	assert_int_equal(kill(slapd.pid, SIGSTOP), 0);
+	assert_true(fx_stop_process(slapd.pid));
 	for (int i = 0; i < DIRBOUND; i++) {
 		b[i] = (struct dirbound){ .sock = e.sock, .in_flight = &in_flight };
 		assert_int_equal(pthread_create(&t[i], NULL, dirbound_lookup, &b[i]), 0);

@@ -505,7 +505,7 @@ test_hung_server_times_out(void **state)
 
 	fx_slapd_start(&s, NULL);
 	/* A server that accepts and never answers (SIGSTOP). */
-	assert_int_equal(kill(s.pid, SIGSTOP), 0);
+	assert_true(fx_stop_process(s.pid));
 	open_ctx(&c, &s, s.uri, "timeout = 1\nnetwork_timeout = 1\n");
 	t0 = now();
 	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_ERR_UNAVAILABLE);
