@@ -16,6 +16,14 @@ import sys
 import time
 
 import pexpect
+import signal
+
+# The terminal's signals with their default action in every child, whatever this test
+# inherited: a shell runs a background job with SIGINT and SIGQUIT ignored, nohup SIGHUP,
+# and portail rightly keeps an inherited ignore (a ^C that comes before its prompt is ready
+# would then be lost, and the test hang).
+for _sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTERM):
+    signal.signal(_sig, signal.SIG_DFL)
 
 TOP = os.environ["top_srcdir"]
 BUILD = os.environ["top_builddir"]
