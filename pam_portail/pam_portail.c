@@ -29,6 +29,7 @@
 #include "dialog.h"
 #include "messages.h"
 #include "portail-client.h"
+#include "jid.h"
 #include "protocol.h"
 
 #define PAM_PORTAIL_EXPORT __attribute__((visibility("default")))
@@ -40,6 +41,7 @@ struct opts {
 	bool reset;
 	bool tokens;
 	bool en;
+	bool jid;       /* PAM_USER is an XEP-0106-escaped JID (client/jid.h) */
 };
 
 /* A message of the shared table (lib/messages.def) in the parent's language. */
@@ -63,6 +65,8 @@ parse_opts(pam_handle_t *pamh, int argc, const char **argv, struct opts *o)
 			o->reset = true;
 		else if (strcmp(a, "tokens") == 0)
 			o->tokens = true;
+		else if (strcmp(a, "jid") == 0)
+			o->jid = true;
 		else if (strcmp(a, "lang=en") == 0)
 			o->en = true;
 		else if (strcmp(a, "lang=fr") == 0)
@@ -220,6 +224,36 @@ check_user(pam_handle_t *pamh, const char *user)
 		return PAM_SUCCESS;
 	pam_syslog(pamh, LOG_NOTICE, "PAM_USER is not an address (%s): unknown user", why);
 	return PAM_USER_UNKNOWN;
+}
+
+/*
+ * The parent's address: PAM_USER, checked by check_user, or with the jid
+ * option the address that PAM_USER's XEP-0106-escaped local part names
+ * (one Prosody host for every parent: chantal.gagnon\40exemple.ca@host).
+ * A PAM_USER that names no address is PAM_USER_UNKNOWN, so no failure is
+ * ever counted on an account it does not name. addr holds the result.
+ */
+static int
+get_address(pam_handle_t *pamh, const struct opts *o, char *addr, size_t addrsz)
+{
+	const char *user = NULL;
+	int rc;
+
+	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
+		return rc;
+	if ((rc = check_user(pamh, user)) != PAM_SUCCESS)
+		return rc;
+	if (!o->jid) {
+		if (strlen(user) >= addrsz)
+			return PAM_USER_UNKNOWN;
+		memcpy(addr, user, strlen(user) + 1);
+		return PAM_SUCCESS;
+	}
+	if (!portail_jid_address(user, addr, addrsz)) {
+		pam_syslog(pamh, LOG_NOTICE, "PAM_USER is no XEP-0106-escaped address (jid): unknown user");
+		return PAM_USER_UNKNOWN;
+	}
+	return check_user(pamh, addr);
 }
 
 /*
@@ -469,16 +503,15 @@ PAM_PORTAIL_EXPORT int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct opts o;
-	const char *user = NULL, *pw = NULL;
+	char addr[PORTAIL_PROTO_EMAIL_MAX + 1];
+	const char *user = addr, *pw = NULL;
 	portail_client *c = NULL;
 	portail_error err = { { 0 } };
 	portail_status st;
 	int rc;
 
 	parse_opts(pamh, argc, argv, &o);
-	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
-		return rc;
-	if ((rc = check_user(pamh, user)) != PAM_SUCCESS)
+	if ((rc = get_address(pamh, &o, addr, sizeof(addr))) != PAM_SUCCESS)
 		return rc;
 	if ((c = client_for(pamh, &o)) == NULL)
 		return PAM_AUTHINFO_UNAVAIL;
@@ -582,7 +615,8 @@ PAM_PORTAIL_EXPORT int
 pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct opts o;
-	const char *user = NULL;
+	char addr[PORTAIL_PROTO_EMAIL_MAX + 1];
+	const char *user = addr;
 	portail_client *c;
 	portail_error err = { { 0 } };
 	const void *kept = NULL;
@@ -590,9 +624,7 @@ pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	int rc;
 
 	parse_opts(pamh, argc, argv, &o);
-	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
-		return rc;
-	if ((rc = check_user(pamh, user)) != PAM_SUCCESS)
+	if ((rc = get_address(pamh, &o, addr, sizeof(addr))) != PAM_SUCCESS)
 		return rc;
 	if (pam_get_data(pamh, ACCESS_DATA, &kept) == PAM_SUCCESS && kept != NULL &&
 	    strcmp(((const struct access *)kept)->user, user) == 0 &&
@@ -682,16 +714,15 @@ PAM_PORTAIL_EXPORT int
 pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct opts o;
-	const char *user = NULL;
+	char addr[PORTAIL_PROTO_EMAIL_MAX + 1];
+	const char *user = addr;
 	portail_client *c;
 	portail_error err = { { 0 } };
 	portail_status st = PORTAIL_ERR_REFUSED;
 	int rc;
 
 	parse_opts(pamh, argc, argv, &o);
-	if ((rc = pam_get_user(pamh, &user, NULL)) != PAM_SUCCESS)
-		return rc;
-	if ((rc = check_user(pamh, user)) != PAM_SUCCESS)
+	if ((rc = get_address(pamh, &o, addr, sizeof(addr))) != PAM_SUCCESS)
 		return rc;
 	if ((c = client_for(pamh, &o)) == NULL)
 		return PAM_AUTHINFO_UNAVAIL;
