@@ -196,6 +196,11 @@ main(int argc, char **argv)
 	}
 	if (fd < 0)
 		goto out;
+	/* the clients' secrets are root's files: read them while we are root */
+	if (web_introspect_load(&w) != 0) {
+		rc = 2;
+		goto out;
+	}
 	if (drop_privileges(pw) != 0)
 		goto out;
 	if ((w.mhd = web_http_start(&w, fd)) == NULL) {
@@ -222,6 +227,7 @@ out:
 		if (lstat(socket_path, &st) == 0 && st.st_ino == socket_ino)
 			(void)unlink(socket_path);
 	}
+	web_introspect_wipe(&w);
 	portail_config_free(w.cfg);
 	return rc;
 }
