@@ -259,10 +259,18 @@ web_introspect(struct ctx *c)
 	portail_status r;
 
 	if (client == NULL) {
-		/* named in the log for fail2ban and the admin, escaped: the id is the client's text */
-		web_log_escape(id, id_log, sizeof(id_log));
+		/*
+		 * For fail2ban and the admin: the id when it is one of ours (else
+		 * it may be a secret typed in the wrong place), escaped anyway.
+		 */
+		bool known = false;
+
+		for (int i = 0; i < c->w->n_clients; i++)
+			known = known || strcmp(c->w->clients[i].id, id) == 0;
+		web_log_escape(known ? id : "-", id_log, sizeof(id_log));
 		web_log(c->w, LOG_WARNING, "introspection: client authentication failed: "
 		    "client=%s id=%s", c->client, id_log);
+		sodium_memzero(id, sizeof(id));
 		c->www_authenticate = "Basic realm=\"portail introspection\", charset=\"UTF-8\"";
 		c->result = "invalid_client";
 		answer_error(c, MHD_HTTP_UNAUTHORIZED, "invalid_client", PORTAIL_MSG_WEB_CLIENT_AUTH);
