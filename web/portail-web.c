@@ -176,6 +176,11 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	/* the clients' secrets are root's files: read them now, as root, on the terminal's stderr */
+	if (web_introspect_load(&w) != 0) {
+		rc = 2;
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -196,11 +201,6 @@ main(int argc, char **argv)
 	}
 	if (fd < 0)
 		goto out;
-	/* the clients' secrets are root's files: read them while we are root */
-	if (web_introspect_load(&w) != 0) {
-		rc = 2;
-		goto out;
-	}
 	if (drop_privileges(pw) != 0)
 		goto out;
 	if ((w.mhd = web_http_start(&w, fd)) == NULL) {
