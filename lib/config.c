@@ -54,6 +54,7 @@ enum kind {
 	K_SASL,         /* EXTERNAL */
 	K_LISTEN,       /* [web] listen: absolute path, 127.0.0.1:PORT or [::1]:PORT */
 	K_ADDRS,        /* [web] trusted_proxies: IP addresses (inet_pton) or "unix" */
+	K_CLIENT,       /* [web] introspection_client: "ID FILE", one line per client */
 };
 
 enum section { S_GPI, S_DAEMON, S_STORE, S_SECURITY, S_CODES, S_PASSWORD,
@@ -150,6 +151,7 @@ static const struct key keys[] = {
 	{ S_WEB, "trusted_proxies", K_ADDRS, 0, 0, 0, NULL, false },
 	{ S_WEB, "user", K_STR, C(web.user), 0, 0, "www-data", false },
 	{ S_WEB, "threads", K_INT, C(web.threads), 1, 64, "4", false },
+	{ S_WEB, "introspection_client", K_CLIENT, 0, 0, 0, NULL, false },
 
 	{ S_PROVIDER, "kind", K_KIND, P(kind), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_id", K_STR, P(client_id), 0, 0, NULL, true },
@@ -368,6 +370,46 @@ split_list(struct parser *p, unsigned line, const struct key *k,
 	return PORTAIL_OK;
 }
 
+/*
+ * [web] introspection_client = ID FILE (a line per resource server).
+ * The id is kept to characters that RFC 6749's form-encoding of Basic
+ * credentials leaves alone, so a client that encodes and one that does
+ * not send the same bytes, and it fits a URL's user part unescaped.
+ */
+static portail_status
+set_client(struct parser *p, unsigned line, const struct key *k, const char *v)
+{
+	struct portail_web_config *web = &p->cfg->web;
+	struct portail_introspection_client *c;
+	size_t n = strcspn(v, " \t");
+	const char *file = v + n + strspn(v + n, " \t");
+	portail_status r;
+
+	if (n == 0 || *file == '\0' || file[strcspn(file, " \t")] != '\0')
+		return fail(p, line, k, "'%s' is not ID FILE", v);
+	if (n > PORTAIL_CLIENT_ID_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789._-") < n)
+		return fail(p, line, k, "'%.*s': an id has 1 to %d characters from A-Z a-z 0-9 . _ -",
+		    (int)n, v, PORTAIL_CLIENT_ID_MAX);
+	for (int i = 0; i < web->n_clients; i++)
+		if (strlen(web->clients[i].id) == n && strncmp(web->clients[i].id, v, n) == 0)
+			return fail(p, line, k, "'%.*s' appears twice", (int)n, v);
+	if (web->n_clients == PORTAIL_MAX_INTROSPECTION_CLIENTS)
+		return fail(p, line, k, "more than %d clients", PORTAIL_MAX_INTROSPECTION_CLIENTS);
+	if (file[0] != '/')
+		return fail(p, line, k, "'%s' is not an absolute path", file);
+	if ((r = check_secret_mode(p, line, k, file, true)) != PORTAIL_OK)
+		return r;
+	c = &web->clients[web->n_clients];
+	if ((c->id = strndup(v, n)) == NULL || (c->secret_file = strdup(file)) == NULL) {
+		free(c->id);
+		c->id = NULL;
+		return PORTAIL_ERR_NOMEM;
+	}
+	web->n_clients++;
+	return PORTAIL_OK;
+}
+
 /* Turns the text of one key into its field. */
 static portail_status
 set_value(struct parser *p, unsigned line, const struct key *k, const char *v,
@@ -477,6 +519,8 @@ set_value(struct parser *p, unsigned line, const struct key *k, const char *v,
 		p->cfg->web.trusted_proxies = list;
 		return PORTAIL_OK;
 	}
+	case K_CLIENT:
+		return set_client(p, line, k, v);
 	case K_LISTEN:
 		if (!listen_ok(v))
 			return fail(p, line, k, "'%s' is not an absolute socket path, "
@@ -626,7 +670,7 @@ set_key(struct parser *p, unsigned line, const char *name, char *value)
 		seen = &p->seen[k - keys];
 		base = p->cfg;
 	}
-	if (*seen)
+	if (*seen && k->kind != K_CLIENT)        /* a line per client */
 		return fail(p, line, k, "set twice (first at line %u)", *seen);
 	*seen = line;
 	if (k->kind == K_FILTER)
@@ -1029,6 +1073,10 @@ portail_config_free(portail_config *cfg)
 	free(cfg->web.home_url);
 	pt_strv_free(cfg->web.trusted_proxies);
 	free(cfg->web.user);
+	for (int i = 0; i < cfg->web.n_clients; i++) {
+		free(cfg->web.clients[i].id);
+		free(cfg->web.clients[i].secret_file);
+	}
 	for (int i = 0; i < cfg->n_providers; i++)
 		free_provider(&cfg->providers[i]);
 	free(cfg);

@@ -18,6 +18,8 @@
 #define PORTAIL_MAX_URIS 8
 #define PORTAIL_MAX_PROVIDERS 8
 #define PORTAIL_MAX_PROXIES 16
+#define PORTAIL_MAX_INTROSPECTION_CLIENTS 16
+#define PORTAIL_CLIENT_ID_MAX 64      /* an introspection client's id, in bytes */
 /* The client's socket timeout (seconds): the last of the ordered timeouts. */
 #define PORTAIL_CLIENT_TIMEOUT 20
 
@@ -115,6 +117,12 @@ struct portail_web_config {
 	char **trusted_proxies;         /* NULL-terminated addresses, "unix" for the socket's peers; NULL: none */
 	char *user;                     /* dropped to when started as root */
 	int threads;                    /* the server's thread pool */
+	/* introspection_client = ID FILE: the resource servers that may ask /oauth2/introspect */
+	struct portail_introspection_client {
+		char *id;               /* A-Z a-z 0-9 . _ -: the same under RFC 6749's form-encoding */
+		char *secret_file;      /* 0600; portail-web reads it before dropping privileges */
+	} clients[PORTAIL_MAX_INTROSPECTION_CLIENTS];
+	int n_clients;
 };
 
 typedef struct portail_config {

@@ -551,7 +551,7 @@ touch_step(const portail_config *cfg)
 
 portail_status
 portail_flow_token_verify(portail_flow *f, const char *token, const char *email, int64_t now,
-    char **account_email, portail_error *err)
+    char **account_email, int64_t *expires_out, portail_error *err)
 {
 	const portail_config *cfg = f->d.cfg;
 	struct portail_token t = { 0 };
@@ -585,11 +585,18 @@ portail_flow_token_verify(portail_flow *f, const char *token, const char *email,
 	expires = now + cfg->token_lifetime;
 	if (expires > t.created + cfg->token_max_age)
 		expires = t.created + cfg->token_max_age;
-	if (expires - t.expires >= touch_step(cfg) &&
-	    (r = portail_store_token_touch(f->d.store, t.id, now, expires, err)) != PORTAIL_OK)
-		goto out;
-	if ((*account_email = strdup(a.email)) == NULL)
+	if (expires - t.expires >= touch_step(cfg)) {
+		if ((r = portail_store_token_touch(f->d.store, t.id, now, expires, err)) != PORTAIL_OK)
+			goto out;
+	} else {
+		expires = t.expires;    /* not moved: the stored one holds */
+	}
+	if ((*account_email = strdup(a.email)) == NULL) {
 		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (expires_out != NULL)
+		*expires_out = expires;
 out:
 	sodium_memzero(hash, sizeof(hash));
 	portail_token_clear(&t);

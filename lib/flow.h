@@ -136,11 +136,13 @@ portail_status portail_flow_token_issue(portail_flow *f, const char *email,
  * cache_timeout is reused); then its expiry slides ([tokens] lifetime,
  * never past max_age; written when it moved by a minute, or a tenth of
  * the lifetime if that is less, so last_used is that precise). When email is not NULL the token must be that
- * account's. REFUSED (unknown, expired, revoked, another account's),
+ * account's. *expires (when not NULL) gets the expiry after the slide.
+ * REFUSED (unknown, expired, revoked, another account's),
  * DISABLED, EXPIRED (no child left), UNAVAILABLE.
  */
 portail_status portail_flow_token_verify(portail_flow *f, const char *token,
-    const char *email, int64_t now, char **account_email, portail_error *err);
+    const char *email, int64_t now, char **account_email, int64_t *expires,
+    portail_error *err);
 
 /* ---- social accounts (DESIGN §1) --------------------------------------------------- */
 

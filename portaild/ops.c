@@ -656,13 +656,14 @@ op_token_verify(struct op_ctx *ctx, struct op_result *res)
 {
 	portail_error err = { { 0 } };
 	char *email = NULL;
+	int64_t expires = 0;
 	portail_status s;
 
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return;
 	s = portail_flow_token_verify(ctx->d->flow, str(ctx, "token"), str(ctx, "email"),
-	    daemon_now(), &email, &err);
+	    daemon_now(), &email, &expires, &err);
 	if (s != PORTAIL_OK) {
 		if (s == PORTAIL_ERR_REFUSED) {
 			refuse(ctx, res, s, "bad_token", PORTAIL_MSG_OPS_BAD_TOKEN);
@@ -671,7 +672,8 @@ op_token_verify(struct op_ctx *ctx, struct op_result *res)
 		flow_failed(ctx, res, s, &err);
 		return;
 	}
-	res->body = json_pack("{s:s}", "email", email);
+	/* expires: RFC 7662's exp, for portail-web's introspection */
+	res->body = json_pack("{s:s, s:I}", "email", email, "expires", (json_int_t)expires);
 	ctx->user = json_string_value(json_object_get(res->body, "email"));
 	res->reason = "token";
 	free(email);

@@ -43,7 +43,7 @@
 /* The fields of our forms that hold secrets: any character but NUL. */
 static const char *const secret_fields[] = { "password", "confirmation", "code", "ticket", NULL };
 
-enum route { R_CONNEXION, R_SIGNUP, R_RESET, R_CSS, R_ROOT, R_NONE };
+enum route { R_CONNEXION, R_SIGNUP, R_RESET, R_CSS, R_ROOT, R_INTROSPECT, R_NONE };
 
 static const struct {
 	const char *path;
@@ -55,6 +55,7 @@ static const struct {
 	{ "/mot-de-passe-oublie", R_RESET, true },
 	{ "/static/portail.css", R_CSS, false },
 	{ "/", R_ROOT, false },
+	{ "/oauth2/introspect", R_INTROSPECT, true },   /* POST only: first_call */
 };
 
 /* One request, from its headers to its answer. */
@@ -90,9 +91,8 @@ web_log(struct web *w, int priority, const char *fmt, ...)
 		fprintf(stderr, "portail-web: %s\n", line);
 }
 
-/* s for a log line: at most 64 bytes, blanks, controls, '"', '\\', '=' and non-ASCII as \xHH. */
-static void
-log_escape(const char *s, char *out, size_t size)
+void
+web_log_escape(const char *s, char *out, size_t size)
 {
 	size_t w = 0;
 
@@ -381,10 +381,13 @@ respond(struct req *r, const char *content_type, const char *fixed, size_t fixed
 		goto out;
 	if (c->allow != NULL && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, c->allow) != MHD_YES)
 		goto out;
+	if (c->www_authenticate != NULL && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_WWW_AUTHENTICATE, c->www_authenticate) != MHD_YES)
+		goto out;
 	ret = MHD_queue_response(c->conn, (unsigned)c->status, resp);
 	client_address(c, peer, sizeof(peer));
-	log_escape(r->url, path, sizeof(path));
-	log_escape(r->method, method, sizeof(method));
+	web_log_escape(r->url, path, sizeof(path));
+	web_log_escape(r->method, method, sizeof(method));
 	web_log(c->w, LOG_INFO, "client=%s peer=%s method=%s path=%s status=%d op=%s result=%s",
 	    c->client, peer, method, path, c->status, c->op ? c->op : "-",
 	    c->result ? c->result : "-");
@@ -403,6 +406,10 @@ respond_page(struct req *r)
 static enum MHD_Result
 respond_error(struct req *r, int status, enum portail_msg id)
 {
+	if (r->route == R_INTROSPECT) {         /* a program asks: JSON, not a page */
+		web_introspect_error(&r->c, status, id);
+		return respond(r, "application/json", NULL, 0);
+	}
 	page_error(&r->c, status, id);
 	return respond_page(r);
 }
@@ -458,6 +465,10 @@ first_call(struct req *r, const char *method, bool *answered)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (routes[i].route != r->route)
 			continue;
+		if (routes[i].route == R_INTROSPECT && !c->post) {
+			c->allow = "POST";
+			return respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, PORTAIL_MSG_WEB_METHOD);
+		}
 		if (!get && !head && !(c->post && routes[i].post)) {
 			c->allow = routes[i].post ? "GET, HEAD, POST" : "GET, HEAD";
 			return respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, PORTAIL_MSG_WEB_METHOD);
@@ -512,7 +523,8 @@ final_call(struct req *r)
 			return respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, PORTAIL_MSG_UNAVAILABLE);
 		if (fs != FORM_OK)
 			return respond_error(r, MHD_HTTP_BAD_REQUEST, PORTAIL_MSG_WEB_BAD_REQUEST);
-		if (!csrf_ok(c))
+		/* the introspection client authenticates itself: no cookie, no token */
+		if (r->route != R_INTROSPECT && !csrf_ok(c))
 			return respond_error(r, MHD_HTTP_FORBIDDEN, PORTAIL_MSG_WEB_FORBIDDEN);
 	}
 	switch (r->route) {
@@ -531,6 +543,9 @@ final_call(struct req *r)
 	case R_RESET:
 		page_flow(c, true);
 		break;
+	case R_INTROSPECT:
+		web_introspect(c);
+		return respond(r, "application/json", NULL, 0);
 	case R_NONE:
 		return respond_error(r, MHD_HTTP_NOT_FOUND, PORTAIL_MSG_WEB_NOT_FOUND);
 	}
@@ -565,7 +580,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 				r->c.path = routes[i].path;
 			}
 		r->c.en = want_english(conn);
-		csrf_token(&r->c);
+		if (r->route != R_INTROSPECT)   /* sets no cookie */
+			csrf_token(&r->c);
 		{
 			char peer[WEB_ADDR_MAX];
 

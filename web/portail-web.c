@@ -176,6 +176,11 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	/* the clients' secrets are root's files: read them now, as root, on the terminal's stderr */
+	if (web_introspect_load(&w) != 0) {
+		rc = 2;
+		goto out;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -222,6 +227,7 @@ out:
 		if (lstat(socket_path, &st) == 0 && st.st_ino == socket_ino)
 			(void)unlink(socket_path);
 	}
+	web_introspect_wipe(&w);
 	portail_config_free(w.cfg);
 	return rc;
 }

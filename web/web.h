@@ -34,6 +34,13 @@ struct web_proxy {
 	unsigned char addr[sizeof(struct in6_addr)];
 };
 
+/* A resource server that may introspect tokens (introspect.c). */
+#define WEB_CLIENT_HASH 32
+struct web_client {
+	char id[PORTAIL_CLIENT_ID_MAX + 1];
+	unsigned char hash[WEB_CLIENT_HASH];    /* BLAKE2b of its secret, keyed by client_key */
+};
+
 struct web {
 	portail_config *cfg;
 	bool foreground, debug;
@@ -42,6 +49,9 @@ struct web {
 	struct web_proxy proxies[PORTAIL_MAX_PROXIES];
 	int n_proxies;
 	struct MHD_Daemon *mhd;
+	struct web_client clients[PORTAIL_MAX_INTROSPECTION_CLIENTS];
+	int n_clients;
+	unsigned char client_key[32];   /* random at start: only this process can use the hashes */
 };
 
 /* One request, as the pages see it. */
@@ -60,6 +70,7 @@ struct ctx {
 	struct html html;
 	const char *location;           /* a redirect (303) */
 	const char *allow;              /* 405's Allow */
+	const char *www_authenticate;   /* 401's WWW-Authenticate */
 	const char *op;                 /* portaild's op asked, for the log */
 	const char *result;             /* its answer, for the log */
 };
@@ -70,6 +81,21 @@ struct MHD_Daemon *web_http_start(struct web *w, int fd);
 /* The log: syslog (authpriv), and stderr in the foreground. Never a secret. */
 void web_log(struct web *w, int priority, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* s for a log line: at most 64 bytes, blanks, controls, '"', '\\', '=' and non-ASCII as \xHH. */
+void web_log_escape(const char *s, char *out, size_t size);
+
+/*
+ * introspect.c: POST /oauth2/introspect (RFC 7662). _load reads [web]
+ * introspection_client's secrets (before the privilege drop; -1 with a
+ * message on stderr); _wipe forgets them. web_introspect fills
+ * c->status and c->html with the JSON answer; web_introspect_error does
+ * so for a refusal that http.c made (413, 415, 400…).
+ */
+int web_introspect_load(struct web *w);
+void web_introspect_wipe(struct web *w);
+void web_introspect(struct ctx *c);
+void web_introspect_error(struct ctx *c, int status, enum portail_msg id);
 
 /* pages.c: fill c->status and c->html (or c->location). */
 void page_connexion(struct ctx *c);

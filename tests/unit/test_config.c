@@ -159,6 +159,23 @@ static const struct bad_case bad[] = {
 	{ GPI "[web]\nthreads = 0\n", "[web] threads: 0 is out of range (1 to 64)" },
 	{ GPI "[web]\nport = 80\n", "test.conf:5: [web]: unknown key 'port'" },
 	{ GPI "[web]\n[web]\n", "test.conf:5: [web] appears twice" },
+	/* [web] introspection_client = ID FILE */
+	{ GPI "[web]\nintrospection_client = dovecot\n", "test.conf:5: [web] introspection_client: 'dovecot' is not ID FILE" },
+	{ GPI "[web]\nintrospection_client = dovecot @GOOD@ extra\n", "is not ID FILE" },
+	{ GPI "[web]\nintrospection_client = dove:cot @GOOD@\n", "'dove:cot': an id has 1 to 64 characters from A-Z a-z 0-9 . _ -" },
+	{ GPI "[web]\nintrospection_client = dove%41cot @GOOD@\n", "an id has 1 to 64 characters" },
+	{ GPI "[web]\nintrospection_client = 01234567890123456789012345678901234567890123456789012345678901234 @GOOD@\n", "an id has 1 to 64 characters" },
+	{ GPI "[web]\nintrospection_client = a @GOOD@\nintrospection_client = a @GOOD@\n", "test.conf:6: [web] introspection_client: 'a' appears twice" },
+	{ GPI "[web]\nintrospection_client = a secret.txt\n", "'secret.txt' is not an absolute path" },
+	{ GPI "[web]\nintrospection_client = a @OPEN@\n", "readable by group or others" },
+	{ GPI "[web]\nintrospection_client = a /nonexistent/secret\n", "/nonexistent/secret: No such file or directory" },
+	{ GPI "[web]\nintrospection_client = a @GOOD@\nintrospection_client = b @GOOD@\n"
+	  "introspection_client = c @GOOD@\nintrospection_client = d @GOOD@\nintrospection_client = e @GOOD@\n"
+	  "introspection_client = f @GOOD@\nintrospection_client = g @GOOD@\nintrospection_client = h @GOOD@\n"
+	  "introspection_client = i @GOOD@\nintrospection_client = j @GOOD@\nintrospection_client = k @GOOD@\n"
+	  "introspection_client = l @GOOD@\nintrospection_client = m @GOOD@\nintrospection_client = n @GOOD@\n"
+	  "introspection_client = o @GOOD@\nintrospection_client = p @GOOD@\nintrospection_client = q @GOOD@\n",
+	  "test.conf:21: [web] introspection_client: more than 16 clients" },
 };
 
 static void
@@ -214,6 +231,17 @@ test_web_section(void **state)
 	assert_null(cfg->web.trusted_proxies[4]);
 	assert_string_equal(cfg->web.user, "portail-web");
 	assert_int_equal(cfg->web.threads, 2);
+	assert_int_equal(cfg->web.n_clients, 0);
+	portail_config_free(cfg);
+
+	/* one line per introspection client: the one key that repeats */
+	assert_int_equal(parse(GPI "[web]\nintrospection_client = dovecot @GOOD@\n"
+	    "introspection_client =  web-app_1.x\t @GOOD@\n", &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->web.n_clients, 2);
+	assert_string_equal(cfg->web.clients[0].id, "dovecot");
+	assert_string_equal(cfg->web.clients[0].secret_file, good_secret);
+	assert_string_equal(cfg->web.clients[1].id, "web-app_1.x");
+	assert_string_equal(cfg->web.clients[1].secret_file, good_secret);
 	portail_config_free(cfg);
 
 	assert_int_equal(parse(GPI "[web]\nlisten = [::1]:443\nhome_url = http://127.0.0.1:8080/\n",
