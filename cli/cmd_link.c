@@ -72,20 +72,6 @@ link_address(struct cli_session *s, const struct link_opts *o, const char *lt, c
 	return rc;
 }
 
-/* Vérifier le code: code.verify (purpose link) for the link ticket; ticket filled on success. */
-static int
-link_verify(struct cli_session *s, const char *lt, const char *email, const char *code,
-    char *ticket, size_t len, portail_status *st)
-{
-	json_t *a = NULL;
-	int rc = cli_call_status(s, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify",
-	    "purpose", "link", "email", email, "code", code, "link_ticket", lt), &a, st);
-
-	rc = cli_take_ticket(rc, a, ticket, len, st);
-	cli_drop(a);
-	return rc;
-}
-
 /* Enregistrer: social.finish with the code's proof. */
 static int
 link_save(struct cli_session *s, const struct link_opts *o, const char *lt, const char *ticket,
@@ -107,7 +93,7 @@ link_finish(struct cli_session *s, const struct link_opts *o, const char *lt, co
     const char *code)
 {
 	char ticket[PORTAIL_TICKET_LEN + 1] = "";
-	int rc = link_verify(s, lt, email, code, ticket, sizeof(ticket), NULL);
+	int rc = cli_verify_code(s, email, "link", code, lt, ticket, sizeof(ticket), NULL);
 
 	if (rc == EX_DONE) {
 		if (!s->cli->json)
@@ -177,7 +163,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 			out = cli_dialog_read_code(&d, code, sizeof(code));
 			break;
 		case PORTAIL_STEP_VERIFY:
-			rc = link_verify(s, lt, email, code, ticket, sizeof(ticket), &st);
+			rc = cli_verify_code(s, email, "link", code, lt, ticket, sizeof(ticket), &st);
 			sodium_memzero(code, sizeof(code));
 			out = portail_dialog_outcome_of(st);
 			break;

@@ -77,20 +77,6 @@ send_code(struct cli_session *s, const char *email, const char *purpose, portail
 	return rc;
 }
 
-/* Vérifier le code; on success ticket is filled. */
-static int
-verify_code(struct cli_session *s, const char *email, const char *purpose, const char *code,
-    char *ticket, size_t len, portail_status *st)
-{
-	json_t *resp = NULL;
-	int rc = cli_call_status(s, json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email",
-	    email, "purpose", purpose, "code", code), &resp, st);
-
-	rc = cli_take_ticket(rc, resp, ticket, len, st);
-	cli_drop(resp);
-	return rc;
-}
-
 /* Enregistrer: the password and its confirmation with the ticket. */
 static int
 save_password(struct cli_session *s, const char *op, const char *ticket, const char *pw,
@@ -179,7 +165,7 @@ interactive(struct cli_session *s, enum portail_dialog_kind kind, const char *em
 			out = cli_dialog_read_code(&d, code, sizeof(code));
 			break;
 		case PORTAIL_STEP_VERIFY:
-			rc = verify_code(s, email, purpose, code, ticket, sizeof(ticket), &st);
+			rc = cli_verify_code(s, email, purpose, code, NULL, ticket, sizeof(ticket), &st);
 			sodium_memzero(code, sizeof(code));
 			out = portail_dialog_outcome_of(st);
 			break;
@@ -228,8 +214,8 @@ flow_command(struct cli *cli, int argc, char **argv, const char *purpose)
 		if (!o.password_stdin) {
 			fprintf(stderr, "%s", usage_text);
 			rc = EX_USAGE;
-		} else if ((rc = verify_code(&s, o.email, purpose, o.code, ticket, sizeof(ticket),
-		    NULL)) == EX_DONE) {
+		} else if ((rc = cli_verify_code(&s, o.email, purpose, o.code, NULL, ticket,
+		    sizeof(ticket), NULL)) == EX_DONE) {
 			if (!cli_read_line(NULL, pw, sizeof(pw), true) ||
 			    !cli_read_line(NULL, conf, sizeof(conf), true)) {
 				fprintf(stderr, "%s", MSG(CLI_TWO_LINES));

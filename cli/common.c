@@ -246,8 +246,9 @@ cli_drop(json_t *answer)
 	json_decref(answer);
 }
 
-int
-cli_take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status *st)
+/* After a code.verify that answered rc: the answer's ticket into ticket (cli_verify_code). */
+static int
+take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status *st)
 {
 	const char *t;
 	int n;
@@ -262,6 +263,19 @@ cli_take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status
 		if (st != NULL)
 			*st = PORTAIL_ERR_PROTOCOL;
 	}
+	return rc;
+}
+
+int
+cli_verify_code(struct cli_session *s, const char *email, const char *purpose, const char *code,
+    const char *link_ticket, char *ticket, size_t len, portail_status *st)
+{
+	json_t *answer = NULL;
+	int rc = cli_call_status(s, json_pack("{s:s, s:s, s:s, s:s, s:s*}", "op", "code.verify",
+	    "email", email, "purpose", purpose, "code", code, "link_ticket", link_ticket), &answer, st);
+
+	rc = take_ticket(rc, answer, ticket, len, st);
+	cli_drop(answer);
 	return rc;
 }
 
