@@ -132,11 +132,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 			printf("[%s]\n", portail_msg(button, cli_english));
 		switch (d.step) {
 		case PORTAIL_STEP_ADDRESS:
-			if (email_opt != NULL) {
-				snprintf(email, sizeof(email), "%s", email_opt);
-				printf("%s\n", portail_msgf(line, sizeof(line), PORTAIL_MSG_DIALOG_ADDRESS_GIVEN,
-				    cli_english, email));
-				email_opt = NULL;
+			if (cli_dialog_given_address(&email_opt, email, sizeof(email))) {
 				out = PORTAIL_OUTCOME_OK;
 				break;
 			}
@@ -179,11 +175,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 	}
 	sodium_memzero(code, sizeof(code));
 	sodium_memzero(ticket, sizeof(ticket));
-	if (d.step == PORTAIL_STEP_DONE)
-		return EX_DONE;
-	if (d.step == PORTAIL_STEP_CANCELLED)
-		return EX_USAGE;
-	return rc != EX_DONE ? rc : EX_REFUSED;
+	return cli_dialog_exit(&d, rc);
 }
 
 int

@@ -279,6 +279,20 @@ cli_verify_code(struct cli_session *s, const char *email, const char *purpose, c
 	return rc;
 }
 
+bool
+cli_dialog_given_address(const char **given, char *email, size_t len)
+{
+	char line[400];
+
+	if (*given == NULL)
+		return false;
+	snprintf(email, len, "%s", *given);
+	printf("%s\n", portail_msgf(line, sizeof(line), PORTAIL_MSG_DIALOG_ADDRESS_GIVEN, cli_english,
+	    email));
+	*given = NULL;
+	return true;
+}
+
 enum portail_dialog_outcome
 cli_dialog_read_code(const struct portail_dialog *d, char *code, size_t len)
 {
@@ -300,6 +314,19 @@ cli_dialog_next(struct portail_dialog *d, enum portail_dialog_outcome out, char 
 		fprintf(stderr, "%s\n", portail_msg(notice, cli_english));
 	if (d->step == PORTAIL_STEP_ADDRESS)
 		email[0] = '\0';
+}
+
+int
+cli_dialog_exit(const struct portail_dialog *d, int last_rc)
+{
+	switch (d->step) {
+	case PORTAIL_STEP_DONE:
+		return EX_DONE;
+	case PORTAIL_STEP_CANCELLED:
+		return EX_USAGE;
+	default:
+		return last_rc != EX_DONE ? last_rc : EX_REFUSED;      /* out of tries */
+	}
 }
 
 int
