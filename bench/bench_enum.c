@@ -44,24 +44,40 @@ enum { CLASSES = 3 };
 #define RIGHT_PASSWORD "bench-enum-Tr0mbone-7"
 #define WRONG_PASSWORD "bench-enum-not-this-one"
 
-/* A sign-in; the time of its answer. Refused or unknown is the point; unavailable is not. */
+/*
+ * The time of req's answer (req consumed). A status that says the
+ * measure is off stops the bench: with must_pass anything but OK,
+ * without it OK, unavailable or busy (refused or unknown is the point).
+ */
+static double
+timed(portail_client *c, json_t *req, bool must_pass)
+{
+	portail_error err = { { 0 } };
+	portail_status s;
+	double t0, t;
+
+	if (req == NULL)
+		exit(1);
+	t0 = bench_now_us();
+	s = portail_client_call(c, req, NULL, &err);
+	t = bench_now_us() - t0;
+	if (must_pass ? s != PORTAIL_OK :
+	    s == PORTAIL_OK || s == PORTAIL_ERR_UNAVAILABLE || s == PORTAIL_ERR_BUSY) {
+		fprintf(stderr, "bench_enum: %s %s: %s (%d)\n",
+		    json_string_value(json_object_get(req, "op")),
+		    json_string_value(json_object_get(req, "email")), err.message, (int)s);
+		exit(1);
+	}
+	json_decref(req);
+	return t;
+}
+
+/* A sign-in; the time of its answer. */
 static double
 signin(portail_client *c, const char *email, const char *password, bool must_pass)
 {
-	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", email,
-	    "password", password);
-	portail_error err = { { 0 } };
-	double t0 = bench_now_us();
-	portail_status s = portail_client_call(c, r, NULL, &err);
-	double t = bench_now_us() - t0;
-
-	json_decref(r);
-	if (s == PORTAIL_ERR_UNAVAILABLE || s == PORTAIL_ERR_BUSY || (must_pass && s != PORTAIL_OK) ||
-	    (!must_pass && s == PORTAIL_OK)) {
-		fprintf(stderr, "bench_enum: auth.password %s: %s (%d)\n", email, err.message, (int)s);
-		exit(1);
-	}
-	return t;
+	return timed(c, json_pack("{s:s, s:s, s:s}", "op", "auth.password", "email", email,
+	    "password", password), must_pass);
 }
 
 /* ACCOUNT's password, with the daemon's own argon2id cost, straight into the store. */
@@ -97,22 +113,12 @@ set_password(const char *config, const char *email)
 	portail_config_free(cfg);
 }
 
+/* A code request; the time of its answer. */
 static double
 one(portail_client *c, const char *email, const char *purpose)
 {
-	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", email,
-	    "purpose", purpose);
-	portail_error err = { { 0 } };
-	double t0 = bench_now_us();
-	portail_status s = portail_client_call(c, r, NULL, &err);
-	double t = bench_now_us() - t0;
-
-	json_decref(r);
-	if (s != PORTAIL_OK) {
-		fprintf(stderr, "bench_enum: code.request %s %s: %s\n", purpose, email, err.message);
-		exit(1);
-	}
-	return t;
+	return timed(c, json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", email,
+	    "purpose", purpose), true);
 }
 
 /* Median and quartiles of v (sorted in place). */

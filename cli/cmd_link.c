@@ -72,20 +72,6 @@ link_address(struct cli_session *s, const struct link_opts *o, const char *lt, c
 	return rc;
 }
 
-/* Vérifier le code: code.verify (purpose link) for the link ticket; ticket filled on success. */
-static int
-link_verify(struct cli_session *s, const char *lt, const char *email, const char *code,
-    char *ticket, size_t len, portail_status *st)
-{
-	json_t *a = NULL;
-	int rc = cli_call_status(s, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify",
-	    "purpose", "link", "email", email, "code", code, "link_ticket", lt), &a, st);
-
-	rc = cli_take_ticket(rc, a, ticket, len, st);
-	cli_drop(a);
-	return rc;
-}
-
 /* Enregistrer: social.finish with the code's proof. */
 static int
 link_save(struct cli_session *s, const struct link_opts *o, const char *lt, const char *ticket,
@@ -107,7 +93,7 @@ link_finish(struct cli_session *s, const struct link_opts *o, const char *lt, co
     const char *code)
 {
 	char ticket[PORTAIL_TICKET_LEN + 1] = "";
-	int rc = link_verify(s, lt, email, code, ticket, sizeof(ticket), NULL);
+	int rc = cli_verify_code(s, email, "link", code, lt, ticket, sizeof(ticket), NULL);
 
 	if (rc == EX_DONE) {
 		if (!s->cli->json)
@@ -146,11 +132,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 			printf("[%s]\n", portail_msg(button, cli_english));
 		switch (d.step) {
 		case PORTAIL_STEP_ADDRESS:
-			if (email_opt != NULL) {
-				snprintf(email, sizeof(email), "%s", email_opt);
-				printf("%s\n", portail_msgf(line, sizeof(line), PORTAIL_MSG_DIALOG_ADDRESS_GIVEN,
-				    cli_english, email));
-				email_opt = NULL;
+			if (cli_dialog_given_address(&email_opt, email, sizeof(email))) {
 				out = PORTAIL_OUTCOME_OK;
 				break;
 			}
@@ -177,7 +159,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 			out = cli_dialog_read_code(&d, code, sizeof(code));
 			break;
 		case PORTAIL_STEP_VERIFY:
-			rc = link_verify(s, lt, email, code, ticket, sizeof(ticket), &st);
+			rc = cli_verify_code(s, email, "link", code, lt, ticket, sizeof(ticket), &st);
 			sodium_memzero(code, sizeof(code));
 			out = portail_dialog_outcome_of(st);
 			break;
@@ -193,11 +175,7 @@ link_interactive(struct cli_session *s, const struct link_opts *o, const char *l
 	}
 	sodium_memzero(code, sizeof(code));
 	sodium_memzero(ticket, sizeof(ticket));
-	if (d.step == PORTAIL_STEP_DONE)
-		return EX_DONE;
-	if (d.step == PORTAIL_STEP_CANCELLED)
-		return EX_USAGE;
-	return rc != EX_DONE ? rc : EX_REFUSED;
+	return cli_dialog_exit(&d, rc);
 }
 
 int

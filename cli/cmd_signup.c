@@ -77,20 +77,6 @@ send_code(struct cli_session *s, const char *email, const char *purpose, portail
 	return rc;
 }
 
-/* Vérifier le code; on success ticket is filled. */
-static int
-verify_code(struct cli_session *s, const char *email, const char *purpose, const char *code,
-    char *ticket, size_t len, portail_status *st)
-{
-	json_t *resp = NULL;
-	int rc = cli_call_status(s, json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email",
-	    email, "purpose", purpose, "code", code), &resp, st);
-
-	rc = cli_take_ticket(rc, resp, ticket, len, st);
-	cli_drop(resp);
-	return rc;
-}
-
 /* Enregistrer: the password and its confirmation with the ticket. */
 static int
 save_password(struct cli_session *s, const char *op, const char *ticket, const char *pw,
@@ -113,20 +99,6 @@ save_password(struct cli_session *s, const char *op, const char *ticket, const c
 	return rc;
 }
 
-/* The exit status a dialog ends with: its last call's, or EX_USAGE for Annuler (end of input). */
-static int
-dialog_exit(const struct portail_dialog *d, int last_rc)
-{
-	switch (d->step) {
-	case PORTAIL_STEP_DONE:
-		return EX_DONE;
-	case PORTAIL_STEP_CANCELLED:
-		return EX_USAGE;
-	default:
-		return last_rc != EX_DONE ? last_rc : EX_REFUSED;      /* out of tries */
-	}
-}
-
 /*
  * The sign-up or reset dialog (lib/dialog.h) on the terminal: each step's
  * prompt or the seed's button in brackets, then the answer read or the
@@ -138,7 +110,7 @@ interactive(struct cli_session *s, enum portail_dialog_kind kind, const char *em
 	bool signup = kind == PORTAIL_DIALOG_SIGNUP;
 	const char *purpose = signup ? "signup" : "reset";
 	char email[300] = "", code[80] = "", ticket[PORTAIL_TICKET_LEN + 1] = "";
-	char pw[1100] = "", conf[1100] = "", line[400];
+	char pw[1100] = "", conf[1100] = "";
 	struct portail_dialog d;
 	int rc = EX_DONE;
 
@@ -157,14 +129,9 @@ interactive(struct cli_session *s, enum portail_dialog_kind kind, const char *em
 			printf("[%s]\n", portail_msg(button, cli_english));
 		switch (d.step) {
 		case PORTAIL_STEP_ADDRESS:
-			if (email_opt != NULL) {
-				/* --email: the address typed already, shown as if typed here */
-				snprintf(email, sizeof(email), "%s", email_opt);
-				printf("%s\n", portail_msgf(line, sizeof(line), PORTAIL_MSG_DIALOG_ADDRESS_GIVEN,
-				    cli_english, email));
-				email_opt = NULL;
+			if (cli_dialog_given_address(&email_opt, email, sizeof(email)))
 				out = PORTAIL_OUTCOME_OK;
-			} else if (!cli_read_line(MSG(DIALOG_ADDRESS_PROMPT), email, sizeof(email), false)) {
+			else if (!cli_read_line(MSG(DIALOG_ADDRESS_PROMPT), email, sizeof(email), false)) {
 				out = PORTAIL_OUTCOME_CANCEL;
 			} else {
 				out = email[0] == '\0' ? PORTAIL_OUTCOME_EMPTY : PORTAIL_OUTCOME_OK;
@@ -179,7 +146,7 @@ interactive(struct cli_session *s, enum portail_dialog_kind kind, const char *em
 			out = cli_dialog_read_code(&d, code, sizeof(code));
 			break;
 		case PORTAIL_STEP_VERIFY:
-			rc = verify_code(s, email, purpose, code, ticket, sizeof(ticket), &st);
+			rc = cli_verify_code(s, email, purpose, code, NULL, ticket, sizeof(ticket), &st);
 			sodium_memzero(code, sizeof(code));
 			out = portail_dialog_outcome_of(st);
 			break;
@@ -204,7 +171,7 @@ interactive(struct cli_session *s, enum portail_dialog_kind kind, const char *em
 	sodium_memzero(ticket, sizeof(ticket));
 	sodium_memzero(pw, sizeof(pw));
 	sodium_memzero(conf, sizeof(conf));
-	return dialog_exit(&d, rc);
+	return cli_dialog_exit(&d, rc);
 }
 
 static int
@@ -228,8 +195,8 @@ flow_command(struct cli *cli, int argc, char **argv, const char *purpose)
 		if (!o.password_stdin) {
 			fprintf(stderr, "%s", usage_text);
 			rc = EX_USAGE;
-		} else if ((rc = verify_code(&s, o.email, purpose, o.code, ticket, sizeof(ticket),
-		    NULL)) == EX_DONE) {
+		} else if ((rc = cli_verify_code(&s, o.email, purpose, o.code, NULL, ticket,
+		    sizeof(ticket), NULL)) == EX_DONE) {
 			if (!cli_read_line(NULL, pw, sizeof(pw), true) ||
 			    !cli_read_line(NULL, conf, sizeof(conf), true)) {
 				fprintf(stderr, "%s", MSG(CLI_TWO_LINES));

@@ -246,8 +246,9 @@ cli_drop(json_t *answer)
 	json_decref(answer);
 }
 
-int
-cli_take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status *st)
+/* After a code.verify that answered rc: the answer's ticket into ticket (cli_verify_code). */
+static int
+take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status *st)
 {
 	const char *t;
 	int n;
@@ -263,6 +264,33 @@ cli_take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status
 			*st = PORTAIL_ERR_PROTOCOL;
 	}
 	return rc;
+}
+
+int
+cli_verify_code(struct cli_session *s, const char *email, const char *purpose, const char *code,
+    const char *link_ticket, char *ticket, size_t len, portail_status *st)
+{
+	json_t *answer = NULL;
+	int rc = cli_call_status(s, json_pack("{s:s, s:s, s:s, s:s, s:s*}", "op", "code.verify",
+	    "email", email, "purpose", purpose, "code", code, "link_ticket", link_ticket), &answer, st);
+
+	rc = take_ticket(rc, answer, ticket, len, st);
+	cli_drop(answer);
+	return rc;
+}
+
+bool
+cli_dialog_given_address(const char **given, char *email, size_t len)
+{
+	char line[400];
+
+	if (*given == NULL)
+		return false;
+	snprintf(email, len, "%s", *given);
+	printf("%s\n", portail_msgf(line, sizeof(line), PORTAIL_MSG_DIALOG_ADDRESS_GIVEN, cli_english,
+	    email));
+	*given = NULL;
+	return true;
 }
 
 enum portail_dialog_outcome
@@ -286,6 +314,19 @@ cli_dialog_next(struct portail_dialog *d, enum portail_dialog_outcome out, char 
 		fprintf(stderr, "%s\n", portail_msg(notice, cli_english));
 	if (d->step == PORTAIL_STEP_ADDRESS)
 		email[0] = '\0';
+}
+
+int
+cli_dialog_exit(const struct portail_dialog *d, int last_rc)
+{
+	switch (d->step) {
+	case PORTAIL_STEP_DONE:
+		return EX_DONE;
+	case PORTAIL_STEP_CANCELLED:
+		return EX_USAGE;
+	default:
+		return last_rc != EX_DONE ? last_rc : EX_REFUSED;      /* out of tries */
+	}
 }
 
 int

@@ -72,12 +72,22 @@ int cli_call_status(struct cli_session *s, json_t *req, json_t **resp, portail_s
 void cli_drop(json_t *answer);
 
 /*
- * After a code.verify that answered rc: copies the answer's "ticket" into
- * ticket (len bytes) and returns rc; a missing ticket or one longer than
- * this CLI knows (portaild and the CLI disagree) leaves ticket wiped and
- * returns EX_UNAVAILABLE with *st PORTAIL_ERR_PROTOCOL.
+ * Vérifier le code: code.verify of code for email and purpose (and the
+ * social link's link_ticket unless NULL); returns the exit status, *st
+ * (if not NULL) portaild's status. On success ticket (len bytes) holds
+ * the answer's ticket; a missing one or one longer than this CLI knows
+ * (portaild and the CLI disagree) leaves ticket wiped and returns
+ * EX_UNAVAILABLE with *st PORTAIL_ERR_PROTOCOL. The answer is wiped.
  */
-int cli_take_ticket(int rc, json_t *answer, char *ticket, size_t len, portail_status *st);
+int cli_verify_code(struct cli_session *s, const char *email, const char *purpose,
+    const char *code, const char *link_ticket, char *ticket, size_t len, portail_status *st);
+
+/*
+ * A dialog's address step with --email: copies *given (unless NULL) into
+ * email, shows it as if typed and sets *given to NULL, so that a dialog
+ * sent back to the address asks for it; false when there was none.
+ */
+bool cli_dialog_given_address(const char **given, char *email, size_t len);
 
 /* A dialog's code step on the terminal: reads the code into code; its outcome. */
 enum portail_dialog_outcome cli_dialog_read_code(const struct portail_dialog *d, char *code,
@@ -91,6 +101,9 @@ enum portail_dialog_outcome cli_dialog_read_code(const struct portail_dialog *d,
  */
 void cli_dialog_next(struct portail_dialog *d, enum portail_dialog_outcome out, char *code,
     size_t code_len, char *email);
+
+/* A dialog's exit status: EX_DONE, EX_USAGE for Annuler, else its last call's or EX_REFUSED. */
+int cli_dialog_exit(const struct portail_dialog *d, int last_rc);
 
 int cmd_init(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);

@@ -2,9 +2,11 @@
  * service.c — the start of a service, shared by portaild and portail-web.
  */
 #include "service.h"
+#include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,45 @@
 #include <unistd.h>
 
 static int ready_fd = -1;       /* the pipe to the first process, while it waits */
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s [-c FILE] [-f] [-d]\n"
+	    "  -c FILE  configuration (default: $PORTAIL_CONFIG or %s)\n"
+	    "  -f       stay in the foreground, log to stderr too\n"
+	    "  -d       debug logging (never a secret)\n", prog, PORTAIL_DEFAULT_CONFIG);
+}
+
+bool
+portail_service_getopt(const char *prog, int argc, char **argv, struct portail_service_opts *o,
+    int *status)
+{
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt(argc, argv, "c:fdh")) != -1) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'd': o->debug = true; break;
+		case 'h':
+			usage(stdout, prog);
+			*status = 0;
+			return false;
+		default:
+			usage(stderr, prog);
+			*status = 2;
+			return false;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr, prog);
+		*status = 2;
+		return false;
+	}
+	return true;
+}
 
 void
 portail_service_daemonize(const char *prog)

@@ -1,7 +1,7 @@
 /*
  * service.h — what portaild and portail-web do alike to run as a service:
- * the background start that reports start-up errors to whoever started
- * it, and the unix socket they listen on. Messages go to stderr, named
+ * their command line, the background start that reports start-up errors
+ * to whoever started it, and the unix socket they listen on. Messages go to stderr, named
  * for prog, before the service detaches.
  */
 #ifndef PORTAIL_SERVICE_H
@@ -10,6 +10,21 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <sys/types.h>
+
+/* What both services take on their command line: [-c FILE] [-f] [-d]. */
+struct portail_service_opts {
+	const char *config;     /* -c; NULL: $PORTAIL_CONFIG or the default */
+	bool foreground;        /* -f */
+	bool debug;             /* -d */
+};
+
+/*
+ * Reads the command line (getopt) into *o and returns true; false when
+ * main must exit with *status: 0 after -h (the usage on stdout), 2 after
+ * anything else (the usage on stderr).
+ */
+bool portail_service_getopt(const char *prog, int argc, char **argv,
+    struct portail_service_opts *o, int *status);
 
 /*
  * Forks to the background: the first process waits until the service

@@ -57,7 +57,6 @@ portail_store_account_get(portail_store *st, const char *key, struct portail_acc
 {
 	sqlite3_stmt *s;
 	portail_status r;
-	int rc;
 
 	pthread_mutex_lock(&st->lock);
 	if ((s = pt_store_prep(st, "SELECT " PT_ACCOUNT_COLUMNS " FROM accounts "
@@ -66,14 +65,9 @@ portail_store_account_get(portail_store *st, const char *key, struct portail_acc
 		goto out;
 	}
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		r = pt_store_read_account(s, 0, out) ? PORTAIL_OK :
-		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	else if (rc == SQLITE_DONE)
-		r = PORTAIL_ERR_UNKNOWN;
-	else
-		r = pt_store_db_err(st, err, "account");
+	if ((r = pt_store_step_row(st, s, PORTAIL_ERR_UNKNOWN, "account", err)) == PORTAIL_OK &&
+	    !pt_store_read_account(s, 0, out))
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	pt_store_release(st, s);
 out:
 	pthread_mutex_unlock(&st->lock);
@@ -190,7 +184,7 @@ count_failure(portail_store *st, const char *key, int64_t now, const struct port
 	sqlite3_stmt *s = NULL;
 	portail_status r;
 	int64_t len;
-	int failures, rc;
+	int failures;
 
 	*until = 0;
 	if ((s = pt_store_prep(st, guarded ?
@@ -202,8 +196,7 @@ count_failure(portail_store *st, const char *key, int64_t now, const struct port
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if (guarded)
 		sqlite3_bind_int64(s, 2, now);
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? PORTAIL_ERR_UNKNOWN : pt_store_db_err(st, err, "failure");
+	if ((r = pt_store_step_row(st, s, PORTAIL_ERR_UNKNOWN, "failure", err)) != PORTAIL_OK) {
 		pt_store_release(st, s);
 		if (r == PORTAIL_ERR_UNKNOWN && guarded) {
 			/* no row changed: locked, or no such account */
@@ -211,11 +204,10 @@ count_failure(portail_store *st, const char *key, int64_t now, const struct port
 			    "WHERE email_key = ?")) == NULL)
 				return pt_store_db_err(st, err, "failure");
 			sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-			if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			r = pt_store_step_row(st, s, PORTAIL_ERR_UNKNOWN, "failure", err);
+			if (r == PORTAIL_OK) {
 				*locked = sqlite3_column_int64(s, 0);
 				r = PORTAIL_ERR_LOCKED;
-			} else if (rc != SQLITE_DONE) {
-				r = pt_store_db_err(st, err, "failure");
 			}
 			pt_store_release(st, s);
 		}

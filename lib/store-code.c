@@ -90,7 +90,7 @@ portail_store_code_verify(portail_store *st, const char *key, const char *purpos
 	portail_status r;
 	unsigned char stored[PORTAIL_HASH_BYTES];
 	int64_t expires;
-	int tries, consumed, rc;
+	int tries, consumed;
 	bool keep = false;
 
 	if ((r = pt_store_begin(st, err)) != PORTAIL_OK)
@@ -102,10 +102,8 @@ portail_store_code_verify(portail_store *st, const char *key, const char *purpos
 	}
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? PORTAIL_ERR_NO_CODE : pt_store_db_err(st, err, "verification");
+	if ((r = pt_store_step_row(st, s, PORTAIL_ERR_NO_CODE, "verification", err)) != PORTAIL_OK)
 		goto out;
-	}
 	if (sqlite3_column_bytes(s, 0) != PORTAIL_HASH_BYTES) {
 		r = pt_store_db_err(st, err, "verification");
 		goto out;
@@ -153,21 +151,17 @@ pt_store_ticket_find(portail_store *st, const unsigned char ticket_hash[PORTAIL_
 	    "WHERE ticket_hash = ? AND purpose = ? AND verified > 0 AND consumed = 0 "
 	    "AND ticket_expires > ?");
 	portail_status r;
-	int rc;
 
 	if (s == NULL)
 		return pt_store_db_err(st, err, "ticket");
 	sqlite3_bind_blob(s, 1, ticket_hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, purpose, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, now);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	if ((r = pt_store_step_row(st, s, PORTAIL_ERR_BAD_TICKET, "ticket", err)) == PORTAIL_OK) {
 		*key = pt_store_col_text(s, 0);
 		*email = pt_store_col_text(s, 1);
 		r = *key && *email ? PORTAIL_OK :
 		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	} else {
-		r = rc == SQLITE_DONE ? PORTAIL_ERR_BAD_TICKET : pt_store_db_err(st, err, "ticket");
 	}
 	pt_store_release(st, s);
 	return r;

@@ -78,6 +78,13 @@ portail_status pt_store_step_done(portail_store *st, sqlite3_stmt *s, const char
     portail_error *err);
 
 /*
+ * Steps s for its one row: OK with the row there to read, none when
+ * there is no row (UNKNOWN, BAD_TICKET …), UNAVAILABLE otherwise.
+ */
+portail_status pt_store_step_row(portail_store *st, sqlite3_stmt *s, portail_status none,
+    const char *what, portail_error *err);
+
+/*
  * Steps s to its end, each row read by read into a new element (size
  * bytes) of a growing array; on failure the elements read are cleared
  * with clear and the array freed. *out (NULL when no row) and *n are set

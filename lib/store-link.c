@@ -28,7 +28,6 @@ portail_store_link_find(portail_store *st, const char *provider, const char *sub
 {
 	sqlite3_stmt *s;
 	portail_status r;
-	int rc;
 
 	*key = NULL;
 	pthread_mutex_lock(&st->lock);
@@ -39,14 +38,11 @@ portail_store_link_find(portail_store *st, const char *provider, const char *sub
 	}
 	sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, subject, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	if ((r = pt_store_step_row(st, s, PORTAIL_ERR_UNKNOWN, "link", err)) == PORTAIL_OK) {
 		if (last_used != NULL)
 			*last_used = sqlite3_column_int64(s, 1);
 		r = (*key = pt_store_col_text(s, 0)) ? PORTAIL_OK :
 		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	} else {
-		r = rc == SQLITE_DONE ? PORTAIL_ERR_UNKNOWN : pt_store_db_err(st, err, "link");
 	}
 	pt_store_release(st, s);
 out:
@@ -93,15 +89,14 @@ link_ticket_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES]
 	sqlite3_stmt *s = pt_store_prep(st, "SELECT provider, subject, provider_email, vouched, "
 	    "email_key, email, proof_hash FROM link_tickets WHERE ticket_hash = ? AND expires > ?");
 	portail_status r;
-	int rc;
 
 	memset(t, 0, sizeof(*t));
 	if (s == NULL)
 		return pt_store_db_err(st, err, "link ticket");
 	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, now);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	r = pt_store_step_row(st, s, PORTAIL_ERR_BAD_TICKET, "link ticket", err);
+	if (r == PORTAIL_OK) {
 		t->id.provider = pt_store_col_text(s, 0);
 		t->id.subject = pt_store_col_text(s, 1);
 		t->id.email = pt_store_col_text(s, 2);
@@ -114,8 +109,6 @@ link_ticket_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES]
 		}
 		r = t->id.provider && t->id.subject ? PORTAIL_OK :
 		    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	} else {
-		r = rc == SQLITE_DONE ? PORTAIL_ERR_BAD_TICKET : pt_store_db_err(st, err, "link ticket");
 	}
 	pt_store_release(st, s);
 	if (r != PORTAIL_OK)

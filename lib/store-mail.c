@@ -63,7 +63,6 @@ portail_store_mail_next(portail_store *st, int64_t now, struct portail_mail_row 
 {
 	sqlite3_stmt *s;
 	portail_status r;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
 	*next_due = 0;
@@ -73,8 +72,7 @@ portail_store_mail_next(portail_store *st, int64_t now, struct portail_mail_row 
 		r = pt_store_db_err(st, err, "mail queue");
 		goto out;
 	}
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? PORTAIL_ERR_UNKNOWN : pt_store_db_err(st, err, "mail queue");
+	if ((r = pt_store_step_row(st, s, PORTAIL_ERR_UNKNOWN, "mail queue", err)) != PORTAIL_OK) {
 		pt_store_release(st, s);
 		goto out;
 	}

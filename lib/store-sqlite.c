@@ -530,6 +530,17 @@ pt_store_step_done(portail_store *st, sqlite3_stmt *s, const char *what, portail
 }
 
 portail_status
+pt_store_step_row(portail_store *st, sqlite3_stmt *s, portail_status none, const char *what,
+    portail_error *err)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return PORTAIL_OK;
+	return rc == SQLITE_DONE ? none : pt_store_db_err(st, err, what);
+}
+
+portail_status
 pt_store_rows(portail_store *st, sqlite3_stmt *s, size_t size,
     bool (*read)(sqlite3_stmt *, void *), void (*clear)(void *), void **out, size_t *n,
     const char *what, portail_error *err)

@@ -82,7 +82,6 @@ portail_store_token_find(portail_store *st, const unsigned char hash[PORTAIL_HAS
 {
 	sqlite3_stmt *s;
 	portail_status r;
-	int rc;
 
 	pthread_mutex_lock(&st->lock);
 	/* one statement, one read transaction: the token and its account agree */
@@ -93,16 +92,10 @@ portail_store_token_find(portail_store *st, const unsigned char hash[PORTAIL_HAS
 		goto out;
 	}
 	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if (read_token(s, out) && pt_store_read_account(s, 7, acct)) {
-			r = PORTAIL_OK;
-		} else {
-			portail_token_clear(out);
-			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-		}
-	} else {
-		r = rc == SQLITE_DONE ? PORTAIL_ERR_REFUSED : pt_store_db_err(st, err, "token");
+	if ((r = pt_store_step_row(st, s, PORTAIL_ERR_REFUSED, "token", err)) == PORTAIL_OK &&
+	    !(read_token(s, out) && pt_store_read_account(s, 7, acct))) {
+		portail_token_clear(out);
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
 	pt_store_release(st, s);
 out:

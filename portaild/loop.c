@@ -189,21 +189,25 @@ queue_pop(struct queue *q, bool wait, bool *stop)
 	return j;
 }
 
+/* Wipes p's len bytes and frees it, as OpenBSD's freezero(3); NULL does nothing. */
+static void
+wipe_free(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	free(p);
+}
+
 static void
 job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
-	if (j->line != NULL) {
-		explicit_bzero(j->line, j->len);        /* may hold a password */
-		free(j->line);
-	}
+	wipe_free(j->line, j->len);             /* may hold a password */
 	if (j->wfd >= 0)
 		close(j->wfd);
-	if (j->resp != NULL) {
-		explicit_bzero(j->resp, j->resp_len);   /* may hold a ticket or a token */
-		free(j->resp);
-	}
+	wipe_free(j->resp, j->resp_len);        /* may hold a ticket or a token */
 	free(j);
 }
 
@@ -420,8 +424,7 @@ worker_main(void *arg)
 			    &j->close_after);
 		}
 		sched_done(&l->todo, j);
-		explicit_bzero(j->line, j->len);
-		free(j->line);
+		wipe_free(j->line, j->len);
 		j->line = NULL;
 		answer_directly(j);
 		queue_push(&l->done, j);
@@ -490,13 +493,8 @@ conn_close(struct loop *l, struct conn *c)
 	}
 	l->open--;
 	atomic_store(&l->d->connections_open, l->open);
-	if (c->in != NULL) {
-		explicit_bzero(c->in, PORTAIL_PROTO_MAX);
-		free(c->in);
-	}
-	if (c->out != NULL)
-		explicit_bzero(c->out, c->out_len);
-	free(c->out);
+	wipe_free(c->in, PORTAIL_PROTO_MAX);
+	wipe_free(c->out, c->out_len);
 	free(c);
 }
 
@@ -509,9 +507,7 @@ conn_answer(struct loop *l, struct conn *c, char *line, size_t len)
 		return;
 	}
 	if (c->out_off == c->out_len) {
-		if (c->out != NULL)
-			explicit_bzero(c->out, c->out_len);
-		free(c->out);
+		wipe_free(c->out, c->out_len);
 		c->out = line;
 		c->out_len = len;
 		c->out_off = 0;
@@ -520,17 +516,14 @@ conn_answer(struct loop *l, struct conn *c, char *line, size_t len)
 		char *n = malloc(c->out_len + len);
 
 		if (n == NULL) {
-			explicit_bzero(line, len);
-			free(line);
+			wipe_free(line, len);
 			c->closing = true;
 			return;
 		}
 		memcpy(n, c->out, c->out_len);
 		memcpy(n + c->out_len, line, len);
-		explicit_bzero(c->out, c->out_len);
-		explicit_bzero(line, len);
-		free(c->out);
-		free(line);
+		wipe_free(c->out, c->out_len);
+		wipe_free(line, len);
 		c->out = n;
 		c->out_len += len;
 	}
@@ -631,10 +624,7 @@ conn_flush(struct loop *l, struct conn *c)
 		return;
 	}
 	if (c->out_off == c->out_len) {
-		/* answers may carry a ticket or a token */
-		if (c->out != NULL)
-			explicit_bzero(c->out, c->out_len);
-		free(c->out);
+		wipe_free(c->out, c->out_len);  /* answers may carry a ticket or a token */
 		c->out = NULL;
 		c->out_len = c->out_off = 0;
 		if (c->closing || (c->eof && !c->busy && memchr(c->in, '\n', c->in_len) == NULL)) {

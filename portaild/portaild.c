@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -31,15 +30,6 @@
 
 static char socket_path[108];
 static ino_t socket_ino;
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: portaild [-c FILE] [-f] [-d]\n"
-	    "  -c FILE  configuration (default: $PORTAIL_CONFIG or %s)\n"
-	    "  -f       stay in the foreground, log to stderr too\n"
-	    "  -d       debug logging (never a secret)\n", PORTAIL_DEFAULT_CONFIG);
-}
 
 /* Tells systemd (Type=notify) that we are ready, without libsystemd. */
 static void
@@ -110,37 +100,16 @@ int
 main(int argc, char **argv)
 {
 	static struct daemon d;
-	const char *config = NULL;
-	bool foreground = false;
+	struct portail_service_opts o;
 	portail_error err = { { 0 } };
-	int ch, fd, rc;
+	int fd, rc;
 
 	/* first of all: no block jansson frees keeps a request's password (alloc.h) */
 	wipe_alloc_install();
-	while ((ch = getopt(argc, argv, "c:fdh")) != -1) {
-		switch (ch) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'f':
-			foreground = true;
-			break;
-		case 'd':
-			d.debug = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	if (portail_config_load(config, &d.cfg, &err) != PORTAIL_OK) {
+	if (!portail_service_getopt("portaild", argc, argv, &o, &rc))
+		return rc;
+	d.debug = o.debug;
+	if (portail_config_load(o.config, &d.cfg, &err) != PORTAIL_OK) {
 		fprintf(stderr, "portaild: %s\n", err.message);
 		return 2;
 	}
@@ -166,9 +135,9 @@ main(int argc, char **argv)
 		sigaddset(&mask, SIGHUP);
 		pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	}
-	log_open(foreground, d.debug);
+	log_open(o.foreground, d.debug);
 	/* before any thread: the mail queue's must live in the final process */
-	if (!foreground)
+	if (!o.foreground)
 		portail_service_daemonize("portaild");
 	/* Secrets are read now, before privileges go. */
 	if (portail_gpi_new(d.cfg, &d.gpi, &err) != PORTAIL_OK ||

@@ -16,7 +16,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -35,15 +34,6 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
-
-static void
-usage(FILE *f)
-{
-	fprintf(f, "usage: portail-web [-c FILE] [-f] [-d]\n"
-	    "  -c FILE  configuration (default: $PORTAIL_CONFIG or %s)\n"
-	    "  -f       stay in the foreground, log to stderr too\n"
-	    "  -d       debug logging (never a secret)\n", PORTAIL_DEFAULT_CONFIG);
-}
 
 /* 127.0.0.1:PORT or [::1]:PORT (config.c checked the shape). */
 static int
@@ -126,42 +116,23 @@ int
 main(int argc, char **argv)
 {
 	static struct web w;
-	const char *config = NULL;
+	struct portail_service_opts o;
 	portail_error err = { { 0 } };
 	struct passwd *pw = NULL;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)] = "";
 	ino_t socket_ino = 0;
 	sigset_t mask;
-	int ch, fd = -1, sig = 0, rc = 1;
+	int fd = -1, sig = 0, rc = 1;
 
-	while ((ch = getopt(argc, argv, "c:fdh")) != -1) {
-		switch (ch) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'f':
-			w.foreground = true;
-			break;
-		case 'd':
-			w.debug = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (!portail_service_getopt("portail-web", argc, argv, &o, &rc))
+		return rc;
+	w.foreground = o.foreground;
+	w.debug = o.debug;
 	if (sodium_init() < 0) {
 		fprintf(stderr, "portail-web: libsodium cannot start\n");
 		return 1;
 	}
-	if (portail_config_load(config, &w.cfg, &err) != PORTAIL_OK) {
+	if (portail_config_load(o.config, &w.cfg, &err) != PORTAIL_OK) {
 		fprintf(stderr, "portail-web: %s\n", err.message);
 		return 2;
 	}
