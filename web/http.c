@@ -8,7 +8,9 @@
  *   text in every field (400); headers bounded by the connection's
  *   memory (WEB_HEADER_MEMORY);
  * - cross-site POSTs: Sec-Fetch-Site other than same-origin or none, or
- *   an Origin that is neither ours nor home_url's, is 403; and every form
+ *   an Origin that is neither ours nor home_url's (nor "null" with
+ *   Sec-Fetch-Site same-origin: what no-referrer makes of our own forms'
+ *   Origin), is 403; and every form
  *   carries a CSRF token, the pre-login ones too: with no server key, a
  *   random per-browser cookie (__Host-portail-csrf) that the form repeats
  *   in a hidden field, compared in constant time (the double-submit
@@ -301,6 +303,13 @@ same_origin(struct ctx *c, bool peer_is_proxy)
 		return false;
 	if (origin == NULL)
 		return true;            /* not a browser's form (curl): the token decides */
+	/*
+	 * Our Referrer-Policy (no-referrer) makes the browser send "Origin: null"
+	 * with our own forms' POSTs (Fetch, "serializing a request origin"): then
+	 * only Sec-Fetch-Site, which no page can set, can say that they are ours.
+	 */
+	if (strcmp(origin, "null") == 0)
+		return site != NULL && strcmp(site, "same-origin") == 0;
 	if (proto == NULL || (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0))
 		proto = "http";
 	if (host != NULL) {

@@ -181,11 +181,16 @@ field(struct ctx *c, const char *name, enum portail_msg label, enum input_kind k
 	html_raw(h, "</div>\n");
 }
 
+/*
+ * A submit button. The secondary ones (Obtenir un nouveau code, Modifier le
+ * courriel) need no field filled in: formnovalidate, or the browser would
+ * stop them at the empty, required code field.
+ */
 static void
 button(struct ctx *c, const char *action, enum portail_msg label, bool primary)
 {
 	html_raw(&c->html, primary ? "<button type=\"submit\" class=\"primary\" name=\"action\" value=\"" :
-	    "<button type=\"submit\" class=\"secondary\" name=\"action\" value=\"");
+	    "<button type=\"submit\" class=\"secondary\" formnovalidate name=\"action\" value=\"");
 	html_text(&c->html, action);
 	html_raw(&c->html, "\">");
 	html_msg(&c->html, label, c->en);
