@@ -583,10 +583,12 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		ret = first_call(r, method, &answered);
 		if (answered)
 			return ret;
-		if (r->c.post) {
-			return MHD_YES;         /* the body comes in the next calls */
-		}
-		return final_call(r);
+		/*
+		 * The answer comes in a later call, a GET's too: one queued in
+		 * this first call is an "early" answer to libmicrohttpd, which
+		 * then closes the connection after it (no keep-alive).
+		 */
+		return MHD_YES;         /* a POST's body comes in the next calls */
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
