@@ -87,7 +87,8 @@ web_log(struct web *w, int priority, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	syslog(priority, "%s", line);
+	if (w->to_syslog)
+		syslog(priority, "%s", line);
 	if (w->foreground)
 		fprintf(stderr, "portail-web: %s\n", line);
 }
