@@ -5,6 +5,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # tests/fixtures/oidc.sh finds them here even from make distcheck's copy.
 PORTAIL_OIDC_MODULES="$top/tests/fixtures/oidc/node_modules"
 export PORTAIL_OIDC_MODULES
+# and the browser tests' (playwright-core, axe-core), for tests/browser.test
+PORTAIL_BROWSER_MODULES="$top/tests/fixtures/browser/node_modules"
+export PORTAIL_BROWSER_MODULES
 
 # autoreconf when configure is missing or older than its inputs.
 portail_autoreconf() {

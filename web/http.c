@@ -8,7 +8,9 @@
  *   text in every field (400); headers bounded by the connection's
  *   memory (WEB_HEADER_MEMORY);
  * - cross-site POSTs: Sec-Fetch-Site other than same-origin or none, or
- *   an Origin that is neither ours nor home_url's, is 403; and every form
+ *   an Origin that is neither ours nor home_url's (nor "null" with
+ *   Sec-Fetch-Site same-origin: what no-referrer makes of our own forms'
+ *   Origin), is 403; and every form
  *   carries a CSRF token, the pre-login ones too: with no server key, a
  *   random per-browser cookie (__Host-portail-csrf) that the form repeats
  *   in a hidden field, compared in constant time (the double-submit
@@ -86,7 +88,8 @@ web_log(struct web *w, int priority, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	syslog(priority, "%s", line);
+	if (w->to_syslog)
+		syslog(priority, "%s", line);
 	if (w->foreground)
 		fprintf(stderr, "portail-web: %s\n", line);
 }
@@ -301,6 +304,13 @@ same_origin(struct ctx *c, bool peer_is_proxy)
 		return false;
 	if (origin == NULL)
 		return true;            /* not a browser's form (curl): the token decides */
+	/*
+	 * Our Referrer-Policy (no-referrer) makes the browser send "Origin: null"
+	 * with our own forms' POSTs (Fetch, "serializing a request origin"): then
+	 * only Sec-Fetch-Site, which no page can set, can say that they are ours.
+	 */
+	if (strcmp(origin, "null") == 0)
+		return site != NULL && strcmp(site, "same-origin") == 0;
 	if (proto == NULL || (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0))
 		proto = "http";
 	if (host != NULL) {
@@ -590,10 +600,12 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		ret = first_call(r, method, &answered);
 		if (answered)
 			return ret;
-		if (r->c.post) {
-			return MHD_YES;         /* the body comes in the next calls */
-		}
-		return final_call(r);
+		/*
+		 * The answer comes in a later call, a GET's too: one queued in
+		 * this first call is an "early" answer to libmicrohttpd, which
+		 * then closes the connection after it (no keep-alive).
+		 */
+		return MHD_YES;         /* a POST's body comes in the next calls */
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;

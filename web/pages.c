@@ -40,15 +40,16 @@ page_begin(struct ctx *c, enum portail_msg title)
 	html_raw(h, " — ");
 	TEXT(WEB_TITLE);
 	html_raw(h, "</title>\n<link rel=\"stylesheet\" href=\"/static/portail.css\">\n</head>\n<body>\n"
-	    "<header>\n<a class=\"lang\" href=\"");
-	/* the toggle: this page (its first step) in the other language */
+	    "<header>\n<p class=\"brand\">");
+	TEXT(WEB_TITLE);
+	/* the toggle, after the name as it is shown (reading and focus order):
+	 * this page (its first step) in the other language */
+	html_raw(h, "</p>\n<a class=\"lang\" href=\"");
 	html_text(h, c->path);
 	html_raw(h, c->en ? "?lang=fr\" lang=\"fr\" hreflang=\"fr\">" :
 	    "?lang=en\" lang=\"en\" hreflang=\"en\">");
 	TEXT(WEB_OTHER_LANG);
-	html_raw(h, "</a>\n<p class=\"brand\">");
-	TEXT(WEB_TITLE);
-	html_raw(h, "</p>\n</header>\n<main>\n<h1>");
+	html_raw(h, "</a>\n</header>\n<main>\n<h1>");
 	html_msg(h, title, c->en);
 	html_raw(h, "</h1>\n");
 }
@@ -181,11 +182,16 @@ field(struct ctx *c, const char *name, enum portail_msg label, enum input_kind k
 	html_raw(h, "</div>\n");
 }
 
+/*
+ * A submit button. The secondary ones (Obtenir un nouveau code, Modifier le
+ * courriel) need no field filled in: formnovalidate, or the browser would
+ * stop them at the empty, required code field.
+ */
 static void
 button(struct ctx *c, const char *action, enum portail_msg label, bool primary)
 {
 	html_raw(&c->html, primary ? "<button type=\"submit\" class=\"primary\" name=\"action\" value=\"" :
-	    "<button type=\"submit\" class=\"secondary\" name=\"action\" value=\"");
+	    "<button type=\"submit\" class=\"secondary\" formnovalidate name=\"action\" value=\"");
 	html_text(&c->html, action);
 	html_raw(&c->html, "\">");
 	html_msg(&c->html, label, c->en);

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
+#include <paths.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -160,6 +161,12 @@ main(int argc, char **argv)
 	/* blocked before libmicrohttpd's threads exist: main waits for them */
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	openlog("portail-web", LOG_PID, LOG_AUTHPRIV);
+	/*
+	 * In the foreground on a machine without a syslog socket (a container),
+	 * stderr alone, as portaild: glibc's syslog() would otherwise open and
+	 * try to connect a socket for every line, under its lock.
+	 */
+	w.to_syslog = !w.foreground || access(_PATH_LOG, W_OK) == 0;
 	if (!w.foreground)
 		portail_service_daemonize("portail-web");
 	w.listen_unix = w.cfg->web.listen[0] == '/';

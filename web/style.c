@@ -14,7 +14,7 @@ const char web_css[] =
     "header{background:#0a4f94;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;"
     "align-items:center;justify-content:space-between;gap:.5rem}\n"
     "header .brand{margin:0;font-size:1.25rem;font-weight:700}\n"
-    "header .lang{order:2;color:#fff;display:inline-flex;align-items:center;min-height:44px;"
+    "header .lang{color:#fff;display:inline-flex;align-items:center;min-height:44px;"
     "padding:0 .75rem;border:1px solid #fff;border-radius:4px;text-decoration:none}\n"
     "main{max-width:30rem;margin:0 auto;padding:1rem;background:#fff;min-height:calc(100vh - 60px)}\n"
     "h1{font-size:1.5rem;margin:.5rem 0 1rem}\n"

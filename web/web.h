@@ -44,6 +44,7 @@ struct web_client {
 struct web {
 	portail_config *cfg;
 	bool foreground, debug;
+	bool to_syslog;                 /* not in the foreground without a syslog socket */
 	bool listen_unix;               /* listening on a unix socket */
 	bool trust_unix;                /* "unix" in trusted_proxies */
 	struct web_proxy proxies[PORTAIL_MAX_PROXIES];
