@@ -115,6 +115,8 @@ struct portail_web_config {
 	char **trusted_proxies;         /* NULL-terminated addresses, "unix" for the socket's peers; NULL: none */
 	char *user;                     /* dropped to when started as root */
 	int threads;                    /* the server's thread pool */
+	int session_idle;               /* a browser session dies unused this long (s) */
+	int session_max;                /* ... and this long after sign-in, used or not */
 };
 
 typedef struct portail_config {
