@@ -111,6 +111,24 @@ check(struct ctx *c, const char *secret, bool records, json_t **resp)
 
 /* ---- /compte ------------------------------------------------------------------- */
 
+/* A section of /compte and its heading. */
+static void
+section(struct ctx *c, enum portail_msg title)
+{
+	html_raw(&c->html, "<section>\n<h2>");
+	html_msg(&c->html, title, c->en);
+	html_raw(&c->html, "</h2>\n");
+}
+
+/* One sentence of the table in a paragraph. */
+static void
+para(struct ctx *c, enum portail_msg id)
+{
+	html_raw(&c->html, "<p>");
+	html_msg(&c->html, id, c->en);
+	html_raw(&c->html, "</p>\n");
+}
+
 static void
 children(struct ctx *c, json_t *acct)
 {
@@ -118,17 +136,11 @@ children(struct ctx *c, json_t *acct)
 	char line[512];
 	size_t i;
 
-	html_raw(&c->html, "<section>\n<h2>");
-	TEXT(WEB_CHILDREN);
-	html_raw(&c->html, "</h2>\n");
+	section(c, PORTAIL_MSG_WEB_CHILDREN);
 	if (strcmp(answer_str(acct, "directory"), "ok") != 0) {
-		html_raw(&c->html, "<p>");
-		TEXT(WEB_RECORDS_DOWN);
-		html_raw(&c->html, "</p>\n");
+		para(c, PORTAIL_MSG_WEB_RECORDS_DOWN);
 	} else if (json_array_size(kids) == 0) {
-		html_raw(&c->html, "<p>");
-		TEXT(WEB_NO_CHILDREN);
-		html_raw(&c->html, "</p>\n");
+		para(c, PORTAIL_MSG_WEB_NO_CHILDREN);
 	} else {
 		html_raw(&c->html, "<ul class=\"children\">\n");
 		json_array_foreach(kids, i, k) {
@@ -165,14 +177,9 @@ providers(struct ctx *c, json_t *acct)
 	char line[256];
 	size_t i;
 
-	html_raw(&c->html, "<section>\n<h2>");
-	TEXT(WEB_PROVIDERS);
-	html_raw(&c->html, "</h2>\n");
-	if (json_array_size(links) == 0) {
-		html_raw(&c->html, "<p>");
-		TEXT(WEB_NO_PROVIDERS);
-		html_raw(&c->html, "</p>\n");
-	}
+	section(c, PORTAIL_MSG_WEB_PROVIDERS);
+	if (json_array_size(links) == 0)
+		para(c, PORTAIL_MSG_WEB_NO_PROVIDERS);
 	json_array_foreach(links, i, l) {
 		if (!json_is_string(l))
 			continue;
@@ -191,20 +198,11 @@ providers(struct ctx *c, json_t *acct)
 static void
 password_form(struct ctx *c, const char *error)
 {
-	char hint[128];
-
-	html_raw(&c->html, "<section>\n<h2>");
-	TEXT(WEB_CHANGE_PASSWORD);
-	html_raw(&c->html, "</h2>\n");
+	section(c, PORTAIL_MSG_WEB_CHANGE_PASSWORD);
 	form_to(c, "/compte");
 	field(c, "old_password", PORTAIL_MSG_WEB_CURRENT_PASSWORD, IN_CURRENT_PASSWORD, NULL, false,
 	    NULL, error != NULL, NULL);
-	portail_msgf(hint, sizeof(hint), PORTAIL_MSG_WEB_PASSWORD_HINT, c->en,
-	    c->w->cfg->password.min_length, c->w->cfg->password.max_length);
-	field(c, "password", PORTAIL_MSG_WEB_NEW_PASSWORD, IN_NEW_PASSWORD, NULL, false, NULL,
-	    error != NULL, hint);
-	field(c, "confirmation", PORTAIL_MSG_WEB_CONFIRMATION, IN_NEW_PASSWORD, NULL, false, NULL,
-	    error != NULL, NULL);
+	new_password_fields(c, error);
 	html_raw(&c->html, "<p class=\"actions\">");
 	button(c, "password", PORTAIL_MSG_WEB_SAVE, true);
 	html_raw(&c->html, "</p>\n</form>\n</section>\n");

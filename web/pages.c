@@ -507,13 +507,24 @@ step_confirm(struct ctx *c, const struct flow *f, const char *email, const char 
 	page_end(c);
 }
 
+void
+new_password_fields(struct ctx *c, const char *error)
+{
+	char hint[128];
+
+	portail_msgf(hint, sizeof(hint), PORTAIL_MSG_WEB_PASSWORD_HINT, c->en,
+	    c->w->cfg->password.min_length, c->w->cfg->password.max_length);
+	field(c, "password", PORTAIL_MSG_WEB_NEW_PASSWORD, IN_NEW_PASSWORD, NULL, false, NULL,
+	    error != NULL, hint);
+	field(c, "confirmation", PORTAIL_MSG_WEB_CONFIRMATION, IN_NEW_PASSWORD, NULL, false, NULL,
+	    error != NULL, NULL);
+}
+
 /* The password and its confirmation → "Enregistrer". */
 static void
 step_password(struct ctx *c, const struct flow *f, const char *email, const char *ticket,
     const char *error)
 {
-	char hint[128];
-
 	page_begin(c, f->title);
 	summary(c, error);
 	flow_intro(c, f);
@@ -524,12 +535,7 @@ step_password(struct ctx *c, const struct flow *f, const char *email, const char
 		hidden(c, "email", email);
 	else
 		field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
-	portail_msgf(hint, sizeof(hint), PORTAIL_MSG_WEB_PASSWORD_HINT, c->en,
-	    c->w->cfg->password.min_length, c->w->cfg->password.max_length);
-	field(c, "password", PORTAIL_MSG_WEB_NEW_PASSWORD, IN_NEW_PASSWORD, NULL, false, NULL,
-	    error != NULL, hint);
-	field(c, "confirmation", PORTAIL_MSG_WEB_CONFIRMATION, IN_NEW_PASSWORD, NULL, false, NULL,
-	    error != NULL, NULL);
+	new_password_fields(c, error);
 	html_raw(&c->html, "<p class=\"actions\">");
 	button(c, "save", PORTAIL_MSG_WEB_SAVE, true);
 	html_raw(&c->html, "</p>\n</form>\n");

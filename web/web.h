@@ -101,6 +101,8 @@ void hidden(struct ctx *c, const char *name, const char *value);
 void field(struct ctx *c, const char *name, enum portail_msg label, enum input_kind kind,
     const char *value, bool readonly, const char *error, bool invalid, const char *hint);
 void button(struct ctx *c, const char *action, enum portail_msg label, bool primary);
+/* "Nouveau mot de passe" (with its hint) and "Confirmation", marked invalid with an error. */
+void new_password_fields(struct ctx *c, const char *error);
 void link_to(struct ctx *c, const char *path, enum portail_msg label, const char *cls);
 /* A provider's name as the buttons say it (Google, Facebook…; else its [provider.NAME]). */
 const char *provider_label(struct ctx *c, const struct portail_provider_config *p);
