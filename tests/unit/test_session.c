@@ -333,6 +333,14 @@ test_sessions(void **state)
 	    PORTAIL_ERR_UNKNOWN);
 	assert_int_not_equal(portail_session_create(&ss, "pas une adresse", NULL, t, s3, &err),
 	    PORTAIL_OK);
+	/* the store failing is unavailable, never a refusal (DESIGN §2, outages) */
+	assert_int_equal(portail_session_create(&ss, "y@exemple.ca", NULL, t + 9, s2, &err),
+	    PORTAIL_OK);
+	assert_int_equal(pt_store_run(st, "DROP TABLE sessions", &err), PORTAIL_OK);
+	assert_int_equal(check(&ss, s2, t + 9, email, sizeof(email)), PORTAIL_ERR_UNAVAILABLE);
+	assert_int_equal(portail_session_create(&ss, "y@exemple.ca", NULL, t + 9, s3, &err),
+	    PORTAIL_ERR_UNAVAILABLE);
+	assert_int_equal(portail_session_revoke(&ss, s2, &err), PORTAIL_ERR_UNAVAILABLE);
 	sodium_memzero(s1, sizeof(s1));
 	portail_store_close(st);
 }
