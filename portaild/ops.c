@@ -534,9 +534,13 @@ wants_session(struct op_ctx *ctx)
 /*
  * After a proof this op checked: a new session for email in the
  * answer's "session", the request's previous_session revoked with it.
+ * When none can be made: with done (the op's change is made already),
+ * the answer stays a success without "session", the failure logged;
+ * otherwise it becomes the failure.
  */
 static void
-session_mint(struct op_ctx *ctx, struct op_result *res, const char *email, const char *reason)
+session_mint(struct op_ctx *ctx, struct op_result *res, const char *email, const char *reason,
+    bool done)
 {
 	char secret[PORTAIL_SESSION_LEN + 1];
 	portail_error err = { { 0 } };
@@ -544,6 +548,11 @@ session_mint(struct op_ctx *ctx, struct op_result *res, const char *email, const
 
 	s = portail_session_create(&ctx->d->sessions, email, str(ctx, "previous_session"),
 	    daemon_now(), secret, &err);
+	if (s != PORTAIL_OK && done) {
+		log_msg(LOG_ERR, "no session after %s: %s", reason,
+		    err.message[0] != '\0' ? err.message : portail_strerror(s));
+		return;
+	}
 	if (s != PORTAIL_OK) {
 		json_decref(res->body);
 		res->body = NULL;
@@ -573,7 +582,7 @@ op_auth_password(struct op_ctx *ctx, struct op_result *res)
 		    "access_message", msg);
 		res->reason = strcmp(word, "active") == 0 ? "password" : word;
 		if (session && (strcmp(word, "active") == 0 || strcmp(word, "grace") == 0))
-			session_mint(ctx, res, str(ctx, "email"), "password_session");
+			session_mint(ctx, res, str(ctx, "email"), "password_session", false);
 		return;
 	}
 	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
@@ -616,7 +625,7 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 	res->reason = "password_changed";
 	/* the change revoked every session (store.h): this browser gets a new one */
 	if (wants_session(ctx))
-		session_mint(ctx, res, str(ctx, "email"), "password_changed_session");
+		session_mint(ctx, res, str(ctx, "email"), "password_changed_session", true);
 }
 
 static const struct portail_proto_field email_fields[] = {

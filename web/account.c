@@ -300,7 +300,9 @@ change_password(struct ctx *c, const char *secret, const char *email)
 		/* a wrong current password counts as a failed sign-in (portaild's lockout) */
 		account_page(c, secret, NULL, answer_message(c, resp));
 	} else if (!json_is_string(s) || json_string_length(s) != WEB_SESSION_LEN) {
-		page_unavailable(c);
+		/* changed, but no new session (portaild logged why): every session died, sign in again */
+		c->end_session = true;
+		to_connexion(c);
 	} else {
 		memcpy(c->new_session, json_string_value(s), WEB_SESSION_LEN + 1);
 		account_page(c, c->new_session, portail_msgf(line, sizeof(line),
