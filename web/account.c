@@ -260,17 +260,17 @@ unlink_provider(struct ctx *c, const char *secret, const char *email)
 	}
 	r = ask(c, "social.unlink", json_pack("{s:s, s:s, s:s, s:s}", "op", "social.unlink",
 	    "email", email, "provider", provider, "session", secret), &resp);
-	if (is_outage(r))
+	if (is_outage(r)) {
 		page_unavailable(c);
-	else if (r == PORTAIL_ERR_REFUSED) {    /* the session died meanwhile */
+	} else if (r == PORTAIL_ERR_REFUSED) {  /* the session died meanwhile */
 		c->end_session = true;
 		to_connexion(c);
-	}
-	else if (r != PORTAIL_OK)
+	} else if (r != PORTAIL_OK) {
 		account_page(c, secret, NULL, answer_message(c, resp));
-	else
+	} else {
 		account_page(c, secret, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_UNLINKED,
 		    c->en, label_of(c, provider)), NULL);
+	}
 	json_decref(resp);
 }
 
