@@ -14,6 +14,7 @@ const char *const portail_proto_secret_fields[] = {
 	"code",                                         /* code.verify */
 	"ticket", "link_ticket",                        /* a code's proof, a social sign-in's */
 	"token",                                        /* portail tokens */
+	"session", "previous_session",                  /* browser sessions (the cookie) */
 	"access_token", "id_token", "nonce",            /* a provider's */
 	NULL,
 };

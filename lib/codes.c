@@ -110,3 +110,18 @@ portail_token_hash(const portail_key *key, const char *token, unsigned char hash
 {
 	return secret_hash(key, PORTAIL_KEY_TOKENS, "ptk_", PORTAIL_TOKEN_LEN, token, hash);
 }
+
+void
+portail_session_secret_generate(const portail_key *key, char *secret,
+    unsigned char hash[PORTAIL_HASH_BYTES])
+{
+	secret_generate("pts_", secret, PORTAIL_SESSION_LEN);
+	(void)portail_session_secret_hash(key, secret, hash);
+}
+
+portail_status
+portail_session_secret_hash(const portail_key *key, const char *secret,
+    unsigned char hash[PORTAIL_HASH_BYTES])
+{
+	return secret_hash(key, PORTAIL_KEY_TOKENS, "pts_", PORTAIL_SESSION_LEN, secret, hash);
+}

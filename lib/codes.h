@@ -51,4 +51,15 @@ void portail_token_generate(const portail_key *key, char *token,
 portail_status portail_token_hash(const portail_key *key, const char *token,
     unsigned char hash[PORTAIL_HASH_BYTES]);
 
+/*
+ * Browser sessions (session.h): "pts_" + 256 random bits in base64url,
+ * the cookie's value, stored only as a keyed hash (the tokens subkey,
+ * told apart from tokens by the prefix, which is hashed too).
+ */
+#define PORTAIL_SESSION_LEN 47
+void portail_session_secret_generate(const portail_key *key, char *secret,
+    unsigned char hash[PORTAIL_HASH_BYTES]);
+portail_status portail_session_secret_hash(const portail_key *key, const char *secret,
+    unsigned char hash[PORTAIL_HASH_BYTES]);
+
 #endif

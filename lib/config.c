@@ -152,6 +152,8 @@ static const struct key keys[] = {
 	{ S_WEB, "user", K_STR, C(web.user), 0, 0, "www-data", false },
 	{ S_WEB, "threads", K_INT, C(web.threads), 1, 64, "4", false },
 	{ S_WEB, "introspection_client", K_CLIENT, 0, 0, 0, NULL, false },
+	{ S_WEB, "session_idle", K_INT, C(web.session_idle), 60, 86400, "1800", false },
+	{ S_WEB, "session_max", K_INT, C(web.session_max), 300, 2592000, "43200", false },
 
 	{ S_PROVIDER, "kind", K_KIND, P(kind), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_id", K_STR, P(client_id), 0, 0, NULL, true },
@@ -819,6 +821,12 @@ finish(struct parser *p)
 
 		return fail(p, p->seen[k - keys], k, "must not exceed lockout_max (%d)",
 		    cfg->password.lockout_max);
+	}
+	if (cfg->web.session_idle > cfg->web.session_max) {
+		const struct key *k = find_key(S_WEB, "session_idle");
+
+		return fail(p, p->seen[k - keys], k, "must not exceed session_max (%d)",
+		    cfg->web.session_max);
 	}
 	if (cfg->token_lifetime > cfg->token_max_age) {
 		const struct key *k = find_key(S_TOKENS, "lifetime");

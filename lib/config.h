@@ -123,6 +123,8 @@ struct portail_web_config {
 		char *secret_file;      /* 0600; portail-web reads it before dropping privileges */
 	} clients[PORTAIL_MAX_INTROSPECTION_CLIENTS];
 	int n_clients;
+	int session_idle;               /* a browser session dies unused this long (s) */
+	int session_max;                /* ... and this long after sign-in, used or not */
 };
 
 typedef struct portail_config {

@@ -7,9 +7,10 @@
  * schema, keeps the statement cache and the transactions, and knows the
  * files SQLite keeps beside the store; store-rekey.c is the 3 -> 4
  * migration (address identity) and what it left; store-account.c,
- * store-code.c, store-mail.c, store-token.c and store-link.c hold the SQL
- * of their concept. The rules they apply (lockout, code limits, the
- * sliding day) are policy.c's answers, not theirs. A PostgreSQL backend
+ * store-code.c, store-mail.c, store-token.c, store-link.c and
+ * store-session.c hold the SQL of their concept. The rules they apply
+ * (lockout, code limits, the sliding day, the sessions' timeouts) are
+ * policy.c's and session.c's answers, not theirs. A PostgreSQL backend
  * implements store.h with files of its own; nothing here is shared with it.
  *
  * Locking: every store operation holds st->lock for its whole run, so

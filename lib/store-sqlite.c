@@ -107,6 +107,18 @@ static const char *const migrations[] = {
 	"  tries INTEGER NOT NULL DEFAULT 0"
 	");"
 	"CREATE INDEX IF NOT EXISTS mail_queue_due ON mail_queue (next_try);",
+	/* 5 -> 6: browser sessions (issue 14); only the secret's keyed hash */
+	"CREATE TABLE IF NOT EXISTS sessions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  session_hash BLOB NOT NULL UNIQUE,"
+	"  email_key TEXT NOT NULL REFERENCES accounts (email_key) ON DELETE CASCADE,"
+	"  created INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  epoch INTEGER NOT NULL"
+	");"
+	"CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions (email_key);"
+	"CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -377,4 +377,48 @@ portail_status portail_store_link_delete(portail_store *st, const char *key,
 portail_status portail_store_link_list(portail_store *st, const char *key,
     char ***providers, portail_error *err);
 
+/* ---- browser sessions (portail-web; session.h decides) --------------------------- */
+
+/*
+ * A session: only the keyed hash of its secret (the cookie) is kept. It
+ * is live while session.h's rules say so and while it was made in its
+ * account's current token epoch: whatever revokes every token of an
+ * account (a password changed or reset, an administrator's disable)
+ * signs its browsers out too, in the same write; deleting the account
+ * deletes its sessions. Every backend keeps both rules.
+ */
+struct portail_session {
+	int64_t id;
+	unsigned char hash[PORTAIL_HASH_BYTES];
+	char *email_key;
+	int64_t created, last_seen, expires;    /* expires: the absolute end */
+	int64_t epoch;                          /* the account's token epoch at creation */
+};
+
+void portail_session_clear(struct portail_session *s);
+
+/*
+ * Adds a session (its hash) in the account's current epoch, in one
+ * transaction with: the session whose hash is replaced deleted (not NULL:
+ * the cookie the browser still had, whoever's it was: rotation), and the
+ * dead ones swept (expires <= now, or last seen at or before seen_cutoff).
+ * UNKNOWN without account (nothing changed).
+ */
+portail_status portail_store_session_add(portail_store *st, const char *key,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const unsigned char *replaced, int64_t now,
+    int64_t expires, int64_t seen_cutoff, int64_t *id, portail_error *err);
+/* By hash, with its account read in the same statement; REFUSED when there is none. */
+portail_status portail_store_session_find(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], struct portail_session *out,
+    struct portail_account *acct, portail_error *err);
+/* Records a use at now (the idle timeout counts from the last one). */
+portail_status portail_store_session_touch(portail_store *st, int64_t id, int64_t now,
+    portail_error *err);
+/* Signs one session out; UNKNOWN when there is none with that hash. */
+portail_status portail_store_session_delete(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], portail_error *err);
+/* How many sessions the account has in the store, live or not yet swept (tests, status). */
+portail_status portail_store_session_count(portail_store *st, const char *key, int *n,
+    portail_error *err);
+
 #endif

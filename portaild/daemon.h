@@ -17,6 +17,7 @@
 #include "config.h"
 #include "flow.h"
 #include "gpi.h"
+#include "session.h"
 
 struct daemon {
 	portail_config *cfg;
@@ -31,6 +32,9 @@ struct daemon {
 	bool debug;
 	bool has_admin_group;
 	gid_t admin_gid;
+	bool has_web_user;              /* [web] user exists here: its uid may use the sessions */
+	uid_t web_uid;
+	struct portail_sessions sessions;       /* browser sessions ([web] session_idle, _max) */
 	/* counters for the status op */
 	atomic_ulong requests;
 	atomic_ulong bad_requests;

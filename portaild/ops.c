@@ -160,6 +160,22 @@ str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* The children on record, as gpi.lookup and session.check give them. */
+static json_t *
+children_json(const portail_gpi_result *r)
+{
+	json_t *kids = json_array();
+
+	for (size_t i = 0; i < r->n_children; i++) {
+		const struct portail_gpi_child *c = &r->children[i];
+
+		json_array_append_new(kids, json_pack("{s:o, s:o, s:o, s:b}",
+		    "student_id", str_or_null(c->student_id), "name", str_or_null(c->name),
+		    "school", str_or_null(c->school), "subscribed", c->subscribed));
+	}
+	return kids;
+}
+
 static void
 op_gpi_lookup(struct op_ctx *ctx, struct op_result *res)
 {
@@ -186,14 +202,7 @@ op_gpi_lookup(struct op_ctx *ctx, struct op_result *res)
 		    PORTAIL_MSG_OPS_DIRECTORY_UNAVAILABLE);
 		return;
 	}
-	kids = json_array();
-	for (size_t i = 0; i < r->n_children; i++) {
-		const struct portail_gpi_child *c = &r->children[i];
-
-		json_array_append_new(kids, json_pack("{s:o, s:o, s:o, s:b}",
-		    "student_id", str_or_null(c->student_id), "name", str_or_null(c->name),
-		    "school", str_or_null(c->school), "subscribed", c->subscribed));
-	}
+	kids = children_json(r);
 	res->body = json_pack("{s:s, s:b, s:o}", "email", email, "known", r->known,
 	    "children", kids);
 	res->reason = r->known ? "known" : (r->n_children ? "no_subscribed_school" : "not_on_record");
@@ -422,6 +431,8 @@ static const struct portail_proto_field auth_fields[] = {
 	{ "email", PT_STR, true, 1024 },
 	{ "password", PT_STR, true, 4096 },
 	{ "check", PT_BOOL, false, 0 },  /* the access check too, after proof */
+	{ "session", PT_BOOL, false, 0 },        /* portail-web: a browser session, after both */
+	{ "previous_session", PT_STR, false, 128 },      /* ... the one it replaces */
 	{ NULL, PT_STR, false, 0 },
 };
 
@@ -496,21 +507,82 @@ access_word(struct op_ctx *ctx, char *msg, size_t len)
 	    "unavailable";
 }
 
+/* ---- browser sessions (portail-web) ------------------------------------------- */
+
+/*
+ * A peer that may use the browser sessions: root, or [web] user's uid.
+ * Not its group: www-data's group is the web server's and its apps' too.
+ * False with res filled.
+ */
+static bool
+web_peer(struct op_ctx *ctx, struct op_result *res)
+{
+	const struct daemon *d = ctx->d;
+
+	if (ctx->peer->uid == 0 || (d->has_web_user && ctx->peer->uid == d->web_uid))
+		return true;
+	refuse(ctx, res, PORTAIL_ERR_FORBIDDEN, "not_web", PORTAIL_MSG_OPS_NOT_WEB);
+	return false;
+}
+
+static bool
+wants_session(struct op_ctx *ctx)
+{
+	return json_is_true(json_object_get(ctx->req, "session"));
+}
+
+/*
+ * After a proof this op checked: a new session for email in the
+ * answer's "session", the request's previous_session revoked with it.
+ * When none can be made: with done (the op's change is made already),
+ * the answer stays a success without "session", the failure logged;
+ * otherwise it becomes the failure.
+ */
+static void
+session_mint(struct op_ctx *ctx, struct op_result *res, const char *email, const char *reason,
+    bool done)
+{
+	char secret[PORTAIL_SESSION_LEN + 1];
+	portail_error err = { { 0 } };
+	portail_status s;
+
+	s = portail_session_create(&ctx->d->sessions, email, str(ctx, "previous_session"),
+	    daemon_now(), secret, &err);
+	if (s != PORTAIL_OK && done) {
+		log_msg(LOG_ERR, "no session after %s: %s", reason,
+		    err.message[0] != '\0' ? err.message : portail_strerror(s));
+		return;
+	}
+	if (s != PORTAIL_OK) {
+		json_decref(res->body);
+		res->body = NULL;
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	json_object_set_new(res->body, "session", json_string(secret));
+	sodium_memzero(secret, sizeof(secret));
+	res->reason = reason;
+}
+
 static void
 op_auth_password(struct op_ctx *ctx, struct op_result *res)
 {
 	json_t *check = json_object_get(ctx->req, "check");
+	bool session = wants_session(ctx);
 	char msg[512];
 
 	ctx->user = str(ctx, "email");
-	if (!flow_ready(ctx, res) || !password_ok(ctx, res))
+	/* a session only for portail-web, and only after the access check */
+	if (!flow_ready(ctx, res) || (session && !web_peer(ctx, res)) || !password_ok(ctx, res))
 		return;
-	if (json_is_true(check)) {
+	if (json_is_true(check) || session) {
 		const char *word = access_word(ctx, msg, sizeof(msg));
 
 		res->body = json_pack("{s:s, s:s, s:s}", "email", str(ctx, "email"), "access", word,
 		    "access_message", msg);
 		res->reason = strcmp(word, "active") == 0 ? "password" : word;
+		if (session && (strcmp(word, "active") == 0 || strcmp(word, "grace") == 0))
+			session_mint(ctx, res, str(ctx, "email"), "password_session", false);
 		return;
 	}
 	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
@@ -522,6 +594,8 @@ static const struct portail_proto_field change_fields[] = {
 	{ "old_password", PT_STR, true, 4096 },
 	{ "password", PT_STR, true, 4096 },
 	{ "confirmation", PT_STR, true, 4096 },
+	{ "session", PT_BOOL, false, 0 },        /* portail-web: a new session (the others die) */
+	{ "previous_session", PT_STR, false, 128 },
 	{ NULL, PT_STR, false, 0 },
 };
 
@@ -534,7 +608,7 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 	portail_status s;
 
 	ctx->user = str(ctx, "email");
-	if (!flow_ready(ctx, res))
+	if (!flow_ready(ctx, res) || (wants_session(ctx) && !web_peer(ctx, res)))
 		return;
 	s = portail_flow_change_password(ctx->d->flow, str(ctx, "email"), str(ctx, "old_password"),
 	    str(ctx, "password"), str(ctx, "confirmation"), lang_of(ctx), daemon_now(), &why,
@@ -549,6 +623,9 @@ op_password_change(struct op_ctx *ctx, struct op_result *res)
 	}
 	res->body = json_pack("{s:s}", "email", str(ctx, "email"));
 	res->reason = "password_changed";
+	/* the change revoked every session (store.h): this browser gets a new one */
+	if (wants_session(ctx))
+		session_mint(ctx, res, str(ctx, "email"), "password_changed_session", true);
 }
 
 static const struct portail_proto_field email_fields[] = {
@@ -736,6 +813,128 @@ op_token_revoke(struct op_ctx *ctx, struct op_result *res)
 	res->reason = id != NULL ? "token_revoked" : "tokens_revoked";
 }
 
+/* ---- session.check, session.revoke (portail-web) ------------------------------ */
+
+static const struct portail_proto_field session_check_fields[] = {
+	{ "session", PT_STR, true, 128 },
+	{ "account", PT_BOOL, false, 0 },        /* the children on record and the links too */
+	{ NULL, PT_STR, false, 0 },
+};
+
+static const struct portail_proto_field session_fields[] = {
+	{ "session", PT_STR, true, 128 },
+	{ NULL, PT_STR, false, 0 },
+};
+
+/*
+ * The account's own records, for /compte: its children on record and
+ * the providers it is linked with. The directory down is said
+ * ("directory": "unavailable"), not a failure of the whole answer.
+ */
+static void
+own_records(struct op_ctx *ctx, struct op_result *res, const struct portail_account *a)
+{
+	portail_gpi_result *r = NULL;
+	portail_error err = { { 0 } };
+	char **links = NULL;
+	json_t *names = json_array();
+
+	if (ctx->d->gpi != NULL && portail_gpi_lookup(ctx->d->gpi, a->email, &r, &err) == PORTAIL_OK) {
+		json_object_set_new(res->body, "children", children_json(r));
+		json_object_set_new(res->body, "directory", json_string("ok"));
+	} else {
+		if (err.message[0] != '\0')
+			log_msg(LOG_ERR, "directory: %s", err.message);
+		json_object_set_new(res->body, "children", json_array());
+		json_object_set_new(res->body, "directory", json_string("unavailable"));
+	}
+	portail_gpi_result_free(r);
+	if (portail_store_link_list(ctx->d->store, a->email_key, &links, &err) != PORTAIL_OK) {
+		log_msg(LOG_ERR, "%s", err.message);
+		json_decref(names);
+		json_decref(res->body);
+		res->body = NULL;
+		refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "unavailable", PORTAIL_MSG_UNAVAILABLE);
+		return;
+	}
+	for (size_t i = 0; links != NULL && links[i] != NULL; i++)
+		json_array_append_new(names, json_string(links[i]));
+	portail_manage_links_free(links);
+	json_object_set_new(res->body, "links", names);
+}
+
+/* The request's session, live, into *a (cleared by the caller); false with res filled. */
+static bool
+live_session(struct op_ctx *ctx, struct op_result *res, struct portail_account *a)
+{
+	portail_error err = { { 0 } };
+	portail_status s;
+
+	if (!flow_ready(ctx, res) || !web_peer(ctx, res))
+		return false;
+	s = portail_session_check(&ctx->d->sessions, str(ctx, "session"), daemon_now(), a, &err);
+	if (s == PORTAIL_ERR_REFUSED)
+		refuse(ctx, res, s, "no_session", PORTAIL_MSG_OPS_SESSION_REFUSED);
+	else if (s != PORTAIL_OK)
+		flow_failed(ctx, res, s, &err);
+	return s == PORTAIL_OK;
+}
+
+static void
+op_session_check(struct op_ctx *ctx, struct op_result *res)
+{
+	struct portail_account a = { 0 };
+
+	if (!live_session(ctx, res, &a))
+		return;
+	if ((res->body = json_pack("{s:s}", "email", a.email)) != NULL &&
+	    json_is_true(json_object_get(ctx->req, "account")))
+		own_records(ctx, res, &a);
+	if (res->status == PORTAIL_OK) {
+		ctx->user = json_string_value(json_object_get(res->body, "email"));
+		res->reason = "session";
+	}
+	portail_account_clear(&a);
+}
+
+static void
+op_session_revoke(struct op_ctx *ctx, struct op_result *res)
+{
+	portail_error err = { { 0 } };
+	portail_status s;
+
+	if (!flow_ready(ctx, res) || !web_peer(ctx, res))
+		return;
+	s = portail_session_revoke(&ctx->d->sessions, str(ctx, "session"), &err);
+	if (s != PORTAIL_OK && s != PORTAIL_ERR_UNKNOWN) {
+		flow_failed(ctx, res, s, &err);
+		return;
+	}
+	/* signing out a session that is gone already is done too */
+	res->body = json_pack("{s:b}", "revoked", s == PORTAIL_OK);
+	res->reason = s == PORTAIL_OK ? "session_revoked" : "no_session";
+}
+
+/* The request's session is live and the request's email its account's; false with res filled. */
+static bool
+session_owner(struct op_ctx *ctx, struct op_result *res)
+{
+	struct portail_account a = { 0 };
+	char *key = NULL;
+	bool ok;
+
+	ctx->user = str(ctx, "email");
+	if (!live_session(ctx, res, &a))
+		return false;
+	ok = portail_email_key(str(ctx, "email"), &key, NULL) == PORTAIL_OK &&
+	    strcmp(key, a.email_key) == 0;
+	if (!ok)        /* another parent's session: the same refusal as a dead one */
+		refuse(ctx, res, PORTAIL_ERR_REFUSED, "other_account", PORTAIL_MSG_OPS_SESSION_REFUSED);
+	free(key);
+	portail_account_clear(&a);
+	return ok;
+}
+
 /* ---- social accounts ---------------------------------------------------------- */
 
 /* The answer of a social step; takes r's strings. */
@@ -907,6 +1106,7 @@ static const struct portail_proto_field social_unlink_fields[] = {
 	{ "email", PT_STR, true, 1024 },
 	{ "password", PT_STR, false, 4096 },
 	{ "provider", PT_STR, true, 32 },
+	{ "session", PT_STR, false, 128 },       /* portail-web: the parent's browser session */
 	{ NULL, PT_STR, false, 0 },
 };
 
@@ -916,8 +1116,8 @@ op_social_unlink(struct op_ctx *ctx, struct op_result *res)
 	portail_error err = { { 0 } };
 	portail_status s;
 
-	/* the parent with its password, or an admin */
-	if (!token_owner(ctx, res))
+	/* the parent with its password or its browser session, or an admin */
+	if (str(ctx, "session") != NULL ? !session_owner(ctx, res) : !token_owner(ctx, res))
 		return;
 	s = portail_flow_social_unlink(ctx->d->flow, str(ctx, "email"), str(ctx, "provider"), &err);
 	if (s == PORTAIL_ERR_UNKNOWN) {
@@ -1066,6 +1266,8 @@ static const struct op ops[] = {
 	{ "social.finish", false, false, social_finish_fields, op_social_finish },
 	{ "social.unlink", false, false, social_unlink_fields, op_social_unlink },
 	{ "account.check", false, false, email_fields, op_account_check },
+	{ "session.check", false, true, session_check_fields, op_session_check },
+	{ "session.revoke", false, false, session_fields, op_session_revoke },
 	{ "account.list", true, false, no_fields, op_account_list },
 	{ "account.show", true, false, email_fields, op_account_show },
 	{ "account.disable", true, false, email_fields, op_account_disable },

@@ -124,6 +124,13 @@ main(int argc, char **argv)
 		d.has_admin_group = true;
 		d.admin_gid = g->gr_gid;
 	}
+	{
+		/* portail-web's uid, for the session ops; a host without it leaves them to root */
+		struct passwd *w = getpwnam(d.cfg->web.user);
+
+		d.has_web_user = w != NULL;
+		d.web_uid = w != NULL ? w->pw_uid : 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	{
 		/* blocked before any thread exists; the loop reads them from a signalfd */
@@ -189,6 +196,10 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	d.sessions.store = d.store;
+	d.sessions.key = d.key;
+	d.sessions.rules.idle = d.cfg->web.session_idle;
+	d.sessions.rules.max = d.cfg->web.session_max;
 	d.started = time(NULL);
 	rc = loop_run(&d, fd, on_ready);
 	{

@@ -43,9 +43,11 @@
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 /* The fields of our forms that hold secrets: any character but NUL. */
-static const char *const secret_fields[] = { "password", "confirmation", "code", "ticket", NULL };
+static const char *const secret_fields[] = { "password", "confirmation", "code", "ticket",
+	"old_password", NULL };
 
-enum route { R_CONNEXION, R_SIGNUP, R_RESET, R_CSS, R_ROOT, R_INTROSPECT, R_NONE };
+enum route { R_CONNEXION, R_SIGNUP, R_RESET, R_CSS, R_ROOT, R_INTROSPECT, R_COMPTE, R_DECONNEXION,
+	R_AUTH, R_NONE };
 
 static const struct {
 	const char *path;
@@ -56,6 +58,9 @@ static const struct {
 	{ "/inscription", R_SIGNUP, true },
 	{ "/mot-de-passe-oublie", R_RESET, true },
 	{ "/static/portail.css", R_CSS, false },
+	{ "/compte", R_COMPTE, true },
+	{ "/deconnexion", R_DECONNEXION, true },
+	{ "/auth", R_AUTH, false },
 	{ "/", R_ROOT, false },
 	{ "/oauth2/introspect", R_INTROSPECT, true },   /* POST only: first_call */
 };
@@ -342,6 +347,38 @@ out_free(void *cls)
 	free(o);
 }
 
+/*
+ * The session cookie set (a new session) or cleared (signed out), and
+ * /auth's headers. The cookie: __Host- (Secure, Path=/, no Domain: this
+ * host only), HttpOnly, SameSite=Lax (a link from the school's portal
+ * arrives signed in; a cross-site POST does not).
+ */
+static bool
+session_headers(struct ctx *c, struct MHD_Response *resp)
+{
+	char cookie[160];
+	bool ok = true;
+	int n = 0;
+
+	if (c->new_session[0] != '\0')
+		n = snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; Secure; HttpOnly; SameSite=Lax",
+		    WEB_SESSION_COOKIE, c->new_session);
+	else if (c->end_session)
+		n = snprintf(cookie, sizeof(cookie), "%s=; Path=/; Secure; HttpOnly; SameSite=Lax; "
+		    "Max-Age=0", WEB_SESSION_COOKIE);
+	if (n < 0 || (size_t)n >= sizeof(cookie) ||
+	    (n > 0 && MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie) != MHD_YES))
+		ok = false;
+	sodium_memzero(cookie, sizeof(cookie));
+	if (ok && c->user[0] != '\0' &&
+	    MHD_add_response_header(resp, "X-Portail-User", c->user) != MHD_YES)
+		ok = false;
+	if (ok && c->auth_status != NULL &&
+	    MHD_add_response_header(resp, "X-Portail-Status", c->auth_status) != MHD_YES)
+		ok = false;
+	return ok;
+}
+
 static enum MHD_Result
 respond(struct req *r, const char *content_type, const char *fixed, size_t fixed_len)
 {
@@ -386,6 +423,8 @@ respond(struct req *r, const char *content_type, const char *fixed, size_t fixed
 		    MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie) != MHD_YES)
 			goto out;
 	}
+	if (!session_headers(c, resp))
+		goto out;
 	if (c->location != NULL &&
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, c->location) != MHD_YES)
 		goto out;
@@ -556,6 +595,16 @@ final_call(struct req *r)
 	case R_INTROSPECT:
 		web_introspect(c);
 		return respond(r, "application/json", NULL, 0);
+	case R_COMPTE:
+		page_compte(c);
+		break;
+	case R_DECONNEXION:
+		page_deconnexion(c);
+		break;
+	case R_AUTH:
+		/* no page: the status and the header say it all */
+		page_auth(c);
+		return respond(r, "text/plain; charset=utf-8", "", 0);
 	case R_NONE:
 		return respond_error(r, MHD_HTTP_NOT_FOUND, PORTAIL_MSG_WEB_NOT_FOUND);
 	}
@@ -592,6 +641,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 		r->c.en = want_english(conn);
 		if (r->route != R_INTROSPECT)   /* sets no cookie */
 			csrf_token(&r->c);
+		if (r->route == R_AUTH)
+			r->c.new_csrf = false;  /* nginx's subrequest has no form: no cookie to set */
 		{
 			char peer[WEB_ADDR_MAX];
 
@@ -643,6 +694,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	form_wipe(&r->c.form);
 	html_free(&r->c.html);
 	sodium_memzero(r->c.csrf, sizeof(r->c.csrf));
+	sodium_memzero(r->c.new_session, sizeof(r->c.new_session));
 	free(r);
 	*con_cls = NULL;
 }

@@ -206,15 +206,6 @@ token_shape_ok(const char *t, size_t n)
 	return true;
 }
 
-/* An outage of portaild or behind it, not an answer about the token. */
-static bool
-is_outage(portail_status r)
-{
-	return r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_BUSY || r == PORTAIL_ERR_IO ||
-	    r == PORTAIL_ERR_NOMEM || r == PORTAIL_ERR_PROTOCOL || r == PORTAIL_ERR_CONFIG ||
-	    r == PORTAIL_ERR_FORBIDDEN;
-}
-
 /* portaild's token.verify for token; *resp its answer on OK. */
 static portail_status
 verify(struct ctx *c, const char *token, json_t **resp)

@@ -27,7 +27,7 @@
 
 /* ---- the frame of every page ---------------------------------------------- */
 
-static void
+void
 page_begin(struct ctx *c, enum portail_msg title)
 {
 	struct html *h = &c->html;
@@ -54,14 +54,14 @@ page_begin(struct ctx *c, enum portail_msg title)
 	html_raw(h, "</h1>\n");
 }
 
-static void
+void
 page_end(struct ctx *c)
 {
 	html_raw(&c->html, "</main>\n</body>\n</html>\n");
 }
 
 /* The role="alert" summary; its id is what the fields point at. */
-static void
+void
 summary(struct ctx *c, const char *text)
 {
 	if (text == NULL || *text == '\0')
@@ -72,7 +72,7 @@ summary(struct ctx *c, const char *text)
 }
 
 /* A notice that is not an error (the code was sent). */
-static void
+void
 notice(struct ctx *c, const char *text)
 {
 	if (text == NULL || *text == '\0')
@@ -82,13 +82,13 @@ notice(struct ctx *c, const char *text)
 	html_raw(&c->html, "</p>\n");
 }
 
-static void
-form_begin(struct ctx *c)
+void
+form_to(struct ctx *c, const char *path)
 {
 	struct html *h = &c->html;
 
 	html_raw(h, "<form method=\"post\" action=\"");
-	html_text(h, c->path);
+	html_text(h, path);
 	html_raw(h, c->en ? "?lang=en\">\n" : "?lang=fr\">\n");
 	html_raw(h, "<input type=\"hidden\" name=\"csrf\" value=\"");
 	html_text(h, c->csrf);
@@ -96,6 +96,12 @@ form_begin(struct ctx *c)
 }
 
 static void
+form_begin(struct ctx *c)
+{
+	form_to(c, c->path);
+}
+
+void
 hidden(struct ctx *c, const char *name, const char *value)
 {
 	html_raw(&c->html, "<input type=\"hidden\" name=\"");
@@ -105,13 +111,12 @@ hidden(struct ctx *c, const char *name, const char *value)
 	html_raw(&c->html, "\">\n");
 }
 
-enum input_kind { IN_EMAIL, IN_CURRENT_PASSWORD, IN_NEW_PASSWORD, IN_CODE };
 
 /*
  * One labelled input. error: its message (NULL: none); with_summary: the
  * summary also describes it. hint: a message shown under the label.
  */
-static void
+void
 field(struct ctx *c, const char *name, enum portail_msg label, enum input_kind kind,
     const char *value, bool readonly, const char *error, bool invalid, const char *hint)
 {
@@ -187,7 +192,7 @@ field(struct ctx *c, const char *name, enum portail_msg label, enum input_kind k
  * courriel) need no field filled in: formnovalidate, or the browser would
  * stop them at the empty, required code field.
  */
-static void
+void
 button(struct ctx *c, const char *action, enum portail_msg label, bool primary)
 {
 	html_raw(&c->html, primary ? "<button type=\"submit\" class=\"primary\" name=\"action\" value=\"" :
@@ -199,7 +204,7 @@ button(struct ctx *c, const char *action, enum portail_msg label, bool primary)
 }
 
 /* A link to one of our pages, in the page's language. */
-static void
+void
 link_to(struct ctx *c, const char *path, enum portail_msg label, const char *cls)
 {
 	html_raw(&c->html, "<a class=\"");
@@ -221,12 +226,7 @@ cancel(struct ctx *c)
 
 /* ---- talking to portaild --------------------------------------------------- */
 
-/* The ops' fields that carry secrets: wiped in the request after sending. */
-static const char *const secret_keys[] = {
-	"password", "confirmation", "code", "ticket", "link_ticket", NULL,
-};
-
-static void
+void
 wipe_json_string(json_t *v)
 {
 	if (json_is_string(v))
@@ -234,7 +234,7 @@ wipe_json_string(json_t *v)
 }
 
 /* An outage, not a refusal: the 503 page. */
-static bool
+bool
 is_outage(portail_status r)
 {
 	return r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_BUSY || r == PORTAIL_ERR_IO ||
@@ -246,7 +246,7 @@ is_outage(portail_status r)
  * Sends req (consumed: its secret strings are wiped) as op; *resp gets
  * the answer when there is one (also for a refusal, for its message).
  */
-static portail_status
+portail_status
 ask(struct ctx *c, const char *op, json_t *req, json_t **resp)
 {
 	portail_client *cl = NULL;
@@ -267,15 +267,15 @@ ask(struct ctx *c, const char *op, json_t *req, json_t **resp)
 out:
 	portail_client_free(cl);
 	if (req != NULL) {
-		for (const char *const *k = secret_keys; *k != NULL; k++)
-			wipe_json_string(json_object_get(req, *k));
+		/* the ops' fields that carry secrets (portail_proto_secret_fields) */
+		portail_proto_wipe_secrets(req);
 		json_decref(req);
 	}
 	c->result = r == PORTAIL_OK ? "ok" : portail_proto_error_name(r);
 	return r;
 }
 
-static const char *
+const char *
 answer_str(json_t *resp, const char *key)
 {
 	const char *s = json_string_value(json_object_get(resp, key));
@@ -284,7 +284,7 @@ answer_str(json_t *resp, const char *key)
 }
 
 /* The answer's message for the parent, or ours when it has none. */
-static const char *
+const char *
 answer_message(struct ctx *c, json_t *resp)
 {
 	const char *m = json_string_value(json_object_get(resp, "message"));
@@ -293,7 +293,7 @@ answer_message(struct ctx *c, json_t *resp)
 }
 
 /* A value fit to send: present, not empty, within max bytes. */
-static const char *
+const char *
 value_ok(struct ctx *c, const char *name, size_t max, const char **why)
 {
 	size_t n = 0;
@@ -323,6 +323,15 @@ static const struct {
 	{ "linkedin", PORTAIL_MSG_WEB_LINKEDIN },
 };
 
+const char *
+provider_label(struct ctx *c, const struct portail_provider_config *p)
+{
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (strcmp(p->kind, kinds[k].kind) == 0)
+			return portail_msg(kinds[k].label, c->en);
+	return p->name;
+}
+
 static void
 signin_form(struct ctx *c, const char *email, const char *error)
 {
@@ -339,11 +348,8 @@ signin_form(struct ctx *c, const char *email, const char *error)
 		html_raw(&c->html, "</h2>\n<ul class=\"providers\">\n");
 		for (int i = 0; i < cfg->n_providers; i++) {
 			const struct portail_provider_config *p = &cfg->providers[i];
-			const char *label = p->name;
+			const char *label = provider_label(c, p);
 
-			for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-				if (strcmp(p->kind, kinds[k].kind) == 0)
-					label = portail_msg(kinds[k].label, c->en);
 			/* links, not forms: form-action 'self' would block the redirect */
 			html_raw(&c->html, "<li><a class=\"button social-");
 			html_text(&c->html, p->kind);
@@ -380,9 +386,8 @@ void
 page_connexion(struct ctx *c)
 {
 	const char *email, *password, *why = NULL, *access;
-	json_t *resp = NULL;
+	json_t *req, *resp = NULL;
 	portail_status r;
-	char line[512];
 
 	c->status = MHD_HTTP_OK;
 	if (!c->post) {
@@ -398,8 +403,12 @@ page_connexion(struct ctx *c)
 		signin_form(c, form_get(&c->form, "email"), T(WEB_REFUSED));
 		return;
 	}
-	r = ask(c, "auth.password", json_pack("{s:s, s:s, s:s, s:b}", "op", "auth.password",
-	    "email", email, "password", password, "check", 1), &resp);
+	req = json_pack("{s:s, s:s, s:s, s:b, s:b}", "op", "auth.password", "email", email,
+	    "password", password, "check", 1, "session", 1);
+	/* rotation: the session this browser had (anyone's) dies with the sign-in */
+	if (req != NULL && web_session(c) != NULL)
+		json_object_set_new(req, "previous_session", json_string(web_session(c)));
+	r = ask(c, "auth.password", req, &resp);
 	if (is_outage(r)) {
 		page_unavailable(c);
 		goto out;
@@ -421,19 +430,11 @@ page_connexion(struct ctx *c)
 		signin_form(c, email, T(WEB_REFUSED));
 		goto out;
 	}
-	/* sessions come with the next part of issue 14: say so, and go on */
-	page_begin(c, PORTAIL_MSG_WEB_SIGNIN_TITLE);
-	notice(c, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_SIGNED_IN, c->en,
-	    answer_str(resp, "email")));
-	if (c->w->cfg->web.home_url != NULL) {
-		html_raw(&c->html, "<p class=\"actions\"><a class=\"button primary\" href=\"");
-		html_text(&c->html, c->w->cfg->web.home_url);
-		html_raw(&c->html, "\">");
-		TEXT(WEB_CONTINUE);
-		html_raw(&c->html, "</a></p>\n");
-	}
-	page_end(c);
+	if (!web_signed_in(c, resp))
+		page_unavailable(c);
 out:
+	if (resp != NULL)
+		wipe_json_string(json_object_get(resp, "session"));
 	json_decref(resp);
 }
 
@@ -512,13 +513,24 @@ step_confirm(struct ctx *c, const struct flow *f, const char *email, const char 
 	page_end(c);
 }
 
+void
+new_password_fields(struct ctx *c, const char *error)
+{
+	char hint[128];
+
+	portail_msgf(hint, sizeof(hint), PORTAIL_MSG_WEB_PASSWORD_HINT, c->en,
+	    c->w->cfg->password.min_length, c->w->cfg->password.max_length);
+	field(c, "password", PORTAIL_MSG_WEB_NEW_PASSWORD, IN_NEW_PASSWORD, NULL, false, NULL,
+	    error != NULL, hint);
+	field(c, "confirmation", PORTAIL_MSG_WEB_CONFIRMATION, IN_NEW_PASSWORD, NULL, false, NULL,
+	    error != NULL, NULL);
+}
+
 /* The password and its confirmation → "Enregistrer". */
 static void
 step_password(struct ctx *c, const struct flow *f, const char *email, const char *ticket,
     const char *error)
 {
-	char hint[128];
-
 	page_begin(c, f->title);
 	summary(c, error);
 	flow_intro(c, f);
@@ -529,12 +541,7 @@ step_password(struct ctx *c, const struct flow *f, const char *email, const char
 		hidden(c, "email", email);
 	else
 		field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
-	portail_msgf(hint, sizeof(hint), PORTAIL_MSG_WEB_PASSWORD_HINT, c->en,
-	    c->w->cfg->password.min_length, c->w->cfg->password.max_length);
-	field(c, "password", PORTAIL_MSG_WEB_NEW_PASSWORD, IN_NEW_PASSWORD, NULL, false, NULL,
-	    error != NULL, hint);
-	field(c, "confirmation", PORTAIL_MSG_WEB_CONFIRMATION, IN_NEW_PASSWORD, NULL, false, NULL,
-	    error != NULL, NULL);
+	new_password_fields(c, error);
 	html_raw(&c->html, "<p class=\"actions\">");
 	button(c, "save", PORTAIL_MSG_WEB_SAVE, true);
 	html_raw(&c->html, "</p>\n</form>\n");

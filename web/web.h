@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <netinet/in.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "form.h"
 #include "html.h"
@@ -26,6 +28,9 @@
 /* The CSRF token: 32 random bytes, base64url without padding. */
 #define WEB_CSRF_LEN 43
 #define WEB_CSRF_COOKIE "__Host-portail-csrf"
+/* The browser session: portaild's secret (codes.h, "pts_" + 43), nothing else. */
+#define WEB_SESSION_COOKIE "__Host-portail"
+#define WEB_SESSION_LEN 47
 /* An address as text, for logs and portaild's rhost. */
 #define WEB_ADDR_MAX 64
 
@@ -72,6 +77,10 @@ struct ctx {
 	const char *location;           /* a redirect (303) */
 	const char *allow;              /* 405's Allow */
 	const char *www_authenticate;   /* 401's WWW-Authenticate */
+	char new_session[WEB_SESSION_LEN + 1];  /* a session to set in the cookie (a secret) */
+	bool end_session;               /* the session cookie cleared */
+	char user[256];                 /* /auth: X-Portail-User ("": none) */
+	const char *auth_status;        /* /auth: X-Portail-Status (unavailable) */
 	const char *op;                 /* portaild's op asked, for the log */
 	const char *result;             /* its answer, for the log */
 };
@@ -105,6 +114,50 @@ void page_flow(struct ctx *c, bool reset);
 void page_error(struct ctx *c, int status, enum portail_msg id);
 /* The shared UNAVAILABLE message, 503. */
 void page_unavailable(struct ctx *c);
+
+/* pages.c: the parts of a page, for account.c. */
+enum input_kind { IN_EMAIL, IN_CURRENT_PASSWORD, IN_NEW_PASSWORD, IN_CODE };
+void page_begin(struct ctx *c, enum portail_msg title);
+void page_end(struct ctx *c);
+/* The role="alert" summary (text NULL or "": none); a notice that is not an error. */
+void summary(struct ctx *c, const char *text);
+void notice(struct ctx *c, const char *text);
+/* A form posted to path, its CSRF field in it; a hidden field. */
+void form_to(struct ctx *c, const char *path);
+void hidden(struct ctx *c, const char *name, const char *value);
+void field(struct ctx *c, const char *name, enum portail_msg label, enum input_kind kind,
+    const char *value, bool readonly, const char *error, bool invalid, const char *hint);
+void button(struct ctx *c, const char *action, enum portail_msg label, bool primary);
+/* "Nouveau mot de passe" (with its hint) and "Confirmation", marked invalid with an error. */
+void new_password_fields(struct ctx *c, const char *error);
+void link_to(struct ctx *c, const char *path, enum portail_msg label, const char *cls);
+/* A provider's name as the buttons say it (Google, Facebook…; else its [provider.NAME]). */
+const char *provider_label(struct ctx *c, const struct portail_provider_config *p);
+/*
+ * Sends req (consumed: its secret strings wiped) to portaild as op; *resp
+ * the answer when there is one (a refusal's too). An outage, not a
+ * refusal: is_outage.
+ */
+portail_status ask(struct ctx *c, const char *op, json_t *req, json_t **resp);
+bool is_outage(portail_status r);
+void wipe_json_string(json_t *v);
+const char *answer_str(json_t *resp, const char *key);
+const char *answer_message(struct ctx *c, json_t *resp);
+/* A form field present, not empty, within max bytes; NULL with *why. */
+const char *value_ok(struct ctx *c, const char *name, size_t max, const char **why);
+
+/*
+ * account.c: the signed-in pages. /compte (GET; POST for unlink and the
+ * password), /deconnexion (POST), /auth (nginx auth_request). The
+ * session cookie the browser sent: NULL when absent or not shaped like
+ * one. After a sign-in (resp: portaild's answer with its "session"), the
+ * cookie set and the redirect to home_url or /compte.
+ */
+void page_compte(struct ctx *c);
+void page_deconnexion(struct ctx *c);
+void page_auth(struct ctx *c);
+const char *web_session(struct ctx *c);
+bool web_signed_in(struct ctx *c, json_t *resp);
 
 /* The stylesheet at /static/portail.css. */
 extern const char web_css[];

@@ -146,6 +146,9 @@ static const struct bad_case bad[] = {
 	{ GPI "[security]\nkey_file = @OPEN@\n", "[security] key_file: " },
 	{ GPI "[tokens]\nlifetime = 999999999\n", "[tokens] lifetime: 999999999 is out of range" },
 	/* [web]: portail-web */
+	{ GPI "[web]\nsession_idle = 59\n", "[web] session_idle: 59 is out of range (60 to 86400)" },
+	{ GPI "[web]\nsession_max = 2592001\n", "[web] session_max: 2592001 is out of range (300 to 2592000)" },
+	{ GPI "[web]\nsession_idle = 7200\nsession_max = 3600\n", "[web] session_idle: must not exceed session_max (3600)" },
 	{ GPI "[web]\nlisten = web.sock\n", "test.conf:5: [web] listen: 'web.sock' is not an absolute socket path, 127.0.0.1:PORT or [::1]:PORT" },
 	{ GPI "[web]\nlisten = 0.0.0.0:8080\n", "test.conf:5: [web] listen: '0.0.0.0:8080' is not an absolute" },
 	{ GPI "[web]\nlisten = 127.0.0.1:0\n", "[web] listen: '127.0.0.1:0' is not" },
@@ -215,6 +218,8 @@ test_web_section(void **state)
 	assert_null(cfg->web.trusted_proxies);
 	assert_string_equal(cfg->web.user, "www-data");
 	assert_int_equal(cfg->web.threads, 4);
+	assert_int_equal(cfg->web.session_idle, 1800);
+	assert_int_equal(cfg->web.session_max, 43200);
 	portail_config_free(cfg);
 
 	assert_int_equal(parse(GPI "[web]\nlisten = 127.0.0.1:8080\n"

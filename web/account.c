@@ -1,0 +1,404 @@
+/*
+ * account.c — the signed-in pages (issue 14): /compte, /deconnexion, and
+ * /auth for nginx auth_request; and the session cookie they read and set.
+ *
+ * The cookie (__Host-portail) holds portaild's session secret and
+ * nothing else: every request asks portaild whether it is still live
+ * (session.check), so that a sign-out, a password change or an
+ * administrator's disable on one host is seen at once by every web host.
+ * Nothing is kept here between two requests. The secret is never logged
+ * and is wiped with the request.
+ */
+#include "web.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "protocol.h"
+
+#define T(id) portail_msg(PORTAIL_MSG_##id, c->en)
+#define TEXT(id) html_msg(&c->html, PORTAIL_MSG_##id, c->en)
+
+/* ---- the cookie ------------------------------------------------------------------ */
+
+const char *
+web_session(struct ctx *c)
+{
+	const char *v = MHD_lookup_connection_value(c->conn, MHD_COOKIE_KIND, WEB_SESSION_COOKIE);
+
+	/* shaped as portaild makes them, or not sent on: junk never reaches portaild */
+	if (v == NULL || strnlen(v, WEB_SESSION_LEN + 1) != WEB_SESSION_LEN ||
+	    strncmp(v, "pts_", 4) != 0)
+		return NULL;
+	for (size_t i = 4; i < WEB_SESSION_LEN; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_')
+			return NULL;
+	return v;
+}
+
+/* 303 to path (ours, in the page's language), with a line for a client that does not follow. */
+static void
+see_other(struct ctx *c, const char *path, const char *path_en, enum portail_msg line)
+{
+	html_free(&c->html);
+	c->status = MHD_HTTP_SEE_OTHER;
+	c->location = c->en ? path_en : path;
+	page_begin(c, line);
+	html_raw(&c->html, "<p><a href=\"");
+	html_text(&c->html, c->location);
+	html_raw(&c->html, "\">");
+	html_msg(&c->html, line, c->en);
+	html_raw(&c->html, "</a></p>\n");
+	page_end(c);
+}
+
+static void
+to_connexion(struct ctx *c)
+{
+	see_other(c, "/connexion", "/connexion?lang=en", PORTAIL_MSG_WEB_SIGNIN_TITLE);
+}
+
+bool
+web_signed_in(struct ctx *c, json_t *resp)
+{
+	json_t *s = json_object_get(resp, "session");
+	const char *home = c->w->cfg->web.home_url;
+
+	if (!json_is_string(s) || json_string_length(s) != WEB_SESSION_LEN)
+		return false;
+	memcpy(c->new_session, json_string_value(s), WEB_SESSION_LEN + 1);
+	if (home != NULL)
+		see_other(c, home, home, PORTAIL_MSG_WEB_CONTINUE);
+	else
+		see_other(c, "/compte", "/compte?lang=en", PORTAIL_MSG_WEB_ACCOUNT_TITLE);
+	return true;
+}
+
+/*
+ * Asks portaild about the session secret (with the account's records for
+ * /compte): true with *resp. Otherwise the page is answered: no session,
+ * junk or a dead one → the cookie cleared and a redirect to /connexion;
+ * portaild unreachable → 503 (the cookie kept: it may be live).
+ */
+static bool
+check(struct ctx *c, const char *secret, bool records, json_t **resp)
+{
+	portail_status r;
+
+	*resp = NULL;
+	if (secret != NULL) {
+		r = ask(c, "session.check", json_pack("{s:s, s:s, s:b}", "op", "session.check",
+		    "session", secret, "account", records), resp);
+		if (r == PORTAIL_OK && json_is_string(json_object_get(*resp, "email")))
+			return true;
+		json_decref(*resp);
+		*resp = NULL;
+		if (is_outage(r)) {
+			page_unavailable(c);
+			return false;
+		}
+	}
+	/* none, junk or dead: a cookie there is cleared */
+	c->end_session = MHD_lookup_connection_value(c->conn, MHD_COOKIE_KIND,
+	    WEB_SESSION_COOKIE) != NULL;
+	to_connexion(c);
+	return false;
+}
+
+/* ---- /compte ------------------------------------------------------------------- */
+
+/* A section of /compte and its heading. */
+static void
+section(struct ctx *c, enum portail_msg title)
+{
+	html_raw(&c->html, "<section>\n<h2>");
+	html_msg(&c->html, title, c->en);
+	html_raw(&c->html, "</h2>\n");
+}
+
+/* One sentence of the table in a paragraph. */
+static void
+para(struct ctx *c, enum portail_msg id)
+{
+	html_raw(&c->html, "<p>");
+	html_msg(&c->html, id, c->en);
+	html_raw(&c->html, "</p>\n");
+}
+
+static void
+children(struct ctx *c, json_t *acct)
+{
+	json_t *kids = json_object_get(acct, "children"), *k;
+	char line[512];
+	size_t i;
+
+	section(c, PORTAIL_MSG_WEB_CHILDREN);
+	if (strcmp(answer_str(acct, "directory"), "ok") != 0) {
+		para(c, PORTAIL_MSG_WEB_RECORDS_DOWN);
+	} else if (json_array_size(kids) == 0) {
+		para(c, PORTAIL_MSG_WEB_NO_CHILDREN);
+	} else {
+		html_raw(&c->html, "<ul class=\"children\">\n");
+		json_array_foreach(kids, i, k) {
+			const char *name = answer_str(k, "name");
+
+			html_raw(&c->html, "<li>");
+			html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_CHILD, c->en,
+			    *name != '\0' ? name : answer_str(k, "student_id"), answer_str(k, "school")));
+			if (!json_is_true(json_object_get(k, "subscribed"))) {
+				html_raw(&c->html, " ");
+				TEXT(WEB_NOT_SUBSCRIBED);
+			}
+			html_raw(&c->html, "</li>\n");
+		}
+		html_raw(&c->html, "</ul>\n");
+	}
+	html_raw(&c->html, "</section>\n");
+}
+
+/* The label of a provider by its [provider.NAME]: the configured one's, else the name. */
+static const char *
+label_of(struct ctx *c, const char *name)
+{
+	for (int i = 0; i < c->w->cfg->n_providers; i++)
+		if (strcmp(c->w->cfg->providers[i].name, name) == 0)
+			return provider_label(c, &c->w->cfg->providers[i]);
+	return name;
+}
+
+static void
+providers(struct ctx *c, json_t *acct)
+{
+	json_t *links = json_object_get(acct, "links"), *l;
+	char line[256];
+	size_t i;
+
+	section(c, PORTAIL_MSG_WEB_PROVIDERS);
+	if (json_array_size(links) == 0)
+		para(c, PORTAIL_MSG_WEB_NO_PROVIDERS);
+	json_array_foreach(links, i, l) {
+		if (!json_is_string(l))
+			continue;
+		/* one form each: a button unlinks its provider, nothing else */
+		form_to(c, "/compte");
+		hidden(c, "provider", json_string_value(l));
+		html_raw(&c->html, "<p class=\"actions\"><button type=\"submit\" class=\"secondary\" "
+		    "name=\"action\" value=\"unlink\">");
+		html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_UNLINK, c->en,
+		    label_of(c, json_string_value(l))));
+		html_raw(&c->html, "</button></p>\n</form>\n");
+	}
+	html_raw(&c->html, "</section>\n");
+}
+
+static void
+password_form(struct ctx *c, const char *error)
+{
+	section(c, PORTAIL_MSG_WEB_CHANGE_PASSWORD);
+	form_to(c, "/compte");
+	field(c, "old_password", PORTAIL_MSG_WEB_CURRENT_PASSWORD, IN_CURRENT_PASSWORD, NULL, false,
+	    NULL, error != NULL, NULL);
+	new_password_fields(c, error);
+	html_raw(&c->html, "<p class=\"actions\">");
+	button(c, "password", PORTAIL_MSG_WEB_SAVE, true);
+	html_raw(&c->html, "</p>\n</form>\n</section>\n");
+}
+
+/* /compte for the session secret: its account, done (a notice) or error (the alert). */
+static void
+account_page(struct ctx *c, const char *secret, const char *done, const char *error)
+{
+	json_t *acct = NULL;
+	char line[512];
+
+	if (!check(c, secret, true, &acct))
+		return;
+	html_free(&c->html);
+	c->status = MHD_HTTP_OK;
+	page_begin(c, PORTAIL_MSG_WEB_ACCOUNT_TITLE);
+	summary(c, error);
+	notice(c, done);
+	html_raw(&c->html, "<p class=\"lead\">");
+	html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_SIGNED_IN, c->en,
+	    answer_str(acct, "email")));
+	html_raw(&c->html, "</p>\n");
+	if (c->w->cfg->web.home_url != NULL) {
+		html_raw(&c->html, "<p class=\"actions\"><a class=\"button primary\" href=\"");
+		html_text(&c->html, c->w->cfg->web.home_url);
+		html_raw(&c->html, "\">");
+		TEXT(WEB_CONTINUE);
+		html_raw(&c->html, "</a></p>\n");
+	}
+	children(c, acct);
+	providers(c, acct);
+	password_form(c, error);
+	form_to(c, "/deconnexion");
+	html_raw(&c->html, "<p class=\"actions\">");
+	button(c, "signout", PORTAIL_MSG_WEB_SIGN_OUT, false);
+	html_raw(&c->html, "</p>\n</form>\n");
+	page_end(c);
+	json_decref(acct);
+}
+
+/* "Délier": social.unlink, the session as the proof. */
+static void
+unlink_provider(struct ctx *c, const char *secret, const char *email)
+{
+	const char *provider, *why;
+	json_t *resp = NULL;
+	portail_status r;
+	char line[256];
+
+	provider = value_ok(c, "provider", 32, &why);
+	if (provider == NULL || !portail_proto_text_ok(provider, strlen(provider), false)) {
+		account_page(c, secret, NULL, T(WEB_REFUSED_OTHER));
+		return;
+	}
+	r = ask(c, "social.unlink", json_pack("{s:s, s:s, s:s, s:s}", "op", "social.unlink",
+	    "email", email, "provider", provider, "session", secret), &resp);
+	if (is_outage(r)) {
+		page_unavailable(c);
+	} else if (r == PORTAIL_ERR_REFUSED) {  /* the session died meanwhile */
+		c->end_session = true;
+		to_connexion(c);
+	} else if (r != PORTAIL_OK) {
+		account_page(c, secret, NULL, answer_message(c, resp));
+	} else {
+		account_page(c, secret, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_UNLINKED,
+		    c->en, label_of(c, provider)), NULL);
+	}
+	json_decref(resp);
+}
+
+/* "Changer le mot de passe": password.change; every session dies, this browser gets a new one. */
+static void
+change_password(struct ctx *c, const char *secret, const char *email)
+{
+	const char *old, *password, *confirmation, *why_o, *why_p, *why_c;
+	json_t *resp = NULL, *s;
+	portail_status r;
+	char line[512];
+
+	old = value_ok(c, "old_password", PORTAIL_PROTO_PASSWORD_MAX, &why_o);
+	password = value_ok(c, "password", PORTAIL_PROTO_PASSWORD_MAX, &why_p);
+	confirmation = value_ok(c, "confirmation", PORTAIL_PROTO_PASSWORD_MAX, &why_c);
+	if (old == NULL || password == NULL || confirmation == NULL) {
+		account_page(c, secret, NULL, old == NULL ? why_o : password == NULL ? why_p : why_c);
+		return;
+	}
+	r = ask(c, "password.change", json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s}", "op",
+	    "password.change", "email", email, "old_password", old, "password", password,
+	    "confirmation", confirmation, "session", 1, "previous_session", secret), &resp);
+	s = json_object_get(resp, "session");
+	if (is_outage(r)) {
+		page_unavailable(c);
+	} else if (r != PORTAIL_OK) {
+		/* a wrong current password counts as a failed sign-in (portaild's lockout) */
+		account_page(c, secret, NULL, answer_message(c, resp));
+	} else if (!json_is_string(s) || json_string_length(s) != WEB_SESSION_LEN) {
+		/* changed, but no new session (portaild logged why): every session died, sign in again */
+		c->end_session = true;
+		to_connexion(c);
+	} else {
+		memcpy(c->new_session, json_string_value(s), WEB_SESSION_LEN + 1);
+		account_page(c, c->new_session, portail_msgf(line, sizeof(line),
+		    PORTAIL_MSG_WEB_PASSWORD_CHANGED, c->en, email), NULL);
+	}
+	if (resp != NULL)
+		wipe_json_string(s);
+	json_decref(resp);
+}
+
+void
+page_compte(struct ctx *c)
+{
+	const char *secret = web_session(c), *action;
+	json_t *who = NULL;
+	char email[PORTAIL_PROTO_EMAIL_MAX + 1];
+
+	c->status = MHD_HTTP_OK;
+	if (!c->post) {
+		account_page(c, secret, NULL, NULL);
+		return;
+	}
+	if (!check(c, secret, false, &who))
+		return;
+	snprintf(email, sizeof(email), "%s", answer_str(who, "email"));
+	json_decref(who);
+	action = form_get(&c->form, "action");
+	if (action != NULL && strcmp(action, "unlink") == 0)
+		unlink_provider(c, secret, email);
+	else if (action != NULL && strcmp(action, "password") == 0)
+		change_password(c, secret, email);
+	else
+		account_page(c, secret, NULL, NULL);
+}
+
+/* ---- /deconnexion ------------------------------------------------------------------ */
+
+void
+page_deconnexion(struct ctx *c)
+{
+	const char *secret = web_session(c);
+	json_t *resp = NULL;
+	portail_status r;
+
+	if (!c->post) {
+		c->allow = "POST";
+		page_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, PORTAIL_MSG_WEB_METHOD);
+		return;
+	}
+	if (secret != NULL) {
+		r = ask(c, "session.revoke", json_pack("{s:s, s:s}", "op", "session.revoke",
+		    "session", secret), &resp);
+		json_decref(resp);
+		/* not revoked: say so, and keep the cookie to try again (it may be live) */
+		if (is_outage(r)) {
+			page_unavailable(c);
+			return;
+		}
+	}
+	c->end_session = true;
+	see_other(c, "/connexion", "/connexion?lang=en", PORTAIL_MSG_WEB_SIGNED_OUT);
+}
+
+/* ---- /auth (nginx auth_request) ------------------------------------------------------ */
+
+/*
+ * 204 with X-Portail-User when the cookie's session is live, 401
+ * otherwise: nginx's auth_request takes 2xx as allowed, 401 and 403 as
+ * refused, and turns anything else into a 500 for the browser. So
+ * portaild unreachable is 401 too (the site's error_page sends the
+ * browser to /connexion, which says the service is unavailable), told
+ * apart by X-Portail-Status: unavailable for the site's log.
+ */
+void
+page_auth(struct ctx *c)
+{
+	const char *secret = web_session(c), *email;
+	json_t *resp = NULL;
+	portail_status r;
+	size_t n;
+
+	c->status = MHD_HTTP_UNAUTHORIZED;
+	if (secret == NULL) {
+		c->op = "session.check";
+		c->result = "no_session";
+		return;
+	}
+	r = ask(c, "session.check", json_pack("{s:s, s:s}", "op", "session.check",
+	    "session", secret), &resp);
+	email = json_string_value(json_object_get(resp, "email"));
+	n = email != NULL ? strlen(email) : 0;
+	if (r == PORTAIL_OK && n > 0 && n < sizeof(c->user) && portail_proto_text_ok(email, n, false)) {
+		memcpy(c->user, email, n + 1);
+		c->status = MHD_HTTP_NO_CONTENT;
+	} else if (is_outage(r)) {
+		c->auth_status = "unavailable";
+	}
+	json_decref(resp);
+}
