@@ -580,8 +580,12 @@ final_call(struct req *r)
 	case R_CSS:
 		return respond(r, "text/css; charset=utf-8", web_css, strlen(web_css));
 	case R_ROOT:
+		/* a browser with a session cookie to its account (which checks it), else to sign in */
 		c->status = MHD_HTTP_SEE_OTHER;
-		c->location = c->en ? "/connexion?lang=en" : "/connexion";
+		if (web_session(c) != NULL)
+			c->location = c->en ? "/compte?lang=en" : "/compte";
+		else
+			c->location = c->en ? "/connexion?lang=en" : "/connexion";
 		return respond(r, "text/plain; charset=utf-8", "", 0);
 	case R_CONNEXION:
 		page_connexion(c);
