@@ -75,6 +75,14 @@ bool ops_peer_is_admin(const struct daemon *d, const struct peer *peer);
  * the wall clock.
  */
 int64_t daemon_now(void);
+/*
+ * A descriptor (non-blocking) that becomes readable when a test moves the
+ * clock, for the event loop; -1 in the installed portaild, which reads
+ * the wall clock only. The caller closes it.
+ */
+int daemon_clock_watch(void);
+/* Drains fd; true when the clock moved since the last call. */
+bool daemon_clock_moved(int fd);
 
 /* log.c */
 void log_open(bool to_stderr, bool debug);

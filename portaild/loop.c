@@ -133,6 +133,7 @@ struct sched {
 struct loop {
 	struct daemon *d;
 	int epfd, listen_fd, efd, sfd;
+	int cfd;                        /* the test clock moved (daemon_clock_watch), or -1 */
 	struct conn **by_fd;            /* index: fd */
 	int by_fd_len;
 	struct conn *first, *last;
@@ -906,6 +907,17 @@ handle_signal(struct loop *l)
 	}
 }
 
+/*
+ * A test moved the daemon's clock: what waits for a time on it looks
+ * again now (the mail queue's next try), not when the wall clock says.
+ */
+static void
+clock_moved(struct loop *l)
+{
+	if (daemon_clock_moved(l->cfd) && l->d->mailq != NULL)
+		portail_mailq_kick(l->d->mailq);
+}
+
 static bool
 anything_in_flight(struct loop *l)
 {
@@ -918,7 +930,8 @@ anything_in_flight(struct loop *l)
 int
 loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 {
-	struct loop l = { .d = d, .listen_fd = listen_fd, .epfd = -1, .efd = -1, .sfd = -1 };
+	struct loop l = { .d = d, .listen_fd = listen_fd, .epfd = -1, .efd = -1, .sfd = -1,
+	    .cfd = -1 };
 	struct epoll_event ev = { 0 }, events[64];
 	sigset_t mask;
 	long long stop_deadline = 0;
@@ -962,6 +975,10 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.efd, &ev);
 	ev.data.fd = l.sfd;
 	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sfd, &ev);
+	if ((l.cfd = daemon_clock_watch()) >= 0) {
+		ev.data.fd = l.cfd;
+		epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.cfd, &ev);
+	}
 
 	l.n_workers = d->cfg->daemon.workers;
 	if ((l.workers = calloc((size_t)l.n_workers, sizeof(*l.workers))) == NULL)
@@ -993,6 +1010,8 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 				collect_answers(&l);
 			} else if (fd == l.sfd) {
 				handle_signal(&l);
+			} else if (fd == l.cfd) {
+				clock_moved(&l);
 			} else if (fd < l.by_fd_len && (c = l.by_fd[fd]) != NULL) {
 				if (events[i].events & EPOLLIN)
 					conn_read(&l, c);
@@ -1046,6 +1065,8 @@ out:
 		close(l.efd);
 	if (l.sfd >= 0)
 		close(l.sfd);
+	if (l.cfd >= 0)
+		close(l.cfd);
 	free(l.by_fd);
 	return rc;
 }
