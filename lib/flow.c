@@ -473,12 +473,12 @@ access_check(portail_flow *f, const char *key, const struct portail_account *a, 
 			r = portail_store_account_checked(f->d.store, key, 0, err);
 		if (r == PORTAIL_OK)
 			r = PORTAIL_ERR_EXPIRED;
-	} else if (r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_CONFIG) {
-		/* the directory is down: a recent positive check still counts */
+	} else if (r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_BUSY || r == PORTAIL_ERR_CONFIG) {
+		/* the directory is down or full: a recent positive check still counts */
 		if (gc->grace > 0 && a->gpi_checked > 0 && now - a->gpi_checked <= gc->grace) {
 			*grace = true;
 			r = PORTAIL_OK;
-		} else {
+		} else if (r != PORTAIL_ERR_BUSY) {
 			r = PORTAIL_ERR_UNAVAILABLE;
 		}
 	}

@@ -4,7 +4,10 @@
  *
  * A portail_flow ties the configuration, the store, the directory, the
  * mail queue and the key together; the daemon holds one and calls it
- * from its workers (thread-safe). Times come from the caller.
+ * from its workers (thread-safe). Times come from the caller. Wherever
+ * a flow below says UNAVAILABLE, it may say BUSY instead: the directory's
+ * bulkhead turned the call away (gpi.h), an outage all the same, which
+ * a daemon may count apart.
  *
  * No enumeration: code_request answers the same whatever the address.
  * For an address that may not get a code (unknown, no subscribed school,

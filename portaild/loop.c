@@ -112,8 +112,6 @@ struct peerq {
 	bool in_ring;
 	struct peerq *ring_next;        /* the peers with work, in turn */
 	struct peerq *hash_next;
-	long long noted;                /* ms of the last log line about it */
-	unsigned long unnoted;          /* refusals since */
 };
 
 #define PEER_BUCKETS 256
@@ -142,6 +140,7 @@ struct loop {
 	struct sched todo;
 	struct queue done;
 	int max_conns_per_peer;
+	long long summarised;           /* ms: the log's summaries last looked at */
 	pthread_t *workers;
 	int n_workers;
 	bool stopping;
@@ -344,25 +343,6 @@ sched_done(struct sched *s, struct job *j)
 	}
 	peer_release(s, p);
 	pthread_mutex_unlock(&s->lock);
-}
-
-/*
- * One log line per peer per minute about its refusals, with their count
- * (a flood must not become a flood of log lines); under s->lock.
- */
-static void
-peer_note(struct peerq *p, const char *what)
-{
-	long long now = now_ms();
-
-	p->unnoted++;
-	if (p->noted != 0 && now - p->noted < 60000)
-		return;
-	log_msg(LOG_WARNING, "uid=%u result=%s count=%lu (in the last minute at most; "
-	    "[daemon] max_queued_per_peer, max_connections_per_peer)", (unsigned)p->uid, what,
-	    p->unnoted);
-	p->noted = now;
-	p->unnoted = 0;
 }
 
 /*
@@ -595,9 +575,7 @@ conn_dispatch(struct loop *l, struct conn *c)
 		/* this uid, or everyone, has enough waiting: say so now, no worker spent */
 		job_free(j);
 		atomic_fetch_add(&l->d->busy, 1);
-		pthread_mutex_lock(&l->todo.lock);
-		peer_note(c->pq, "busy");
-		pthread_mutex_unlock(&l->todo.lock);
+		summary_note(c->peer.uid, SUMMARY_BUSY);
 		conn_error(l, c, PORTAIL_ERR_BUSY, "busy: too many requests waiting; try again "
 		    "in a moment", false);
 		/*
@@ -718,10 +696,7 @@ peer_admit(struct loop *l, uid_t uid)
 		}
 	}
 	atomic_fetch_add(&l->d->connections_refused, 1);
-	pthread_mutex_lock(&l->todo.lock);
-	if ((p = peer_find(&l->todo, uid, false)) != NULL)
-		peer_note(p, "connection_refused");
-	pthread_mutex_unlock(&l->todo.lock);
+	summary_note(uid, SUMMARY_CONN_PEER);
 	return false;
 }
 
@@ -752,8 +727,8 @@ do_accept(struct loop *l)
 			continue;
 		}
 		if (l->open >= l->d->cfg->daemon.max_connections && !evict_idle(l)) {
-			log_msg(LOG_WARNING, "connection from uid=%u refused: %ld connections, all busy",
-			    (unsigned)cred.uid, l->open);
+			atomic_fetch_add(&l->d->connections_refused, 1);
+			summary_note(cred.uid, SUMMARY_CONN_ALL);
 			close(fd);
 			continue;
 		}
@@ -845,6 +820,11 @@ sweep(struct loop *l)
 	long long now = now_ms();
 	struct conn *c, *next;
 
+	/* the minutes that are over, looked at once a second */
+	if (now - l->summarised >= 1000) {
+		summary_flush(false);
+		l->summarised = now;
+	}
 	for (c = l->first; c != NULL; c = next) {
 		next = c->next;
 		if (c->penalty_until != 0 && now >= c->penalty_until) {
@@ -909,13 +889,17 @@ handle_signal(struct loop *l)
 
 /*
  * A test moved the daemon's clock: what waits for a time on it looks
- * again now (the mail queue's next try), not when the wall clock says.
+ * again now (the mail queue's next try, the log's minute), not when the
+ * wall clock says.
  */
 static void
 clock_moved(struct loop *l)
 {
-	if (daemon_clock_moved(l->cfd) && l->d->mailq != NULL)
+	if (!daemon_clock_moved(l->cfd))
+		return;
+	if (l->d->mailq != NULL)
 		portail_mailq_kick(l->d->mailq);
+	summary_flush(false);
 }
 
 static bool
@@ -1057,6 +1041,8 @@ out:
 	}
 	while (l.first != NULL)
 		conn_close(&l, l.first);
+	/* what the last minute counted, before the daemon goes */
+	summary_flush(true);
 	if (l.listen_fd >= 0)
 		close(l.listen_fd);
 	if (l.epfd >= 0)

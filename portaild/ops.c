@@ -45,7 +45,8 @@ struct op_result {
 	const char *reason;             /* for the log line */
 	long long provider_us;          /* > 0: a provider was asked, for so long (logged) */
 	char identity[300];             /* a social identity, provider:subject (logged) */
-	bool summarised;                /* counted in a line per peer per minute, not logged alone */
+	enum summary_kind summary;      /* not SUMMARY_NONE: counted in a line per peer per
+					 * minute (summary.c), not logged alone */
 };
 
 typedef void (*op_fn)(struct op_ctx *ctx, struct op_result *res);
@@ -181,7 +182,10 @@ op_gpi_lookup(struct op_ctx *ctx, struct op_result *res)
 	}
 	s = portail_gpi_lookup(ctx->d->gpi, email, &r, &err);
 	if (s != PORTAIL_OK) {
-		log_msg(LOG_ERR, "directory: %s", err.message);
+		if (s == PORTAIL_ERR_BUSY)
+			res->summary = SUMMARY_DIRECTORY_BUSY;
+		else
+			log_msg(LOG_ERR, "directory: %s", err.message);
 		refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "directory_unavailable",
 		    PORTAIL_MSG_OPS_DIRECTORY_UNAVAILABLE);
 		return;
@@ -252,7 +256,10 @@ flow_failed(struct op_ctx *ctx, struct op_result *res, portail_status s, const p
 			return;
 		}
 	}
-	if (err != NULL && err->message[0] != '\0')
+	/* the directory's bulkhead: an outage, and a flood's (one line a minute) */
+	if (s == PORTAIL_ERR_BUSY)
+		res->summary = SUMMARY_DIRECTORY_BUSY;
+	else if (err != NULL && err->message[0] != '\0')
 		log_msg(LOG_ERR, "%s", err->message);
 	refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "unavailable", PORTAIL_MSG_UNAVAILABLE);
 }
@@ -310,8 +317,8 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 		;
 	/* a request that sent nothing, or was refused by the limits, is one
 	 * of a flood's: counted, not logged one by one (issue 13) */
-	res->summarised = (s == PORTAIL_OK && !sent) || s == PORTAIL_ERR_TOO_SOON ||
-	    s == PORTAIL_ERR_RATE_LIMITED;
+	if ((s == PORTAIL_OK && !sent) || s == PORTAIL_ERR_TOO_SOON || s == PORTAIL_ERR_RATE_LIMITED)
+		res->summary = SUMMARY_CODE_REQUEST;
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		if (s == PORTAIL_ERR_TOO_SOON)
@@ -490,6 +497,8 @@ access_word(struct op_ctx *ctx, char *msg, size_t len)
 		return grace ? "grace" : "active";
 	}
 	flow_failed(ctx, &r, s, &err);
+	if (r.summary != SUMMARY_NONE)
+		summary_note(ctx->peer->uid, r.summary);
 	json_decref(r.body);
 	(void)snprintf(msg, len, "%s", r.message);
 	return s == PORTAIL_ERR_EXPIRED ? "expired" : s == PORTAIL_ERR_DISABLED ? "disabled" :
@@ -1119,58 +1128,6 @@ ops_error_line(portail_status s, const char *message, size_t *len)
 	return line;
 }
 
-/*
- * Summarised decisions: one line per peer (uid) per minute with their
- * count, from a fixed table (a peer pushed out by others loses its
- * count, which the next line then misses: "at most").
- */
-#define SUMMARY_PEERS 64
-
-static struct {
-	pthread_mutex_t lock;
-	struct {
-		bool used;
-		uid_t uid;
-		time_t noted;
-		unsigned long count;
-	} p[SUMMARY_PEERS];
-} summary = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void
-log_summarised(const char *op, const struct peer *peer)
-{
-	time_t now = time(NULL);
-	unsigned long count = 0;
-	int i, victim = 0;
-
-	pthread_mutex_lock(&summary.lock);
-	for (i = 0; i < SUMMARY_PEERS; i++) {
-		if (summary.p[i].used && summary.p[i].uid == peer->uid)
-			break;
-		if (!summary.p[i].used || (summary.p[victim].used &&
-		    summary.p[i].noted < summary.p[victim].noted))
-			victim = i;
-	}
-	if (i == SUMMARY_PEERS) {
-		i = victim;
-		summary.p[i].used = true;
-		summary.p[i].uid = peer->uid;
-		summary.p[i].noted = 0;
-		summary.p[i].count = 0;
-	}
-	summary.p[i].count++;
-	if (summary.p[i].noted == 0 || now - summary.p[i].noted >= 60) {
-		count = summary.p[i].count;
-		summary.p[i].count = 0;
-		summary.p[i].noted = now;
-	}
-	pthread_mutex_unlock(&summary.lock);
-	if (count > 0)
-		log_msg(LOG_NOTICE, "op=%s uid=%u result=summary count=%lu (requests that sent "
-		    "nothing or were refused by the code limits, in the last minute at most)",
-		    op, (unsigned)peer->uid, count);
-}
-
 static void
 log_decision(const struct daemon *d, const struct peer *peer, const char *op, bool quiet,
     const struct op_ctx *ctx, const struct op_result *res)
@@ -1180,8 +1137,8 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	const char *result, *reason = res->reason;
 	const char *who = ctx->user;
 
-	if (res->summarised) {
-		log_summarised(op, peer);
+	if (res->summary != SUMMARY_NONE) {
+		summary_note(peer->uid, res->summary);
 		return;
 	}
 	switch (res->status) {
