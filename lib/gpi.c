@@ -47,6 +47,8 @@ struct portail_gpi {
 	int calls;              /* callers inside a directory call (the bulkhead) */
 	int max_calls;
 	unsigned long refused;  /* callers the bulkhead turned away */
+	void (*on_refusal)(void *);     /* told of each, outside the lock */
+	void *on_refusal_arg;
 	int current;            /* index of the URI that last answered, or to try first */
 	char *bind_pw;          /* sodium_malloc'd: guarded, locked, wiped on free */
 };
@@ -148,6 +150,14 @@ stalled(const portail_gpi *g, int64_t now)
 	return false;
 }
 
+/* The caller's hook hears of a call the bulkhead turned away (portail_gpi_on_refusal). */
+static void
+refusal_told(portail_gpi *g)
+{
+	if (g->on_refusal != NULL)
+		g->on_refusal(g->on_refusal_arg);
+}
+
 /*
  * Enters a directory call: a place in the bulkhead, then a connection.
  * With max_calls callers already inside and the directory stalled (a
@@ -171,6 +181,7 @@ slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
 		if (stalled(g, mono_ms())) {
 			g->refused++;
 			pthread_mutex_unlock(&g->lock);
+			refusal_told(g);
 			return portail_error_set(err, PORTAIL_ERR_BUSY,
 			    "directory busy: %d calls already waiting on it ([gpi] max_workers)",
 			    g->max_calls);
@@ -205,6 +216,8 @@ slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
 	    g->cfg->gpi.timeout);
 out:
 	pthread_mutex_unlock(&g->lock);
+	if (r == PORTAIL_ERR_BUSY)
+		refusal_told(g);
 	return r;
 }
 
@@ -855,6 +868,15 @@ portail_gpi_probe(portail_gpi *g, char *uri, size_t uri_len, portail_error *err)
 		(void)snprintf(uri, uri_len, "%s", g->cfg->gpi.uris[sl->at]);
 	slot_release(g, sl);
 	return r;
+}
+
+void
+portail_gpi_on_refusal(portail_gpi *g, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&g->lock);
+	g->on_refusal = fn;
+	g->on_refusal_arg = arg;
+	pthread_mutex_unlock(&g->lock);
 }
 
 void

@@ -95,6 +95,13 @@ struct portail_gpi_stats {
 	unsigned long refused;  /* callers it turned away ("directory busy"), since start */
 };
 void portail_gpi_stats(portail_gpi *gpi, struct portail_gpi_stats *out);
+/*
+ * fn(arg) is called, on the caller's thread and outside any lock of the
+ * handle, for each call the bulkhead turns away (PORTAIL_ERR_BUSY), be
+ * it answered unavailable or let in by a flow's grace: a daemon counts
+ * them per peer in its log. Set it before sharing the handle.
+ */
+void portail_gpi_on_refusal(portail_gpi *gpi, void (*fn)(void *arg), void *arg);
 
 /* True when the school code is in [gpi] subscribed_schools. */
 bool portail_gpi_subscribed(const portail_config *cfg,

@@ -64,6 +64,12 @@ char *ops_handle(struct daemon *d, const struct peer *peer, const char *line,
 /* A fixed error response for the loop itself (oversize, deadline). */
 char *ops_error_line(portail_status s, const char *message, size_t *len);
 
+/*
+ * The directory's hook (portail_gpi_on_refusal): a call its bulkhead
+ * turned away, counted for the peer whose request the thread handles.
+ */
+void ops_directory_refused(void *arg);
+
 /* True when peer may use admin ops: uid 0 or a member of admin_group. */
 bool ops_peer_is_admin(const struct daemon *d, const struct peer *peer);
 

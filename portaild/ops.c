@@ -256,7 +256,7 @@ flow_failed(struct op_ctx *ctx, struct op_result *res, portail_status s, const p
 			return;
 		}
 	}
-	/* the directory's bulkhead: an outage, and a flood's (one line a minute) */
+	/* the directory's bulkhead: an outage, counted where it refused (ops_directory_refused) */
 	if (s == PORTAIL_ERR_BUSY)
 		res->summary = SUMMARY_DIRECTORY_BUSY;
 	else if (err != NULL && err->message[0] != '\0')
@@ -497,8 +497,6 @@ access_word(struct op_ctx *ctx, char *msg, size_t len)
 		return grace ? "grace" : "active";
 	}
 	flow_failed(ctx, &r, s, &err);
-	if (r.summary != SUMMARY_NONE)
-		summary_note(ctx->peer->uid, r.summary);
 	json_decref(r.body);
 	(void)snprintf(msg, len, "%s", r.message);
 	return s == PORTAIL_ERR_EXPIRED ? "expired" : s == PORTAIL_ERR_DISABLED ? "disabled" :
@@ -1137,8 +1135,10 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	const char *result, *reason = res->reason;
 	const char *who = ctx->user;
 
+	/* a flood's: counted in a line a minute (the bulkhead's where it refused) */
 	if (res->summary != SUMMARY_NONE) {
-		summary_note(peer->uid, res->summary);
+		if (res->summary != SUMMARY_DIRECTORY_BUSY)
+			summary_note(peer->uid, res->summary);
 		return;
 	}
 	switch (res->status) {
@@ -1179,6 +1179,16 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	(void)d;
 }
 
+/* The peer whose request this worker thread is handling (for ops_directory_refused). */
+static _Thread_local uid_t handling_uid;
+
+void
+ops_directory_refused(void *arg)
+{
+	(void)arg;
+	summary_note(handling_uid, SUMMARY_DIRECTORY_BUSY);
+}
+
 char *
 ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t len,
     size_t *resp_len, bool *close_after)
@@ -1192,6 +1202,7 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 	char *out = NULL;
 
 	*close_after = false;
+	handling_uid = peer->uid;
 	atomic_fetch_add(&d->requests, 1);
 	if (portail_proto_decode(line, len, &ctx.req, &opname, why, sizeof(why)) != PORTAIL_OK) {
 		atomic_fetch_add(&d->bad_requests, 1);

@@ -194,33 +194,6 @@ status_counter(portail_client *c, const char *group, const char *name)
 	return v;
 }
 
-/*
- * The sum of the counts on the log lines holding needle, followed by
- * "count=N"; *lines gets how many there were.
- */
-static long long
-log_counts(const char *path, const char *needle, int *lines)
-{
-	char buf[4096];
-	long long sum = 0;
-	FILE *f = fopen(path, "r");
-
-	*lines = 0;
-	if (f == NULL)
-		return -1;
-	while (fgets(buf, sizeof(buf), f) != NULL) {
-		const char *p = strstr(buf, needle);
-		long long n = 0;
-
-		if (p != NULL && sscanf(p + strlen(needle), "%lld", &n) == 1) {
-			sum += n;
-			(*lines)++;
-		}
-	}
-	fclose(f);
-	return sum;
-}
-
 static void
 test_flood_from_one_uid(void **state)
 {
@@ -296,14 +269,14 @@ test_flood_from_one_uid(void **state)
 	 * up to the refusals.
 	 */
 	fx_clock_advance(&daemon_, 60);
-	for (int i = 0; i < 2000 && log_counts(daemon_.log, "uid=65534 result=busy count=",
+	for (int i = 0; i < 2000 && fx_log_counts(daemon_.log, "uid=65534 result=busy count=",
 	    &lines) < busy; i++)
 		usleep(10000);
 	assert_int_equal(fx_daemon_stop(&daemon_), 0);
-	assert_int_equal(log_counts(daemon_.log, "uid=65534 result=busy count=", &lines), busy);
+	assert_int_equal(fx_log_counts(daemon_.log, "uid=65534 result=busy count=", &lines), busy);
 	print_message("# %lld busy answers in %d log lines\n", (long long)busy, lines);
 	assert_true(lines >= 1 && lines <= 2);
-	assert_int_equal(log_counts(daemon_.log, "uid=65534 result=connection_refused count=",
+	assert_int_equal(fx_log_counts(daemon_.log, "uid=65534 result=connection_refused count=",
 	    &lines), refused);
 	print_message("# %lld connections refused in %d log lines\n", (long long)refused, lines);
 	assert_true(lines <= 4);        /* two kinds: its share, and all */
