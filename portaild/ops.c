@@ -102,6 +102,11 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	portail_error err = { { 0 } };
 	char server[512] = "";
 
+	struct portail_gpi_stats gs = { 0 };
+
+	/* the pool as the requests left it, before the probe takes a connection */
+	if (d->gpi != NULL)
+		portail_gpi_stats(d->gpi, &gs);
 	if (d->gpi == NULL) {
 		dir = json_pack("{s:b, s:s}", "ok", 0, "error", "not configured");
 	} else if (portail_gpi_probe(d->gpi, server, sizeof(server), &err) == PORTAIL_OK) {
@@ -109,6 +114,11 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	} else {
 		dir = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
 	}
+	if (dir != NULL && d->gpi != NULL)
+		json_object_update_missing_new(dir, json_pack("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:I}}",
+		    "connections", "size", gs.connections, "in_use", gs.in_use, "idle", gs.idle,
+		    "bulkhead", "max", gs.max_calls, "in_use", gs.calls,
+		    "refused", (json_int_t)gs.refused));
 	json_t *store, *mail;
 	struct portail_mailq_stats ms = { 0 };
 

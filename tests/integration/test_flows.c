@@ -1543,6 +1543,20 @@ struct dirbound {
 	char error[32];
 };
 
+/* A number of the status op's "directory" object, group.name. */
+static long long
+status_directory(struct env *e, const char *group, const char *name)
+{
+	json_t *st = NULL;
+	long long v;
+
+	assert_int_equal(portail_client_status(e->c, &st, NULL), PORTAIL_OK);
+	v = json_integer_value(json_object_get(json_object_get(json_object_get(st, "directory"),
+	    group), name));
+	json_decref(st);
+	return v;
+}
+
 /* One directory-bound request (an admin lookup), counted while in flight. */
 static void *
 dirbound_lookup(void *arg)
@@ -1586,9 +1600,12 @@ test_hung_directory_bulkhead(void **state)
 	atomic_int in_flight = 0;
 	json_t *a = NULL;
 	char tok[64];
-	int pings = 0, unavailable = 0, still = 0;
+	int pings = 0, unavailable = 0, still = 0, lines = 0;
+	long long refused;
 
 	env_start(&e, "connections = 2\nmax_workers = 2\n", "");
+	/* the daemon's clock stands still: its log's refusals all fall in one minute */
+	fx_clock_advance(&e.d, 0);
 	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
 	/* the token's access check is made now, and cached ([gpi] cache_timeout) */
 	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
@@ -1632,12 +1649,22 @@ test_hung_directory_bulkhead(void **state)
 	assert_true(still >= 1);
 	/* the log says why */
 	assert_true(fx_log_has(e.d.log, "directory busy"));
+	/* status counts what the bulkhead turned away, the log has it in a line or two */
+	refused = status_directory(&e, "bulkhead", "refused");
+	assert_true(refused >= 1);
+	assert_int_equal(status_directory(&e, "bulkhead", "max"), 2);
+	assert_int_equal(status_directory(&e, "connections", "size"), 2);
 	/* and everything works again */
 	assert_int_equal(admin(&e, "gpi.lookup", "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
 	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
 	assert_false(json_is_true(json_object_get(a, "grace")));
 	json_decref(a);
 	assert_int_equal(auth(&e, "chantal.gagnon@exemple.ca", GOOD_PW, NULL), PORTAIL_OK);
+	refused = status_directory(&e, "bulkhead", "refused");
+	fx_daemon_stop(&e.d);
+	assert_int_equal(fx_log_counts(e.d.log, "reason=directory_busy count=", &lines), refused);
+	print_message("# %lld refused by the bulkhead, in %d log lines\n", refused, lines);
+	assert_true(lines >= 1 && lines <= 2);
 	env_stop(&e);
 }
 
