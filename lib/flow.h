@@ -9,11 +9,12 @@
  * bulkhead turned the call away (gpi.h), an outage all the same, which
  * a daemon may count apart.
  *
- * No enumeration: code_request answers the same whatever the address.
- * For an address that may not get a code (unknown, no subscribed school,
- * or an account already there) a code is still made, rate-limited and
- * stored, but never mailed, so that code_verify and the limits answer
- * alike for every address too.
+ * No enumeration: code_request and social_link answer the same whatever
+ * the address. For an address not on file (unknown, no child in a
+ * subscribed school) nothing durable is written: its limits and a decoy
+ * code live in bounded memory (decoy.h), so that code_verify and the
+ * limits answer alike for every address too; an address with an account
+ * already there for a sign-up gets a notice instead of a code.
  */
 #ifndef PORTAIL_FLOW_H
 #define PORTAIL_FLOW_H
@@ -194,7 +195,8 @@ portail_status portail_flow_social_begin_id_token(portail_flow *f,
  * "Complétez les informations suivantes": the school address for a link
  * ticket. LINKED when the provider vouches for exactly that address and it
  * has a child in a subscribed school; otherwise CODE_SENT, whatever the
- * address (a code is mailed only when it is on file). TOO_SOON (*wait),
+ * address (a code is stored and mailed only when it is on file; else a
+ * decoy code in memory, nothing durable). TOO_SOON (*wait),
  * RATE_LIMITED, INVALID, BAD_TICKET, EXISTS (already linked), UNAVAILABLE.
  */
 portail_status portail_flow_social_link(portail_flow *f, const char *link_ticket,

@@ -2221,18 +2221,7 @@ test_password_nfc_nfd(void **state)
 static char *
 store_sql(struct env *e, const char *sql)
 {
-	char cmd[1600], *out = calloc(1, 8192);
-	size_t n;
-	FILE *p;
-
-	assert_non_null(out);
-	snprintf(cmd, sizeof(cmd), "sqlite3 '%s/state/portail.db' < '%s'", e->dir,
-	    fx_write(e->dir, "script.sql", sql, 0600));
-	assert_non_null(p = popen(cmd, "r"));
-	n = fread(out, 1, 8191, p);
-	out[n] = '\0';
-	assert_int_equal(pclose(p), 0);
-	return out;
+	return fx_store_sql(e->dir, sql);
 }
 
 /*
