@@ -115,7 +115,6 @@ struct peerq {
 };
 
 #define PEER_BUCKETS 256
-#define BUSY_PENALTY_MS 250
 
 /* The workers' queue: per peer, served in turn (all under lock). */
 struct sched {
@@ -583,7 +582,8 @@ conn_dispatch(struct loop *l, struct conn *c)
 		 * PerSourcePenalties): a client that asks again at once must
 		 * not turn the loop into a busy-answering machine
 		 */
-		c->penalty_until = now_ms() + BUSY_PENALTY_MS;
+		if (l->d->cfg->daemon.busy_pause_ms > 0)
+			c->penalty_until = now_ms() + l->d->cfg->daemon.busy_pause_ms;
 		return;
 	}
 	c->busy = true;

@@ -294,8 +294,6 @@ maybe_gc(struct daemon *d, int64_t now)
 }
 
 /* ms: what a code request takes at least, so that its time tells nothing */
-#define CODE_REQUEST_FLOOR_MS 5
-
 static void
 op_code_request(struct op_ctx *ctx, struct op_result *res)
 {
@@ -310,14 +308,14 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 	if (!flow_ready(ctx, res))
 		return;
 	/*
-	 * The answer leaves no sooner than CODE_REQUEST_FLOOR_MS after the
+	 * The answer leaves no sooner than [daemon] code_request_floor_ms after the
 	 * request began, whatever the address (DESIGN §2, enumeration): an
 	 * address on file costs a durable write (its code and its mail, one
 	 * transaction) that an address on no record does not (nothing
 	 * durable, issue 13), about 0.2 ms apart (BENCHMARKS.md, bench_enum).
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += CODE_REQUEST_FLOOR_MS * 1000000L;
+	until.tv_nsec += ctx->d->cfg->daemon.code_request_floor_ms * 1000000L;
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	maybe_gc(ctx->d, now);
