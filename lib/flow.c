@@ -820,6 +820,7 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 		goto out;
 	(void)portail_decoy_issue(f->decoy, key, "link", now, &rules, true, false, wait, NULL);
 	out->state = PORTAIL_SOCIAL_CODE_SENT;
+	out->mailed = f->d.mailq != NULL;
 	if (stored)
 		portail_mailq_kick(f->d.mailq);
 	else if (f->d.mailq != NULL)

@@ -109,6 +109,7 @@ enum summary_kind {
 	SUMMARY_CONN_ALL,               /* a connection past max_connections, all busy */
 	SUMMARY_DIRECTORY_BUSY,         /* the directory's bulkhead was full */
 	SUMMARY_CODE_REQUEST,           /* a code.request that sent nothing, or hit the limits */
+	SUMMARY_SOCIAL_LINK,            /* a social.link that sent nothing, or hit the limits */
 	SUMMARY_KINDS
 };
 /* Counts one for uid; thread-safe. */

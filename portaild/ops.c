@@ -882,6 +882,10 @@ op_social_link(struct op_ctx *ctx, struct op_result *res)
 	maybe_gc(ctx->d, now);
 	s = portail_flow_social_link(ctx->d->flow, str(ctx, "link_ticket"), str(ctx, "email"),
 	    lang_of(ctx), str(ctx, "label"), now, &r, &wait, &err);
+	/* as code.request's: what sent nothing, or hit the limits, is a flood's */
+	if ((s == PORTAIL_OK && r.state == PORTAIL_SOCIAL_CODE_SENT && !r.mailed) ||
+	    s == PORTAIL_ERR_TOO_SOON || s == PORTAIL_ERR_RATE_LIMITED)
+		res->summary = SUMMARY_SOCIAL_LINK;
 	if (s != PORTAIL_OK) {
 		social_failed(ctx, res, s, &err, false);
 		if (s == PORTAIL_ERR_TOO_SOON)

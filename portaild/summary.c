@@ -36,6 +36,8 @@ static const struct {
 		"directory busy: its calls all taken, [gpi] max_workers, connections" },
 	[SUMMARY_CODE_REQUEST] = { "op=code.request ", "summary",
 		"requests that sent nothing or were refused by the code limits" },
+	[SUMMARY_SOCIAL_LINK] = { "op=social.link ", "summary",
+		"links that sent no code or were refused by the code limits" },
 };
 
 struct slot {

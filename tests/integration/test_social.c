@@ -878,6 +878,7 @@ test_not_on_file_link_writes_nothing(void **state)
 	char st[32], lt[64], lt2[64], addr[64], code[8], *before, *after;
 	json_t *known = NULL, *a = NULL;
 	long long tries_known = -1, tries_unknown = -2;
+	int lines = 0;
 
 	(void)state;
 	/* an address on file, by a provider that vouches for another one: a code */
@@ -908,6 +909,11 @@ test_not_on_file_link_writes_nothing(void **state)
 	assert_int_equal(tries_unknown, tries_known);
 	/* and nothing went to them */
 	assert_int_equal(fx_count_mail(sink, addr), 0);
+	/* nor a log line each: a line per uid per minute counts them */
+	assert_false(fx_log_has(daemon_.log, "op=social.link user=x"));
+	assert_true(fx_log_counts(daemon_.log, "op=social.link uid=0 result=summary count=",
+	    &lines) >= 1);
+	assert_true(lines >= 1 && lines <= 3);
 	json_decref(known);
 }
 
