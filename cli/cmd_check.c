@@ -184,6 +184,47 @@ probe_providers(const portail_config *cfg, struct probe *p)
 	portail_providers_free(ps);
 }
 
+/* st.a.b as an integer, 0 when absent. */
+static long long
+get2(json_t *st, const char *a, const char *b)
+{
+	return (long long)json_integer_value(json_object_get(json_object_get(st, a), b));
+}
+
+/*
+ * The daemon's directory pool and bulkhead, from its status's "directory"
+ * object, as one sentence into buf; false when the status has none (no
+ * directory configured).
+ */
+static bool
+pool_line(json_t *dir, char *buf, size_t size)
+{
+	if (json_object_get(dir, "connections") == NULL)
+		return false;
+	portail_msgf(buf, size, PORTAIL_MSG_CLI_DIRECTORY_POOL, cli_english,
+	    get2(dir, "connections", "in_use"), get2(dir, "connections", "idle"),
+	    get2(dir, "connections", "size"), get2(dir, "bulkhead", "max"),
+	    get2(dir, "bulkhead", "in_use"), get2(dir, "bulkhead", "refused"));
+	return true;
+}
+
+/*
+ * The daemon's directory pool after its ping line in p, when the status
+ * op answers (root, [daemon] admin_group); nothing is added otherwise.
+ */
+static void
+daemon_pool(portail_client *pc, struct probe *p)
+{
+	json_t *st = NULL;
+	char line[300];
+	size_t used = strlen(p->detail);
+
+	if (portail_client_status(pc, &st, NULL) == PORTAIL_OK &&
+	    pool_line(json_object_get(st, "directory"), line, sizeof(line)))
+		(void)snprintf(p->detail + used, sizeof(p->detail) - used, "; %s", line);
+	json_decref(st);
+}
+
 /* portail check */
 int
 cmd_check(struct cli *cli, int argc, char **argv)
@@ -232,11 +273,13 @@ cmd_check(struct cli *cli, int argc, char **argv)
 		probes[3].status = portail_client_new(cfg->daemon.socket, 0, &pc);
 		if (probes[3].status == PORTAIL_OK)
 			probes[3].status = portail_client_ping(pc, version, sizeof(version), &uptime, &err);
-		portail_client_free(pc);
-		if (probes[3].status == PORTAIL_OK)
+		if (probes[3].status == PORTAIL_OK) {
 			snprintf(probes[3].detail, sizeof(probes[3].detail), "%s, version %s, %s %lld s",
 			    cfg->daemon.socket, version, MSG(CLI_UP_FOR), uptime);
-		else
+			daemon_pool(pc, &probes[3]);
+		}
+		portail_client_free(pc);
+		if (probes[3].status != PORTAIL_OK)
 			snprintf(probes[3].detail, sizeof(probes[3].detail), "%s: %s", cfg->daemon.socket,
 			    err.message);
 	}
@@ -268,13 +311,6 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	portail_gpi_free(gpi);
 	portail_config_free(cfg);
 	return rc;
-}
-
-/* st.a.b as an integer, 0 when absent. */
-static long long
-get2(json_t *st, const char *a, const char *b)
-{
-	return (long long)json_integer_value(json_object_get(json_object_get(st, a), b));
 }
 
 /* portail status — asks the daemon (admin) */
@@ -340,6 +376,12 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	else
 		printf("%s %s\n", MSG(CLI_GPI_FAILED),
 		    json_string_value(json_object_get(dir, "error")));
+	{
+		char line[300];
+
+		if (pool_line(dir, line, sizeof(line)))
+			printf("  %s\n", line);
+	}
 	{
 		json_t *store = json_object_get(st, "store");
 

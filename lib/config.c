@@ -113,6 +113,9 @@ static const struct key keys[] = {
 	{ S_DAEMON, "max_queued", K_INT, C(daemon.max_queued), 0, 65536, "0", false },
 	{ S_DAEMON, "max_queued_per_peer", K_INT, C(daemon.max_queued_per_peer), 0, 65536, "0", false },
 	{ S_DAEMON, "idle_timeout", K_INT, C(daemon.idle_timeout), 1, 3600, "60", false },
+	{ S_DAEMON, "busy_pause_ms", K_INT, C(daemon.busy_pause_ms), 0, 5000, "250", false },
+	{ S_DAEMON, "code_request_floor_ms", K_INT, C(daemon.code_request_floor_ms), 0, 1000, "5",
+	    false },
 
 	{ S_STORE, "path", K_PATH, C(store_path), 0, 0, "/var/lib/portail/portail.db", false },
 

@@ -63,6 +63,8 @@ struct portail_daemon_config {
 	int max_queued;                 /* requests waiting for a worker, all peers; 0: 256 */
 	int max_queued_per_peer;        /* ... from one uid; 0: 64 */
 	int idle_timeout;
+	int busy_pause_ms;              /* a connection answered busy is not read for so long */
+	int code_request_floor_ms;      /* a code.request is answered no sooner (enumeration) */
 };
 
 struct portail_codes_config {

@@ -11,7 +11,7 @@
 #define SETS (PORTAIL_DECOY_ENTRIES / WAYS)
 #define TAG_BYTES 8
 
-enum { P_SIGNUP, P_RESET, N_PURPOSES };
+enum { P_SIGNUP, P_RESET, P_LINK, N_PURPOSES };
 
 struct slot {
 	unsigned char tag[TAG_BYTES];   /* keyed hash of the address key; used: in_use */
@@ -62,7 +62,8 @@ portail_decoy_free(portail_decoy *d)
 static int
 purpose_index(const char *purpose)
 {
-	return strcmp(purpose, "reset") == 0 ? P_RESET : P_SIGNUP;
+	return strcmp(purpose, "reset") == 0 ? P_RESET : strcmp(purpose, "link") == 0 ? P_LINK :
+	    P_SIGNUP;
 }
 
 static void

@@ -2,7 +2,8 @@
  * decoy.h — code requests for addresses not on file, in bounded memory.
  *
  * A code asked for an address that has nothing on file (no account for a
- * reset, no GPI record and no account for a sign-up) sends nothing and
+ * reset, no GPI record and no account for a sign-up, no child in a
+ * subscribed school for a social account's link) sends nothing and
  * must write nothing durable (issue 13: 51,568 such requests grew the
  * store by 63 MB), yet must be answered exactly as one for an address on
  * file (DESIGN §2, enumeration): the same "too soon" and "too many
@@ -50,7 +51,7 @@ void portail_decoy_free(portail_decoy *d);
  * portail_policy_code_issue's answer (TOO_SOON with *wait, RATE_LIMITED,
  * or OK) for the issues the table holds in the sliding day. With record, an OK is recorded
  * as an issue at now; with decoy too (an address not on file), a decoy
- * code for purpose ("signup" or "reset") is set, valid rules->lifetime
+ * code for purpose ("signup", "reset" or "link") is set, valid rules->lifetime
  * with rules->max_attempts tries. Past PORTAIL_DECOY_TIMES issues in a
  * day the count is approximate (the older ones are counted until the
  * newest of them is a day old).

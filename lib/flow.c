@@ -473,12 +473,12 @@ access_check(portail_flow *f, const char *key, const struct portail_account *a, 
 			r = portail_store_account_checked(f->d.store, key, 0, err);
 		if (r == PORTAIL_OK)
 			r = PORTAIL_ERR_EXPIRED;
-	} else if (r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_CONFIG) {
-		/* the directory is down: a recent positive check still counts */
+	} else if (r == PORTAIL_ERR_UNAVAILABLE || r == PORTAIL_ERR_BUSY || r == PORTAIL_ERR_CONFIG) {
+		/* the directory is down or full: a recent positive check still counts */
 		if (gc->grace > 0 && a->gpi_checked > 0 && now - a->gpi_checked <= gc->grace) {
 			*grace = true;
 			r = PORTAIL_OK;
-		} else {
+		} else if (r != PORTAIL_ERR_BUSY) {
 			r = PORTAIL_ERR_UNAVAILABLE;
 		}
 	}
@@ -801,7 +801,23 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 	link_purpose(lt_hash, purpose, sizeof(purpose));
 	portail_code_generate(&cfg->codes, code);
 	portail_code_hash(f->d.key, key, purpose, code, chash);
-	stored = f->d.mailq != NULL && g->known && portail_mailq_stored(f->d.mailq);
+	if (!g->known) {
+		/*
+		 * No child in a subscribed school: as for code.request, the limits
+		 * and a decoy code in memory, nothing durable (issue 13), the same
+		 * answer as for an address on file. The ticket holds the address
+		 * (above), so that the code.verify that follows reaches the decoy.
+		 */
+		r = portail_decoy_issue(f->decoy, key, "link", now, &rules, true, true, wait, err);
+		if (r == PORTAIL_OK)
+			out->state = PORTAIL_SOCIAL_CODE_SENT;
+		goto out;
+	}
+	/* the table's answer first, so that a full table treats every address alike */
+	if ((r = portail_decoy_issue(f->decoy, key, "link", now, &rules, false, false, wait,
+	    err)) != PORTAIL_OK)
+		goto out;
+	stored = f->d.mailq != NULL && portail_mailq_stored(f->d.mailq);
 	if (stored && (r = portail_mailq_row(f->d.mailq, PORTAIL_MAIL_CODE_LINK, lang, email, code,
 	    now, now + cfg->codes.lifetime, &row, err)) != PORTAIL_OK)
 		goto out;
@@ -809,10 +825,12 @@ portail_flow_social_link(portail_flow *f, const char *link_ticket, const char *e
 	    stored ? &row : NULL, wait, err);
 	if (r != PORTAIL_OK)
 		goto out;
+	(void)portail_decoy_issue(f->decoy, key, "link", now, &rules, true, false, wait, NULL);
 	out->state = PORTAIL_SOCIAL_CODE_SENT;
+	out->mailed = f->d.mailq != NULL;
 	if (stored)
 		portail_mailq_kick(f->d.mailq);
-	else if (f->d.mailq != NULL && g->known)
+	else if (f->d.mailq != NULL)
 		r = portail_mailq_send(f->d.mailq, PORTAIL_MAIL_CODE_LINK, lang, email, code,
 		    now + cfg->codes.lifetime, err);
 out:
@@ -859,6 +877,8 @@ portail_flow_link_code_verify(portail_flow *f, const char *link_ticket, const ch
 	portail_ticket_generate(f->d.key, t, thash);
 	r = portail_store_code_verify(f->d.store, key, "link", chash, thash, now,
 	    PORTAIL_TICKET_LIFETIME, tries_left, err);
+	if (r == PORTAIL_ERR_NO_CODE)   /* none on file: a decoy code answers like a wrong one */
+		r = portail_decoy_verify(f->decoy, key, "link", now, tries_left);
 	if (r == PORTAIL_OK)
 		r = portail_store_link_ticket_proof(f->d.store, lt_hash, key, thash, err);
 	if (r == PORTAIL_OK)

@@ -4,13 +4,17 @@
  *
  * A portail_flow ties the configuration, the store, the directory, the
  * mail queue and the key together; the daemon holds one and calls it
- * from its workers (thread-safe). Times come from the caller.
+ * from its workers (thread-safe). Times come from the caller. Wherever
+ * a flow below says UNAVAILABLE, it may say BUSY instead: the directory's
+ * bulkhead turned the call away (gpi.h), an outage all the same, which
+ * a daemon may count apart.
  *
- * No enumeration: code_request answers the same whatever the address.
- * For an address that may not get a code (unknown, no subscribed school,
- * or an account already there) a code is still made, rate-limited and
- * stored, but never mailed, so that code_verify and the limits answer
- * alike for every address too.
+ * No enumeration: code_request and social_link answer the same whatever
+ * the address. For an address not on file (unknown, no child in a
+ * subscribed school) nothing durable is written: its limits and a decoy
+ * code live in bounded memory (decoy.h), so that code_verify and the
+ * limits answer alike for every address too; an address with an account
+ * already there for a sign-up gets a notice instead of a code.
  */
 #ifndef PORTAIL_FLOW_H
 #define PORTAIL_FLOW_H
@@ -161,6 +165,7 @@ struct portail_social_result {
 	char *subject;                  /* social_begin: the provider's id for the person */
 	int64_t provider_us;            /* social_begin: the provider's time, even on failure */
 	bool created;                   /* LINKED: a new account, without a password */
+	bool mailed;                    /* CODE_SENT: a code was queued (an address on file) */
 	char link_ticket[PORTAIL_TICKET_LEN + 1];       /* LINK */
 	char token[PORTAIL_TOKEN_LEN + 1];              /* SIGNED_IN, LINKED with a label */
 	int64_t token_id;
@@ -193,7 +198,8 @@ portail_status portail_flow_social_begin_id_token(portail_flow *f,
  * "Complétez les informations suivantes": the school address for a link
  * ticket. LINKED when the provider vouches for exactly that address and it
  * has a child in a subscribed school; otherwise CODE_SENT, whatever the
- * address (a code is mailed only when it is on file). TOO_SOON (*wait),
+ * address (a code is stored and mailed only when it is on file; else a
+ * decoy code in memory, nothing durable). TOO_SOON (*wait),
  * RATE_LIMITED, INVALID, BAD_TICKET, EXISTS (already linked), UNAVAILABLE.
  */
 portail_status portail_flow_social_link(portail_flow *f, const char *link_ticket,

@@ -46,6 +46,9 @@ struct portail_gpi {
 	int n_slots;
 	int calls;              /* callers inside a directory call (the bulkhead) */
 	int max_calls;
+	unsigned long refused;  /* callers the bulkhead turned away */
+	void (*on_refusal)(void *);     /* told of each, outside the lock */
+	void *on_refusal_arg;
 	int current;            /* index of the URI that last answered, or to try first */
 	char *bind_pw;          /* sodium_malloc'd: guarded, locked, wiped on free */
 };
@@ -147,15 +150,23 @@ stalled(const portail_gpi *g, int64_t now)
 	return false;
 }
 
+/* The caller's hook hears of a call the bulkhead turned away (portail_gpi_on_refusal). */
+static void
+refusal_told(portail_gpi *g)
+{
+	if (g->on_refusal != NULL)
+		g->on_refusal(g->on_refusal_arg);
+}
+
 /*
  * Enters a directory call: a place in the bulkhead, then a connection.
  * With max_calls callers already inside and the directory stalled (a
  * call in flight for GPI_STALL_MS: a hung server, say), answers
- * PORTAIL_ERR_UNAVAILABLE at once rather than hold one more worker behind
+ * PORTAIL_ERR_BUSY at once rather than hold one more worker behind
  * them; while the directory answers, a full bulkhead is only load and the
  * caller waits its turn (until the directory stalls). With more callers
  * allowed than connections, a caller waits for a free connection at most
- * one operation timeout.
+ * one operation timeout (then PORTAIL_ERR_BUSY too).
  */
 static portail_status
 slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
@@ -168,8 +179,10 @@ slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
 	pthread_mutex_lock(&g->lock);
 	while (g->calls >= g->max_calls) {
 		if (stalled(g, mono_ms())) {
+			g->refused++;
 			pthread_mutex_unlock(&g->lock);
-			return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+			refusal_told(g);
+			return portail_error_set(err, PORTAIL_ERR_BUSY,
 			    "directory busy: %d calls already waiting on it ([gpi] max_workers)",
 			    g->max_calls);
 		}
@@ -196,12 +209,15 @@ slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
 			break;
 	}
 	g->calls--;
+	g->refused++;
 	pthread_cond_broadcast(&g->freed);
-	portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
+	r = portail_error_set(err, PORTAIL_ERR_BUSY,
 	    "directory busy: no connection free within %d s ([gpi] connections)",
 	    g->cfg->gpi.timeout);
 out:
 	pthread_mutex_unlock(&g->lock);
+	if (r == PORTAIL_ERR_BUSY)
+		refusal_told(g);
 	return r;
 }
 
@@ -852,6 +868,33 @@ portail_gpi_probe(portail_gpi *g, char *uri, size_t uri_len, portail_error *err)
 		(void)snprintf(uri, uri_len, "%s", g->cfg->gpi.uris[sl->at]);
 	slot_release(g, sl);
 	return r;
+}
+
+void
+portail_gpi_on_refusal(portail_gpi *g, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&g->lock);
+	g->on_refusal = fn;
+	g->on_refusal_arg = arg;
+	pthread_mutex_unlock(&g->lock);
+}
+
+void
+portail_gpi_stats(portail_gpi *g, struct portail_gpi_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&g->lock);
+	out->connections = g->n_slots;
+	for (int i = 0; i < g->n_slots; i++) {
+		if (g->slots[i].busy)
+			out->in_use++;
+		else if (g->slots[i].ld != NULL)
+			out->idle++;
+	}
+	out->calls = g->calls;
+	out->max_calls = g->max_calls;
+	out->refused = g->refused;
+	pthread_mutex_unlock(&g->lock);
 }
 
 void

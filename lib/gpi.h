@@ -7,7 +7,7 @@
  * each opened on first use and kept, each used by one call at a time; it
  * is safe to share between threads. At most [gpi] max_workers callers are
  * inside a call at once (the bulkhead): the next is answered
- * PORTAIL_ERR_UNAVAILABLE at once, so that a hung directory holds only
+ * PORTAIL_ERR_BUSY at once (an outage, as unavailable), so that a hung directory holds only
  * that many of a daemon's workers. Each connection walks the URI list in
  * our own code, from the last server that answered, with the network and
  * operation timeouts set: libldap's own failover does not move on from a
@@ -64,9 +64,11 @@ void portail_gpi_free(portail_gpi *gpi);
  * with portail_gpi_result_free. PORTAIL_ERR_INVALID for an address that
  * fails portail_email_check; PORTAIL_ERR_UNAVAILABLE when no server
  * answered in time or the bind was refused (err says which; a refused
- * bind is a configuration problem), when [gpi] max_workers calls are
- * already in flight ("directory busy"), or when the server truncated an
- * answer with no subscribed child in it; PORTAIL_ERR_CONFIG when the
+ * bind is a configuration problem), or when the server truncated an
+ * answer with no subscribed child in it; PORTAIL_ERR_BUSY (an outage too,
+ * the caller's to count apart) when [gpi] max_workers calls are already
+ * in flight on a stalled directory, or no connection came free within
+ * [gpi] timeout ("directory busy"); PORTAIL_ERR_CONFIG when the
  * server rejects the configured filter or base. At most [gpi] size_limit
  * children are kept, but `known` is settled by every record.
  */
@@ -82,6 +84,24 @@ portail_status portail_gpi_probe(portail_gpi *gpi,
     char *uri, size_t uri_len, portail_error *err);
 
 void portail_gpi_result_free(portail_gpi_result *res);
+
+/* The pool and the bulkhead, now: for the daemon's status. */
+struct portail_gpi_stats {
+	int connections;        /* [gpi] connections: the pool's size */
+	int in_use;             /* inside a call now */
+	int idle;               /* open, waiting for a call */
+	int calls;              /* callers inside the bulkhead now */
+	int max_calls;          /* its share of the workers ([gpi] max_workers) */
+	unsigned long refused;  /* callers it turned away ("directory busy"), since start */
+};
+void portail_gpi_stats(portail_gpi *gpi, struct portail_gpi_stats *out);
+/*
+ * fn(arg) is called, on the caller's thread and outside any lock of the
+ * handle, for each call the bulkhead turns away (PORTAIL_ERR_BUSY), be
+ * it answered unavailable or let in by a flow's grace: a daemon counts
+ * them per peer in its log. Set it before sharing the handle.
+ */
+void portail_gpi_on_refusal(portail_gpi *gpi, void (*fn)(void *arg), void *arg);
 
 /* True when the school code is in [gpi] subscribed_schools. */
 bool portail_gpi_subscribed(const portail_config *cfg,

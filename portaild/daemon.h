@@ -46,7 +46,7 @@ struct daemon {
 	atomic_ulong connections_total;
 	atomic_long connections_open;
 	atomic_ulong connections_evicted;
-	atomic_ulong connections_refused; /* the peer's share was full, none of its own idle */
+	atomic_ulong connections_refused; /* its share, or all, were full, none idle to close */
 };
 
 /* What the kernel says of the process at the other end (SO_PEERCRED). */
@@ -68,6 +68,12 @@ char *ops_handle(struct daemon *d, const struct peer *peer, const char *line,
 /* A fixed error response for the loop itself (oversize, deadline). */
 char *ops_error_line(portail_status s, const char *message, size_t *len);
 
+/*
+ * The directory's hook (portail_gpi_on_refusal): a call its bulkhead
+ * turned away, counted for the peer whose request the thread handles.
+ */
+void ops_directory_refused(void *arg);
+
 /* True when peer may use admin ops: uid 0 or a member of admin_group. */
 bool ops_peer_is_admin(const struct daemon *d, const struct peer *peer);
 
@@ -75,10 +81,18 @@ bool ops_peer_is_admin(const struct daemon *d, const struct peer *peer);
  * clock.c: the one clock every decision reads (lifetimes, lockouts, code
  * expiry, tokens, the directory's grace), in seconds since the epoch.
  * Only the test program (portaild-testclock, -DPORTAIL_TEST_CLOCK) can
- * be told another time; uptime and the per-minute log summary keep to
- * the wall clock.
+ * be told another time (the per-minute log summary follows it too);
+ * uptime keeps to the wall clock.
  */
 int64_t daemon_now(void);
+/*
+ * A descriptor (non-blocking) that becomes readable when a test moves the
+ * clock, for the event loop; -1 in the installed portaild, which reads
+ * the wall clock only. The caller closes it.
+ */
+int daemon_clock_watch(void);
+/* Drains fd; true when the clock moved since the last call. */
+bool daemon_clock_moved(int fd);
 
 /* log.c */
 void log_open(bool to_stderr, bool debug);
@@ -87,6 +101,25 @@ void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2
 /* Copies s into buf with control characters, spaces, '"' and '\' escaped as
  * \xHH (log-injection proof); returns buf. */
 const char *log_safe(const char *s, char *buf, size_t size);
+
+/*
+ * summary.c: what a flood repeats, logged one line per peer uid and kind
+ * per minute with its count (the first at once), never once per request.
+ */
+enum summary_kind {
+	SUMMARY_NONE,
+	SUMMARY_BUSY,                   /* a queue was full: answered busy */
+	SUMMARY_CONN_PEER,              /* a connection past the uid's share, all busy */
+	SUMMARY_CONN_ALL,               /* a connection past max_connections, all busy */
+	SUMMARY_DIRECTORY_BUSY,         /* the directory's bulkhead was full */
+	SUMMARY_CODE_REQUEST,           /* a code.request that sent nothing, or hit the limits */
+	SUMMARY_SOCIAL_LINK,            /* a social.link that sent nothing, or hit the limits */
+	SUMMARY_KINDS
+};
+/* Counts one for uid; thread-safe. */
+void summary_note(uid_t uid, enum summary_kind kind);
+/* Logs the counts whose minute is over (all: every count, at the stop). */
+void summary_flush(bool all);
 
 /* loop.c: runs until SIGTERM/SIGINT; returns the exit status. */
 int loop_run(struct daemon *d, int listen_fd, void (*ready)(void));

@@ -112,12 +112,9 @@ struct peerq {
 	bool in_ring;
 	struct peerq *ring_next;        /* the peers with work, in turn */
 	struct peerq *hash_next;
-	long long noted;                /* ms of the last log line about it */
-	unsigned long unnoted;          /* refusals since */
 };
 
 #define PEER_BUCKETS 256
-#define BUSY_PENALTY_MS 250
 
 /* The workers' queue: per peer, served in turn (all under lock). */
 struct sched {
@@ -133,6 +130,7 @@ struct sched {
 struct loop {
 	struct daemon *d;
 	int epfd, listen_fd, efd, sfd;
+	int cfd;                        /* the test clock moved (daemon_clock_watch), or -1 */
 	struct conn **by_fd;            /* index: fd */
 	int by_fd_len;
 	struct conn *first, *last;
@@ -141,6 +139,7 @@ struct loop {
 	struct sched todo;
 	struct queue done;
 	int max_conns_per_peer;
+	long long summarised;           /* ms: the log's summaries last looked at */
 	pthread_t *workers;
 	int n_workers;
 	bool stopping;
@@ -347,25 +346,6 @@ sched_done(struct sched *s, struct job *j)
 	}
 	peer_release(s, p);
 	pthread_mutex_unlock(&s->lock);
-}
-
-/*
- * One log line per peer per minute about its refusals, with their count
- * (a flood must not become a flood of log lines); under s->lock.
- */
-static void
-peer_note(struct peerq *p, const char *what)
-{
-	long long now = now_ms();
-
-	p->unnoted++;
-	if (p->noted != 0 && now - p->noted < 60000)
-		return;
-	log_msg(LOG_WARNING, "uid=%u result=%s count=%lu (in the last minute at most; "
-	    "[daemon] max_queued_per_peer, max_connections_per_peer)", (unsigned)p->uid, what,
-	    p->unnoted);
-	p->noted = now;
-	p->unnoted = 0;
 }
 
 /*
@@ -587,9 +567,7 @@ conn_dispatch(struct loop *l, struct conn *c)
 		/* this uid, or everyone, has enough waiting: say so now, no worker spent */
 		job_free(j);
 		atomic_fetch_add(&l->d->busy, 1);
-		pthread_mutex_lock(&l->todo.lock);
-		peer_note(c->pq, "busy");
-		pthread_mutex_unlock(&l->todo.lock);
+		summary_note(c->peer.uid, SUMMARY_BUSY);
 		conn_error(l, c, PORTAIL_ERR_BUSY, "busy: too many requests waiting; try again "
 		    "in a moment", false);
 		/*
@@ -597,7 +575,8 @@ conn_dispatch(struct loop *l, struct conn *c)
 		 * PerSourcePenalties): a client that asks again at once must
 		 * not turn the loop into a busy-answering machine
 		 */
-		c->penalty_until = now_ms() + BUSY_PENALTY_MS;
+		if (l->d->cfg->daemon.busy_pause_ms > 0)
+			c->penalty_until = now_ms() + l->d->cfg->daemon.busy_pause_ms;
 		return;
 	}
 	c->busy = true;
@@ -707,10 +686,7 @@ peer_admit(struct loop *l, uid_t uid)
 		}
 	}
 	atomic_fetch_add(&l->d->connections_refused, 1);
-	pthread_mutex_lock(&l->todo.lock);
-	if ((p = peer_find(&l->todo, uid, false)) != NULL)
-		peer_note(p, "connection_refused");
-	pthread_mutex_unlock(&l->todo.lock);
+	summary_note(uid, SUMMARY_CONN_PEER);
 	return false;
 }
 
@@ -741,8 +717,8 @@ do_accept(struct loop *l)
 			continue;
 		}
 		if (l->open >= l->d->cfg->daemon.max_connections && !evict_idle(l)) {
-			log_msg(LOG_WARNING, "connection from uid=%u refused: %ld connections, all busy",
-			    (unsigned)cred.uid, l->open);
+			atomic_fetch_add(&l->d->connections_refused, 1);
+			summary_note(cred.uid, SUMMARY_CONN_ALL);
 			close(fd);
 			continue;
 		}
@@ -834,6 +810,11 @@ sweep(struct loop *l)
 	long long now = now_ms();
 	struct conn *c, *next;
 
+	/* the minutes that are over, looked at once a second */
+	if (now - l->summarised >= 1000) {
+		summary_flush(false);
+		l->summarised = now;
+	}
 	for (c = l->first; c != NULL; c = next) {
 		next = c->next;
 		if (c->penalty_until != 0 && now >= c->penalty_until) {
@@ -896,6 +877,21 @@ handle_signal(struct loop *l)
 	}
 }
 
+/*
+ * A test moved the daemon's clock: what waits for a time on it looks
+ * again now (the mail queue's next try, the log's minute), not when the
+ * wall clock says.
+ */
+static void
+clock_moved(struct loop *l)
+{
+	if (!daemon_clock_moved(l->cfd))
+		return;
+	if (l->d->mailq != NULL)
+		portail_mailq_kick(l->d->mailq);
+	summary_flush(false);
+}
+
 static bool
 anything_in_flight(struct loop *l)
 {
@@ -908,7 +904,8 @@ anything_in_flight(struct loop *l)
 int
 loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 {
-	struct loop l = { .d = d, .listen_fd = listen_fd, .epfd = -1, .efd = -1, .sfd = -1 };
+	struct loop l = { .d = d, .listen_fd = listen_fd, .epfd = -1, .efd = -1, .sfd = -1,
+	    .cfd = -1 };
 	struct epoll_event ev = { 0 }, events[64];
 	sigset_t mask;
 	long long stop_deadline = 0;
@@ -952,6 +949,10 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.efd, &ev);
 	ev.data.fd = l.sfd;
 	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sfd, &ev);
+	if ((l.cfd = daemon_clock_watch()) >= 0) {
+		ev.data.fd = l.cfd;
+		epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.cfd, &ev);
+	}
 
 	l.n_workers = d->cfg->daemon.workers;
 	if ((l.workers = calloc((size_t)l.n_workers, sizeof(*l.workers))) == NULL)
@@ -983,6 +984,8 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 				collect_answers(&l);
 			} else if (fd == l.sfd) {
 				handle_signal(&l);
+			} else if (fd == l.cfd) {
+				clock_moved(&l);
 			} else if (fd < l.by_fd_len && (c = l.by_fd[fd]) != NULL) {
 				if (events[i].events & EPOLLIN)
 					conn_read(&l, c);
@@ -1028,6 +1031,8 @@ out:
 	}
 	while (l.first != NULL)
 		conn_close(&l, l.first);
+	/* what the last minute counted, before the daemon goes */
+	summary_flush(true);
 	if (l.listen_fd >= 0)
 		close(l.listen_fd);
 	if (l.epfd >= 0)
@@ -1036,6 +1041,8 @@ out:
 		close(l.efd);
 	if (l.sfd >= 0)
 		close(l.sfd);
+	if (l.cfd >= 0)
+		close(l.cfd);
 	free(l.by_fd);
 	return rc;
 }

@@ -45,7 +45,8 @@ struct op_result {
 	const char *reason;             /* for the log line */
 	long long provider_us;          /* > 0: a provider was asked, for so long (logged) */
 	char identity[300];             /* a social identity, provider:subject (logged) */
-	bool summarised;                /* counted in a line per peer per minute, not logged alone */
+	enum summary_kind summary;      /* not SUMMARY_NONE: counted in a line per peer per
+					 * minute (summary.c), not logged alone */
 };
 
 typedef void (*op_fn)(struct op_ctx *ctx, struct op_result *res);
@@ -101,6 +102,11 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	portail_error err = { { 0 } };
 	char server[512] = "";
 
+	struct portail_gpi_stats gs = { 0 };
+
+	/* the pool as the requests left it, before the probe takes a connection */
+	if (d->gpi != NULL)
+		portail_gpi_stats(d->gpi, &gs);
 	if (d->gpi == NULL) {
 		dir = json_pack("{s:b, s:s}", "ok", 0, "error", "not configured");
 	} else if (portail_gpi_probe(d->gpi, server, sizeof(server), &err) == PORTAIL_OK) {
@@ -108,6 +114,11 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	} else {
 		dir = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
 	}
+	if (dir != NULL && d->gpi != NULL)
+		json_object_update_missing_new(dir, json_pack("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:I}}",
+		    "connections", "size", gs.connections, "in_use", gs.in_use, "idle", gs.idle,
+		    "bulkhead", "max", gs.max_calls, "in_use", gs.calls,
+		    "refused", (json_int_t)gs.refused));
 	json_t *store, *mail;
 	struct portail_mailq_stats ms = { 0 };
 
@@ -197,7 +208,10 @@ op_gpi_lookup(struct op_ctx *ctx, struct op_result *res)
 	}
 	s = portail_gpi_lookup(ctx->d->gpi, email, &r, &err);
 	if (s != PORTAIL_OK) {
-		log_msg(LOG_ERR, "directory: %s", err.message);
+		if (s == PORTAIL_ERR_BUSY)
+			res->summary = SUMMARY_DIRECTORY_BUSY;
+		else
+			log_msg(LOG_ERR, "directory: %s", err.message);
 		refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "directory_unavailable",
 		    PORTAIL_MSG_OPS_DIRECTORY_UNAVAILABLE);
 		return;
@@ -261,7 +275,10 @@ flow_failed(struct op_ctx *ctx, struct op_result *res, portail_status s, const p
 			return;
 		}
 	}
-	if (err != NULL && err->message[0] != '\0')
+	/* the directory's bulkhead: an outage, counted where it refused (ops_directory_refused) */
+	if (s == PORTAIL_ERR_BUSY)
+		res->summary = SUMMARY_DIRECTORY_BUSY;
+	else if (err != NULL && err->message[0] != '\0')
 		log_msg(LOG_ERR, "%s", err->message);
 	refuse(ctx, res, PORTAIL_ERR_UNAVAILABLE, "unavailable", PORTAIL_MSG_UNAVAILABLE);
 }
@@ -286,8 +303,6 @@ maybe_gc(struct daemon *d, int64_t now)
 }
 
 /* ms: what a code request takes at least, so that its time tells nothing */
-#define CODE_REQUEST_FLOOR_MS 5
-
 static void
 op_code_request(struct op_ctx *ctx, struct op_result *res)
 {
@@ -302,14 +317,14 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 	if (!flow_ready(ctx, res))
 		return;
 	/*
-	 * The answer leaves no sooner than CODE_REQUEST_FLOOR_MS after the
+	 * The answer leaves no sooner than [daemon] code_request_floor_ms after the
 	 * request began, whatever the address (DESIGN §2, enumeration): an
 	 * address on file costs a durable write (its code and its mail, one
 	 * transaction) that an address on no record does not (nothing
 	 * durable, issue 13), about 0.2 ms apart (BENCHMARKS.md, bench_enum).
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += CODE_REQUEST_FLOOR_MS * 1000000L;
+	until.tv_nsec += ctx->d->cfg->daemon.code_request_floor_ms * 1000000L;
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	maybe_gc(ctx->d, now);
@@ -319,8 +334,8 @@ op_code_request(struct op_ctx *ctx, struct op_result *res)
 		;
 	/* a request that sent nothing, or was refused by the limits, is one
 	 * of a flood's: counted, not logged one by one (issue 13) */
-	res->summarised = (s == PORTAIL_OK && !sent) || s == PORTAIL_ERR_TOO_SOON ||
-	    s == PORTAIL_ERR_RATE_LIMITED;
+	if ((s == PORTAIL_OK && !sent) || s == PORTAIL_ERR_TOO_SOON || s == PORTAIL_ERR_RATE_LIMITED)
+		res->summary = SUMMARY_CODE_REQUEST;
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		if (s == PORTAIL_ERR_TOO_SOON)
@@ -1068,6 +1083,10 @@ op_social_link(struct op_ctx *ctx, struct op_result *res)
 	maybe_gc(ctx->d, now);
 	s = portail_flow_social_link(ctx->d->flow, str(ctx, "link_ticket"), str(ctx, "email"),
 	    lang_of(ctx), str(ctx, "label"), now, &r, &wait, &err);
+	/* as code.request's: what sent nothing, or hit the limits, is a flood's */
+	if ((s == PORTAIL_OK && r.state == PORTAIL_SOCIAL_CODE_SENT && !r.mailed) ||
+	    s == PORTAIL_ERR_TOO_SOON || s == PORTAIL_ERR_RATE_LIMITED)
+		res->summary = SUMMARY_SOCIAL_LINK;
 	if (s != PORTAIL_OK) {
 		social_failed(ctx, res, s, &err, false);
 		if (s == PORTAIL_ERR_TOO_SOON)
@@ -1323,58 +1342,6 @@ ops_error_line(portail_status s, const char *message, size_t *len)
 	return line;
 }
 
-/*
- * Summarised decisions: one line per peer (uid) per minute with their
- * count, from a fixed table (a peer pushed out by others loses its
- * count, which the next line then misses: "at most").
- */
-#define SUMMARY_PEERS 64
-
-static struct {
-	pthread_mutex_t lock;
-	struct {
-		bool used;
-		uid_t uid;
-		time_t noted;
-		unsigned long count;
-	} p[SUMMARY_PEERS];
-} summary = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void
-log_summarised(const char *op, const struct peer *peer)
-{
-	time_t now = time(NULL);
-	unsigned long count = 0;
-	int i, victim = 0;
-
-	pthread_mutex_lock(&summary.lock);
-	for (i = 0; i < SUMMARY_PEERS; i++) {
-		if (summary.p[i].used && summary.p[i].uid == peer->uid)
-			break;
-		if (!summary.p[i].used || (summary.p[victim].used &&
-		    summary.p[i].noted < summary.p[victim].noted))
-			victim = i;
-	}
-	if (i == SUMMARY_PEERS) {
-		i = victim;
-		summary.p[i].used = true;
-		summary.p[i].uid = peer->uid;
-		summary.p[i].noted = 0;
-		summary.p[i].count = 0;
-	}
-	summary.p[i].count++;
-	if (summary.p[i].noted == 0 || now - summary.p[i].noted >= 60) {
-		count = summary.p[i].count;
-		summary.p[i].count = 0;
-		summary.p[i].noted = now;
-	}
-	pthread_mutex_unlock(&summary.lock);
-	if (count > 0)
-		log_msg(LOG_NOTICE, "op=%s uid=%u result=summary count=%lu (requests that sent "
-		    "nothing or were refused by the code limits, in the last minute at most)",
-		    op, (unsigned)peer->uid, count);
-}
-
 static void
 log_decision(const struct daemon *d, const struct peer *peer, const char *op, bool quiet,
     const struct op_ctx *ctx, const struct op_result *res)
@@ -1384,8 +1351,10 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	const char *result, *reason = res->reason;
 	const char *who = ctx->user;
 
-	if (res->summarised) {
-		log_summarised(op, peer);
+	/* a flood's: counted in a line a minute (the bulkhead's where it refused) */
+	if (res->summary != SUMMARY_NONE) {
+		if (res->summary != SUMMARY_DIRECTORY_BUSY)
+			summary_note(peer->uid, res->summary);
 		return;
 	}
 	switch (res->status) {
@@ -1426,6 +1395,16 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	(void)d;
 }
 
+/* The peer whose request this worker thread is handling (for ops_directory_refused). */
+static _Thread_local uid_t handling_uid;
+
+void
+ops_directory_refused(void *arg)
+{
+	(void)arg;
+	summary_note(handling_uid, SUMMARY_DIRECTORY_BUSY);
+}
+
 char *
 ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t len,
     size_t *resp_len, bool *close_after)
@@ -1439,6 +1418,7 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 	char *out = NULL;
 
 	*close_after = false;
+	handling_uid = peer->uid;
 	atomic_fetch_add(&d->requests, 1);
 	if (portail_proto_decode(line, len, &ctx.req, &opname, why, sizeof(why)) != PORTAIL_OK) {
 		atomic_fetch_add(&d->bad_requests, 1);

@@ -152,6 +152,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "portaild: %s\n", err.message);
 		return 2;
 	}
+	/* the bulkhead's refusals go to the log's per-peer summaries */
+	if (d.gpi != NULL)
+		portail_gpi_on_refusal(d.gpi, ops_directory_refused, NULL);
 	if (portail_providers_new(d.cfg, &d.providers, &err) != PORTAIL_OK) {
 		fprintf(stderr, "portaild: %s\n", err.message);
 		return 2;

@@ -197,11 +197,14 @@ status_counter(portail_client *c, const char *group, const char *name)
 static void
 test_flood_from_one_uid(void **state)
 {
-	int stop[2], st, pings_ok = 0, signins_ok = 0, others = 0;
+	int stop[2], st, pings_ok = 0, signins_ok = 0, others = 0, lines = 0;
+	json_int_t busy, refused;
 	portail_client *c = NULL;
 	pid_t pid;
 
 	(void)state;
+	/* the daemon's clock stands still: the flood is all within one minute of its log */
+	fx_clock_advance(&daemon_, 0);
 	assert_int_equal(pipe(stop), 0);
 	if ((pid = fork()) == 0) {
 		close(stop[1]);
@@ -252,9 +255,32 @@ test_flood_from_one_uid(void **state)
 	/* memory: the hashes in flight and 64 MiB, whatever the flood queued */
 	assert_true(vm_kib(daemon_.pid, "VmHWM:") > 0);
 	assert_true(vm_kib(daemon_.pid, "VmHWM:") < HASHES * MEM_KIB + 64 * 1024);
-	/* one summary line per minute for the flood's uid, not one per refusal */
-	assert_true(fx_log_has(daemon_.log, "uid=65534 result=busy count="));
+	/* the flood's connections all gone, its refusals are all counted */
+	for (int i = 0; i < 2000 && status_counter(c, "connections", "open") > 1; i++)
+		usleep(10000);
+	assert_int_equal(status_counter(c, "connections", "open"), 1);
+	busy = status_counter(c, "requests", "busy");
+	refused = status_counter(c, "connections", "refused");
 	portail_client_free(c);
+	/*
+	 * One summary line per uid per minute, not one per refusal: the first
+	 * at once, the rest of the minute's count once the minute is over (the
+	 * daemon's clock moved on), or when the daemon stops; the counts add
+	 * up to the refusals.
+	 */
+	fx_clock_advance(&daemon_, 60);
+	for (int i = 0; i < 2000 && fx_log_counts(daemon_.log, "uid=65534 result=busy count=",
+	    &lines) < busy; i++)
+		usleep(10000);
+	assert_int_equal(fx_daemon_stop(&daemon_), 0);
+	assert_int_equal(fx_log_counts(daemon_.log, "uid=65534 result=busy count=", &lines), busy);
+	print_message("# %lld busy answers in %d log lines\n", (long long)busy, lines);
+	assert_true(lines >= 1 && lines <= 2);
+	assert_int_equal(fx_log_counts(daemon_.log, "uid=65534 result=connection_refused count=",
+	    &lines), refused);
+	print_message("# %lld connections refused in %d log lines\n", (long long)refused, lines);
+	assert_true(lines <= 4);        /* two kinds: its share, and all */
+	assert_false(fx_log_has(daemon_.log, "connection from uid="));
 }
 
 int

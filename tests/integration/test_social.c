@@ -847,6 +847,76 @@ test_not_on_file_same_answer(void **state)
 	assert_int_equal(link_to(lt, "personne", st), PORTAIL_ERR_INVALID);
 }
 
+/* A code.verify of a wrong code for a link; its status, *tries_left from the answer. */
+static portail_status
+wrong_link_code(const char *lt, const char *email, long long *tries_left)
+{
+	json_t *a = NULL;
+	portail_status s = call(json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify",
+	    "purpose", "link", "email", email, "code", "000000", "link_ticket", lt), &a);
+
+	*tries_left = json_integer_value(json_object_get(a, "tries_left"));
+	json_decref(a);
+	return s;
+}
+
+#define LINK_FLOOD 200
+
+/*
+ * Issue 13 item 4, for social.link: a code asked for an address not on
+ * file writes nothing durable (no verification, no issuance, no mail row:
+ * its limits and its decoy code live in portaild's memory), is answered
+ * as one for an address on file, and its code.verify is refused like a
+ * wrong code with the same tries left.
+ */
+static void
+test_not_on_file_link_writes_nothing(void **state)
+{
+	static const char counts[] = "SELECT count(*) FROM verifications;\n"
+	    "SELECT count(*) FROM issuance;\nSELECT count(*) FROM link_tickets;\n"
+	    "SELECT count(*) FROM mail_queue WHERE rcpt LIKE '%@inconnu.ca';\n";
+	char st[32], lt[64], lt2[64], addr[64], code[8], *before, *after;
+	json_t *known = NULL, *a = NULL;
+	long long tries_known = -1, tries_unknown = -2;
+	int lines = 0;
+
+	(void)state;
+	/* an address on file, by a provider that vouches for another one: a code */
+	assert_int_equal(begin_id("linkedin", idt("personne"), NULL, st, lt2), PORTAIL_OK);
+	assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket", lt2,
+	    "email", "marc.roy@exemple.ca"), &known), PORTAIL_OK);
+	next_code("Marc.Roy@Exemple.CA", code);
+	assert_int_equal(begin_id("linkedin", idt("marc"), NULL, st, lt), PORTAIL_OK);
+	before = fx_store_sql(dir, counts);
+	for (int i = 0; i < LINK_FLOOD; i++) {
+		snprintf(addr, sizeof(addr), "x%d.%lx@inconnu.ca", i, (unsigned long)random());
+		assert_int_equal(call(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket",
+		    lt, "email", addr), &a), PORTAIL_OK);
+		if (!json_equal(a, known))
+			fail_msg("social.link for %s answered apart from an address on file", addr);
+		json_decref(a);
+		a = NULL;
+	}
+	after = fx_store_sql(dir, counts);
+	print_message("# %d links to addresses not on file: rows %s -> %s\n", LINK_FLOOD, before, after);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	/* the code asked last is refused like a wrong one, as marc's */
+	assert_int_equal(wrong_link_code(lt2, "marc.roy@exemple.ca", &tries_known),
+	    PORTAIL_ERR_WRONG_CODE);
+	assert_int_equal(wrong_link_code(lt, addr, &tries_unknown), PORTAIL_ERR_WRONG_CODE);
+	assert_int_equal(tries_unknown, tries_known);
+	/* and nothing went to them */
+	assert_int_equal(fx_count_mail(sink, addr), 0);
+	/* nor a log line each: a line per uid per minute counts them */
+	assert_false(fx_log_has(daemon_.log, "op=social.link user=x"));
+	assert_true(fx_log_counts(daemon_.log, "op=social.link uid=0 result=summary count=",
+	    &lines) >= 1);
+	assert_true(lines >= 1 && lines <= 3);
+	json_decref(known);
+}
+
 static void
 test_proof_bound_to_identity(void **state)
 {
@@ -1069,6 +1139,7 @@ main(void)
 		cmocka_unit_test(test_vouched_other_address_gets_code),
 		cmocka_unit_test(test_not_vouched_equal_gets_code),
 		cmocka_unit_test(test_not_on_file_same_answer),
+		cmocka_unit_test(test_not_on_file_link_writes_nothing),
 		cmocka_unit_test(test_proof_bound_to_identity),
 		cmocka_unit_test(test_already_linked),
 		cmocka_unit_test(test_signin_unlink_disable),

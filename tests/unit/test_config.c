@@ -117,6 +117,10 @@ static const struct bad_case bad[] = {
 	{ GPI "timeout = 15\n", "test.conf:4: [gpi] timeout: must be less than [daemon] request_timeout (15)" },
 	{ GPI "network_timeout = 6\n", "[gpi] network_timeout: must not exceed [gpi] timeout (5)" },
 	{ GPI "[daemon]\nrequest_timeout = 20\n", "[daemon] request_timeout: 20 is out of range (2 to 19)" },
+	{ GPI "[daemon]\nbusy_pause_ms = 5001\n", "[daemon] busy_pause_ms: 5001 is out of range (0 to 5000)" },
+	{ GPI "[daemon]\nbusy_pause_ms = -1\n", "[daemon] busy_pause_ms: '-1' is not a whole number" },
+	{ GPI "[daemon]\ncode_request_floor_ms = 1001\n",
+	  "[daemon] code_request_floor_ms: 1001 is out of range (0 to 1000)" },
 	{ GPI "[codes]\nalphabet = 01\n", "[codes] length: 6 characters from a 2-letter alphabet give fewer than 20 bits; use at least 20" },
 	{ GPI "[codes]\nalphabet = abcA\n", "[codes] alphabet: 'A' appears twice" },
 	{ GPI "[codes]\nalphabet = ab c\n", "[codes] alphabet: only printable ASCII" },
@@ -276,6 +280,8 @@ test_minimal_defaults(void **state)
 	assert_string_equal(cfg->daemon.socket, "/run/portail/portaild.sock");
 	assert_int_equal(cfg->daemon.workers, 8);
 	assert_int_equal(cfg->daemon.request_timeout, 15);
+	assert_int_equal(cfg->daemon.busy_pause_ms, 250);
+	assert_int_equal(cfg->daemon.code_request_floor_ms, 5);
 	assert_string_equal(cfg->store_path, "/var/lib/portail/portail.db");
 	assert_string_equal(cfg->key_file, "/etc/portail/secret.key");
 	assert_string_equal(cfg->codes.alphabet, "0123456789abcdef");
@@ -376,6 +382,25 @@ test_long_lines(void **state)
 	assert_int_equal(strlen(cfg->mail.portal_name), big);
 	portail_config_free(cfg);
 	free(text);
+}
+
+/* [daemon]'s pauses: read at both ends of their ranges. */
+static void
+test_daemon_pauses(void **state)
+{
+	portail_config *cfg;
+	portail_error err;
+
+	assert_int_equal(parse(GPI "[daemon]\nbusy_pause_ms = 0\ncode_request_floor_ms = 1000\n",
+	    &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->daemon.busy_pause_ms, 0);
+	assert_int_equal(cfg->daemon.code_request_floor_ms, 1000);
+	portail_config_free(cfg);
+	assert_int_equal(parse(GPI "[daemon]\nbusy_pause_ms = 5000\ncode_request_floor_ms = 0\n",
+	    &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->daemon.busy_pause_ms, 5000);
+	assert_int_equal(cfg->daemon.code_request_floor_ms, 0);
+	portail_config_free(cfg);
 }
 
 /* SMTP credentials are accepted where they cannot leave in clear. */
@@ -506,6 +531,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_daemon_pauses),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_mail_credentials),

@@ -70,6 +70,7 @@ test_verify_like_a_wrong_code(void **state)
 	assert_int_equal(portail_decoy_issue(d, "a@b.ca", "signup", t, &rules, true, true, &wait,
 	    NULL), PORTAIL_OK);
 	assert_int_equal(portail_decoy_verify(d, "a@b.ca", "reset", t, &tries), PORTAIL_ERR_NO_CODE);
+	assert_int_equal(portail_decoy_verify(d, "a@b.ca", "link", t, &tries), PORTAIL_ERR_NO_CODE);
 	for (int i = 4; i > 0; i--) {
 		assert_int_equal(portail_decoy_verify(d, "a@b.ca", "signup", t + 1, &tries),
 		    PORTAIL_ERR_WRONG_CODE);
@@ -90,6 +91,16 @@ test_verify_like_a_wrong_code(void **state)
 	    NULL), PORTAIL_OK);
 	assert_int_equal(portail_decoy_verify(d, "k@b.ca", "reset", t + 1, &tries), PORTAIL_ERR_NO_CODE);
 	assert_int_equal(portail_decoy_issue(d, "k@b.ca", "reset", t + 1, &rules, true, false, &wait,
+	    NULL), PORTAIL_ERR_TOO_SOON);
+	/* a social link's decoy code is its own, and counts against the same day */
+	assert_int_equal(portail_decoy_issue(d, "l@b.ca", "link", t, &rules, true, true, &wait,
+	    NULL), PORTAIL_OK);
+	assert_int_equal(portail_decoy_verify(d, "l@b.ca", "signup", t + 1, &tries),
+	    PORTAIL_ERR_NO_CODE);
+	assert_int_equal(portail_decoy_verify(d, "l@b.ca", "link", t + 1, &tries),
+	    PORTAIL_ERR_WRONG_CODE);
+	assert_int_equal(tries, 4);
+	assert_int_equal(portail_decoy_issue(d, "l@b.ca", "signup", t + 1, &rules, true, true, &wait,
 	    NULL), PORTAIL_ERR_TOO_SOON);
 	portail_decoy_free(d);
 }
