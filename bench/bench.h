@@ -231,6 +231,49 @@ bench_pairs_dump(const struct bench_pairs *p, const char *name)
 	fclose(f);
 }
 
+/*
+ * The daemon's own account of each request: portaild logs, on the line of
+ * a request that ran argon2id, how long the hash took in its worker
+ * (hash_ms=, the wait for a hashing slot excluded). BENCH_DAEMON_LOG
+ * (script/bench sets it) names that log. bench_log_open opens it at its
+ * end (NULL when unset or unreadable); bench_log_take reads the lines of
+ * op written since, in their order, into out (µs; at most n) and says how
+ * many. One client making one request at a time: the lines are its
+ * requests in order. portaild writes the line before it answers, to an
+ * unbuffered stderr, so a request answered has its line in the file.
+ */
+static inline FILE *
+bench_log_open(void)
+{
+	const char *path = getenv("BENCH_DAEMON_LOG");
+	FILE *f;
+
+	if (path == NULL || *path == '\0' || (f = fopen(path, "r")) == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) != 0) {
+		fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
+static inline size_t
+bench_log_take(FILE *log, const char *op, double *out, size_t n)
+{
+	char line[4096], want[64];
+	size_t got = 0;
+
+	snprintf(want, sizeof(want), "op=%s ", op);
+	clearerr(log);
+	while (got < n && fgets(line, sizeof(line), log) != NULL) {
+		const char *p = strstr(line, " hash_ms=");
+
+		if (strstr(line, want) != NULL && p != NULL)
+			out[got++] = strtod(p + 9, NULL) * 1000;
+	}
+	return got;
+}
+
 /* Median and quartiles of the measure alone (which = 'a') or of the reference ('b'). */
 static inline struct bench_spread
 bench_pairs_side(const struct bench_pairs *p, char which)
@@ -290,6 +333,32 @@ bench_print_row(const char *what, struct bench_spread s, double scale, const cha
 	printf("| %s | %.*f | %.*f | %.*f – %.*f | %.*f – %.*f | %s |\n", what, prec,
 	    s.median / scale, prec, bench_iqr(s) / scale, prec, s.q1 / scale, prec, s.q3 / scale,
 	    prec, s.lo / scale, prec, s.hi / scale, target);
+}
+
+/*
+ * The table of the per-request split (bench_log_take): hash[i], the
+ * argon2id time portaild logged for request i, and own[i], that request's
+ * whole time less it, for the n requests made; when fewer lines were
+ * logged (BENCH_DAEMON_LOG unset), says so instead. what: the request's
+ * name in the row.
+ */
+static inline void
+bench_print_within(const char *what, double *hash, double *own, size_t logged, size_t n,
+    const char *target)
+{
+	char row[160];
+
+	if (logged == 0 || logged != n) {
+		printf("(no per-sign-in split: BENCH_DAEMON_LOG unset, or %zu of %zu lines with "
+		    "hash_ms= found)\n\n", logged, n);
+		return;
+	}
+	fputs("| within each sign-in (portaild's log: hash_ms) " BENCH_ROW_HEADER BENCH_ROW_RULE,
+	    stdout);
+	bench_print_row("argon2id in portaild's worker, ms", bench_spread_of(hash, logged), 1000, "");
+	snprintf(row, sizeof(row), "**overhead: %s − its own argon2id, per sign-in, ms**", what);
+	bench_print_row(row, bench_spread_of(own, logged), 1000, target);
+	printf("\n");
 }
 
 /*

@@ -180,8 +180,14 @@ main(int argc, char **argv)
 		for (int w = 0; w < 3; w++)
 			for (size_t j = 0; j < BENCH_MAX_PROCS; j++)
 				of[w][j] = bench_values((size_t)pairs);
+		FILE *log;
+		struct bench_spread hd = { 0 };
+		double *hash = bench_values((size_t)pairs), *own = bench_values((size_t)pairs);
+		size_t logged = 0;
+
 		(void)one_pam(argv[2]);         /* warm: connections, first LDAP bind */
 		(void)one_bind(ld);
+		log = bench_log_open();
 		/*
 		 * Each sign-in through PAM sits between its two references, the
 		 * order alternating: bare, PAM, bind, then bind, PAM, bare. So each
@@ -201,6 +207,12 @@ main(int argc, char **argv)
 			bare = swap ? y : x;
 			ldap = swap ? x : y;
 			bench_pairs_add(&over, pam.wall, bare.wall);
+			/* the hash portaild ran for this very sign-in, from its log */
+			if (log != NULL && logged == i &&
+			    bench_log_take(log, "auth.password", &hash[i], 1) == 1) {
+				own[i] = pam.wall - hash[i];
+				logged++;
+			}
 			bench_pairs_add(&bind, pam.wall, ldap.wall);
 			bench_pairs_add(&over_cpu, pam.cpu, bare.cpu);
 			bench_pairs_add(&bind_cpu, pam.cpu, ldap.cpu);
@@ -223,6 +235,24 @@ main(int argc, char **argv)
 		bench_print_row("**pam_portail / bind, per pair**", bench_pairs_ratio(&bind), 1, "<= 0.60");
 		printf("| (unpaired: difference of the two medians, ms) | %.2f | | | | |\n\n",
 		    (bench_pairs_side(&over, 'a').median - bench_pairs_side(&over, 'b').median) / 1000);
+		/* how far portaild's hash is from the bare one beside it (before the table sorts hash) */
+		if (logged == over.n && logged > 0) {
+			struct bench_pairs hb;
+
+			bench_pairs_init(&hb, logged);
+			for (size_t i = 0; i < logged; i++)
+				bench_pairs_add(&hb, hash[i], over.b[i]);
+			hd = bench_pairs_diff(&hb);
+			bench_pairs_free(&hb);
+		}
+		bench_print_within("pam_portail", hash, own, logged, over.n, "<= 2");
+		if (hd.n > 0)
+			printf("(portaild's argon2id − the bare verify beside it, per pair: median %.2f ms, "
+			    "IQR %.2f ms)\n\n", hd.median / 1000, bench_iqr(hd) / 1000);
+		if (log != NULL)
+			fclose(log);
+		free(hash);
+		free(own);
 		if (cpu) {
 			fputs("| CPU time (this process, portaild, slapd) " BENCH_ROW_HEADER
 			    BENCH_ROW_RULE, stdout);

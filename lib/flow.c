@@ -32,17 +32,39 @@ portail_flow_verified(portail_flow *f)
 	return f == NULL ? 0 : (uint64_t)atomic_load(&f->verified);
 }
 
+/*
+ * The time this thread spent hashing or verifying passwords since the last
+ * portail_flow_hash_us_take (the wait for a hashing slot not counted).
+ */
+static _Thread_local int64_t hash_us;
+static _Thread_local struct timespec hash_t0;
+
 static void
 hash_enter(portail_flow *f)
 {
 	while (sem_wait(&f->hashes) != 0)
 		;
+	clock_gettime(CLOCK_MONOTONIC, &hash_t0);
 }
 
 static void
 hash_leave(portail_flow *f)
 {
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	hash_us += (int64_t)(t1.tv_sec - hash_t0.tv_sec) * 1000000 +
+	    (t1.tv_nsec - hash_t0.tv_nsec) / 1000;
 	sem_post(&f->hashes);
+}
+
+int64_t
+portail_flow_hash_us_take(void)
+{
+	int64_t us = hash_us;
+
+	hash_us = 0;
+	return us;
 }
 
 portail_status

@@ -101,6 +101,14 @@ portail_status portail_flow_reset_finish(portail_flow *f, const char *ticket,
 /* How many passwords were verified against an account's own hash (status). */
 uint64_t portail_flow_verified(portail_flow *f);
 
+/*
+ * Microseconds the calling thread spent in argon2id (hashing or verifying,
+ * the wait for a hashing slot excluded) since its last call; resets it.
+ * portaild logs it per request (hash_ms=), so that a benchmark can take
+ * the hash out of the very request it timed (bench/bench_pam).
+ */
+int64_t portail_flow_hash_us_take(void);
+
 portail_status portail_flow_auth_password(portail_flow *f, const char *email,
     const char *password, int64_t now, int64_t *retry_after, portail_error *err);
 

@@ -44,6 +44,7 @@ struct op_result {
 	char message[512];              /* for a failed one, in the caller's language */
 	const char *reason;             /* for the log line */
 	long long provider_us;          /* > 0: a provider was asked, for so long (logged) */
+	long long hash_us;              /* > 0: argon2id ran, for so long (logged) */
 	char identity[300];             /* a social identity, provider:subject (logged) */
 	enum summary_kind summary;      /* not SUMMARY_NONE: counted in a line per peer per
 					 * minute (summary.c), not logged alone */
@@ -1382,6 +1383,9 @@ log_decision(const struct daemon *d, const struct peer *peer, const char *op, bo
 	if (res->provider_us > 0)
 		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " provider_ms=%.1f",
 		    (double)res->provider_us / 1000);
+	if (res->hash_us > 0)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " hash_ms=%.2f",
+		    (double)res->hash_us / 1000);
 	log_msg(res->status != PORTAIL_OK ? LOG_NOTICE : quiet ? LOG_DEBUG : LOG_INFO,
 	    "op=%s user=%s service=%s rhost=%s uid=%u pid=%d result=%s%s%s%s",
 	    log_safe(op, opb, sizeof(opb)),
@@ -1445,7 +1449,9 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 	} else if (op->admin && !ops_peer_is_admin(d, peer)) {
 		refuse(&ctx, &res, PORTAIL_ERR_FORBIDDEN, "not_admin", PORTAIL_MSG_OPS_NOT_ADMIN);
 	} else {
+		(void)portail_flow_hash_us_take();
 		op->fn(&ctx, &res);
+		res.hash_us = portail_flow_hash_us_take();
 		if (res.status == PORTAIL_OK && res.body == NULL)
 			fail_with(&ctx, &res, PORTAIL_ERR_NOMEM, "nomem", "out of memory");
 	}

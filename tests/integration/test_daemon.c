@@ -420,6 +420,8 @@ test_log_keeps_no_secret(void **state)
 			fail_msg("the log holds \"%s\"", banned[i]);
 	assert_true(fx_log_has(daemon_.log, "op=auth.password user=- "));
 	assert_true(fx_log_has(daemon_.log, "reason=invalid_address"));
+	/* the dummy hash an invalid address costs is logged as any sign-in's hash */
+	assert_true(fx_log_has(daemon_.log, "reason=invalid_address hash_ms="));
 	assert_true(fx_log_has(daemon_.log, "result=bad_request reason=not\\x20a\\x20JSON"));
 	assert_true(fx_log_has(daemon_.log, "invalid_syntax\\x20at\\x20byte\\x20"));
 	assert_true(fx_log_has(daemon_.log, "rhost=\\xc2\\x9b31m "));
