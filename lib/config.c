@@ -157,6 +157,7 @@ static const struct key keys[] = {
 	{ S_WEB, "introspection_client", K_CLIENT, 0, 0, 0, NULL, false },
 	{ S_WEB, "session_idle", K_INT, C(web.session_idle), 60, 86400, "1800", false },
 	{ S_WEB, "session_max", K_INT, C(web.session_max), 300, 2592000, "43200", false },
+	{ S_WEB, "max_sessions", K_INT, C(web.max_sessions), 0, 1000, "10", false },
 
 	{ S_PROVIDER, "kind", K_KIND, P(kind), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_id", K_STR, P(client_id), 0, 0, NULL, true },

@@ -127,6 +127,7 @@ struct portail_web_config {
 	int n_clients;
 	int session_idle;               /* a browser session dies unused this long (s) */
 	int session_max;                /* ... and this long after sign-in, used or not */
+	int max_sessions;               /* per account; past it the least recently used goes; 0: no bound */
 };
 
 typedef struct portail_config {
