@@ -163,7 +163,7 @@ section_list(struct ctx *c, enum portail_msg title, json_t *items, enum portail_
 	html_raw(&c->html, "</section>\n");
 }
 
-/* A school's name as [schools] gives it; the code when it has none. */
+/* A school's name as [schools] gives it; NULL when it has none. */
 static const char *
 school_name(struct ctx *c, const char *code)
 {
@@ -172,18 +172,22 @@ school_name(struct ctx *c, const char *code)
 	for (int i = 0; i < cfg->n_schools; i++)
 		if (strcmp(cfg->schools[i].code, code) == 0)
 			return cfg->schools[i].name;
-	return code;
+	return NULL;
 }
 
 static void
 child_item(struct ctx *c, json_t *k)
 {
-	const char *name = answer_str(k, "name");
+	const char *name = answer_str(k, "name"), *code = answer_str(k, "school");
+	const char *school = school_name(c, code);
 	char line[512];
 
-	html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_CHILD, c->en,
-	    *name != '\0' ? name : answer_str(k, "student_id"),
-	    school_name(c, answer_str(k, "school"))));
+	if (*name == '\0')
+		name = answer_str(k, "student_id");
+	/* "Léa, École primaire des Érables"; without a name, "Léa, école 751001" */
+	html_text(&c->html, school != NULL ?
+	    portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_CHILD_AT, c->en, name, school) :
+	    portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_CHILD, c->en, name, code));
 	if (!json_is_true(json_object_get(k, "subscribed"))) {
 		html_raw(&c->html, " ");
 		TEXT(WEB_NOT_SUBSCRIBED);
