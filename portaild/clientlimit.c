@@ -16,9 +16,12 @@
  * The table is fixed (bounded memory, whatever the number of
  * addresses): a slot is picked by a keyed hash (SipHash, key random at
  * start, so that nobody can aim addresses at one slot) among
- * CLIENT_WAYS; when all are taken, the one whose window began first is
- * reused. An attacker with many addresses can push its own counts out,
- * as with any bounded table; one with a single address cannot.
+ * CLIENT_WAYS; when all are taken, the one cheapest to forget is reused:
+ * a window that is over, else the fewest attempts, else the least
+ * recently used. A flood of new addresses (one attempt each) pushes out
+ * its own kind first, not an address at its limit; an attacker with as
+ * many addresses at their limit as the table has slots can push counts
+ * out, as with any bounded table.
  */
 #include "daemon.h"
 
@@ -36,6 +39,7 @@ struct slot {
 	bool used;
 	unsigned char addr[16];         /* IPv4 as ::ffff:a.b.c.d; IPv6 its /64 */
 	int64_t start;                  /* the window's first second */
+	int64_t last;                   /* its last attempt */
 	int count;
 };
 
@@ -70,11 +74,31 @@ key_of(const char *text, unsigned char out[16])
 	return false;
 }
 
+/*
+ * Whether a is cheaper to forget than b: a free slot, then one whose
+ * window is over, then the fewer attempts (an address that tried once
+ * loses little; one at its limit keeps it), then the least recently used.
+ */
+static bool
+cheaper(const struct slot *a, const struct slot *b, int64_t now, int window)
+{
+	bool a_over = !a->used || now >= a->start + window || now < a->start;
+	bool b_over = !b->used || now >= b->start + window || now < b->start;
+
+	if (!a->used || !b->used)
+		return !a->used && b->used;
+	if (a_over != b_over)
+		return a_over;
+	if (a->count != b->count)
+		return a->count < b->count;
+	return a->last < b->last;
+}
+
 bool
 clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retry_after)
 {
 	unsigned char k[16], h[crypto_shorthash_BYTES];
-	struct slot *sl = NULL, *oldest = NULL;
+	struct slot *sl = NULL, *victim = NULL;
 	size_t base;
 	bool ok = true;
 
@@ -95,21 +119,17 @@ clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retr
 			sl = s;
 			break;
 		}
-		/* a free slot, else the one whose window began first (a dead one first of all) */
-		if (!s->used) {
-			if (oldest == NULL || oldest->used)
-				oldest = s;
-		} else if (oldest == NULL || (oldest->used && s->start < oldest->start)) {
-			oldest = s;
-		}
+		if (victim == NULL || cheaper(s, victim, now, window))
+			victim = s;
 	}
 	if (sl == NULL) {
-		sl = oldest;
+		sl = victim;
 		memset(sl, 0, sizeof(*sl));
 		sl->used = true;
 		memcpy(sl->addr, k, sizeof(k));
 		sl->start = now;
 	}
+	sl->last = now;
 	if (now >= sl->start + window || now < sl->start) {
 		sl->start = now;
 		sl->count = 0;
