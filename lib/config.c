@@ -58,11 +58,11 @@ enum kind {
 };
 
 enum section { S_GPI, S_DAEMON, S_STORE, S_SECURITY, S_CODES, S_PASSWORD,
-	S_MAIL, S_TOKENS, S_WEB, S_PROVIDER, S_COUNT };
+	S_MAIL, S_TOKENS, S_WEB, S_SCHOOLS, S_PROVIDER, S_COUNT };
 
 static const char *const section_names[S_COUNT] = {
 	"gpi", "daemon", "store", "security", "codes", "password", "mail",
-	"tokens", "web", "provider.NAME",
+	"tokens", "web", "schools", "provider.NAME",
 };
 
 struct key {
@@ -116,6 +116,8 @@ static const struct key keys[] = {
 	{ S_DAEMON, "busy_pause_ms", K_INT, C(daemon.busy_pause_ms), 0, 5000, "250", false },
 	{ S_DAEMON, "code_request_floor_ms", K_INT, C(daemon.code_request_floor_ms), 0, 1000, "5",
 	    false },
+	{ S_DAEMON, "client_attempts", K_INT, C(daemon.client_attempts), 0, 100000, "100", false },
+	{ S_DAEMON, "client_window", K_INT, C(daemon.client_window), 10, 86400, "600", false },
 
 	{ S_STORE, "path", K_PATH, C(store_path), 0, 0, "/var/lib/portail/portail.db", false },
 
@@ -157,6 +159,7 @@ static const struct key keys[] = {
 	{ S_WEB, "introspection_client", K_CLIENT, 0, 0, 0, NULL, false },
 	{ S_WEB, "session_idle", K_INT, C(web.session_idle), 60, 86400, "1800", false },
 	{ S_WEB, "session_max", K_INT, C(web.session_max), 300, 2592000, "43200", false },
+	{ S_WEB, "max_sessions", K_INT, C(web.max_sessions), 0, 1000, "10", false },
 
 	{ S_PROVIDER, "kind", K_KIND, P(kind), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_id", K_STR, P(client_id), 0, 0, NULL, true },
@@ -652,6 +655,54 @@ squeeze_filter(char *v)
 	*w = '\0';
 }
 
+/* A C0 control or DEL (a tab included: names are one line of text). */
+static bool
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+/*
+ * [schools]: CODE = name, one line per school; the names /compte shows
+ * for the codes on the records. No key to look up: the code is the key.
+ */
+static portail_status
+add_school(struct parser *p, unsigned line, const char *code, const char *value)
+{
+	portail_config *cfg = p->cfg;
+	struct portail_school *n;
+	size_t len = strlen(value);
+
+	for (int i = 0; i < cfg->n_schools; i++)
+		if (strcmp(cfg->schools[i].code, code) == 0)
+			return fail(p, line, NULL, "[schools]: '%s' set twice (first at line %u)", code,
+			    cfg->schools[i].line);
+	if (len == 0 || len > PORTAIL_SCHOOL_NAME_MAX)
+		return fail(p, line, NULL, "[schools]: '%s': a name has 1 to %d bytes", code,
+		    PORTAIL_SCHOOL_NAME_MAX);
+	if (!pt_utf8_valid(value, len) || has_control(value))
+		return fail(p, line, NULL, "[schools]: '%s': the name is not UTF-8 text without "
+		    "control characters", code);
+	if (cfg->n_schools == PORTAIL_MAX_SCHOOLS)
+		return fail(p, line, NULL, "[schools]: more than %d schools", PORTAIL_MAX_SCHOOLS);
+	if ((n = realloc(cfg->schools, (size_t)(cfg->n_schools + 1) * sizeof(*n))) == NULL)
+		return PORTAIL_ERR_NOMEM;
+	cfg->schools = n;
+	n = &cfg->schools[cfg->n_schools];
+	n->line = line;
+	if ((n->code = strdup(code)) == NULL)
+		return PORTAIL_ERR_NOMEM;
+	if ((n->name = strdup(value)) == NULL) {
+		free(n->code);
+		return PORTAIL_ERR_NOMEM;
+	}
+	cfg->n_schools++;
+	return PORTAIL_OK;
+}
+
 static portail_status
 set_key(struct parser *p, unsigned line, const char *name, char *value)
 {
@@ -661,6 +712,8 @@ set_key(struct parser *p, unsigned line, const char *name, char *value)
 
 	if (p->section == S_COUNT)
 		return fail(p, line, NULL, "'%s' comes before any [section]", name);
+	if (p->section == S_SCHOOLS)
+		return add_school(p, line, name, value);
 	if ((k = find_key(p->section, name)) == NULL) {
 		if (p->section == S_PROVIDER)
 			return fail(p, line, NULL, "[provider.%s]: unknown key '%s'",
@@ -720,7 +773,7 @@ open_section(struct parser *p, unsigned line, const char *name)
 	}
 	return fail(p, line, NULL,
 	    "unknown section [%s] (known: gpi, daemon, store, security, codes, "
-	    "password, mail, tokens, web, provider.NAME)", name);
+	    "password, mail, tokens, web, schools, provider.NAME)", name);
 }
 
 static bool
@@ -1084,6 +1137,11 @@ portail_config_free(portail_config *cfg)
 	free(cfg->web.home_url);
 	pt_strv_free(cfg->web.trusted_proxies);
 	free(cfg->web.user);
+	for (int i = 0; i < cfg->n_schools; i++) {
+		free(cfg->schools[i].code);
+		free(cfg->schools[i].name);
+	}
+	free(cfg->schools);
 	for (int i = 0; i < cfg->web.n_clients; i++) {
 		free(cfg->web.clients[i].id);
 		free(cfg->web.clients[i].secret_file);

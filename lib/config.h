@@ -65,6 +65,8 @@ struct portail_daemon_config {
 	int idle_timeout;
 	int busy_pause_ms;              /* a connection answered busy is not read for so long */
 	int code_request_floor_ms;      /* a code.request is answered no sooner (enumeration) */
+	int client_attempts;            /* web pre-login requests per client address per window; 0: off */
+	int client_window;              /* ... the window (s) */
 };
 
 struct portail_codes_config {
@@ -127,6 +129,16 @@ struct portail_web_config {
 	int n_clients;
 	int session_idle;               /* a browser session dies unused this long (s) */
 	int session_max;                /* ... and this long after sign-in, used or not */
+	int max_sessions;               /* per account; past it the least recently used goes; 0: no bound */
+};
+
+/* [schools]: CODE = name, the names the web pages show for the records' codes. */
+#define PORTAIL_MAX_SCHOOLS 10000
+#define PORTAIL_SCHOOL_NAME_MAX 200
+struct portail_school {
+	char *code;
+	char *name;                     /* UTF-8, no control character */
+	unsigned line;                  /* where it is set, for a duplicate's message */
 };
 
 typedef struct portail_config {
@@ -143,6 +155,8 @@ typedef struct portail_config {
 	struct portail_web_config web;
 	struct portail_provider_config providers[PORTAIL_MAX_PROVIDERS];
 	int n_providers;
+	struct portail_school *schools; /* in file order; NULL when none */
+	int n_schools;
 } portail_config;
 
 /*

@@ -50,7 +50,7 @@ portail_session_create(const struct portail_sessions *s, const char *email, cons
 	portail_session_secret_generate(s->key, t, hash);
 	r = portail_store_session_add(s->store, key, hash, replace ? old : NULL, now,
 	    portail_session_expires(&s->rules, now), portail_session_seen_cutoff(&s->rules, now),
-	    &id, err);
+	    s->rules.max_sessions, &id, err);
 	if (r == PORTAIL_OK)
 		memcpy(secret, t, sizeof(t));
 out:

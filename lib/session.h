@@ -12,7 +12,11 @@
  * use, [web] session_max seconds after it was made (the absolute
  * timeout, which no use extends), its sign-out, anything that revokes
  * every token of its account (store.h: password changed or reset,
- * disabled by an administrator), the account deleted or disabled.
+ * disabled by an administrator), the account deleted or disabled, or
+ * [web] max_sessions newer sign-ins of its account used since it was
+ * last (the least recently used is signed out by the sign-in past the
+ * limit, in the same write: Keycloak's "Deny new session: no, terminate
+ * oldest" behaviour, by last use rather than by creation).
  *
  * The rules are pure functions of their arguments (as policy.h's), so
  * that the edges are tested without a clock; the rest applies them to
@@ -31,6 +35,7 @@
 struct portail_session_rules {
 	int idle;               /* seconds without a use; config.c: 60 .. 86400 */
 	int max;                /* seconds from creation; config.c: 300 .. 2592000 */
+	int max_sessions;       /* per account, the least recently used signed out past it; 0: no bound */
 };
 
 /* ---- the rules ----------------------------------------------------------------- */

@@ -26,11 +26,15 @@ static const char sql_session_sweep[] =
 static const char sql_session_add[] =
     "INSERT INTO sessions (session_hash, email_key, created, last_seen, expires, epoch) "
     "SELECT ?2, email_key, ?3, ?3, ?4, token_epoch FROM accounts WHERE email_key = ?1";
+/* all but the account's keep most recently used (ties: the newest kept) */
+static const char sql_session_evict[] =
+    "DELETE FROM sessions WHERE email_key = ?1 AND id NOT IN (SELECT id FROM sessions "
+    "WHERE email_key = ?1 ORDER BY last_seen DESC, id DESC LIMIT ?2)";
 
 portail_status
 portail_store_session_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const unsigned char *replaced, int64_t now,
-    int64_t expires, int64_t seen_cutoff, int64_t *id, portail_error *err)
+    int64_t expires, int64_t seen_cutoff, int max_sessions, int64_t *id, portail_error *err)
 {
 	portail_status r;
 
@@ -41,6 +45,10 @@ portail_store_session_add(portail_store *st, const char *key,
 		goto out;
 	if ((r = pt_store_run1_locked(st, sql_session_sweep, "session", false, err, "ii", now,
 	    seen_cutoff)) != PORTAIL_OK)
+		goto out;
+	/* past the limit, the least recently used go: room for the new one (Keycloak's) */
+	if (max_sessions > 0 && (r = pt_store_run1_locked(st, sql_session_evict, "session", false,
+	    err, "ti", key, (int64_t)(max_sessions - 1))) != PORTAIL_OK)
 		goto out;
 	r = pt_store_run1_locked(st, sql_session_add, "session", true, err, "thii", key, hash, now,
 	    expires);

@@ -401,12 +401,14 @@ void portail_session_clear(struct portail_session *s);
  * Adds a session (its hash) in the account's current epoch, in one
  * transaction with: the session whose hash is replaced deleted (not NULL:
  * the cookie the browser still had, whoever's it was: rotation), and the
- * dead ones swept (expires <= now, or last seen at or before seen_cutoff).
+ * dead ones swept (expires <= now, or last seen at or before seen_cutoff),
+ * and, when max_sessions > 0, the account's least recently used ones
+ * signed out until the new one makes max_sessions.
  * UNKNOWN without account (nothing changed).
  */
 portail_status portail_store_session_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const unsigned char *replaced, int64_t now,
-    int64_t expires, int64_t seen_cutoff, int64_t *id, portail_error *err);
+    int64_t expires, int64_t seen_cutoff, int max_sessions, int64_t *id, portail_error *err);
 /* By hash, with its account read in the same statement; REFUSED when there is none. */
 portail_status portail_store_session_find(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], struct portail_session *out,

@@ -114,12 +114,21 @@ enum summary_kind {
 	SUMMARY_DIRECTORY_BUSY,         /* the directory's bulkhead was full */
 	SUMMARY_CODE_REQUEST,           /* a code.request that sent nothing, or hit the limits */
 	SUMMARY_SOCIAL_LINK,            /* a social.link that sent nothing, or hit the limits */
+	SUMMARY_CLIENT_LIMITED,         /* a web pre-login request past its client address's limit */
 	SUMMARY_KINDS
 };
 /* Counts one for uid; thread-safe. */
 void summary_note(uid_t uid, enum summary_kind kind);
 /* Logs the counts whose minute is over (all: every count, at the stop). */
 void summary_flush(bool all);
+
+/*
+ * clientlimit.c: one attempt of client address addr (text, as portail-web
+ * sends it) at now; false when it has made limit in the window of window
+ * seconds already, with *retry_after the seconds until the window ends.
+ * limit 0, or addr NULL or no address: always true. Bounded memory.
+ */
+bool clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retry_after);
 
 /* loop.c: runs until SIGTERM/SIGINT; returns the exit status. */
 int loop_run(struct daemon *d, int listen_fd, void (*ready)(void));

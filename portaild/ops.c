@@ -684,7 +684,13 @@ op_account_check(struct op_ctx *ctx, struct op_result *res)
 
 /* ---- long-lived tokens ------------------------------------------------------------ */
 
-/* The parent with its password, or an admin (portail_manage_owner); false with res filled. */
+static bool session_owner(struct op_ctx *ctx, struct op_result *res);
+
+/*
+ * The parent with its password or its browser session (portail-web: as
+ * social.unlink's), or an admin (portail_manage_owner); false with res
+ * filled.
+ */
 static bool
 token_owner(struct op_ctx *ctx, struct op_result *res)
 {
@@ -692,6 +698,8 @@ token_owner(struct op_ctx *ctx, struct op_result *res)
 	int64_t retry = 0;
 	portail_status s;
 
+	if (str(ctx, "session") != NULL)
+		return session_owner(ctx, res);
 	ctx->user = str(ctx, "email");
 	if (!flow_ready(ctx, res))
 		return false;
@@ -712,6 +720,7 @@ static const struct portail_proto_field token_issue_fields[] = {
 	{ "email", PT_STR, true, 1024 },
 	{ "password", PT_STR, false, 4096 },
 	{ "label", PT_STR, true, 64 },
+	{ "session", PT_STR, false, 128 },       /* portail-web: the parent's browser session */
 	{ NULL, PT_STR, false, 0 },
 };
 
@@ -776,6 +785,7 @@ static const struct portail_proto_field token_owner_fields[] = {
 	{ "email", PT_STR, true, 1024 },
 	{ "password", PT_STR, false, 4096 },
 	{ "id", PT_INT, false, 0 },
+	{ "session", PT_STR, false, 128 },       /* portail-web: the parent's browser session */
 	{ NULL, PT_STR, false, 0 },
 };
 
@@ -821,6 +831,11 @@ op_token_revoke(struct op_ctx *ctx, struct op_result *res)
 	/* an id: that token; none: all of them (epoch bump) */
 	s = portail_manage_token_revoke(ctx->d->store, str(ctx, "email"), id != NULL ? &which : NULL,
 	    daemon_now(), &err);
+	/* revoked already, or another account's (the same answer: nothing said of it) */
+	if (s == PORTAIL_ERR_UNKNOWN && id != NULL) {
+		refuse(ctx, res, s, "no_such_token", PORTAIL_MSG_OPS_NO_SUCH_TOKEN);
+		return;
+	}
 	if (s != PORTAIL_OK) {
 		flow_failed(ctx, res, s, &err);
 		return;
@@ -1409,6 +1424,38 @@ ops_directory_refused(void *arg)
 	summary_note(handling_uid, SUMMARY_DIRECTORY_BUSY);
 }
 
+/*
+ * The web's pre-login forms, counted per client address (clientlimit.c):
+ * only portail-web's requests (the web peer, service portail-web), which
+ * carry the address it determined; false with res filled past the limit.
+ */
+static bool
+client_allowed(struct op_ctx *ctx, struct op_result *res, const char *op)
+{
+	const struct daemon *d = ctx->d;
+	const char *service = str(ctx, "service");
+	char msg[256];
+	int retry = 0;
+
+	if (strcmp(op, "auth.password") != 0 && strcmp(op, "code.request") != 0 &&
+	    strcmp(op, "code.verify") != 0)
+		return true;
+	if (service == NULL || strcmp(service, "portail-web") != 0 ||
+	    !(ctx->peer->uid == 0 || (d->has_web_user && ctx->peer->uid == d->web_uid)))
+		return true;
+	if (clientlimit_take(str(ctx, "rhost"), daemon_now(), d->cfg->daemon.client_attempts,
+	    d->cfg->daemon.client_window, &retry))
+		return true;
+	ctx->user = str(ctx, "email");
+	fail_with(ctx, res, PORTAIL_ERR_RATE_LIMITED, "client_limited",
+	    portail_msgf(msg, sizeof(msg), PORTAIL_MSG_OPS_CLIENT_LIMITED, ctx->en,
+	    (retry + 59) / 60));
+	res->body = json_pack("{s:i, s:s}", "retry_after", retry, "limit", "client");
+	/* a flood's: counted per minute, not logged one by one */
+	res->summary = SUMMARY_CLIENT_LIMITED;
+	return false;
+}
+
 char *
 ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t len,
     size_t *resp_len, bool *close_after)
@@ -1448,6 +1495,8 @@ ops_handle(struct daemon *d, const struct peer *peer, const char *line, size_t l
 		fail_with(&ctx, &res, PORTAIL_ERR_PROTOCOL, "bad_field", why);
 	} else if (op->admin && !ops_peer_is_admin(d, peer)) {
 		refuse(&ctx, &res, PORTAIL_ERR_FORBIDDEN, "not_admin", PORTAIL_MSG_OPS_NOT_ADMIN);
+	} else if (!client_allowed(&ctx, &res, op->name)) {
+		/* res filled */
 	} else {
 		(void)portail_flow_hash_us_take();
 		op->fn(&ctx, &res);

@@ -203,6 +203,7 @@ main(int argc, char **argv)
 	d.sessions.key = d.key;
 	d.sessions.rules.idle = d.cfg->web.session_idle;
 	d.sessions.rules.max = d.cfg->web.session_max;
+	d.sessions.rules.max_sessions = d.cfg->web.max_sessions;
 	d.started = time(NULL);
 	rc = loop_run(&d, fd, on_ready);
 	{

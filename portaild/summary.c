@@ -38,6 +38,8 @@ static const struct {
 		"requests that sent nothing or were refused by the code limits" },
 	[SUMMARY_SOCIAL_LINK] = { "op=social.link ", "summary",
 		"links that sent no code or were refused by the code limits" },
+	[SUMMARY_CLIENT_LIMITED] = { "", "rate_limited reason=client_limited",
+		"web sign-ins and codes past a client address's [daemon] client_attempts" },
 };
 
 struct slot {

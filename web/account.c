@@ -13,10 +13,13 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "protocol.h"
 
@@ -129,35 +132,76 @@ para(struct ctx *c, enum portail_msg id)
 	html_raw(&c->html, "</p>\n");
 }
 
+/*
+ * The shape /compte's lists share: the section and its heading, then
+ * down (items NULL: not known now), none (no item), or a list of items,
+ * each drawn by item in its <li>.
+ */
 static void
-children(struct ctx *c, json_t *acct)
+section_list(struct ctx *c, enum portail_msg title, json_t *items, enum portail_msg down,
+    enum portail_msg none, const char *cls, void (*item)(struct ctx *, json_t *))
 {
-	json_t *kids = json_object_get(acct, "children"), *k;
-	char line[512];
+	json_t *it;
 	size_t i;
 
-	section(c, PORTAIL_MSG_WEB_CHILDREN);
-	if (strcmp(answer_str(acct, "directory"), "ok") != 0) {
-		para(c, PORTAIL_MSG_WEB_RECORDS_DOWN);
-	} else if (json_array_size(kids) == 0) {
-		para(c, PORTAIL_MSG_WEB_NO_CHILDREN);
+	section(c, title);
+	if (items == NULL) {
+		para(c, down);
+	} else if (json_array_size(items) == 0) {
+		para(c, none);
 	} else {
-		html_raw(&c->html, "<ul class=\"children\">\n");
-		json_array_foreach(kids, i, k) {
-			const char *name = answer_str(k, "name");
-
+		html_raw(&c->html, "<ul class=\"");
+		html_text(&c->html, cls);
+		html_raw(&c->html, "\">\n");
+		json_array_foreach(items, i, it) {
 			html_raw(&c->html, "<li>");
-			html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_CHILD, c->en,
-			    *name != '\0' ? name : answer_str(k, "student_id"), answer_str(k, "school")));
-			if (!json_is_true(json_object_get(k, "subscribed"))) {
-				html_raw(&c->html, " ");
-				TEXT(WEB_NOT_SUBSCRIBED);
-			}
+			item(c, it);
 			html_raw(&c->html, "</li>\n");
 		}
 		html_raw(&c->html, "</ul>\n");
 	}
 	html_raw(&c->html, "</section>\n");
+}
+
+/* A school's name as [schools] gives it; NULL when it has none. */
+static const char *
+school_name(struct ctx *c, const char *code)
+{
+	const portail_config *cfg = c->w->cfg;
+
+	for (int i = 0; i < cfg->n_schools; i++)
+		if (strcmp(cfg->schools[i].code, code) == 0)
+			return cfg->schools[i].name;
+	return NULL;
+}
+
+static void
+child_item(struct ctx *c, json_t *k)
+{
+	const char *name = answer_str(k, "name"), *code = answer_str(k, "school");
+	const char *school = school_name(c, code);
+	char line[512];
+
+	if (*name == '\0')
+		name = answer_str(k, "student_id");
+	/* "Léa, École primaire des Érables"; without a name, "Léa, école 751001" */
+	html_text(&c->html, school != NULL ?
+	    portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_CHILD_AT, c->en, name, school) :
+	    portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_CHILD, c->en, name, code));
+	if (!json_is_true(json_object_get(k, "subscribed"))) {
+		html_raw(&c->html, " ");
+		TEXT(WEB_NOT_SUBSCRIBED);
+	}
+}
+
+static void
+children(struct ctx *c, json_t *acct)
+{
+	json_t *kids = strcmp(answer_str(acct, "directory"), "ok") == 0 ?
+	    json_object_get(acct, "children") : NULL;
+
+	section_list(c, PORTAIL_MSG_WEB_CHILDREN, json_is_array(kids) ? kids : NULL,
+	    PORTAIL_MSG_WEB_RECORDS_DOWN, PORTAIL_MSG_WEB_NO_CHILDREN, "children", child_item);
 }
 
 /* The label of a provider by its [provider.NAME]: the configured one's, else the name. */
@@ -170,29 +214,93 @@ label_of(struct ctx *c, const char *name)
 	return name;
 }
 
+/* One form each: a button unlinks its provider, nothing else. */
+static void
+provider_item(struct ctx *c, json_t *l)
+{
+	char line[256];
+
+	if (!json_is_string(l))
+		return;
+	form_to(c, "/compte");
+	hidden(c, "provider", json_string_value(l));
+	html_raw(&c->html, "<p class=\"actions\"><button type=\"submit\" class=\"secondary\" "
+	    "name=\"action\" value=\"unlink\">");
+	html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_UNLINK, c->en,
+	    label_of(c, json_string_value(l))));
+	html_raw(&c->html, "</button></p>\n</form>\n");
+}
+
 static void
 providers(struct ctx *c, json_t *acct)
 {
-	json_t *links = json_object_get(acct, "links"), *l;
-	char line[256];
-	size_t i;
+	json_t *links = json_object_get(acct, "links");
 
-	section(c, PORTAIL_MSG_WEB_PROVIDERS);
-	if (json_array_size(links) == 0)
-		para(c, PORTAIL_MSG_WEB_NO_PROVIDERS);
-	json_array_foreach(links, i, l) {
-		if (!json_is_string(l))
-			continue;
-		/* one form each: a button unlinks its provider, nothing else */
-		form_to(c, "/compte");
-		hidden(c, "provider", json_string_value(l));
-		html_raw(&c->html, "<p class=\"actions\"><button type=\"submit\" class=\"secondary\" "
-		    "name=\"action\" value=\"unlink\">");
-		html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_UNLINK, c->en,
-		    label_of(c, json_string_value(l))));
-		html_raw(&c->html, "</button></p>\n</form>\n");
-	}
-	html_raw(&c->html, "</section>\n");
+	section_list(c, PORTAIL_MSG_WEB_PROVIDERS, json_is_array(links) ? links : NULL,
+	    PORTAIL_MSG_WEB_RECORDS_DOWN, PORTAIL_MSG_WEB_NO_PROVIDERS, "links", provider_item);
+}
+
+/* ---- devices that stay connected (the account's tokens) ---------------------------- */
+
+/* A date of the token list, as the page says it (local time, ISO 8601 day); 0: never. */
+static const char *
+day_of(struct ctx *c, json_t *t, const char *key, char *buf, size_t size)
+{
+	json_int_t v = json_integer_value(json_object_get(t, key));
+	time_t when = (time_t)v;
+	struct tm tm;
+
+	if (v <= 0 || localtime_r(&when, &tm) == NULL || strftime(buf, size, "%Y-%m-%d", &tm) == 0)
+		return T(WEB_NEVER_USED);
+	return buf;
+}
+
+static void
+device_item(struct ctx *c, json_t *t)
+{
+	char created[32], used[32], expires[32], line[512], id[32];
+
+	snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(json_object_get(t, "id")));
+	html_raw(&c->html, "<p class=\"device\"><strong>");
+	html_text(&c->html, answer_str(t, "label"));
+	html_raw(&c->html, "</strong><br>\n");
+	html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_DEVICE_DATES, c->en,
+	    day_of(c, t, "created", created, sizeof(created)),
+	    day_of(c, t, "last_used", used, sizeof(used)),
+	    day_of(c, t, "expires", expires, sizeof(expires))));
+	html_raw(&c->html, "</p>\n");
+	form_to(c, "/compte");
+	hidden(c, "id", id);
+	hidden(c, "label", answer_str(t, "label"));
+	html_raw(&c->html, "<p class=\"actions\"><button type=\"submit\" class=\"secondary\" "
+	    "name=\"action\" value=\"revoke\">");
+	html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_REVOKE, c->en,
+	    answer_str(t, "label")));
+	html_raw(&c->html, "</button></p>\n</form>\n");
+}
+
+/* The list (token.list, the session as the proof) and the form that issues one. */
+static void
+devices(struct ctx *c, const char *secret, const char *email, const char *label_error)
+{
+	json_t *resp = NULL, *list;
+	portail_status r;
+	char hint[160];
+
+	r = ask(c, "token.list", json_pack("{s:s, s:s, s:s}", "op", "token.list", "email", email,
+	    "session", secret), &resp);
+	list = r == PORTAIL_OK ? json_object_get(resp, "tokens") : NULL;
+	section_list(c, PORTAIL_MSG_WEB_DEVICES, json_is_array(list) ? list : NULL,
+	    PORTAIL_MSG_UNAVAILABLE, PORTAIL_MSG_WEB_NO_DEVICES, "devices", device_item);
+	json_decref(resp);
+	section(c, PORTAIL_MSG_WEB_APP_PASSWORD);
+	form_to(c, "/compte");
+	portail_msgf(hint, sizeof(hint), PORTAIL_MSG_WEB_DEVICE_HINT, c->en, WEB_LABEL_MAX);
+	field(c, "label", PORTAIL_MSG_WEB_DEVICE_LABEL, IN_LABEL, NULL, false, label_error,
+	    label_error != NULL, hint);
+	html_raw(&c->html, "<p class=\"actions\">");
+	button(c, "issue", PORTAIL_MSG_WEB_ISSUE, true);
+	html_raw(&c->html, "</p>\n</form>\n</section>\n");
 }
 
 static void
@@ -208,9 +316,13 @@ password_form(struct ctx *c, const char *error)
 	html_raw(&c->html, "</p>\n</form>\n</section>\n");
 }
 
-/* /compte for the session secret: its account, done (a notice) or error (the alert). */
+/*
+ * /compte for the session secret: its account, done (a notice) or error
+ * (the alert, on the password form; label_error: on the device's name).
+ */
 static void
-account_page(struct ctx *c, const char *secret, const char *done, const char *error)
+account_page_with(struct ctx *c, const char *secret, const char *done, const char *error,
+    const char *label_error)
 {
 	json_t *acct = NULL;
 	char line[512];
@@ -220,7 +332,7 @@ account_page(struct ctx *c, const char *secret, const char *done, const char *er
 	html_free(&c->html);
 	c->status = MHD_HTTP_OK;
 	page_begin(c, PORTAIL_MSG_WEB_ACCOUNT_TITLE);
-	summary(c, error);
+	summary(c, error != NULL ? error : label_error);
 	notice(c, done);
 	html_raw(&c->html, "<p class=\"lead\">");
 	html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_SIGNED_IN, c->en,
@@ -235,6 +347,7 @@ account_page(struct ctx *c, const char *secret, const char *done, const char *er
 	}
 	children(c, acct);
 	providers(c, acct);
+	devices(c, secret, answer_str(acct, "email"), label_error);
 	password_form(c, error);
 	form_to(c, "/deconnexion");
 	html_raw(&c->html, "<p class=\"actions\">");
@@ -242,6 +355,12 @@ account_page(struct ctx *c, const char *secret, const char *done, const char *er
 	html_raw(&c->html, "</p>\n</form>\n");
 	page_end(c);
 	json_decref(acct);
+}
+
+static void
+account_page(struct ctx *c, const char *secret, const char *done, const char *error)
+{
+	account_page_with(c, secret, done, error, NULL);
 }
 
 /* "Délier": social.unlink, the session as the proof. */
@@ -313,6 +432,95 @@ change_password(struct ctx *c, const char *secret, const char *email)
 	json_decref(resp);
 }
 
+/*
+ * "Créer le mot de passe": token.issue, the session as the proof. The
+ * token is shown once, on this answer to the POST (never in a URL, never
+ * logged; the page is no-store like every other and wiped with the
+ * request), with how a mail client uses it.
+ */
+static void
+issue_token(struct ctx *c, const char *secret, const char *email)
+{
+	const char *label, *why;
+	json_t *resp = NULL, *t;
+	portail_status r;
+	char line[512];
+
+	label = value_ok(c, "label", WEB_LABEL_MAX, &why);
+	if (label != NULL && !portail_proto_text_ok(label, strlen(label), false))
+		label = NULL, why = T(WEB_LABEL_INVALID);
+	if (label == NULL) {
+		account_page_with(c, secret, NULL, NULL, why);
+		return;
+	}
+	r = ask(c, "token.issue", json_pack("{s:s, s:s, s:s, s:s}", "op", "token.issue",
+	    "email", email, "label", label, "session", secret), &resp);
+	t = json_object_get(resp, "token");
+	if (is_outage(r)) {
+		page_unavailable(c);
+	} else if (r == PORTAIL_ERR_REFUSED) {  /* the session died meanwhile */
+		c->end_session = true;
+		to_connexion(c);
+	} else if (r != PORTAIL_OK || !json_is_string(t)) {
+		account_page_with(c, secret, NULL, NULL, answer_message(c, resp));
+	} else {
+		html_free(&c->html);
+		c->status = MHD_HTTP_OK;
+		page_begin(c, PORTAIL_MSG_WEB_ISSUED_TITLE);
+		notice(c, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_TOKEN_ONCE, c->en, label));
+		html_raw(&c->html, "<p class=\"token\"><code id=\"token\">");
+		html_text(&c->html, json_string_value(t));
+		html_raw(&c->html, "</code></p>\n<p>");
+		html_text(&c->html, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_TOKEN_HOWTO,
+		    c->en, email));
+		html_raw(&c->html, "</p>\n<p class=\"actions\">");
+		link_to(c, "/compte", PORTAIL_MSG_WEB_BACK_ACCOUNT, "button primary");
+		html_raw(&c->html, "</p>\n");
+		page_end(c);
+		sodium_memzero(line, sizeof(line));
+	}
+	if (resp != NULL)
+		wipe_json_string(t);
+	json_decref(resp);
+}
+
+/* "Révoquer": token.revoke of one id, the session as the proof; twice, or another's: refused. */
+static void
+revoke_token(struct ctx *c, const char *secret, const char *email)
+{
+	const char *id = form_get(&c->form, "id"), *label = form_get(&c->form, "label");
+	json_t *resp = NULL;
+	portail_status r;
+	char line[512];
+	long long n = 0;
+	size_t len = id != NULL ? strnlen(id, 19) : 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (id[i] < '0' || id[i] > '9')
+			len = 0;
+	if (len == 0 || len > 18 || (n = strtoll(id, NULL, 10)) <= 0) {
+		account_page(c, secret, NULL, T(OPS_NO_SUCH_TOKEN));
+		return;
+	}
+	if (label == NULL || !portail_proto_text_ok(label, strlen(label), false) ||
+	    strlen(label) > WEB_LABEL_MAX)
+		label = "";
+	r = ask(c, "token.revoke", json_pack("{s:s, s:s, s:I, s:s}", "op", "token.revoke",
+	    "email", email, "id", (json_int_t)n, "session", secret), &resp);
+	if (is_outage(r)) {
+		page_unavailable(c);
+	} else if (r == PORTAIL_ERR_REFUSED) {
+		c->end_session = true;
+		to_connexion(c);
+	} else if (r != PORTAIL_OK) {
+		account_page(c, secret, NULL, answer_message(c, resp));
+	} else {
+		account_page(c, secret, portail_msgf(line, sizeof(line), PORTAIL_MSG_WEB_REVOKED,
+		    c->en, label), NULL);
+	}
+	json_decref(resp);
+}
+
 void
 page_compte(struct ctx *c)
 {
@@ -334,6 +542,10 @@ page_compte(struct ctx *c)
 		unlink_provider(c, secret, email);
 	else if (action != NULL && strcmp(action, "password") == 0)
 		change_password(c, secret, email);
+	else if (action != NULL && strcmp(action, "issue") == 0)
+		issue_token(c, secret, email);
+	else if (action != NULL && strcmp(action, "revoke") == 0)
+		revoke_token(c, secret, email);
 	else
 		account_page(c, secret, NULL, NULL);
 }

@@ -128,6 +128,7 @@ field(struct ctx *c, const char *name, enum portail_msg label, enum input_kind k
 		[IN_NEW_PASSWORD] = "type=\"password\" autocomplete=\"new-password\"",
 		[IN_CODE] = "type=\"text\" inputmode=\"text\" autocomplete=\"one-time-code\" "
 		    "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\"",
+		[IN_LABEL] = "type=\"text\" autocomplete=\"off\" maxlength=\"64\"",
 	};
 
 	html_raw(h, "<div class=\"field\">\n<label for=\"");
@@ -416,6 +417,11 @@ page_connexion(struct ctx *c)
 	access = answer_str(resp, "access");
 	if (r == PORTAIL_OK && strcmp(access, "unavailable") == 0) {
 		page_unavailable(c);
+		goto out;
+	}
+	if (r == PORTAIL_ERR_RATE_LIMITED) {
+		/* this client address's attempts (portaild counts them, never the address's) */
+		signin_form(c, email, answer_message(c, resp));
 		goto out;
 	}
 	if (r != PORTAIL_OK || (strcmp(access, "active") != 0 && strcmp(access, "grace") != 0)) {

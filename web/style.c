@@ -44,4 +44,10 @@ const char web_css[] =
     ".signup a{display:inline-flex;align-items:center;min-height:44px}\n"
     ".providers{list-style:none;padding:0;margin:0;display:grid;grid-template-columns:1fr 1fr;gap:.5rem}\n"
     ".providers .button{width:100%;background:#fff;color:#1b1b1b;border:1px solid #5a6472}\n"
-    ".or{text-align:center;font-weight:700;margin:1rem 0 0}\n";
+    ".or{text-align:center;font-weight:700;margin:1rem 0 0}\n"
+    /* /compte: the lists of children, links and devices; the app password shown once */
+    ".links,.devices{list-style:none;padding:0;margin:0}\n"
+    ".devices li{border-top:1px solid #d5dae1;padding:.5rem 0 0}\n"
+    ".device{margin:0}\n"
+    ".token code{display:block;font-size:1.1rem;padding:.75rem;background:#eef1f5;"
+    "border:1px solid #5a6472;border-radius:4px;word-break:break-all;user-select:all}\n";

@@ -116,7 +116,9 @@ void page_error(struct ctx *c, int status, enum portail_msg id);
 void page_unavailable(struct ctx *c);
 
 /* pages.c: the parts of a page, for account.c. */
-enum input_kind { IN_EMAIL, IN_CURRENT_PASSWORD, IN_NEW_PASSWORD, IN_CODE };
+enum input_kind { IN_EMAIL, IN_CURRENT_PASSWORD, IN_NEW_PASSWORD, IN_CODE, IN_LABEL };
+/* A token's label (a device's name): token.issue's bound. */
+#define WEB_LABEL_MAX 64
 void page_begin(struct ctx *c, enum portail_msg title);
 void page_end(struct ctx *c);
 /* The role="alert" summary (text NULL or "": none); a notice that is not an error. */

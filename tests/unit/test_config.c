@@ -526,6 +526,59 @@ setup(void **state)
 	return 0;
 }
 
+/* [schools]: CODE = name, in file order; the web's limits and max_sessions. */
+static void
+test_schools(void **state)
+{
+	static const struct {
+		const char *text, *message;
+	} bad_schools[] = {
+		{ GPI "[schools]\n751001 = A\n751001 = B\n", "test.conf:6: [schools]: '751001' set twice (first at line 5)" },
+		{ GPI "[schools]\n751001 = A\x01" "B\n", "control character 0x01" },
+		{ GPI "[schools]\n751001 = \xc3\x28\n", "not valid UTF-8" },
+		{ GPI "[schools]\n751001 = A\tB\n", "the name is not UTF-8 text without control characters" },
+		{ GPI "[schools]\nÉcole = A\n", "is not a key name" },
+		{ GPI "[schools]\n751001 =\n", "a name has 1 to 200 bytes" },
+		{ GPI "[schools]\n[schools]\n", "[schools] appears twice" },
+		{ GPI "[daemon]\nclient_window = 5\n", "client_window" },
+		{ GPI "[web]\nmax_sessions = 1001\n", "max_sessions" },
+	};
+	portail_config *cfg;
+	portail_error err;
+	char big[400];
+
+	assert_int_equal(parse(GPI, &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->n_schools, 0);
+	assert_null(cfg->schools);
+	assert_int_equal(cfg->web.max_sessions, 10);
+	assert_int_equal(cfg->daemon.client_attempts, 100);
+	assert_int_equal(cfg->daemon.client_window, 600);
+	portail_config_free(cfg);
+	assert_int_equal(parse(GPI "[schools]\n751001 = École primaire des Érables\n"
+	    "# a comment\n751501 =   École secondaire du Boisé  \n[web]\nmax_sessions = 0\n"
+	    "[daemon]\nclient_attempts = 0\n", &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->n_schools, 2);
+	assert_string_equal(cfg->schools[0].code, "751001");
+	assert_string_equal(cfg->schools[0].name, "École primaire des Érables");
+	assert_string_equal(cfg->schools[1].code, "751501");
+	assert_string_equal(cfg->schools[1].name, "École secondaire du Boisé");
+	assert_int_equal(cfg->web.max_sessions, 0);
+	assert_int_equal(cfg->daemon.client_attempts, 0);
+	portail_config_free(cfg);
+	for (size_t i = 0; i < sizeof(bad_schools) / sizeof(bad_schools[0]); i++) {
+		cfg = NULL;
+		if (parse(bad_schools[i].text, &cfg, &err) != PORTAIL_ERR_CONFIG ||
+		    strstr(err.message, bad_schools[i].message) == NULL)
+			fail_msg("case %zu: got '%s', want '%s'", i, err.message, bad_schools[i].message);
+		assert_null(cfg);
+	}
+	memset(big, 'a', sizeof(big));
+	memcpy(big, GPI "[schools]\n1 = ", strlen(GPI "[schools]\n1 = "));
+	big[strlen(GPI "[schools]\n1 = ") + 201] = '\0';
+	assert_int_equal(parse(big, &cfg, &err), PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "a name has 1 to 200 bytes"));
+}
+
 int
 main(void)
 {
@@ -541,6 +594,7 @@ main(void)
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_secret_read),
 		cmocka_unit_test(test_web_section),
+		cmocka_unit_test(test_schools),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, setup, NULL);

@@ -99,7 +99,7 @@ count(portail_store *st, const char *k)
 static void
 test_rules(void **state)
 {
-	const struct portail_session_rules r = { 1800, 43200 };
+	const struct portail_session_rules r = { 1800, 43200, 0 };
 	const int64_t t = 1000000, end = t + 43200;
 
 	(void)state;
@@ -119,7 +119,7 @@ test_rules(void **state)
 	assert_false(portail_session_live(&r, t + 10, end, end));
 	/* the smallest rules config.c allows */
 	{
-		const struct portail_session_rules s = { 60, 300 };
+		const struct portail_session_rules s = { 60, 300, 0 };
 
 		assert_true(portail_session_live(&s, 0, 300, 59));
 		assert_false(portail_session_live(&s, 0, 300, 60));
@@ -142,7 +142,7 @@ test_store_sessions(void **state)
 	int64_t id = 0;
 
 	(void)state;
-	assert_int_equal(portail_store_session_add(st, "x@exemple.ca", h1, NULL, 100, 1000, 0, &id,
+	assert_int_equal(portail_store_session_add(st, "x@exemple.ca", h1, NULL, 100, 1000, 0, 0, &id,
 	    &err), PORTAIL_OK);
 	assert_int_equal(portail_store_session_find(st, h1, &s, &a, &err), PORTAIL_OK);
 	assert_int_equal(s.id, id);
@@ -161,27 +161,27 @@ test_store_sessions(void **state)
 	portail_session_clear(&s);
 	portail_account_clear(&a);
 	/* rotation: the replaced one is gone, in the same write */
-	assert_int_equal(portail_store_session_add(st, "x@exemple.ca", h2, h1, 160, 1000, 0, &id,
+	assert_int_equal(portail_store_session_add(st, "x@exemple.ca", h2, h1, 160, 1000, 0, 0, &id,
 	    &err), PORTAIL_OK);
 	assert_int_equal(portail_store_session_find(st, h1, &s, &a, &err), PORTAIL_ERR_REFUSED);
 	assert_int_equal(count(st, "x@exemple.ca"), 1);
 	/* the same hash twice: refused, nothing half-written */
-	assert_int_not_equal(portail_store_session_add(st, "y@exemple.ca", h2, NULL, 160, 1000, 0,
+	assert_int_not_equal(portail_store_session_add(st, "y@exemple.ca", h2, NULL, 160, 1000, 0, 0,
 	    &id, &err), PORTAIL_OK);
 	assert_int_equal(count(st, "y@exemple.ca"), 0);
 	/* no such account: UNKNOWN, nothing written (and the replaced one kept) */
-	assert_int_equal(portail_store_session_add(st, "z@exemple.ca", h3, h2, 160, 1000, 0, &id,
+	assert_int_equal(portail_store_session_add(st, "z@exemple.ca", h3, h2, 160, 1000, 0, 0, &id,
 	    &err), PORTAIL_ERR_UNKNOWN);
 	assert_int_equal(count(st, "x@exemple.ca"), 1);
 	/* the sweep: expired (expires <= now) and idle (last seen <= cutoff) go */
-	assert_int_equal(portail_store_session_add(st, "y@exemple.ca", h3, NULL, 200, 300, 0, &id,
+	assert_int_equal(portail_store_session_add(st, "y@exemple.ca", h3, NULL, 200, 300, 0, 0, &id,
 	    &err), PORTAIL_OK);
 	assert_int_equal(count(st, "y@exemple.ca"), 1);
-	assert_int_equal(portail_store_session_add(st, "y@exemple.ca", h4, NULL, 300, 5000, 159,
+	assert_int_equal(portail_store_session_add(st, "y@exemple.ca", h4, NULL, 300, 5000, 159, 0,
 	    &id, &err), PORTAIL_OK);
 	assert_int_equal(count(st, "y@exemple.ca"), 1);        /* h3 expired at 300 */
 	assert_int_equal(count(st, "x@exemple.ca"), 1);        /* h2 last seen at 160 > 159 */
-	assert_int_equal(portail_store_session_add(st, "y@exemple.ca", h3, NULL, 300, 5000, 160,
+	assert_int_equal(portail_store_session_add(st, "y@exemple.ca", h3, NULL, 300, 5000, 160, 0,
 	    &id, &err), PORTAIL_OK);
 	assert_int_equal(count(st, "x@exemple.ca"), 0);        /* h2 idle: seen at the cutoff */
 	/* sign-out: once */
@@ -243,8 +243,8 @@ static void
 test_sessions(void **state)
 {
 	portail_store *st = open_store("flow.db");
-	struct portail_sessions ss = { st, key, { 1800, 43200 } };
-	struct portail_sessions foreign = { st, other_key, { 1800, 43200 } };
+	struct portail_sessions ss = { st, key, { 1800, 43200, 0 } };
+	struct portail_sessions foreign = { st, other_key, { 1800, 43200, 0 } };
 	char s1[PORTAIL_SESSION_LEN + 1], s2[PORTAIL_SESSION_LEN + 1], s3[PORTAIL_SESSION_LEN + 1];
 	char email[300], junk[PORTAIL_SESSION_LEN + 1], *big;
 	portail_error err;
@@ -345,6 +345,69 @@ test_sessions(void **state)
 	portail_store_close(st);
 }
 
+/*
+ * [web] max_sessions: a sign-in past the limit signs out the account's
+ * least recently used session, in the same write; the other accounts'
+ * are untouched; a failed sign-in (no account) evicts nothing.
+ */
+static void
+test_session_limit(void **state)
+{
+	portail_store *st = open_store("limit.db");
+	struct portail_sessions ss = { st, key, { 1800, 43200, 3 } };
+	char s[5][PORTAIL_SESSION_LEN + 1], y[PORTAIL_SESSION_LEN + 1], email[300];
+	portail_error err;
+	const int64_t t = 2000000;
+
+	(void)state;
+	assert_int_equal(portail_session_create(&ss, "y@exemple.ca", NULL, t, y, &err), PORTAIL_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(portail_session_create(&ss, "x@exemple.ca", NULL, t + i, s[i], &err),
+		    PORTAIL_OK);
+	assert_int_equal(count(st, "x@exemple.ca"), 3);
+	/* s[0], the oldest, is the most recently used: s[1] is the one to go */
+	assert_int_equal(check(&ss, s[0], t + 10, email, sizeof(email)), PORTAIL_OK);
+	assert_int_equal(portail_session_create(&ss, "x@exemple.ca", NULL, t + 11, s[3], &err),
+	    PORTAIL_OK);
+	assert_int_equal(count(st, "x@exemple.ca"), 3);
+	assert_int_equal(check(&ss, s[1], t + 12, email, sizeof(email)), PORTAIL_ERR_REFUSED);
+	assert_int_equal(check(&ss, s[0], t + 12, email, sizeof(email)), PORTAIL_OK);
+	assert_int_equal(check(&ss, s[2], t + 12, email, sizeof(email)), PORTAIL_OK);
+	assert_int_equal(check(&ss, s[3], t + 12, email, sizeof(email)), PORTAIL_OK);
+	/* all used in the same second: the tie goes to the older row */
+	assert_int_equal(portail_session_create(&ss, "x@exemple.ca", NULL, t + 12, s[4], &err),
+	    PORTAIL_OK);
+	assert_int_equal(count(st, "x@exemple.ca"), 3);
+	assert_int_equal(check(&ss, s[0], t + 13, email, sizeof(email)), PORTAIL_ERR_REFUSED);
+	assert_int_equal(check(&ss, s[4], t + 13, email, sizeof(email)), PORTAIL_OK);
+	/* another account's session is not counted, nor signed out */
+	assert_int_equal(count(st, "y@exemple.ca"), 1);
+	assert_int_equal(check(&ss, y, t + 13, email, sizeof(email)), PORTAIL_OK);
+	/* rotation at the limit: the replaced one makes the room, nothing else goes */
+	assert_int_equal(portail_session_create(&ss, "x@exemple.ca", s[4], t + 14, s[0], &err),
+	    PORTAIL_OK);
+	assert_int_equal(count(st, "x@exemple.ca"), 3);
+	assert_int_equal(check(&ss, s[2], t + 15, email, sizeof(email)), PORTAIL_OK);
+	assert_int_equal(check(&ss, s[3], t + 15, email, sizeof(email)), PORTAIL_OK);
+	/* a limit of 1: each sign-in signs the one before out */
+	ss.rules.max_sessions = 1;
+	assert_int_equal(portail_session_create(&ss, "x@exemple.ca", NULL, t + 16, s[1], &err),
+	    PORTAIL_OK);
+	assert_int_equal(count(st, "x@exemple.ca"), 1);
+	assert_int_equal(check(&ss, s[1], t + 17, email, sizeof(email)), PORTAIL_OK);
+	assert_int_equal(check(&ss, s[3], t + 17, email, sizeof(email)), PORTAIL_ERR_REFUSED);
+	/* 0: no bound */
+	ss.rules.max_sessions = 0;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(portail_session_create(&ss, "x@exemple.ca", NULL, t + 18, s[i],
+		    &err), PORTAIL_OK);
+	assert_int_equal(count(st, "x@exemple.ca"), 6);
+	for (int i = 0; i < 5; i++)
+		sodium_memzero(s[i], sizeof(s[i]));
+	sodium_memzero(y, sizeof(y));
+	portail_store_close(st);
+}
+
 int
 main(void)
 {
@@ -352,6 +415,7 @@ main(void)
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_store_sessions),
 		cmocka_unit_test(test_sessions),
+		cmocka_unit_test(test_session_limit),
 	};
 
 	return cmocka_run_group_tests_name("session", tests, setup, teardown);
