@@ -1,7 +1,9 @@
 #!/bin/sh
 # bench_web.sh — portail-web's sign-in page through nginx, against the limit:
 # the same nginx serving a static file of the same size, in the same run;
-# then portail-web's resident memory with 1,000 idle connections.
+# /auth with a valid session through nginx's auth_request; a full sign-in
+# POST against the bare argon2id verify; then portail-web's resident memory
+# with 1,000 idle connections.
 #
 #   bench/bench_web.sh [BUILDDIR]     (script/bench web runs it on build/bench)
 #
@@ -16,6 +18,18 @@
 # next (the static file first in odd pairs). $BENCH_WEB_PAIRS pairs (default 7).
 # Reported: the median (and quartiles) of each side's requests/s, and the
 # median and IQR of the per-pair ratios page / static (bench/bench.h's way).
+#
+# /auth: after portaild is restarted with the default argon2id parameters and one
+# sign-in (which rehashes the password to them and gives a session), wrk with that
+# session cookie on locations nginx protects with auth_request (/auth on a connection
+# per check, as examples/nginx/portail-app.conf; and on the upstream's kept connections),
+# and on the same location unprotected: $BENCH_WEB_PAIRS rounds of the three, order
+# rotating. Target: ≥ 10,000/s with p50 < 1 ms.
+#
+# Sign-in: $BENCH_WEB_SIGNINS (default 30) POST /connexion through nginx, each paired
+# with a bare crypto_pwhash_str_verify of the same PHC string (read from the store) and
+# password, order alternating; the median and IQR of the per-pair ratios (bench.h's way).
+# Target: ≤ 1.05×.
 #
 # Memory: $BENCH_WEB_IDLE connections (default 1000) opened straight on
 # portail-web's socket (nginx's place), held idle — (a) connected and silent,
@@ -33,6 +47,7 @@ SECS=${BENCH_WEB_SECONDS:-3}
 CONNS=${BENCH_WEB_CONNECTIONS:-16}
 IDLE=${BENCH_WEB_IDLE:-1000}
 ROUNDS=${BENCH_ROUNDS:-5}
+SIGNINS=${BENCH_WEB_SIGNINS:-30}
 
 # the tests' fixtures, as run-test.sh gives them
 top_srcdir=$top
@@ -57,18 +72,37 @@ ulimit -n 8192 2>/dev/null || true
 . "$top/tests/fixtures/parent.sh"
 . "$top/tests/fixtures/web.sh"
 SPORT=$(free_port)
-[ "$SPORT" != "$PORT" ] || SPORT=$((PORT + 1))
+# where web_dirs (inside web_sandbox) puts nginx and portail-web's socket: NGINX_EXTRA names them before
+N="$T/nginx"
+WSOCK="$T/web/run/web.sock"
 NGINX_WORKER_CONNECTIONS=1024
+# the static file; and a protected location of the kind examples/nginx/portail-app.conf
+# makes, its "app" a 3-byte file (not return 200: that runs before auth_request), checked by /auth on a connection of its own
+# per check (the example's proxy_pass http://unix:…), or on the upstream's kept ones; and the
+# same location unprotected (the limit)
+AUTH_HEADERS="proxy_pass_request_body off; proxy_set_header Content-Length \"\";
+		    proxy_set_header Host \$http_host; proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+		    proxy_set_header X-Forwarded-Proto \$scheme; proxy_set_header Connection \"\";"
 NGINX_EXTRA="server {
 		listen 127.0.0.1:$SPORT;
 		root $N/static;
 		location = /connexion { default_type \"text/html; charset=utf-8\"; try_files /connexion.html =404; }
+		location = /auth-example { internal; proxy_pass http://unix:$WSOCK:/auth; $AUTH_HEADERS }
+		location = /auth-kept { internal; proxy_pass http://portail_web/auth; proxy_http_version 1.1;
+		    $AUTH_HEADERS }
+		location = /app-example { auth_request /auth-example; default_type text/plain; try_files /ok.txt =404; }
+		location = /app-kept { auth_request /auth-kept; default_type text/plain; try_files /ok.txt =404; }
+		location = /app-open { default_type text/plain; try_files /ok.txt =404; }
 	}"
 web_sandbox >/dev/null
+# web_dirs picks $PORT inside web_sandbox: the two servers must not share one
+[ "$WSOCK" = "$T/web/run/web.sock" ] || { echo "bench_web.sh: portail-web's socket moved: $WSOCK" >&2; exit 1; }
+[ "$SPORT" != "$PORT" ] || { echo "bench_web.sh: nginx's two ports are the same ($PORT): run again" >&2; exit 1; }
 mkdir -p "$N/static"
 curl -s -o "$N/static/connexion.html" "$BASE/connexion"
 chmod 755 "$N/static"
-chmod 644 "$N/static/connexion.html"
+echo ok >"$N/static/ok.txt"
+chmod 644 "$N/static/connexion.html" "$N/static/ok.txt"
 size=$(wc -c <"$N/static/connexion.html")
 ssize=$(curl -s -o /dev/null -w '%{size_download}' "http://127.0.0.1:$SPORT/connexion")
 [ "$size" -gt 1000 ] && [ "$size" = "$ssize" ] ||
@@ -83,8 +117,10 @@ echo "$PAIRS pairs, order alternating; $(nproc) cores, load average $(cut -d' ' 
 echo
 R="$T/wrk"
 : >"$R.pairs"
-one() {  # one URL → "requests/s p50_ms non2xx"
-	wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$1" >"$R.out" 2>&1 || { cat "$R.out" >&2; exit 1; }
+one() {  # one URL [WRK-ARGS…] → "requests/s p50_ms non2xx"
+	u=$1
+	shift
+	wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$@" "$u" >"$R.out" 2>&1 || { cat "$R.out" >&2; exit 1; }
 	awk '
 		/Requests\/sec:/ { rps = $2 }
 		/^ +50%/ { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); p = v / 1000 }
@@ -115,6 +151,130 @@ awk '
 		printf "\n**page / static: %.2f×** (median of %d per-pair ratios; IQR %.2f, q1 %.2f, q3 %.2f; target ≥ 0.5×); non-2xx answers: %d\n",
 		    q(r, n, .5), n, q(r, n, .75) - q(r, n, .25), q(r, n, .25), q(r, n, .75), bad
 	}' "$R.pairs"
+echo
+
+# ---- /auth: a valid session, through nginx's auth_request ----------------------------------
+# portaild again with the default argon2id parameters (the fixture's are the tests' small
+# ones); the first sign-in rehashes the password to them (portaild's rehash on login)
+sed -i -e '/^argon2_memlimit/d' -e '/^argon2_opslimit/d' "$T/portail.conf"
+portaild_stop
+portaild_start
+CSRF=$(curl -s -D - -o /dev/null "$BASE/connexion" |
+    sed -n 's/^Set-Cookie: __Host-portail-csrf=\([A-Za-z0-9_-]*\);.*/\1/p')
+EMAIL_Q=$(printf '%s' "$A" | sed 's/@/%40/')
+signin_once() {
+	curl -s -D - -o /dev/null -H "Cookie: __Host-portail-csrf=$CSRF" \
+	    --data-raw "csrf=$CSRF&email=$EMAIL_Q&password=$PW" "$BASE/connexion" |
+	    sed -n 's/^Set-Cookie: __Host-portail=\(pts_[A-Za-z0-9_-]*\);.*/\1/p'
+}
+SESSION=$(signin_once)
+PHC=$(sqlite3 "$T/state/portail.db" "SELECT password_hash FROM accounts WHERE email_key = '$A'")
+case $PHC in
+'$argon2id$v=19$m=65536,t=2,'*) ;;
+*) echo "bench_web.sh: the password was not rehashed to the defaults: ${PHC%%,p=*}" >&2; exit 1 ;;
+esac
+[ "${#SESSION}" -eq 47 ] || { echo "bench_web.sh: no session from the sign-in" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: __Host-portail=$SESSION" \
+    "http://127.0.0.1:$SPORT/app-kept")
+[ "$code" = 200 ] || { echo "bench_web.sh: /app-kept with the session: $code" >&2; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/app-kept")
+[ "$code" = 401 ] || { echo "bench_web.sh: /app-kept without a session: $code" >&2; exit 1; }
+
+echo "## portail-web: \`/auth\` with a valid session, through nginx's auth_request"
+echo
+echo "wrk -t1 -c$CONNS -d${SECS}s with the session cookie on a location nginx protects with"
+echo "\`auth_request\` (its content a 3-byte file): each request is an nginx subrequest to"
+echo "portail-web's /auth, which asks portaild (session.check). /auth on a connection of its own per"
+echo "check (\`proxy_pass http://unix:…\`, as examples/nginx/portail-app.conf), and on the upstream's"
+echo "kept connections (keepalive 16); the same location without auth_request as the limit."
+echo "$PAIRS rounds of the three, order rotating; load average $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+: >"$R.auth"
+COOKIE="Cookie: __Host-portail=$SESSION"
+i=1
+while [ $i -le "$PAIRS" ]; do
+	case $((i % 3)) in
+	1) k=$(one "http://127.0.0.1:$SPORT/app-kept" -H "$COOKIE"); e=$(one "http://127.0.0.1:$SPORT/app-example" -H "$COOKIE"); o=$(one "http://127.0.0.1:$SPORT/app-open" -H "$COOKIE") ;;
+	2) e=$(one "http://127.0.0.1:$SPORT/app-example" -H "$COOKIE"); o=$(one "http://127.0.0.1:$SPORT/app-open" -H "$COOKIE"); k=$(one "http://127.0.0.1:$SPORT/app-kept" -H "$COOKIE") ;;
+	0) o=$(one "http://127.0.0.1:$SPORT/app-open" -H "$COOKIE"); k=$(one "http://127.0.0.1:$SPORT/app-kept" -H "$COOKIE"); e=$(one "http://127.0.0.1:$SPORT/app-example" -H "$COOKIE") ;;
+	esac
+	echo "$k $e $o" >>"$R.auth"
+	i=$((i + 1))
+done
+awk '
+	function q(a, n, p,   r, lo) { r = 1 + (n - 1) * p; lo = int(r); return lo >= n ? a[n] : a[lo] + (r - lo) * (a[lo + 1] - a[lo]) }
+	function sort(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t } }
+	function all(a, n,   i, s) { s = ""; for (i = 1; i <= n; i++) s = s (i > 1 ? " / " : "") sprintf("%.0f", a[i]); return s }
+	{ n++; k[n] = $1; kp[n] = $2; bad += $3; e[n] = $4; ep[n] = $5; bad += $6; o[n] = $7; op[n] = $8; bad += $9; r[n] = $1 / $7 }
+	END {
+		printf "| | requests/s (median) | each round | p50 latency (median) |\n|---|---|---|---|\n"
+		ka = all(k, n); ea = all(e, n); oa = all(o, n)
+		sort(k, n); sort(e, n); sort(o, n); sort(kp, n); sort(ep, n); sort(op, n); sort(r, n)
+		printf "| auth_request → /auth, kept connections | %.0f | %s | %.2f ms |\n", q(k, n, .5), ka, q(kp, n, .5)
+		printf "| auth_request → /auth, a connection per check (the example) | %.0f | %s | %.2f ms |\n", q(e, n, .5), ea, q(ep, n, .5)
+		printf "| the same location, no auth_request | %.0f | %s | %.2f ms |\n", q(o, n, .5), oa, q(op, n, .5)
+		printf "\n**/auth, kept connections: %.0f/s, p50 %.2f ms** (target ≥ 10,000/s with p50 < 1 ms); against the unprotected location %.2f× (median of %d per-round ratios, IQR %.2f); answers other than 200: %d\n",
+		    q(k, n, .5), q(kp, n, .5), q(r, n, .5), n, q(r, n, .75) - q(r, n, .25), bad
+	}' "$R.auth"
+echo
+
+# ---- a full sign-in POST against the bare argon2id verify ---------------------------------
+echo "## portail-web: a full sign-in POST against the bare argon2id verify"
+echo
+echo "POST /connexion through nginx (keep-alive, the CSRF cookie and field, the right password:"
+echo "303 and a new session each), paired with a bare crypto_pwhash_str_verify (libsodium, in the"
+echo "benchmark's process) of the same PHC string (${PHC%%\$v=*}, m=65536, t=2, p=1) and password, order"
+echo "alternating; $SIGNINS pairs after one of each unmeasured; load average $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+/usr/bin/python3 - "$PORT" "$CSRF" "$A" "$PW" "$PHC" "$SIGNINS" <<'PY'
+import ctypes, ctypes.util, http.client, statistics, sys, time, urllib.parse
+port, csrf, email, pw, phc, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
+so = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+so.crypto_pwhash_str_verify.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulonglong]
+assert so.sodium_init() >= 0    # picks the argon2 implementation portaild uses
+body = urllib.parse.urlencode({"csrf": csrf, "email": email, "password": pw})
+headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": "__Host-portail-csrf=" + csrf}
+conn = http.client.HTTPConnection("127.0.0.1", port)
+bad = 0
+
+def post():
+    global bad
+    t = time.perf_counter()
+    conn.request("POST", "/connexion", body, headers)
+    r = conn.getresponse()
+    r.read()
+    dt = time.perf_counter() - t
+    if r.status != 303 or not any(k.lower() == "set-cookie" and v.startswith("__Host-portail=pts_")
+                                  for k, v in r.getheaders()):
+        bad += 1
+    return dt
+
+def verify():
+    t = time.perf_counter()
+    rc = so.crypto_pwhash_str_verify(phc.encode(), pw.encode(), len(pw.encode()))
+    dt = time.perf_counter() - t
+    assert rc == 0
+    return dt
+
+post(), verify()
+ps, vs, ratios, diffs = [], [], [], []
+for i in range(n):
+    if i % 2 == 0:
+        p = post(); v = verify()
+    else:
+        v = verify(); p = post()
+    ps.append(p * 1e3); vs.append(v * 1e3); ratios.append(p / v); diffs.append((p - v) * 1e3)
+q = lambda a: statistics.quantiles(a, n=4, method="inclusive")
+med = statistics.median
+print("| | median | q1 – q3 |")
+print("|---|---|---|")
+print("| sign-in POST through nginx → portail-web → portaild | %.1f ms | %.1f – %.1f |" % (med(ps), q(ps)[0], q(ps)[2]))
+print("| bare argon2id verify | %.1f ms | %.1f – %.1f |" % (med(vs), q(vs)[0], q(vs)[2]))
+print("| per-pair difference | %.2f ms | %.2f – %.2f |" % (med(diffs), q(diffs)[0], q(diffs)[2]))
+r = q(ratios)
+print("\n**sign-in / verify: %.3f×** (median of %d per-pair ratios; IQR %.3f, q1 %.3f, q3 %.3f; target ≤ 1.05×); sign-ins that were not 303 with a session: %d"
+      % (med(ratios), n, r[2] - r[0], r[0], r[2], bad))
+PY
 echo
 
 echo "## portail-web: memory with $IDLE idle connections"

@@ -142,8 +142,18 @@ html_textn(struct html *h, const char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n && !h->failed) {
-		size_t l = utf8_seq(u + i, n - i);
+		size_t run = 0, l;
 
+		/* a run of printable ASCII that needs no escape, in one copy (speed only) */
+		while (i + run < n && u[i + run] >= 0x20 && u[i + run] < 0x7f && u[i + run] != '&' &&
+		    u[i + run] != '<' && u[i + run] != '>' && u[i + run] != '"' && u[i + run] != '\'')
+			run++;
+		if (run > 0) {
+			put(h, s + i, run);
+			i += run;
+			continue;
+		}
+		l = utf8_seq(u + i, n - i);
 		if (l == 0) {
 			put(h, "\xef\xbf\xbd", 3);      /* U+FFFD for each bad byte */
 			i++;

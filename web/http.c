@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +116,47 @@ web_log_escape(const char *s, char *out, size_t size)
 	out[w] = '\0';
 	if (w == 0 && size > 1)
 		memcpy(out, "-", 2);
+}
+
+/* ---- portaild, one kept connection per thread ------------------------------------- */
+
+static pthread_key_t portaild_key;
+static pthread_once_t portaild_once = PTHREAD_ONCE_INIT;
+
+static void
+portaild_free(void *cl)
+{
+	portail_client_free(cl);
+}
+
+static void
+portaild_key_make(void)
+{
+	/* libmicrohttpd's threads end at MHD_stop_daemon: the destructor closes theirs */
+	(void)pthread_key_create(&portaild_key, portaild_free);
+}
+
+/*
+ * A connect and an accept per request cost portaild's loop and both
+ * sides more than a session.check itself: each thread of the pool keeps
+ * its handle, which reconnects by itself when portaild closed an idle one
+ * (libportail-client resends only what was not answered).
+ */
+portail_client *
+web_portaild(struct web *w)
+{
+	portail_client *cl;
+
+	(void)pthread_once(&portaild_once, portaild_key_make);
+	if ((cl = pthread_getspecific(portaild_key)) != NULL)
+		return cl;
+	if (portail_client_new(w->cfg->daemon.socket, 0, &cl) != PORTAIL_OK)
+		return NULL;
+	if (pthread_setspecific(portaild_key, cl) != 0) {
+		portail_client_free(cl);
+		return NULL;
+	}
+	return cl;
 }
 
 /* ---- the client's address ---------------------------------------------------- */

@@ -259,14 +259,15 @@ ask(struct ctx *c, const char *op, json_t *req, json_t **resp)
 	c->op = op;
 	if (req == NULL)
 		goto out;
-	if ((r = portail_client_new(c->w->cfg->daemon.socket, 0, &cl)) != PORTAIL_OK ||
+	/* the thread's kept connection (http.c), not one per call */
+	r = PORTAIL_ERR_NOMEM;
+	if ((cl = web_portaild(c->w)) == NULL ||
 	    (r = portail_client_set_origin(cl, "portail-web", c->client)) != PORTAIL_OK ||
 	    (r = portail_client_set_lang(cl, c->en ? "en" : "fr")) != PORTAIL_OK)
 		goto out;
 	r = portail_client_call(cl, req, &answer, &err);
 	*resp = answer;
 out:
-	portail_client_free(cl);
 	if (req != NULL) {
 		/* the ops' fields that carry secrets (portail_proto_secret_fields) */
 		portail_proto_wipe_secrets(req);

@@ -33,6 +33,8 @@ static const struct {
 	{ "a\x1b[31mb", 0, "a\xef\xbf\xbd[31mb" },                         /* a control */
 	{ "a\0b", 3, "a\xef\xbf\xbd" "b" },                                /* a NUL */
 	{ "tab\tline\n", 0, "tab\tline\n" },
+	{ "a\x7f" "b ~}", 0, "a\xef\xbf\xbd" "b ~}" },                      /* DEL; the last of ASCII */
+	{ "x>", 0, "x&gt;" },                                             /* a run, then an escape */
 };
 
 static void

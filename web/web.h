@@ -18,13 +18,22 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "portail-client.h"
 #include "form.h"
 #include "html.h"
 
 /* A body larger than this is refused (413), by Content-Length or while read. */
 #define WEB_BODY_MAX (32u * 1024u)
-/* Header memory per connection (libmicrohttpd's pool): 431/413 beyond. */
-#define WEB_HEADER_MEMORY (32u * 1024u)
+/*
+ * Header memory per connection (libmicrohttpd's pool): 431/413 beyond.
+ * libmicrohttpd zeroes the whole pool between two requests of a
+ * connection, so each kept-alive connection holds all of it resident:
+ * 16 KiB puts 1,000 of them at about 22 MiB (32 KiB: 37.5 MiB). It takes
+ * request headers of about 7.5 KiB (about half the pool: 32 KiB took
+ * about 15); from 8 KiB they are 431, and just under that libmicrohttpd
+ * closes without an answer (as it did just under 16 KiB with 32 KiB).
+ */
+#define WEB_HEADER_MEMORY (16u * 1024u)
 /* The CSRF token: 32 random bytes, base64url without padding. */
 #define WEB_CSRF_LEN 43
 #define WEB_CSRF_COOKIE "__Host-portail-csrf"
@@ -87,6 +96,14 @@ struct ctx {
 
 /* http.c: the libmicrohttpd daemon on fd (a listening socket); NULL on failure. */
 struct MHD_Daemon *web_http_start(struct web *w, int fd);
+
+/*
+ * http.c: this thread's handle on portaild, kept from one request to the
+ * next (a connection per thread of the pool, not one per request; the
+ * handle reconnects when portaild closed it), freed when the thread
+ * ends. Borrowed; NULL out of memory. One thread uses it at a time.
+ */
+portail_client *web_portaild(struct web *w);
 
 /* The log: syslog (authpriv), and stderr in the foreground. Never a secret. */
 void web_log(struct web *w, int priority, const char *fmt, ...)
