@@ -110,6 +110,10 @@ struct portail_provider_config {
 	char *issuer;                   /* ID tokens' iss; may hold {tenantid} (microsoft) */
 	char *jwks_url;                 /* the keys that sign its ID tokens */
 	int timeout;
+	/* the browser's authorization-code flow (portail-web's /social/NAME) */
+	char *authorize_url;            /* NULL: the kind's default */
+	char *token_url;                /* NULL: the kind's default */
+	char *scope;                    /* NULL: the kind's default */
 };
 
 /* [web]: portail-web, the parents' pages (a client of portaild only). */
@@ -127,6 +131,7 @@ struct portail_web_config {
 	int n_clients;
 	int session_idle;               /* a browser session dies unused this long (s) */
 	int session_max;                /* ... and this long after sign-in, used or not */
+	char *public_url;               /* https://HOST as browsers see it: redirect_uri's base */
 };
 
 typedef struct portail_config {
