@@ -692,6 +692,7 @@ pt_flow_social_enter(portail_flow *f, const struct portail_identity *id, const c
 	if (r != PORTAIL_OK)
 		goto out;
 	out->state = PORTAIL_SOCIAL_LINK;
+	out->provider_vouched = id->vouched && id->email != NULL;
 	if (id->email != NULL && (out->provider_email = strdup(id->email)) == NULL)
 		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 out:

@@ -982,6 +982,8 @@ social_answer(struct op_ctx *ctx, struct op_result *res, struct portail_social_r
 		    r->link_ticket, "expires_in", PORTAIL_TICKET_LIFETIME);
 		if (r->provider_email != NULL)
 			json_object_set_new(res->body, "provider_email", json_string(r->provider_email));
+		/* portail-web: "Enregistrer" (links at once) rather than "Obtenir un code" */
+		json_object_set_new(res->body, "provider_vouched", json_boolean(r->provider_vouched));
 		json_object_set_new(res->body, "message",
 		    json_string(text(ctx, PORTAIL_MSG_OPS_LINK_ADDRESS)));
 		res->reason = "social_unlinked";
