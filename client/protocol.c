@@ -16,6 +16,7 @@ const char *const portail_proto_secret_fields[] = {
 	"token",                                        /* portail tokens */
 	"session", "previous_session",                  /* browser sessions (the cookie) */
 	"access_token", "id_token", "nonce",            /* a provider's */
+	"state_secret",                                 /* the social sign-in state cookie's */
 	NULL,
 };
 

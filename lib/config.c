@@ -160,6 +160,7 @@ static const struct key keys[] = {
 	{ S_WEB, "session_idle", K_INT, C(web.session_idle), 60, 86400, "1800", false },
 	{ S_WEB, "session_max", K_INT, C(web.session_max), 300, 2592000, "43200", false },
 	{ S_WEB, "max_sessions", K_INT, C(web.max_sessions), 0, 1000, "10", false },
+	{ S_WEB, "public_url", K_HTTP_URL, C(web.public_url), 0, 0, NULL, false },
 
 	{ S_PROVIDER, "kind", K_KIND, P(kind), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_id", K_STR, P(client_id), 0, 0, NULL, true },
@@ -171,6 +172,9 @@ static const struct key keys[] = {
 	{ S_PROVIDER, "issuer", K_HTTP_URL, P(issuer), 0, 0, NULL, false },
 	{ S_PROVIDER, "jwks_url", K_HTTP_URL, P(jwks_url), 0, 0, NULL, false },
 	{ S_PROVIDER, "timeout", K_INT, P(timeout), 1, 60, "5", false },
+	{ S_PROVIDER, "authorize_url", K_HTTP_URL, P(authorize_url), 0, 0, NULL, false },
+	{ S_PROVIDER, "token_url", K_HTTP_URL, P(token_url), 0, 0, NULL, false },
+	{ S_PROVIDER, "scope", K_STR, P(scope), 0, 0, NULL, false },
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -1099,6 +1103,9 @@ free_provider(struct portail_provider_config *pc)
 	free(pc->debug_token_url);
 	free(pc->issuer);
 	free(pc->jwks_url);
+	free(pc->authorize_url);
+	free(pc->token_url);
+	free(pc->scope);
 }
 
 void
@@ -1135,6 +1142,7 @@ portail_config_free(portail_config *cfg)
 	free(cfg->mail.portal_name);
 	free(cfg->web.listen);
 	free(cfg->web.home_url);
+	free(cfg->web.public_url);
 	pt_strv_free(cfg->web.trusted_proxies);
 	free(cfg->web.user);
 	for (int i = 0; i < cfg->n_schools; i++) {

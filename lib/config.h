@@ -112,6 +112,10 @@ struct portail_provider_config {
 	char *issuer;                   /* ID tokens' iss; may hold {tenantid} (microsoft) */
 	char *jwks_url;                 /* the keys that sign its ID tokens */
 	int timeout;
+	/* the browser's authorization-code flow (portail-web's /social/NAME) */
+	char *authorize_url;            /* NULL: the kind's default */
+	char *token_url;                /* NULL: the kind's default */
+	char *scope;                    /* NULL: the kind's default */
 };
 
 /* [web]: portail-web, the parents' pages (a client of portaild only). */
@@ -130,6 +134,7 @@ struct portail_web_config {
 	int session_idle;               /* a browser session dies unused this long (s) */
 	int session_max;                /* ... and this long after sign-in, used or not */
 	int max_sessions;               /* per account; past it the least recently used goes; 0: no bound */
+	char *public_url;               /* https://HOST as browsers see it: redirect_uri's base */
 };
 
 /* [schools]: CODE = name, the names the web pages show for the records' codes. */

@@ -1,5 +1,6 @@
 /* flow.c — the parent's flows; see flow.h. */
 #include "flow.h"
+#include "flow-int.h"
 #include "decoy.h"
 
 #include <semaphore.h>
@@ -661,6 +662,74 @@ social_token(portail_flow *f, const char *email, const char *label, int64_t now,
 	return portail_flow_token_issue(f, email, label, now, out->token, &out->token_id, err);
 }
 
+const struct portail_flow_deps *
+pt_flow_deps(const portail_flow *f)
+{
+	return &f->d;
+}
+
+/*
+ * An identity the provider vouched for, into the social flow: signed in
+ * when linked (the access check), else a link ticket. out->provider_us
+ * is kept; on failure out is cleared but for it.
+ */
+portail_status
+pt_flow_social_enter(portail_flow *f, const struct portail_identity *id, const char *label,
+    int64_t now, struct portail_social_result *out, portail_error *err)
+{
+	struct portail_account a = { 0 };
+	unsigned char lt_hash[PORTAIL_HASH_BYTES];
+	char *key = NULL;
+	int64_t last_used = 0;
+	bool grace = false;
+	portail_status r;
+
+	if ((out->provider = strdup(id->provider)) == NULL ||
+	    (out->subject = strdup(id->subject)) == NULL) {
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	r = portail_store_link_find(f->d.store, id->provider, id->subject, &key, &last_used, err);
+	if (r == PORTAIL_OK) {
+		/* linked: the sign-in's access check, never from the cache */
+		if ((r = portail_store_account_get(f->d.store, key, &a, err)) != PORTAIL_OK ||
+		    (r = access_check(f, key, &a, false, now, &grace, err)) != PORTAIL_OK)
+			goto out;
+		/* last used to the minute: no write on every sign-in */
+		if (now - last_used >= 60)
+			(void)portail_store_link_used(f->d.store, id->provider, id->subject, now, NULL);
+		if ((out->email = strdup(a.email)) == NULL) {
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		out->state = PORTAIL_SOCIAL_SIGNED_IN;
+		r = social_token(f, a.email, label, now, out, err);
+		goto out;
+	}
+	if (r != PORTAIL_ERR_UNKNOWN)
+		goto out;
+	portail_ticket_generate(f->d.key, out->link_ticket, lt_hash);
+	r = portail_store_link_ticket_add(f->d.store, lt_hash, id, now,
+	    now + PORTAIL_TICKET_LIFETIME, err);
+	if (r != PORTAIL_OK)
+		goto out;
+	out->state = PORTAIL_SOCIAL_LINK;
+	out->provider_vouched = id->vouched && id->email != NULL;
+	if (id->email != NULL && (out->provider_email = strdup(id->email)) == NULL)
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+out:
+	if (r != PORTAIL_OK) {
+		int64_t us = out->provider_us;
+
+		portail_social_result_clear(out);
+		out->provider_us = us;
+	}
+	sodium_memzero(lt_hash, sizeof(lt_hash));
+	portail_account_clear(&a);
+	free(key);
+	return r;
+}
+
 /* social.begin with either an access token, or an ID token and its nonce (the other NULL). */
 static portail_status
 social_begin(portail_flow *f, const char *provider, const char *access_token,
@@ -668,12 +737,7 @@ social_begin(portail_flow *f, const char *provider, const char *access_token,
     struct portail_social_result *out, portail_error *err)
 {
 	struct portail_identity id = { 0 };
-	struct portail_account a = { 0 };
-	unsigned char lt_hash[PORTAIL_HASH_BYTES];
-	char *key = NULL;
-	int64_t last_used = 0;
 	struct timespec t0, t1;
-	bool grace = false;
 	portail_status r;
 
 	memset(out, 0, sizeof(*out));
@@ -691,52 +755,9 @@ social_begin(portail_flow *f, const char *provider, const char *access_token,
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->provider_us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000;
-	if (r != PORTAIL_OK)
-		return r;
-	if ((out->provider = strdup(id.provider)) == NULL ||
-	    (out->subject = strdup(id.subject)) == NULL) {
-		portail_identity_clear(&id);
-		portail_social_result_clear(out);
-		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	}
-	r = portail_store_link_find(f->d.store, id.provider, id.subject, &key, &last_used, err);
-	if (r == PORTAIL_OK) {
-		/* linked: the sign-in's access check, never from the cache */
-		if ((r = portail_store_account_get(f->d.store, key, &a, err)) != PORTAIL_OK ||
-		    (r = access_check(f, key, &a, false, now, &grace, err)) != PORTAIL_OK)
-			goto out;
-		/* last used to the minute: no write on every sign-in */
-		if (now - last_used >= 60)
-			(void)portail_store_link_used(f->d.store, id.provider, id.subject, now, NULL);
-		if ((out->email = strdup(a.email)) == NULL) {
-			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		out->state = PORTAIL_SOCIAL_SIGNED_IN;
-		r = social_token(f, a.email, label, now, out, err);
-		goto out;
-	}
-	if (r != PORTAIL_ERR_UNKNOWN)
-		goto out;
-	portail_ticket_generate(f->d.key, out->link_ticket, lt_hash);
-	r = portail_store_link_ticket_add(f->d.store, lt_hash, &id, now,
-	    now + PORTAIL_TICKET_LIFETIME, err);
-	if (r != PORTAIL_OK)
-		goto out;
-	out->state = PORTAIL_SOCIAL_LINK;
-	if (id.email != NULL && (out->provider_email = strdup(id.email)) == NULL)
-		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-out:
-	if (r != PORTAIL_OK) {
-		int64_t us = out->provider_us;
-
-		portail_social_result_clear(out);
-		out->provider_us = us;
-	}
-	sodium_memzero(lt_hash, sizeof(lt_hash));
+	if (r == PORTAIL_OK)
+		r = pt_flow_social_enter(f, &id, label, now, out, err);
 	portail_identity_clear(&id);
-	portail_account_clear(&a);
-	free(key);
 	return r;
 }
 

@@ -174,6 +174,7 @@ struct portail_social_result {
 	int64_t provider_us;            /* social_begin: the provider's time, even on failure */
 	bool created;                   /* LINKED: a new account, without a password */
 	bool mailed;                    /* CODE_SENT: a code was queued (an address on file) */
+	bool provider_vouched;          /* LINK: the provider vouches for provider_email */
 	char link_ticket[PORTAIL_TICKET_LEN + 1];       /* LINK */
 	char token[PORTAIL_TOKEN_LEN + 1];              /* SIGNED_IN, LINKED with a label */
 	int64_t token_id;

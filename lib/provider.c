@@ -206,8 +206,8 @@ on_body(char *ptr, size_t size, size_t n, void *arg)
  * reached in time or fails (5xx, 429).
  */
 static portail_status
-http_json(struct call *k, const char *url, const char *bearer, const char *form,
-    json_t **out, portail_error *err)
+http_json_auth(struct call *k, const char *url, const char *bearer, const char *form,
+    bool basic, json_t **out, portail_error *err)
 {
 	const struct prov *p = k->p;
 	char errbuf[CURL_ERROR_SIZE] = "", *auth = NULL;
@@ -253,9 +253,11 @@ http_json(struct call *k, const char *url, const char *bearer, const char *form,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	if (form != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, p->c->client_id);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, p->secret ? p->secret : "");
+		if (basic) {
+			curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+			curl_easy_setopt(c, CURLOPT_USERNAME, p->c->client_id);
+			curl_easy_setopt(c, CURLOPT_PASSWORD, p->secret ? p->secret : "");
+		}
 	}
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -282,6 +284,13 @@ out:
 	}
 	curl_easy_cleanup(c);
 	return r;
+}
+
+static portail_status
+http_json(struct call *k, const char *url, const char *bearer, const char *form,
+    json_t **out, portail_error *err)
+{
+	return http_json_auth(k, url, bearer, form, true, out, err);
 }
 
 /* url?name=value&… with values escaped; NULL on failure. Wipe the result (it holds tokens). */
@@ -608,4 +617,223 @@ portail_providers_probe(portail_providers *ps, const char *name, portail_error *
 	json_decref(j);
 	/* without a token a provider says no: that is an answer */
 	return r == PORTAIL_ERR_REFUSED ? PORTAIL_OK : r;
+}
+
+/* ---- the browser's authorization-code flow (portail-web, issue 14) ------------- */
+
+/*
+ * The kinds' endpoints, from their documentation: Google's OpenID
+ * Connect, Microsoft's v2.0 common tenant, LinkedIn's "Sign In with
+ * LinkedIn using OpenID Connect", Facebook's manual login flow. oidc has
+ * none: authorize_url and token_url come from the configuration.
+ */
+static const struct {
+	const char *kind, *authorize, *token, *scope;
+	bool pkce;
+} code_defaults[] = {
+	{ "google", "https://accounts.google.com/o/oauth2/v2/auth",
+	  "https://oauth2.googleapis.com/token", "openid email", true },
+	{ "microsoft", "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+	  "https://login.microsoftonline.com/common/oauth2/v2.0/token", "openid email profile",
+	  true },
+	{ "linkedin", "https://www.linkedin.com/oauth/v2/authorization",
+	  "https://www.linkedin.com/oauth/v2/accessToken", "openid email", true },
+	{ "facebook", "https://www.facebook.com/" PORTAIL_FACEBOOK_VERSION "/dialog/oauth",
+	  "https://graph.facebook.com/" PORTAIL_FACEBOOK_VERSION "/oauth/access_token", "email",
+	  false },
+	{ "oidc", NULL, NULL, "openid email", true },
+};
+
+static bool
+code_flow(const struct prov *p, const char **authorize, const char **token, const char **scope,
+    bool *pkce)
+{
+	*authorize = p->c->authorize_url;
+	*token = p->c->token_url;
+	*scope = p->c->scope;
+	*pkce = false;
+	for (size_t i = 0; i < sizeof(code_defaults) / sizeof(code_defaults[0]); i++) {
+		if (strcmp(code_defaults[i].kind, p->c->kind) != 0)
+			continue;
+		if (*authorize == NULL)
+			*authorize = code_defaults[i].authorize;
+		if (*token == NULL)
+			*token = code_defaults[i].token;
+		if (*scope == NULL)
+			*scope = code_defaults[i].scope;
+		*pkce = code_defaults[i].pkce;
+	}
+	return *authorize != NULL && *token != NULL && p->secret != NULL;
+}
+
+bool
+portail_providers_code_flow(const portail_providers *ps, const char *name, bool *pkce,
+    bool *nonce)
+{
+	const struct prov *p = find((portail_providers *)(uintptr_t)ps, name);
+	const char *a, *t, *sc;
+	bool k = false;
+
+	if (p == NULL || !code_flow(p, &a, &t, &sc, &k))
+		return false;
+	if (pkce != NULL)
+		*pkce = k;
+	if (nonce != NULL)
+		*nonce = !kind_is(p, "facebook") && p->issuer != NULL && p->jwks_url != NULL;
+	return true;
+}
+
+portail_status
+portail_providers_authorize_url(const portail_providers *ps, const char *name,
+    const char *redirect_uri, const char *state, const char *nonce, const char *challenge,
+    char **out, portail_error *err)
+{
+	const struct prov *p = find((portail_providers *)(uintptr_t)ps, name);
+	const char *a, *t, *sc, *kv[24];
+	size_t n = 0;
+	bool pkce;
+	CURL *c;
+
+	*out = NULL;
+	if (p == NULL || !code_flow(p, &a, &t, &sc, &pkce))
+		return portail_error_set(err, PORTAIL_ERR_UNKNOWN, "no provider named %s with a "
+		    "code flow", name ? name : "-");
+	kv[n++] = "response_type";
+	kv[n++] = "code";
+	kv[n++] = "client_id";
+	kv[n++] = p->c->client_id;
+	kv[n++] = "redirect_uri";
+	kv[n++] = redirect_uri;
+	kv[n++] = "scope";
+	kv[n++] = sc;
+	kv[n++] = "state";
+	kv[n++] = state;
+	if (!kind_is(p, "facebook")) {
+		/* Facebook's dialog knows no response_mode; query is its only one */
+		kv[n++] = "response_mode";
+		kv[n++] = "query";
+	}
+	if (nonce != NULL) {
+		kv[n++] = "nonce";
+		kv[n++] = nonce;
+	}
+	if (challenge != NULL && pkce) {
+		kv[n++] = "code_challenge";
+		kv[n++] = challenge;
+		kv[n++] = "code_challenge_method";
+		kv[n++] = "S256";
+	}
+	if ((c = curl_easy_init()) == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	*out = with_query(c, a, kv, n);
+	curl_easy_cleanup(c);
+	return *out != NULL ? PORTAIL_OK : portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+}
+
+/* name=value&… with values escaped (a form body); NULL on failure. Wipe it (it holds secrets). */
+static char *
+form_of(const char *const *kv, size_t n)
+{
+	char *q = NULL, *out;
+	CURL *c = curl_easy_init();
+
+	if (c == NULL)
+		return NULL;
+	q = with_query(c, "", kv, n);   /* "?a=b&c=d" */
+	curl_easy_cleanup(c);
+	if (q == NULL)
+		return NULL;
+	out = strdup(q + 1);
+	portail_secret_free(q);
+	return out;
+}
+
+portail_status
+portail_providers_exchange_code(portail_providers *ps, const char *name, const char *code,
+    const char *redirect_uri, const char *verifier, const char *nonce, int64_t now,
+    struct portail_identity *id, portail_error *err)
+{
+	struct prov *p = find(ps, name);
+	const char *a, *t, *sc, *kv[24];
+	char *form = NULL;
+	json_t *ans = NULL, *v;
+	struct call k;
+	size_t n = 0;
+	bool pkce, basic;
+	portail_status r;
+
+	memset(id, 0, sizeof(*id));
+	if (p == NULL || !code_flow(p, &a, &t, &sc, &pkce))
+		return portail_error_set(err, PORTAIL_ERR_UNKNOWN, "no provider named %s with a "
+		    "code flow", name ? name : "-");
+	if (code == NULL || (n = strlen(code)) == 0 || n > TOKEN_MAX)
+		return portail_error_set(err, PORTAIL_ERR_INVALID, "not an authorization code");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)code[i] <= 0x20 || (unsigned char)code[i] >= 0x7f)
+			return portail_error_set(err, PORTAIL_ERR_INVALID, "not an authorization code");
+	n = 0;
+	k = call_for(p);
+	/* RFC 6749 §4.1.3; Facebook's manual flow takes the same names on a GET */
+	if (!kind_is(p, "facebook")) {
+		kv[n++] = "grant_type";
+		kv[n++] = "authorization_code";
+	}
+	kv[n++] = "code";
+	kv[n++] = code;
+	kv[n++] = "redirect_uri";
+	kv[n++] = redirect_uri;
+	if (verifier != NULL && pkce) {
+		kv[n++] = "code_verifier";
+		kv[n++] = verifier;
+	}
+	/* HTTP basic where the provider takes it; the others want the secret in the body */
+	basic = kind_is(p, "google") || kind_is(p, "oidc");
+	if (!basic) {
+		kv[n++] = "client_id";
+		kv[n++] = p->c->client_id;
+		kv[n++] = "client_secret";
+		kv[n++] = p->secret;
+	}
+	if (kind_is(p, "facebook")) {
+		r = get_query(&k, t, kv, n, &ans, err);
+	} else if ((form = form_of(kv, n)) == NULL) {
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	} else {
+		r = http_json_auth(&k, t, NULL, form, basic, &ans, err);
+	}
+	if (r != PORTAIL_OK)
+		goto out;
+	if (kind_is(p, "facebook")) {
+		/* an access token, whose app debug_token checks; never vouched */
+		if (!json_is_string(v = json_object_get(ans, "access_token"))) {
+			r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: no access_token in the "
+			    "token endpoint's answer", p->c->name);
+			goto out;
+		}
+		r = facebook(&k, json_string_value(v), id, err);
+		goto out;
+	}
+	/* the OpenID kinds: the ID token, checked as social.begin checks one */
+	if (!json_is_string(v = json_object_get(ans, "id_token")) || nonce == NULL) {
+		r = portail_error_set(err, PORTAIL_ERR_REFUSED, "%s: no id_token in the token "
+		    "endpoint's answer (scope openid?)", p->c->name);
+		goto out;
+	}
+	r = portail_providers_identify_id_token(ps, name, json_string_value(v), nonce, now, id,
+	    err);
+out:
+	if (ans != NULL) {
+		const char *f[] = { "access_token", "id_token", "refresh_token" };
+
+		for (size_t i = 0; i < 3; i++) {
+			json_t *s = json_object_get(ans, f[i]);
+
+			if (json_is_string(s))
+				sodium_memzero((char *)(uintptr_t)json_string_value(s),
+				    json_string_length(s));
+		}
+		json_decref(ans);
+	}
+	portail_secret_free(form);
+	return r;
 }

@@ -79,4 +79,44 @@ portail_status portail_providers_identify_id_token(portail_providers *p,
 portail_status portail_providers_probe(portail_providers *p, const char *name,
     portail_error *err);
 
+/* ---- the browser's authorization-code flow (portail-web, issue 14) ------------- */
+
+/* The Graph API version of Facebook's default endpoints. */
+#define PORTAIL_FACEBOOK_VERSION "v19.0"
+
+/*
+ * Can provider NAME sign a browser in through its authorization endpoint
+ * (authorize_url and token_url, or its kind's defaults, and a client
+ * secret)? *pkce: it takes PKCE S256 (all kinds but facebook); *nonce: it
+ * answers an ID token that carries the nonce (the OpenID kinds). Either
+ * may be NULL.
+ */
+bool portail_providers_code_flow(const portail_providers *p, const char *name, bool *pkce,
+    bool *nonce);
+
+/*
+ * The URL the browser goes to: authorize_url with response_type=code,
+ * client_id, redirect_uri, scope, state, response_mode=query (not for
+ * facebook), nonce and code_challenge (S256) when not NULL. *out a new
+ * string (free it). UNKNOWN: no such provider, or no code flow.
+ */
+portail_status portail_providers_authorize_url(const portail_providers *p,
+    const char *name, const char *redirect_uri, const char *state, const char *nonce,
+    const char *challenge, char **out, portail_error *err);
+
+/*
+ * Exchanges the authorization code at token_url with the client secret
+ * (HTTP basic for google and oidc, in the body for the others; GET for
+ * facebook, as its manual flow says), with the PKCE verifier when not
+ * NULL. The OpenID kinds: the answer's id_token checked as
+ * portail_providers_identify_id_token does (its nonce the one sent);
+ * facebook: its access token through debug_token and /me (never
+ * vouched). OK: *out filled. REFUSED: a code the provider refused (used,
+ * expired, another client's, another redirect_uri), no or a bad ID token.
+ * UNAVAILABLE, UNKNOWN, INVALID as portail_providers_identify.
+ */
+portail_status portail_providers_exchange_code(portail_providers *p, const char *name,
+    const char *code, const char *redirect_uri, const char *verifier, const char *nonce,
+    int64_t now, struct portail_identity *out, portail_error *err);
+
 #endif

@@ -119,6 +119,15 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions (email_key);"
 	"CREATE INDEX IF NOT EXISTS sessions_by_expiry ON sessions (expires);",
+	/* 6 -> 7: social sign-in states (issue 14); only the cookie secret's keyed hash */
+	"CREATE TABLE IF NOT EXISTS oauth_states ("
+	"  hash BLOB PRIMARY KEY,"
+	"  provider TEXT NOT NULL,"
+	"  nonce TEXT,"
+	"  verifier TEXT,"
+	"  return_to TEXT,"
+	"  expires INTEGER NOT NULL"
+	");",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -423,4 +423,26 @@ portail_status portail_store_session_delete(portail_store *st,
 portail_status portail_store_session_count(portail_store *st, const char *key, int *n,
     portail_error *err);
 
+/* ---- social sign-in states (the authorization-code flow, portail-web) ---------- */
+/*
+ * What portaild keeps between /social/PROVIDER and its /retour: the
+ * keyed hash of the state cookie's secret is the key; single use, 10 minutes.
+ */
+struct portail_oauth_state {
+	char *provider;         /* the [provider NAME] */
+	char *nonce;            /* the OpenID nonce sent (NULL for kinds without one) */
+	char *verifier;         /* the PKCE code_verifier (NULL without PKCE) */
+	char *return_to;        /* the allow-listed path to go to after, or NULL */
+	int64_t expires;
+};
+void portail_oauth_state_clear(struct portail_oauth_state *s);   /* wipes nonce and verifier */
+/* Adds a state (its hash) until expires; expired ones swept in the same transaction. */
+portail_status portail_store_oauth_state_add(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const struct portail_oauth_state *s,
+    int64_t now, portail_error *err);
+/* Takes a live state once: read and deleted in one statement; BAD_TICKET when unknown or expired. */
+portail_status portail_store_oauth_state_take(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], int64_t now, struct portail_oauth_state *out,
+    portail_error *err);
+
 #endif

@@ -27,6 +27,7 @@
 #include "email.h"
 #include "manage.h"
 #include "messages.h"
+#include "oauth.h"
 #include "protocol.h"
 
 struct op_ctx {
@@ -986,12 +987,19 @@ social_answer(struct op_ctx *ctx, struct op_result *res, struct portail_social_r
 			json_object_set_new(res->body, "token_id", json_integer(r->token_id));
 		}
 		res->reason = r->state == PORTAIL_SOCIAL_LINKED ? "social_linked" : "social";
+		/* portail-web: a browser session (web_peer checked by the op); a link made stays */
+		if (wants_session(ctx))
+			session_mint(ctx, res, r->email, r->state == PORTAIL_SOCIAL_LINKED ?
+			    "social_linked_session" : "social_session",
+			    r->state == PORTAIL_SOCIAL_LINKED);
 		break;
 	case PORTAIL_SOCIAL_LINK:
 		res->body = json_pack("{s:s, s:s, s:i}", "state", "link", "link_ticket",
 		    r->link_ticket, "expires_in", PORTAIL_TICKET_LIFETIME);
 		if (r->provider_email != NULL)
 			json_object_set_new(res->body, "provider_email", json_string(r->provider_email));
+		/* portail-web: "Enregistrer" (links at once) rather than "Obtenir un code" */
+		json_object_set_new(res->body, "provider_vouched", json_boolean(r->provider_vouched));
 		json_object_set_new(res->body, "message",
 		    json_string(text(ctx, PORTAIL_MSG_OPS_LINK_ADDRESS)));
 		res->reason = "social_unlinked";
@@ -1081,6 +1089,8 @@ static const struct portail_proto_field social_link_fields[] = {
 	{ "link_ticket", PT_STR, true, 64 },
 	{ "email", PT_STR, true, 254 },
 	{ "label", PT_STR, false, 64 },
+	{ "session", PT_BOOL, false, 0 },        /* portail-web: a browser session when linked */
+	{ "previous_session", PT_STR, false, 128 },
 	{ NULL, PT_STR, false, 0 },
 };
 
@@ -1094,7 +1104,7 @@ op_social_link(struct op_ctx *ctx, struct op_result *res)
 	portail_status s;
 
 	ctx->user = str(ctx, "email");
-	if (!flow_ready(ctx, res))
+	if (!flow_ready(ctx, res) || (wants_session(ctx) && !web_peer(ctx, res)))
 		return;
 	maybe_gc(ctx->d, now);
 	s = portail_flow_social_link(ctx->d->flow, str(ctx, "link_ticket"), str(ctx, "email"),
@@ -1116,6 +1126,8 @@ static const struct portail_proto_field social_finish_fields[] = {
 	{ "link_ticket", PT_STR, true, 64 },
 	{ "ticket", PT_STR, true, 64 },
 	{ "label", PT_STR, false, 64 },
+	{ "session", PT_BOOL, false, 0 },        /* portail-web: a browser session when linked */
+	{ "previous_session", PT_STR, false, 128 },
 	{ NULL, PT_STR, false, 0 },
 };
 
@@ -1126,7 +1138,7 @@ op_social_finish(struct op_ctx *ctx, struct op_result *res)
 	portail_error err = { { 0 } };
 	portail_status s;
 
-	if (!flow_ready(ctx, res))
+	if (!flow_ready(ctx, res) || (wants_session(ctx) && !web_peer(ctx, res)))
 		return;
 	s = portail_flow_social_finish(ctx->d->flow, str(ctx, "link_ticket"), str(ctx, "ticket"),
 	    str(ctx, "label"), daemon_now(), &r, &err);
@@ -1165,6 +1177,106 @@ op_social_unlink(struct op_ctx *ctx, struct op_result *res)
 	}
 	res->body = json_pack("{s:b}", "unlinked", 1);
 	res->reason = "social_unlinked_by_owner";
+}
+
+/* ---- the browser's social sign-in (portail-web: oauth.h) ------------------------ */
+
+static const struct portail_proto_field social_authorize_fields[] = {
+	{ "provider", PT_STR, true, 32 },
+	{ "return", PT_STR, false, PORTAIL_OAUTH_RETURN_MAX },  /* a path of the site, after */
+	{ NULL, PT_STR, false, 0 },
+};
+
+static void
+op_social_authorize(struct op_ctx *ctx, struct op_result *res)
+{
+	char secret[PORTAIL_OAUTH_SECRET_LEN + 1], *url = NULL;
+	portail_error err = { { 0 } };
+	portail_status s;
+
+	if (!flow_ready(ctx, res) || !web_peer(ctx, res))
+		return;
+	s = portail_flow_social_authorize(ctx->d->flow, str(ctx, "provider"), str(ctx, "return"),
+	    daemon_now(), &url, secret, &err);
+	if (s == PORTAIL_ERR_UNKNOWN)
+		refuse(ctx, res, s, "no_code_flow", PORTAIL_MSG_OPS_OAUTH_NO_FLOW);
+	else if (s == PORTAIL_ERR_INVALID)
+		refuse(ctx, res, s, "bad_return", PORTAIL_MSG_OPS_BAD_RETURN);
+	else if (s == PORTAIL_ERR_CONFIG) {
+		log_msg(LOG_ERR, "social.authorize: %s", err.message);
+		flow_failed(ctx, res, PORTAIL_ERR_UNAVAILABLE, NULL);
+	} else if (s != PORTAIL_OK)
+		flow_failed(ctx, res, s, s == PORTAIL_ERR_UNAVAILABLE ? NULL : &err);
+	else {
+		res->body = json_pack("{s:s, s:s, s:i}", "url", url, "state_secret", secret,
+		    "expires_in", PORTAIL_OAUTH_LIFETIME);
+		res->reason = "social_authorize";
+	}
+	sodium_memzero(secret, sizeof(secret));
+	free(url);
+}
+
+static const struct portail_proto_field social_callback_fields[] = {
+	{ "provider", PT_STR, true, 32 },
+	{ "state_secret", PT_STR, true, 64 },   /* the cookie's */
+	{ "state", PT_STR, false, 64 },         /* the provider's redirect's */
+	{ "code", PT_STR, false, 4096 },
+	{ "error", PT_STR, false, 64 },         /* the provider said no: the state is spent */
+	{ "label", PT_STR, false, 64 },
+	{ "session", PT_BOOL, false, 0 },
+	{ "previous_session", PT_STR, false, 128 },
+	{ NULL, PT_STR, false, 0 },
+};
+
+static void
+op_social_callback(struct op_ctx *ctx, struct op_result *res)
+{
+	struct portail_social_result r;
+	portail_error err = { { 0 } };
+	char *back = NULL;
+	portail_status s;
+
+	if (!flow_ready(ctx, res) || !web_peer(ctx, res))
+		return;
+	if (str(ctx, "error") != NULL) {
+		s = portail_flow_social_abandon(ctx->d->flow, str(ctx, "state_secret"),
+		    daemon_now(), &err);
+		if (s != PORTAIL_OK)
+			flow_failed(ctx, res, s, NULL);
+		else {
+			res->body = json_pack("{s:s}", "state", "abandoned");
+			res->reason = "social_abandoned";
+		}
+		return;
+	}
+	s = portail_flow_social_callback(ctx->d->flow, str(ctx, "provider"),
+	    str(ctx, "state_secret"), str(ctx, "state"), str(ctx, "code"), str(ctx, "label"),
+	    daemon_now(), &r, &back, &err);
+	res->provider_us = r.provider_us;
+	if (r.provider != NULL && r.subject != NULL)
+		snprintf(res->identity, sizeof(res->identity), "%s:%s", r.provider, r.subject);
+	if (s == PORTAIL_ERR_BAD_TICKET) {
+		log_msg(LOG_NOTICE, "social.callback refused: %s", err.message);
+		refuse(ctx, res, s, "bad_state", PORTAIL_MSG_OPS_OAUTH_STATE);
+		return;
+	}
+	if (s == PORTAIL_ERR_UNKNOWN && r.provider == NULL) {
+		refuse(ctx, res, s, "no_code_flow", PORTAIL_MSG_OPS_OAUTH_NO_FLOW);
+		return;
+	}
+	if (s == PORTAIL_ERR_CONFIG) {
+		log_msg(LOG_ERR, "social.callback: %s", err.message);
+		flow_failed(ctx, res, PORTAIL_ERR_UNAVAILABLE, NULL);
+		return;
+	}
+	if (s != PORTAIL_OK) {
+		social_failed(ctx, res, s, &err, false);
+		return;
+	}
+	social_answer(ctx, res, &r);
+	if (back != NULL && res->body != NULL)
+		json_object_set_new(res->body, "return", json_string(back));
+	free(back);
 }
 
 /* ---- accounts (admin) --------------------------------------------------------- */
@@ -1300,6 +1412,8 @@ static const struct op ops[] = {
 	{ "social.link", false, false, social_link_fields, op_social_link },
 	{ "social.finish", false, false, social_finish_fields, op_social_finish },
 	{ "social.unlink", false, false, social_unlink_fields, op_social_unlink },
+	{ "social.authorize", false, false, social_authorize_fields, op_social_authorize },
+	{ "social.callback", false, false, social_callback_fields, op_social_callback },
 	{ "account.check", false, false, email_fields, op_account_check },
 	{ "session.check", false, true, session_check_fields, op_session_check },
 	{ "session.revoke", false, false, session_fields, op_session_revoke },

@@ -48,7 +48,7 @@ static const char *const secret_fields[] = { "password", "confirmation", "code",
 	"old_password", NULL };
 
 enum route { R_CONNEXION, R_SIGNUP, R_RESET, R_CSS, R_ROOT, R_INTROSPECT, R_COMPTE, R_DECONNEXION,
-	R_AUTH, R_NONE };
+	R_AUTH, R_SOCIAL, R_NONE };
 
 static const struct {
 	const char *path;
@@ -64,6 +64,7 @@ static const struct {
 	{ "/auth", R_AUTH, false },
 	{ "/", R_ROOT, false },
 	{ "/oauth2/introspect", R_INTROSPECT, true },   /* POST only: first_call */
+	{ "/social/", R_SOCIAL, true },                 /* a prefix: /social/NAME… (social.c) */
 };
 
 /* One request, from its headers to its answer. */
@@ -412,6 +413,18 @@ session_headers(struct ctx *c, struct MHD_Response *resp)
 	    (n > 0 && MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie) != MHD_YES))
 		ok = false;
 	sodium_memzero(cookie, sizeof(cookie));
+	/* the social sign-in's state: Lax, so that the provider's top-level redirect brings it */
+	n = 0;
+	if (c->oauth_cookie[0] != '\0')
+		n = snprintf(cookie, sizeof(cookie), "%s=%s; Path=/; Secure; HttpOnly; SameSite=Lax; "
+		    "Max-Age=600", WEB_OAUTH_COOKIE, c->oauth_cookie);
+	else if (c->end_oauth)
+		n = snprintf(cookie, sizeof(cookie), "%s=; Path=/; Secure; HttpOnly; SameSite=Lax; "
+		    "Max-Age=0", WEB_OAUTH_COOKIE);
+	if (ok && (n < 0 || (size_t)n >= sizeof(cookie) || (n > 0 &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie) != MHD_YES)))
+		ok = false;
+	sodium_memzero(cookie, sizeof(cookie));
 	if (ok && c->user[0] != '\0' &&
 	    MHD_add_response_header(resp, "X-Portail-User", c->user) != MHD_YES)
 		ok = false;
@@ -647,6 +660,9 @@ final_call(struct req *r)
 	case R_DECONNEXION:
 		page_deconnexion(c);
 		break;
+	case R_SOCIAL:
+		page_social(c);
+		break;
 	case R_AUTH:
 		/* no page: the status and the header say it all */
 		page_auth(c);
@@ -684,6 +700,8 @@ handler(void *cls, struct MHD_Connection *conn, const char *url, const char *met
 				r->route = routes[i].route;
 				r->c.path = routes[i].path;
 			}
+		if (strncmp(url, "/social/", 8) == 0 && url[8] != '\0')
+			r->route = R_SOCIAL;    /* c.path stays the URL: social.c reads NAME in it */
 		r->c.en = want_english(conn);
 		if (r->route != R_INTROSPECT)   /* sets no cookie */
 			csrf_token(&r->c);

@@ -90,6 +90,10 @@ struct ctx {
 	bool end_session;               /* the session cookie cleared */
 	char user[256];                 /* /auth: X-Portail-User ("": none) */
 	const char *auth_status;        /* /auth: X-Portail-Status (unavailable) */
+	/* social.c: the sign-in state cookie set (its secret) or cleared; a redirect's target */
+	char oauth_cookie[64];
+	bool end_oauth;
+	char redirect[2048];
 	const char *op;                 /* portaild's op asked, for the log */
 	const char *result;             /* its answer, for the log */
 };
@@ -177,6 +181,14 @@ void page_deconnexion(struct ctx *c);
 void page_auth(struct ctx *c);
 const char *web_session(struct ctx *c);
 bool web_signed_in(struct ctx *c, json_t *resp);
+
+/*
+ * social.c: /social/NAME (to the provider, the state cookie set),
+ * /social/NAME/retour (its redirect URI: signed in, or the school
+ * address asked), /social/NAME/lien (the address, code and save steps).
+ */
+#define WEB_OAUTH_COOKIE "__Host-portail-oauth"
+void page_social(struct ctx *c);
 
 /* The stylesheet at /static/portail.css. */
 extern const char web_css[];

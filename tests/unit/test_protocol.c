@@ -29,7 +29,7 @@ test_every_secret_is_wiped(void **state)
 {
 	/* the requests' and the answers' secrets (doc/protocol.md) */
 	static const char *const expected[] = { "password", "old_password", "confirmation", "code",
-		"ticket", "link_ticket", "token", "access_token", "id_token", "nonce" };
+		"ticket", "link_ticket", "token", "access_token", "id_token", "nonce", "state_secret" };
 	json_t *req = json_object();
 	const char *seen[32];
 	size_t n = 0;
