@@ -1023,7 +1023,7 @@ pt_pg_open(const char *conninfo, const char *password, int pool_size, int deadli
 	if (password != NULL) {
 		size_t n = strlen(password);
 
-		if ((pg->password = sodium_malloc(n + 1)) == NULL) {
+		if (sodium_init() < 0 || (pg->password = sodium_malloc(n + 1)) == NULL) {
 			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 			goto fail;
 		}

@@ -140,6 +140,9 @@ portail_store_spec_new(const struct portail_config *cfg, portail_store_spec **ou
 		if (cfg->store.password_file != NULL) {
 			size_t n;
 
+			if (sodium_init() < 0)
+				goto nomem;
+
 			if ((r = portail_secret_read(cfg->store.password_file, &pw, err)) != PORTAIL_OK) {
 				portail_store_spec_free(spec);
 				return r == PORTAIL_ERR_NOMEM ? r : PORTAIL_ERR_CONFIG;
