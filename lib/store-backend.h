@@ -18,6 +18,9 @@ struct pt_store_backend {
 	const char *name;       /* "sqlite", "postgresql": portail status shows it */
 	/* test hook: one SQL text run, its rows stepped over (pt_store_run) */
 	portail_status (*run)(portail_store *st, const char *sql, portail_error *err);
+	/* NULL: no cluster (SQLite) */
+	portail_status (*cluster)(portail_store *st, struct portail_store_cluster *out,
+	    portail_error *err);
 	void (*close)(portail_store *st);
 	portail_status (*probe)(portail_store *st, portail_error *err);
 	portail_status (*account_get)(portail_store *st, const char *key,

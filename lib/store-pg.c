@@ -763,6 +763,45 @@ pt_pg_probe(portail_store *st, portail_error *err)
 	return r;
 }
 
+static portail_status
+pt_pg_cluster(portail_store *st, struct portail_store_cluster *out, portail_error *err)
+{
+	struct pt_pg_op op;
+	PGresult *res = NULL;
+	portail_status r;
+
+	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
+		return r;
+	snprintf(out->server, sizeof(out->server), "%s:%s", PQhost(op.c->pg), PQport(op.c->pg));
+	if ((r = exec_text(&op, "SELECT pg_is_in_recovery(), (SELECT version FROM portail_schema)",
+	    &res, "cluster", err)) != PORTAIL_OK)
+		goto out;
+	out->primary = strcmp(PQgetvalue(res, 0, 0), "f") == 0;
+	out->schema = (int)pt_pg_col_int(res, 0, 1);
+	PQclear(res);
+	res = NULL;
+	/* other roles see the rows with their details NULL */
+	if ((r = exec_text(&op, "SELECT coalesce(application_name, ''), sync_state "
+	    "FROM pg_stat_replication ORDER BY application_name", &res, "replication", err)) !=
+	    PORTAIL_OK)
+		goto out;
+	out->standbys = PQntuples(res);
+	out->replication_visible = true;
+	for (int i = 0; i < out->standbys; i++) {
+		size_t used = strlen(out->replication);
+
+		if (PQgetisnull(res, i, 1))
+			out->replication_visible = false;
+		snprintf(out->replication + used, sizeof(out->replication) - used, "%s%s %s",
+		    i ? ", " : "", PQgetvalue(res, i, 0),
+		    PQgetisnull(res, i, 1) ? "?" : PQgetvalue(res, i, 1));
+	}
+out:
+	PQclear(res);
+	pt_pg_op_end(&op);
+	return r;
+}
+
 /* ---- the schema, under the advisory lock ------------------------------------------ */
 
 /*
@@ -1051,6 +1090,7 @@ fail:
 const struct pt_store_backend pt_pg_backend = {
 	.name = "postgresql",
 	.run = pt_pg_run,
+	.cluster = pt_pg_cluster,
 	.close = pt_pg_close,
 	.probe = pt_pg_probe,
 	.account_get = pt_pg_account_get,

@@ -193,6 +193,15 @@ portail_store_backend(const portail_store *st)
 }
 
 portail_status
+portail_store_cluster(portail_store *st, struct portail_store_cluster *out, portail_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (BE(st)->cluster == NULL)
+		return PORTAIL_ERR_UNKNOWN;
+	return BE(st)->cluster(st, out, err);
+}
+
+portail_status
 pt_store_run(portail_store *st, const char *sql, portail_error *err)
 {
 	return BE(st)->run(st, sql, err);

@@ -136,6 +136,25 @@ portail_status portail_store_key_conflicts(const char *path,
     struct portail_key_conflict **out, size_t *n, portail_error *err);
 void portail_key_conflicts_free(struct portail_key_conflict *v, size_t n);
 
+/*
+ * What portail check shows of a PostgreSQL cluster: the server that
+ * answered (host:port), whether it is a writable primary
+ * (pg_is_in_recovery), the schema version, and the standbys it streams
+ * to with their sync_state when pg_stat_replication shows them to this
+ * role (replication_visible; superusers and pg_read_all_stats members
+ * see them). UNKNOWN for SQLite (no cluster).
+ */
+struct portail_store_cluster {
+	char server[256];
+	bool primary;
+	int schema;
+	bool replication_visible;
+	int standbys;
+	char replication[256];  /* "name sync_state, …" */
+};
+portail_status portail_store_cluster(portail_store *st, struct portail_store_cluster *out,
+    portail_error *err);
+
 /* A cheap query, for status and check. */
 portail_status portail_store_probe(portail_store *st, portail_error *err);
 
