@@ -40,8 +40,10 @@ probe_files(const portail_config *cfg, struct probe *p)
 	struct passwd *pw = getpwnam(cfg->daemon.user);
 	portail_key *key = NULL;
 	portail_error err = { { 0 } };
+	bool sqlite = cfg->store.backend == PORTAIL_STORE_SQLITE;
 
-	for (size_t i = 0; i < 2; i++) {
+	/* PostgreSQL: no store file of ours (the cluster probes follow) */
+	for (size_t i = 0; i < (sqlite ? 2u : 1u); i++) {
 		struct stat st;
 
 		if (stat(paths[i], &st) != 0) {
@@ -62,7 +64,7 @@ probe_files(const portail_config *cfg, struct probe *p)
 		}
 	}
 	/* the daemon's user must create files beside the store (the backend's own) */
-	if (pw != NULL && portail_store_check_dir(cfg->store_path, pw->pw_uid, pw->pw_gid,
+	if (sqlite && pw != NULL && portail_store_check_dir(cfg->store_path, pw->pw_uid, pw->pw_gid,
 	    cfg->daemon.user, &err) != PORTAIL_OK) {
 		p->status = PORTAIL_ERR_CONFIG;
 		snprintf(p->detail, sizeof(p->detail), "%s", err.message);
@@ -75,7 +77,54 @@ probe_files(const portail_config *cfg, struct probe *p)
 	}
 	portail_key_free(key);
 	p->status = PORTAIL_OK;
-	snprintf(p->detail, sizeof(p->detail), "%s, %s", cfg->key_file, cfg->store_path);
+	snprintf(p->detail, sizeof(p->detail), "%s, %s", cfg->key_file,
+	    sqlite ? cfg->store_path : "postgresql");
+}
+
+/*
+ * [store] backend = postgresql: the cluster as the daemon meets it
+ * (the configured conninfo and password file, the same deadline):
+ * reachable, a writable primary, the schema, and the replication when
+ * pg_stat_replication shows it. Four probes, p[0] to p[3].
+ */
+static void
+probe_cluster(const portail_config *cfg, struct probe *p)
+{
+	struct portail_store_cluster c;
+	portail_store *st = NULL;
+	portail_error err = { { 0 } };
+	portail_status r;
+
+	if ((r = portail_store_open_config(cfg, &st, &err)) != PORTAIL_OK) {
+		for (int i = 0; i < 4; i++) {
+			p[i].status = r;
+			snprintf(p[i].detail, sizeof(p[i].detail), "%s", i == 0 ? err.message :
+			    MSG(CLI_NO_STORE));
+		}
+		return;
+	}
+	if ((r = portail_store_cluster(st, &c, &err)) != PORTAIL_OK) {
+		for (int i = 0; i < 4; i++) {
+			p[i].status = r;
+			snprintf(p[i].detail, sizeof(p[i].detail), "%s", err.message);
+		}
+		portail_store_close(st);
+		return;
+	}
+	portail_store_close(st);
+	snprintf(p[0].detail, sizeof(p[0].detail), "%s", c.server);
+	p[1].status = c.primary ? PORTAIL_OK : PORTAIL_ERR_UNAVAILABLE;
+	snprintf(p[1].detail, sizeof(p[1].detail), "%s", c.primary ?
+	    "pg_is_in_recovery() = false" : "in recovery: a standby, not writable");
+	snprintf(p[2].detail, sizeof(p[2].detail), "version %d", c.schema);
+	if (c.standbys == 0)
+		snprintf(p[3].detail, sizeof(p[3].detail), "no standby streams from %s", c.server);
+	else if (!c.replication_visible)
+		snprintf(p[3].detail, sizeof(p[3].detail), "%d standby(s), their state not visible "
+		    "to this role (pg_read_all_stats)", c.standbys);
+	else
+		snprintf(p[3].detail, sizeof(p[3].detail), "%d standby(s): %s", c.standbys,
+		    c.replication);
 }
 
 /* The accounts the address-key migration left alone (DESIGN §2), into p. */
@@ -232,15 +281,19 @@ cmd_check(struct cli *cli, int argc, char **argv)
 	portail_config *cfg = NULL;
 	portail_gpi *gpi = NULL;
 	portail_error err = { { 0 } };
-	struct probe probes[6] = {
+	struct probe probes[10] = {
 		{ PORTAIL_MSG_CLI_PROBE_DIRECTORY, "directory", PORTAIL_OK, "" },
 		{ PORTAIL_MSG_CLI_PROBE_STORE, "store", PORTAIL_OK, "" },
 		{ PORTAIL_MSG_CLI_PROBE_MAIL, "mail", PORTAIL_OK, "" },
 		{ PORTAIL_MSG_CLI_PROBE_DAEMON, "daemon", PORTAIL_OK, "" },
 		{ PORTAIL_MSG_CLI_PROBE_PROVIDERS, "providers", PORTAIL_OK, "" },
 		{ PORTAIL_MSG_CLI_PROBE_ADDRESS_KEYS, "address_keys", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_CLUSTER, "cluster", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_PRIMARY, "primary", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_SCHEMA, "schema", PORTAIL_OK, "" },
+		{ PORTAIL_MSG_CLI_PROBE_REPLICATION, "replication", PORTAIL_OK, "" },
 	};
-	const size_t n_probes = sizeof(probes) / sizeof(probes[0]);
+	size_t n_probes = sizeof(probes) / sizeof(probes[0]);
 	portail_status worst = PORTAIL_OK;
 	int rc;
 
@@ -284,10 +337,17 @@ cmd_check(struct cli *cli, int argc, char **argv)
 			    err.message);
 	}
 	probe_providers(cfg, &probes[4]);
-	if (probes[1].status == PORTAIL_OK)
-		probe_keys(cfg, &probes[5]);
-	else
-		snprintf(probes[5].detail, sizeof(probes[5].detail), "%s", MSG(CLI_NO_STORE));
+	if (cfg->store.backend == PORTAIL_STORE_POSTGRESQL) {
+		/* its schema started at 7, keyed by the address rule: nothing to list */
+		snprintf(probes[5].detail, sizeof(probes[5].detail), "%s", MSG(CLI_KEYS_ONE_PER_ADDRESS));
+		probe_cluster(cfg, &probes[6]);
+	} else {
+		n_probes = 6;
+		if (probes[1].status == PORTAIL_OK)
+			probe_keys(cfg, &probes[5]);
+		else
+			snprintf(probes[5].detail, sizeof(probes[5].detail), "%s", MSG(CLI_NO_STORE));
+	}
 	for (size_t i = 0; i < n_probes; i++)
 		if (probes[i].status != PORTAIL_OK && (worst == PORTAIL_OK ||
 		    probes[i].status == PORTAIL_ERR_CONFIG))

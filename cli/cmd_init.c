@@ -101,6 +101,23 @@ cmd_init(struct cli *cli, int argc, char **argv)
 	}
 	printf("%s %s\n", key_existed ? MSG(CLI_KEY_OK) : MSG(CLI_KEY_CREATED),
 	    cfg->key_file);
+	if (cfg->store.backend == PORTAIL_STORE_POSTGRESQL) {
+		/*
+		 * No file of ours: the schema made (or brought up to date)
+		 * under the migration lock, as any opener does.
+		 */
+		portail_status r = portail_store_open_config(cfg, &st, &err);
+
+		if (r != PORTAIL_OK) {
+			fprintf(stderr, "portail: %s\n", err.message);
+			rc = cli_exit_for(r);
+			goto out;
+		}
+		portail_store_close(st);
+		printf("%s postgresql\n", MSG(CLI_STORE_OK));
+		rc = EX_DONE;
+		goto out;
+	}
 	/*
 	 * The store, in a directory of the daemon's: the backend creates
 	 * files beside the store as it runs (portail_store_check_dir).

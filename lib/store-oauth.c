@@ -13,29 +13,8 @@
 
 #include <sodium.h>
 
-static void
-wipe_free(char *s)
-{
-	if (s == NULL)
-		return;
-	sodium_memzero(s, strlen(s));
-	free(s);
-}
-
-void
-portail_oauth_state_clear(struct portail_oauth_state *s)
-{
-	if (s == NULL)
-		return;
-	free(s->provider);
-	wipe_free(s->nonce);
-	wipe_free(s->verifier);
-	free(s->return_to);
-	memset(s, 0, sizeof(*s));
-}
-
 portail_status
-portail_store_oauth_state_add(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_oauth_state_add(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     const struct portail_oauth_state *os, int64_t now, portail_error *err)
 {
 	sqlite3_stmt *s;
@@ -71,7 +50,7 @@ out:
 }
 
 portail_status
-portail_store_oauth_state_take(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_oauth_state_take(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     int64_t now, struct portail_oauth_state *out, portail_error *err)
 {
 	sqlite3_stmt *s;

@@ -2,13 +2,16 @@
  * store.h — where accounts and pending verifications live.
  *
  * The contract every backend implements (the embedded one: store-sqlite.c
- * and its concept files, listed in store-int.h; a PostgreSQL one will
- * come), so callers see only these operations. Each operation that changes more
+ * and its concept files, listed in store-int.h; PostgreSQL: store-pg.c
+ * and its concept files, store-pg-int.h), so callers see only these
+ * operations; store.c dispatches each to the handle's backend. Each operation that changes more
  * than one row is one transaction: after a crash at any point there is
  * either all of a step or none of it (no account without its ticket
  * consumed, no password changed without the whole flow).
  *
- * A handle is safe to share between threads (operations are serialized).
+ * A handle is safe to share between threads (SQLite serializes the
+ * operations; PostgreSQL runs them at once, one pooled connection each,
+ * every read-then-write one guarded statement or under a row lock).
  * Times are seconds since the epoch, passed in by the caller (tests move
  * the clock). Every failure to reach the database is
  * PORTAIL_ERR_UNAVAILABLE, never a refusal.
@@ -59,7 +62,36 @@ portail_status portail_store_open(const char *path, portail_store **out,
     portail_error *err);
 void portail_store_close(portail_store *st);
 
+struct portail_config;
+
 /*
+ * The configured store ([store] backend): what opens it, with its
+ * secret read. portail_store_spec_new reads [store] password_file now:
+ * call it before dropping privileges, and open (as the daemon's user)
+ * after; the spec keeps the password in guarded memory, wiped by
+ * portail_store_spec_free. portail_store_open_config does all three.
+ * PostgreSQL: PORTAIL_ERR_UNAVAILABLE when no server answers within
+ * [store] deadline_ms, PORTAIL_ERR_CONFIG for a schema newer than this
+ * program.
+ */
+typedef struct portail_store_spec portail_store_spec;
+portail_status portail_store_spec_new(const struct portail_config *cfg, portail_store_spec **out,
+    portail_error *err);
+void portail_store_spec_free(portail_store_spec *spec);
+portail_status portail_store_open_spec(const portail_store_spec *spec, portail_store **out,
+    portail_error *err);
+portail_status portail_store_open_config(const struct portail_config *cfg, portail_store **out,
+    portail_error *err);
+/* "sqlite" or "postgresql" (a static string). */
+const char *portail_store_backend(const portail_store *st);
+
+/*
+ * The next three are SQLite's (a store at path); for PostgreSQL there is
+ * no file and no directory of ours, and nothing to check or give: the
+ * callers skip them (portail init, portail check). The 3 -> 4 migration
+ * never ran on PostgreSQL (its schema starts at 7), so it has no key
+ * conflict to list either.
+ *
  * The store at path may be a file plus files the backend keeps beside it
  * while it runs, created by whoever opens the store: its directory must
  * then be writable by the daemon's user. portail_store_open's errors name
@@ -103,6 +135,25 @@ struct portail_key_conflict {
 portail_status portail_store_key_conflicts(const char *path,
     struct portail_key_conflict **out, size_t *n, portail_error *err);
 void portail_key_conflicts_free(struct portail_key_conflict *v, size_t n);
+
+/*
+ * What portail check shows of a PostgreSQL cluster: the server that
+ * answered (host:port), whether it is a writable primary
+ * (pg_is_in_recovery), the schema version, and the standbys it streams
+ * to with their sync_state when pg_stat_replication shows them to this
+ * role (replication_visible; superusers and pg_read_all_stats members
+ * see them). UNKNOWN for SQLite (no cluster).
+ */
+struct portail_store_cluster {
+	char server[256];
+	bool primary;
+	int schema;
+	bool replication_visible;
+	int standbys;
+	char replication[256];  /* "name sync_state, …" */
+};
+portail_status portail_store_cluster(portail_store *st, struct portail_store_cluster *out,
+    portail_error *err);
 
 /* A cheap query, for status and check. */
 portail_status portail_store_probe(portail_store *st, portail_error *err);

@@ -127,7 +127,9 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	if (d->store == NULL)
 		store = json_pack("{s:b, s:s}", "ok", 0, "error", "not open");
 	else if (portail_store_probe(d->store, &err) == PORTAIL_OK)
-		store = json_pack("{s:b, s:s}", "ok", 1, "path", d->cfg->store_path);
+		store = json_pack("{s:b, s:s, s:s}", "ok", 1, "backend", portail_store_backend(d->store),
+		    "path", d->cfg->store.backend == PORTAIL_STORE_SQLITE ? d->cfg->store_path :
+		    "postgresql");
 	else
 		store = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
 	if (d->mailq != NULL)

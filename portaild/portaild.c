@@ -100,6 +100,7 @@ int
 main(int argc, char **argv)
 {
 	static struct daemon d;
+	portail_store_spec *store_spec = NULL;
 	struct portail_service_opts o;
 	portail_error err = { { 0 } };
 	int fd, rc;
@@ -146,9 +147,10 @@ main(int argc, char **argv)
 	/* before any thread: the mail queue's must live in the final process */
 	if (!o.foreground)
 		portail_service_daemonize("portaild");
-	/* Secrets are read now, before privileges go. */
+	/* Secrets are read now, before privileges go ([store] password_file too). */
 	if (portail_gpi_new(d.cfg, &d.gpi, &err) != PORTAIL_OK ||
-	    portail_key_load(d.cfg->key_file, &d.key, &err) != PORTAIL_OK) {
+	    portail_key_load(d.cfg->key_file, &d.key, &err) != PORTAIL_OK ||
+	    portail_store_spec_new(d.cfg, &store_spec, &err) != PORTAIL_OK) {
 		fprintf(stderr, "portaild: %s\n", err.message);
 		return 2;
 	}
@@ -179,12 +181,19 @@ main(int argc, char **argv)
 	 * The store is opened as the daemon's user, who must be able to
 	 * create files in its directory (the error then names it).
 	 */
-	if (portail_store_open(d.cfg->store_path, &d.store, &err) != PORTAIL_OK) {
-		fprintf(stderr, "portaild: %s (portail init creates the store and its directory, "
-		    "owned by [daemon] user %s)\n", err.message, d.cfg->daemon.user);
+	if ((rc = portail_store_open_spec(store_spec, &d.store, &err)) != PORTAIL_OK) {
+		if (d.cfg->store.backend == PORTAIL_STORE_SQLITE)
+			fprintf(stderr, "portaild: %s (portail init creates the store and its "
+			    "directory, owned by [daemon] user %s)\n", err.message, d.cfg->daemon.user);
+		else
+			fprintf(stderr, "portaild: %s ([store] conninfo)\n", err.message);
+		portail_store_spec_free(store_spec);
 		unlink(socket_path);
-		return 2;
+		return rc == PORTAIL_ERR_UNAVAILABLE ? 3 : 2;
 	}
+	/* the pool keeps its own copy of the password (guarded memory): this one is wiped */
+	portail_store_spec_free(store_spec);
+	store_spec = NULL;
 	/* the queue's schedule on the clock that stamps its rows: the flows' */
 	portail_mailq_set_clock(d.mailq, daemon_now);
 	/* mail from now on queued in the store: a kill loses none (DESIGN §2) */

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "pgtest.h"
 #include "portail-client.h"
 
 #define GOOD_PW "Quatre-chevaux-bleus-dansent"
@@ -38,6 +39,7 @@ static struct fx_slapd slapd;
 struct env {
 	struct fx_daemon d;
 	char dir[600], conf[700], sock[700], sink[700];
+	char db[32];            /* PostgreSQL (PORTAIL_TEST_PG): the env's database */
 	portail_client *c;
 };
 
@@ -45,7 +47,8 @@ struct env {
 static void
 env_start(struct env *e, const char *gpi_extra, const char *extra)
 {
-	char text[4096], cmd[1200];
+	char text[4096], cmd[1200], store[1024];
+	static int n_db;
 	int st = 0;
 	FILE *f;
 
@@ -54,6 +57,15 @@ env_start(struct env *e, const char *gpi_extra, const char *extra)
 	if (!fx_slapd_alive(&slapd))
 		fx_slapd_restart(&slapd);
 	snprintf(e->dir, sizeof(e->dir), "%s", fx_tmpdir("flows"));
+	/* the store: SQLite in the env's directory, or a new PostgreSQL database (store-pg.test) */
+	if (pg_conninfo != NULL) {
+		snprintf(e->db, sizeof(e->db), "flows_%d", n_db++);
+		pg_fresh(e->db);
+		snprintf(store, sizeof(store), "[store]\nbackend = postgresql\nconninfo = %s dbname=%s\n",
+		    pg_conninfo, e->db);
+	} else {
+		snprintf(store, sizeof(store), "[store]\npath = %s/state/portail.db\n", e->dir);
+	}
 	snprintf(e->sock, sizeof(e->sock), "%s/run/portaild.sock", e->dir);
 	snprintf(e->sink, sizeof(e->sink), "%s/sink", e->dir);
 	snprintf(cmd, sizeof(cmd), "'%s' start '%s' >/dev/null", fx_src("tests/fixtures/smtp-sink.sh"),
@@ -73,12 +85,12 @@ env_start(struct env *e, const char *gpi_extra, const char *extra)
 		    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
 		    "timeout = 2\nnetwork_timeout = 1\n%s"
 		    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\nworkers = 4\n"
-		    "[store]\npath = %s/state/portail.db\n"
+		    "%s"
 		    "[security]\nkey_file = %s/etc/secret.key\n"
 		    "[mail]\nurl = smtp://127.0.0.1:%d\nstarttls = no\ntimeout = 3\n"
 		    "from = Portail Parents <portail@exemple.qc.ca>\n"
 		    "%s",
-		    slapd.uri, slapd.bind_pw_file, gpi_extra, e->sock, e->dir, e->dir, port, extra);
+		    slapd.uri, slapd.bind_pw_file, gpi_extra, e->sock, store, e->dir, port, extra);
 	}
 	/* light argon2 unless the test says otherwise */
 	if (strstr(extra, "[password]") == NULL)
@@ -316,8 +328,14 @@ test_full_signup(void **state)
 	{
 		char cmd[1200];
 
-		snprintf(cmd, sizeof(cmd), "grep -c -a '%s' '%s/state/portail.db' >/dev/null", GOOD_PW, e.dir);
-		assert_int_not_equal(system(cmd), 0);
+		if (pg_conninfo != NULL) {
+			assert_int_equal(pg_value(e.db, "SELECT count(*) FROM accounts WHERE "
+			    "position('" GOOD_PW "' in password_hash) > 0"), 0);
+		} else {
+			snprintf(cmd, sizeof(cmd), "grep -c -a '%s' '%s/state/portail.db' >/dev/null",
+			    GOOD_PW, e.dir);
+			assert_int_not_equal(system(cmd), 0);
+		}
 	}
 	assert_false(fx_log_has(e.d.log, GOOD_PW));
 	assert_false(fx_log_has(e.d.log, ticket));
@@ -2364,9 +2382,36 @@ main(void)
 		cmocka_unit_test(test_hung_directory_bulkhead),
 	};
 
+	/*
+	 * The same flows on PostgreSQL (tests/store-pg.test): those that
+	 * touch the store most (sign-up, reset, codes and their limits, the
+	 * lockout under concurrency, admin, tokens, two processes at once),
+	 * none that reads SQLite's file or shell; kept to a dozen so that
+	 * the test stays short on 2 cores.
+	 */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test(test_full_signup),
+		cmocka_unit_test(test_full_reset),
+		cmocka_unit_test(test_wrong_code_five_times),
+		cmocka_unit_test(test_new_code_kills_old),
+		cmocka_unit_test(test_eleventh_code_refused),
+		cmocka_unit_test(test_ticket_rules),
+		cmocka_unit_test(test_lockout_and_reset_unlocks),
+		cmocka_unit_test(test_lockout_4x10_concurrent),
+		cmocka_unit_test(test_admin_accounts),
+		cmocka_unit_test(test_two_processes_hammering),
+		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_casefold_takeover),
+	};
+
 	signal(SIGPIPE, SIG_IGN);
 	/* FLOWS_ONLY=test_name (cmocka's pattern) runs those alone, by hand */
 	if (getenv("FLOWS_ONLY") != NULL)
 		cmocka_set_test_filter(getenv("FLOWS_ONLY"));
+	if (pg_from_env()) {
+		printf("backend: postgresql\n");
+		return cmocka_run_group_tests_name("flows on postgresql", pg_tests, group_setup,
+		    group_teardown);
+	}
 	return cmocka_run_group_tests_name("flows", tests, group_setup, group_teardown);
 }

@@ -166,6 +166,25 @@ static const struct bad_case bad[] = {
 	{ GPI "[web]\nthreads = 0\n", "[web] threads: 0 is out of range (1 to 64)" },
 	{ GPI "[web]\nport = 80\n", "test.conf:5: [web]: unknown key 'port'" },
 	{ GPI "[web]\n[web]\n", "test.conf:5: [web] appears twice" },
+	/* [store]: the backend, and PostgreSQL's keys */
+	{ GPI "[store]\nbackend = mysql\n", "test.conf:5: [store] backend: 'mysql' is not sqlite or postgresql" },
+	{ GPI "[store]\nbackend = postgresql\n", "test.conf:5: [store] backend: postgresql needs [store] conninfo" },
+	{ GPI "[store]\nbackend = postgresql\nconninfo = host=/run/pg password=hunter2\n",
+	  "test.conf:6: [store] conninfo: holds a password: put it in [store] password_file" },
+	{ GPI "[store]\nbackend = postgresql\nconninfo = postgresql://portail:hunter2@db1/portail\n",
+	  "test.conf:6: [store] conninfo: holds a password" },
+	{ GPI "[store]\nbackend = postgresql\nconninfo = host=db1 bogus=1\n",
+	  "test.conf:6: [store] conninfo: invalid connection option \"bogus\"" },
+	{ GPI "[store]\nbackend = postgresql\nconninfo = host='db1\n",
+	  "test.conf:6: [store] conninfo: unterminated quoted string" },
+	{ GPI "[store]\nbackend = postgresql\nconninfo = host=db1,db2 target_session_attrs=standby\n",
+	  "test.conf:6: [store] conninfo: target_session_attrs=standby: portail writes" },
+	{ GPI "[store]\nbackend = postgresql\nconninfo = host=db1\ndeadline_ms = 15000\n",
+	  "test.conf:7: [store] deadline_ms: must be less than [daemon] request_timeout (15 s)" },
+	{ GPI "[store]\ndeadline_ms = 50\n", "test.conf:5: [store] deadline_ms: 50 is out of range (100 to 60000)" },
+	{ GPI "[store]\npool_size = 0\n", "test.conf:5: [store] pool_size: 0 is out of range (1 to 256)" },
+	{ GPI "[store]\npassword_file = @OPEN@\n", "[store] password_file: " },
+	{ GPI "[store]\npassword_file = /nonexistent/pw\n", "test.conf:5: [store] password_file: /nonexistent/pw: No such file" },
 	/* [web] introspection_client = ID FILE */
 	{ GPI "[web]\nintrospection_client = dovecot\n", "test.conf:5: [web] introspection_client: 'dovecot' is not ID FILE" },
 	{ GPI "[web]\nintrospection_client = dovecot @GOOD@ extra\n", "is not ID FILE" },
@@ -205,8 +224,37 @@ test_bad_files(void **state)
 		}
 		if (r != PORTAIL_ERR_CONFIG || strstr(err.message, bad[i].message) == NULL)
 			fail_msg("case %zu: got %d '%s', want '%s'", i, r, err.message, bad[i].message);
+		/* a password in a conninfo is refused without being repeated */
+		assert_null(strstr(err.message, "hunter2"));
 		assert_null(cfg);
 	}
+}
+
+/* [store]: sqlite by default; postgresql's keys read, its pool one connection per worker. */
+static void
+test_store_section(void **state)
+{
+	portail_config *cfg = NULL;
+	portail_error err;
+
+	(void)state;
+	assert_int_equal(parse(GPI, &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->store.backend, PORTAIL_STORE_SQLITE);
+	assert_null(cfg->store.conninfo);
+	portail_config_free(cfg);
+	assert_int_equal(parse(GPI "[daemon]\nworkers = 6\n[store]\nbackend = postgresql\n"
+	    "conninfo = host=db1,db2 port=5432\n  dbname=portail\n", &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->store.backend, PORTAIL_STORE_POSTGRESQL);
+	assert_string_equal(cfg->store.conninfo, "host=db1,db2 port=5432 dbname=portail");
+	assert_int_equal(cfg->store.pool_size, 6);
+	assert_int_equal(cfg->store.deadline_ms, 5000);
+	portail_config_free(cfg);
+	assert_int_equal(parse(GPI "[store]\nbackend = postgresql\nconninfo = host=db1\n"
+	    "pool_size = 3\ndeadline_ms = 800\npassword_file = @GOOD@\n", &cfg, &err), PORTAIL_OK);
+	assert_int_equal(cfg->store.pool_size, 3);
+	assert_int_equal(cfg->store.deadline_ms, 800);
+	assert_non_null(cfg->store.password_file);
+	portail_config_free(cfg);
 }
 
 /* [web]: defaults without the section, and every key read. */
@@ -587,6 +635,7 @@ main(void)
 		cmocka_unit_test(test_daemon_pauses),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_store_section),
 		cmocka_unit_test(test_mail_credentials),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_too_large),

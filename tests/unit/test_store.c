@@ -1,7 +1,19 @@
 /*
- * test_store.c — the SQLite store's own machinery: the statement cache
- * when more texts exist than it holds, schema migration when another
- * process migrates meanwhile, and the store's directory.
+ * test_store.c — the store's contract, and each backend's own machinery.
+ *
+ * The contract tests (the lockout's reservations, the administrator's
+ * disable, the code limits at their edges, and the concurrency tests:
+ * threads racing for the same account, code and limit) run against the
+ * backend the environment names: SQLite by default, PostgreSQL when
+ * PORTAIL_TEST_PG names a conninfo (tests/store-pg.test starts a cluster
+ * with tests/fixtures/pg.sh), each test in a database of its own. The
+ * same test code, the backend a parameter.
+ *
+ * SQLite's machinery: the statement cache when more texts exist than it
+ * holds, schema migration when another process migrates meanwhile, and
+ * the store's directory. PostgreSQL's: the server stopped (SIGSTOP) and
+ * restarted under an open store, a schema newer than the program, two
+ * openers migrating a new database at once, the password file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,11 +27,45 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 
+#include "config.h"
 #include "store-int.h"
+#include "store-pg-int.h"
+#include "pgtest.h"
 
 static char dir[256];
+
+static const char *db_path(const char *name);
+
+/*
+ * A new store for a contract test, of the backend under test: a new
+ * SQLite file, or a new PostgreSQL database (name: a-z, 0-9, '_').
+ */
+static portail_store *
+open_store(const char *name)
+{
+	portail_store *st = NULL;
+	portail_error err;
+	char p[128];
+
+	if (pg_conninfo == NULL) {
+		snprintf(p, sizeof(p), "%s.db", name);
+		if (portail_store_open(db_path(p), &st, &err) != PORTAIL_OK)
+			fail_msg("open %s: %s", name, err.message);
+		return st;
+	}
+	snprintf(p, sizeof(p), "t_%s", name);
+	pg_fresh(p);
+	if (pg_open(p, NULL, 5000, &st, &err) != PORTAIL_OK)
+		fail_msg("open %s: %s", p, err.message);
+	assert_string_equal(portail_store_backend(st), "postgresql");
+	return st;
+}
 
 static const char *
 db_path(const char *name)
@@ -351,7 +397,7 @@ test_auth_reserve(void **state)
 	struct portail_account a = { 0 };
 	int64_t lock = -1, until = -1, now = 1000;
 
-	assert_int_equal(portail_store_open(db_path("reserve.db"), &st, &err), PORTAIL_OK);
+	st = open_store("reserve");
 	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
 	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
 	assert_int_equal(portail_store_auth_reserve(st, "y@exemple.ca", now, &p, &lock, &until, &err),
@@ -413,7 +459,7 @@ test_disable_and_revoke(void **state)
 	int64_t id = 0, now = 1000;
 
 	(void)state;
-	assert_int_equal(portail_store_open(db_path("disable.db"), &st, &err), PORTAIL_OK);
+	st = open_store("disable");
 	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
 	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
 	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h1, "courriel", now, now + 3600,
@@ -491,7 +537,7 @@ test_code_limits_at_edges(void **state)
 	int wait = -1;
 
 	(void)state;
-	assert_int_equal(portail_store_open(db_path("limits.db"), &st, &err), PORTAIL_OK);
+	st = open_store("limits");
 	/* the resend interval, to the second, whatever the purpose */
 	assert_int_equal(issue(st, "x@exemple.ca", "signup", t, &r, &wait), PORTAIL_OK);
 	assert_int_equal(issue(st, "x@exemple.ca", "reset", t + 29, &r, &wait),
@@ -540,6 +586,273 @@ count_states(portail_store *st)
 }
 
 static void
+/* ---- concurrency: the same answers whatever the interleaving ------------------- */
+
+#define N_THREADS 4
+
+struct race {
+	portail_store *st;
+	pthread_barrier_t *start;
+	int id;
+	int ok, other, checked;         /* what this thread got */
+	int per_key[64];
+};
+
+/*
+ * 4 threads x 10 wrong passwords at once on one account: exactly
+ * max_failures verifications are reserved, the others refused as locked
+ * (READ COMMITTED and SELECT-then-UPDATE would reserve more).
+ */
+static void *
+reserve_thread(void *arg)
+{
+	const struct portail_lockout p = { 10, 60, 3600 };
+	struct race *t = arg;
+
+	pthread_barrier_wait(t->start);
+	for (int i = 0; i < 10; i++) {
+		portail_error err;
+		int64_t lock = 0, until = 0;
+		portail_status r = portail_store_auth_reserve(t->st, "x@exemple.ca", 5000, &p, &lock,
+		    &until, &err);
+
+		if (r == PORTAIL_OK)
+			t->ok++;
+		else if (r != PORTAIL_ERR_LOCKED)
+			t->other++;
+	}
+	return NULL;
+}
+
+static void
+run_race(portail_store *st, void *(*fn)(void *), struct race *t)
+{
+	pthread_t th[N_THREADS];
+	pthread_barrier_t start;
+
+	pthread_barrier_init(&start, NULL, N_THREADS);
+	for (int i = 0; i < N_THREADS; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].st = st;
+		t[i].start = &start;
+		t[i].id = i;
+		assert_int_equal(pthread_create(&th[i], NULL, fn, &t[i]), 0);
+	}
+	for (int i = 0; i < N_THREADS; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+}
+
+static void
+test_concurrent_reserve(void **state)
+{
+	portail_store *st = open_store("race_reserve");
+	struct race t[N_THREADS];
+	struct portail_account a = { 0 };
+	portail_error err;
+	int ok = 0;
+
+	(void)state;
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
+	run_race(st, reserve_thread, t);
+	for (int i = 0; i < N_THREADS; i++) {
+		assert_int_equal(t[i].other, 0);
+		ok += t[i].ok;
+	}
+	assert_int_equal(ok, 10);
+	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
+	assert_int_equal(a.failures, 10);
+	assert_int_equal(a.locked_until, 5000 + 60);
+	portail_account_clear(&a);
+	portail_store_close(st);
+}
+
+#define RACE_KEYS 40
+
+static void
+race_key(char *buf, size_t n, int k)
+{
+	snprintf(buf, n, "k%02d@exemple.ca", k);
+}
+
+/*
+ * Wrong guesses at once on 40 codes of 5 tries, 3 per thread per code
+ * (12 per code): each code is checked exactly 5 times (a checked guess
+ * sets *tries_left), never more.
+ */
+static void *
+guess_thread(void *arg)
+{
+	const unsigned char wrong[PORTAIL_HASH_BYTES] = { 0xee }, ticket[PORTAIL_HASH_BYTES] = { 0 };
+	struct race *t = arg;
+
+	pthread_barrier_wait(t->start);
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < RACE_KEYS; k++) {
+			char key[64];
+			portail_error err;
+			int left = -1;
+			portail_status r;
+
+			race_key(key, sizeof(key), (k + t->id * 7) % RACE_KEYS);
+			r = portail_store_code_verify(t->st, key, "signup", wrong, ticket, 1100, 600,
+			    &left, &err);
+			if (left >= 0)
+				t->per_key[(k + t->id * 7) % RACE_KEYS]++;
+			if (r != PORTAIL_ERR_WRONG_CODE && r != PORTAIL_ERR_TOO_MANY_TRIES)
+				t->other++;
+		}
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_guesses(void **state)
+{
+	const struct portail_code_rules rules = { 600, 5, 0, 10 };
+	const unsigned char code[PORTAIL_HASH_BYTES] = { 0x11 }, ticket[PORTAIL_HASH_BYTES] = { 0x22 };
+	portail_store *st = open_store("race_guess");
+	struct race t[N_THREADS];
+	portail_error err;
+	int wait = 0, left = -1;
+
+	(void)state;
+	for (int k = 0; k < RACE_KEYS; k++) {
+		char key[64];
+
+		race_key(key, sizeof(key), k);
+		assert_int_equal(portail_store_code_issue(st, key, key, "signup", code, 1000, &rules,
+		    NULL, &wait, &err), PORTAIL_OK);
+	}
+	run_race(st, guess_thread, t);
+	for (int k = 0; k < RACE_KEYS; k++) {
+		int checked = 0;
+
+		for (int i = 0; i < N_THREADS; i++)
+			checked += t[i].per_key[k];
+		if (checked != 5)
+			fail_msg("code %d checked %d times", k, checked);
+	}
+	for (int i = 0; i < N_THREADS; i++)
+		assert_int_equal(t[i].other, 0);
+	/* the right code, after: dead all the same */
+	assert_int_equal(portail_store_code_verify(st, "k00@exemple.ca", "signup", code, ticket, 1100,
+	    600, &left, &err), PORTAIL_ERR_TOO_MANY_TRIES);
+	portail_store_close(st);
+}
+
+/*
+ * Code requests at once for 20 addresses, 8 per address, 3 a day, no
+ * interval: exactly 3 issued per address (count-then-insert would issue
+ * more).
+ */
+static void *
+issue_thread(void *arg)
+{
+	const struct portail_code_rules rules = { 600, 5, 0, 3 };
+	const unsigned char code[PORTAIL_HASH_BYTES] = { 0x33 };
+	struct race *t = arg;
+
+	pthread_barrier_wait(t->start);
+	for (int round = 0; round < 2; round++) {
+		for (int k = 0; k < 20; k++) {
+			char key[64];
+			portail_error err;
+			int wait = 0;
+			portail_status r;
+
+			race_key(key, sizeof(key), k);
+			r = portail_store_code_issue(t->st, key, key, round ? "reset" : "signup", code,
+			    1800000000, &rules, NULL, &wait, &err);
+			if (r == PORTAIL_OK)
+				t->per_key[k]++;
+			else if (r != PORTAIL_ERR_RATE_LIMITED)
+				t->other++;
+		}
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_issue(void **state)
+{
+	portail_store *st = open_store("race_issue");
+	struct race t[N_THREADS];
+
+	(void)state;
+	run_race(st, issue_thread, t);
+	for (int k = 0; k < 20; k++) {
+		int issued = 0;
+
+		for (int i = 0; i < N_THREADS; i++)
+			issued += t[i].per_key[k];
+		if (issued != 3)
+			fail_msg("address %d: %d codes issued, the limit is 3", k, issued);
+	}
+	for (int i = 0; i < N_THREADS; i++)
+		assert_int_equal(t[i].other, 0);
+	portail_store_close(st);
+}
+
+/*
+ * Two finishes of one sign-up ticket at once: one account, one winner;
+ * the other is told the ticket is spent (or, having waited, that the
+ * account exists), never both OK.
+ */
+static void *
+finish_thread(void *arg)
+{
+	const unsigned char ticket[PORTAIL_HASH_BYTES] = { 0x44 };
+	struct race *t = arg;
+	portail_error err;
+	portail_status r;
+
+	pthread_barrier_wait(t->start);
+	r = portail_store_signup_finish(t->st, ticket, 1100, "$argon2id$fake", &err);
+	if (r == PORTAIL_OK)
+		t->ok++;
+	else if (r != PORTAIL_ERR_BAD_TICKET && r != PORTAIL_ERR_EXISTS)
+		t->other++;
+	return NULL;
+}
+
+static void
+test_concurrent_finish(void **state)
+{
+	const struct portail_code_rules rules = { 600, 5, 0, 10 };
+	const unsigned char code[PORTAIL_HASH_BYTES] = { 0x11 }, ticket[PORTAIL_HASH_BYTES] = { 0x44 };
+	portail_store *st = open_store("race_finish");
+	struct race t[N_THREADS];
+	struct portail_account a = { 0 };
+	portail_error err;
+	int wait = 0, left = -1, ok = 0;
+
+	(void)state;
+	assert_int_equal(portail_store_code_issue(st, "x@exemple.ca", "X@exemple.ca", "signup", code,
+	    1000, &rules, NULL, &wait, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_code_verify(st, "x@exemple.ca", "signup", code, ticket, 1001,
+	    600, &left, &err), PORTAIL_OK);
+	run_race(st, finish_thread, t);
+	for (int i = 0; i < N_THREADS; i++) {
+		assert_int_equal(t[i].other, 0);
+		ok += t[i].ok;
+	}
+	assert_int_equal(ok, 1);
+	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
+	assert_string_equal(a.email, "X@exemple.ca");
+	portail_account_clear(&a);
+	portail_store_close(st);
+}
+
+/* ---- social sign-in states -------------------------------------------------------- */
+
+/*
+ * A state is taken once, only while live; expired ones are swept by the
+ * next add; a hash added twice is refused. (PostgreSQL here; SQLite's
+ * side is the social branch's store-oauth.c, with its own test.)
+ */
+static void
 test_oauth_states(void **state)
 {
 	const unsigned char h1[PORTAIL_HASH_BYTES] = { 1 }, h2[PORTAIL_HASH_BYTES] = { 2 },
@@ -548,6 +861,171 @@ test_oauth_states(void **state)
 	struct portail_oauth_state a = { g, n, v, back, 1600 };
 	struct portail_oauth_state b = { fb, NULL, NULL, NULL, 1100 };
 	struct portail_oauth_state got = { 0 };
+	char provider[] = "google", nonce[] = "n0nce", verifier[] = "v3rifier", ret[] = "/compte";
+	struct portail_oauth_state s = { provider, nonce, verifier, ret, 1600 }, out;
+	portail_store *st = open_store("oauth");
+	portail_error err;
+
+	(void)state;
+	assert_int_equal(portail_store_oauth_state_add(st, h1, &s, 1000, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_oauth_state_add(st, h1, &s, 1000, &err), PORTAIL_ERR_EXISTS);
+	s.nonce = NULL;
+	s.verifier = NULL;
+	s.return_to = NULL;
+	s.expires = 1100;
+	assert_int_equal(portail_store_oauth_state_add(st, h2, &s, 1000, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_oauth_state_take(st, h1, 1500, &out, &err), PORTAIL_OK);
+	assert_string_equal(out.provider, "google");
+	assert_string_equal(out.nonce, "n0nce");
+	assert_string_equal(out.verifier, "v3rifier");
+	assert_string_equal(out.return_to, "/compte");
+	assert_int_equal(out.expires, 1600);
+	portail_oauth_state_clear(&out);
+	/* once only */
+	assert_int_equal(portail_store_oauth_state_take(st, h1, 1500, &out, &err),
+	    PORTAIL_ERR_BAD_TICKET);
+	/* expired: not given, and swept by the next add */
+	assert_int_equal(portail_store_oauth_state_take(st, h2, 1100, &out, &err),
+	    PORTAIL_ERR_BAD_TICKET);
+	s.expires = 2000;
+	assert_int_equal(portail_store_oauth_state_add(st, h3, &s, 1200, &err), PORTAIL_OK);
+	assert_int_equal(pt_store_run(st, "DELETE FROM oauth_states WHERE expires = 1100", &err),
+	    PORTAIL_OK);
+	assert_int_equal(portail_store_oauth_state_take(st, h3, 1300, &out, &err), PORTAIL_OK);
+	assert_null(out.nonce);
+	assert_null(out.verifier);
+	assert_null(out.return_to);
+	portail_oauth_state_clear(&out);
+	portail_store_close(st);
+}
+
+/* ---- PostgreSQL: faults, schema, password -------------------------------------------- */
+
+/* SIGSTOP or SIGCONT to the cluster: the postmaster and every process it forked. */
+static int
+signal_cluster(int sig)
+{
+	char p[512], line[256];
+	FILE *f;
+	long pm = -1;
+	int n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(p, sizeof(p), "%s/pid", pg_dir);
+	assert_non_null(f = fopen(p, "r"));
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	pm = strtol(line, NULL, 10);
+	assert_true(pm > 1);
+	if (sig == SIGCONT && kill((pid_t)pm, sig) == 0)
+		n++;
+	assert_non_null(d = opendir("/proc"));
+	while ((e = readdir(d)) != NULL) {
+		long pid = strtol(e->d_name, NULL, 10), ppid = -1;
+		char stat[512], *close;
+
+		if (pid <= 0)
+			continue;
+		snprintf(p, sizeof(p), "/proc/%ld/stat", pid);
+		if ((f = fopen(p, "r")) == NULL)
+			continue;
+		if (fgets(stat, sizeof(stat), f) != NULL && (close = strrchr(stat, ')')) != NULL)
+			sscanf(close + 2, "%*c %ld", &ppid);
+		fclose(f);
+		if (ppid == pm && kill((pid_t)pid, sig) == 0)
+			n++;
+	}
+	closedir(d);
+	if (sig == SIGSTOP && kill((pid_t)pm, sig) == 0)
+		n++;
+	return n;
+}
+
+/*
+ * The whole cluster stopped (accepts, never answers: TESTING.md) under an
+ * open store: every call returns UNAVAILABLE (ours: the deadline), the
+ * one on a connection and the ones that reconnect; resumed, the same
+ * handle works again, without reopening.
+ */
+static void
+test_pg_stopped(void **state)
+{
+	struct portail_account a = { 0 };
+	portail_store *st = NULL;
+	portail_error err;
+	int unavailable = 0, back = 0;
+
+	(void)state;
+	pg_fresh("t_stopped");
+	/* the schema made first, unhurried; then the store under test, with a short deadline */
+	assert_int_equal(pg_open("t_stopped", NULL, 5000, &st, &err), PORTAIL_OK);
+	portail_store_close(st);
+	assert_int_equal(pg_open("t_stopped", NULL, 300, &st, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_ERR_UNKNOWN);
+	assert_true(signal_cluster(SIGSTOP) >= 2);
+	for (int i = 0; i < 3; i++) {
+		memset(&err, 0, sizeof(err));
+		if (portail_store_account_get(st, "x@exemple.ca", &a, &err) == PORTAIL_ERR_UNAVAILABLE)
+			unavailable++;
+	}
+	assert_true(signal_cluster(SIGCONT) >= 2);
+	assert_int_equal(unavailable, 3);
+	assert_non_null(strstr(err.message, "300 ms") ? err.message : strstr(err.message, "deadline"));
+	/* resumed: the next call reconnects (bounded: 50 calls) */
+	for (int i = 0; i < 50 && !back; i++)
+		back = portail_store_account_get(st, "x@exemple.ca", &a, &err) == PORTAIL_ERR_UNKNOWN;
+	assert_true(back);
+	assert_int_equal(portail_store_probe(st, &err), PORTAIL_OK);
+	portail_store_close(st);
+}
+
+/* The server restarted under an open store: unavailable at worst, then reconnected. */
+static void
+test_pg_restarted(void **state)
+{
+	struct portail_account a = { 0 };
+	portail_store *st = NULL;
+	portail_error err;
+	char cmd[1024], root[512];
+	FILE *f;
+	int ok = 0, odd = 0;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s/root", pg_dir);
+	assert_non_null(f = fopen(cmd, "r"));
+	assert_non_null(fgets(root, sizeof(root), f));
+	fclose(f);
+	root[strcspn(root, "\n")] = '\0';
+	pg_fresh("t_restart");
+	assert_int_equal(pg_open("t_restart", NULL, 3000, &st, &err), PORTAIL_OK);
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
+	snprintf(cmd, sizeof(cmd), "%s /usr/lib/postgresql/15/bin/pg_ctl -D %s/data -m fast -w "
+	    "restart >/dev/null", geteuid() == 0 ? "runuser -u postgres --" : "", root);
+	assert_int_equal(system(cmd), 0);
+	/* the pid file moved on: the stop tests find the new postmaster */
+	snprintf(cmd, sizeof(cmd), "head -1 %s/data/postmaster.pid >%s/pid", root, pg_dir);
+	assert_int_equal(system(cmd), 0);
+	for (int i = 0; i < 20 && ok == 0; i++) {
+		portail_status r = portail_store_account_get(st, "x@exemple.ca", &a, &err);
+
+		if (r == PORTAIL_OK) {
+			ok++;
+			portail_account_clear(&a);
+		} else if (r != PORTAIL_ERR_UNAVAILABLE) {
+			odd++;
+		}
+	}
+	assert_int_equal(ok, 1);
+	assert_int_equal(odd, 0);
+	portail_store_close(st);
+}
+
+/* A schema newer than this program: refused (CONFIG), not used as if it were ours. */
+static void
+test_pg_newer_schema(void **state)
+{
 	portail_store *st = NULL;
 	portail_error err;
 
@@ -600,21 +1078,185 @@ test_oauth_states(void **state)
 	assert_null(got.return_to);
 	portail_oauth_state_clear(&got);
 	portail_store_close(st);
+	pg_fresh("t_newer");
+	assert_int_equal(pg_open("t_newer", NULL, 3000, &st, &err), PORTAIL_OK);
+	portail_store_close(st);
+	assert_int_equal(pg_value("t_newer", "SELECT version FROM portail_schema"), 7);
+	assert_true(pg_admin("t_newer", "UPDATE portail_schema SET version = 12"));
+	st = NULL;
+	assert_int_equal(pg_open("t_newer", NULL, 3000, &st, &err), PORTAIL_ERR_CONFIG);
+	assert_null(st);
+	assert_non_null(strstr(err.message, "newer than this portail"));
+	assert_true(pg_admin("t_newer", "UPDATE portail_schema SET version = 3"));
+	assert_int_equal(pg_open("t_newer", NULL, 3000, &st, &err), PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "schema version 3"));
+}
+
+static pthread_barrier_t openers;
+
+static void
+openers_meet(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&openers);
+}
+
+static void *
+opener_thread(void *arg)
+{
+	portail_store *st = NULL;
+	portail_error err;
+	portail_status *r = arg;
+
+	*r = pg_open("t_openers", NULL, 5000, &st, &err);
+	if (*r != PORTAIL_OK)
+		fprintf(stderr, "opener: %s\n", err.message);
+	portail_store_close(st);
+	return NULL;
+}
+
+/* Four daemons opening a new database at once: one schema, every one of them open. */
+static void
+test_pg_concurrent_open(void **state)
+{
+	pthread_t th[N_THREADS];
+	portail_status r[N_THREADS];
+
+	(void)state;
+	pg_fresh("t_openers");
+	pthread_barrier_init(&openers, NULL, N_THREADS);
+	pt_pg_migration_hook = openers_meet;
+	for (int i = 0; i < N_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, opener_thread, &r[i]), 0);
+	for (int i = 0; i < N_THREADS; i++)
+		pthread_join(th[i], NULL);
+	pt_pg_migration_hook = NULL;
+	pthread_barrier_destroy(&openers);
+	for (int i = 0; i < N_THREADS; i++)
+		assert_int_equal(r[i], PORTAIL_OK);
+	assert_int_equal(pg_value("t_openers", "SELECT count(*) FROM portail_schema"), 1);
+	assert_int_equal(pg_value("t_openers", "SELECT version FROM portail_schema"), 7);
+	assert_int_equal(pg_value("t_openers",
+	    "SELECT count(*) FROM pg_tables WHERE tablename = 'accounts'"), 1);
+}
+
+/*
+ * [store] password_file: the role that needs a password signs in with
+ * the file's; a wrong one is unavailable, and no message repeats it.
+ */
+static void
+test_pg_password_file(void **state)
+{
+	char pwfile[512], text[2048], bad[512], pw[128] = "";
+	portail_config *cfg = NULL;
+	portail_store *st = NULL;
+	portail_error err;
+	FILE *f;
+
+	(void)state;
+	snprintf(pwfile, sizeof(pwfile), "%s/portail_pw.password", pg_dir);
+	assert_non_null(f = fopen(pwfile, "r"));
+	assert_non_null(fgets(pw, sizeof(pw), f));
+	fclose(f);
+	pw[strcspn(pw, "\n")] = '\0';
+	assert_true(pg_admin("portail", "DROP DATABASE IF EXISTS t_pw WITH (FORCE)"));
+	assert_true(pg_admin("portail", "CREATE DATABASE t_pw OWNER portail_pw"));
+	snprintf(text, sizeof(text), "[gpi]\nuri = ldap://127.0.0.1:1\nbase = dc=x\n[store]\n"
+	    "backend = postgresql\nconninfo = %s dbname=t_pw user=portail_pw\npassword_file = %s\n",
+	    pg_conninfo, pwfile);
+	assert_int_equal(portail_config_parse("test.conf", text, strlen(text), &cfg, &err), PORTAIL_OK);
+	if (portail_store_open_config(cfg, &st, &err) != PORTAIL_OK)
+		fail_msg("%s", err.message);
+	assert_int_equal(portail_store_probe(st, &err), PORTAIL_OK);
+	portail_store_close(st);
+	portail_config_free(cfg);
+	/* a wrong password: unavailable (the cluster refused), and not in the message */
+	snprintf(bad, sizeof(bad), "%s/wrong.password", dir);
+	assert_non_null(f = fopen(bad, "w"));
+	fprintf(f, "not-%s\n", pw);
+	fclose(f);
+	assert_int_equal(chmod(bad, 0600), 0);
+	snprintf(text, sizeof(text), "[gpi]\nuri = ldap://127.0.0.1:1\nbase = dc=x\n[store]\n"
+	    "backend = postgresql\nconninfo = %s dbname=t_pw user=portail_pw\npassword_file = %s\n",
+	    pg_conninfo, bad);
+	assert_int_equal(portail_config_parse("test.conf", text, strlen(text), &cfg, &err), PORTAIL_OK);
+	st = NULL;
+	assert_int_equal(portail_store_open_config(cfg, &st, &err), PORTAIL_ERR_UNAVAILABLE);
+	assert_non_null(strstr(err.message, "password authentication failed"));
+	assert_null(strstr(err.message, pw));
+	portail_config_free(cfg);
+	/* readable by others: refused before anything is read */
+	assert_int_equal(chmod(bad, 0644), 0);
+	assert_int_equal(portail_config_parse("test.conf", text, strlen(text), &cfg, &err),
+	    PORTAIL_ERR_CONFIG);
+	assert_non_null(strstr(err.message, "test.conf:7: [store] password_file"));
+}
+
+/* The host list walked by us, from the last good one: a dead first host is skipped. */
+static void
+test_pg_host_list(void **state)
+{
+	char extra[1024], host[512];
+	portail_store *st = NULL;
+	portail_error err;
+	const char *h = strstr(pg_conninfo, "host=");
+
+	(void)state;
+	assert_non_null(h);
+	snprintf(host, sizeof(host), "%.*s", (int)strcspn(h + 5, " "), h + 5);
+	pg_fresh("t_hosts");
+	/* first a socket directory where no server is, then the cluster's */
+	snprintf(extra, sizeof(extra), "host=%s/nowhere,%s port=5432", dir, host);
+	if (pg_open("t_hosts", extra, 3000, &st, &err) != PORTAIL_OK)
+		fail_msg("%s", err.message);
+	assert_int_equal(((struct pt_pg_store *)(void *)st)->good, 1);
+	assert_int_equal(portail_store_probe(st, &err), PORTAIL_OK);
+	portail_store_close(st);
+	/* no host answers: unavailable, not a refusal */
+	snprintf(extra, sizeof(extra), "host=%s/nowhere,%s/nowhere2 port=5432", dir, dir);
+	assert_int_equal(pg_open("t_hosts", extra, 1000, &st, &err), PORTAIL_ERR_UNAVAILABLE);
 }
 
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
+	const struct CMUnitTest sqlite_tests[] = {
 		cmocka_unit_test(test_cache_full),
 		cmocka_unit_test(test_concurrent_migration),
 		cmocka_unit_test(test_auth_reserve),
 		cmocka_unit_test(test_disable_and_revoke),
 		cmocka_unit_test(test_code_limits_at_edges),
+		cmocka_unit_test(test_concurrent_reserve),
+		cmocka_unit_test(test_concurrent_guesses),
+		cmocka_unit_test(test_concurrent_issue),
+		cmocka_unit_test(test_concurrent_finish),
 		cmocka_unit_test(test_check_dir),
 		cmocka_unit_test(test_oauth_states),
 		cmocka_unit_test(test_open_unwritable_dir),
 	};
+	/* the same contract tests, then PostgreSQL's own */
+	const struct CMUnitTest pg_tests[] = {
+		cmocka_unit_test(test_auth_reserve),
+		cmocka_unit_test(test_disable_and_revoke),
+		cmocka_unit_test(test_code_limits_at_edges),
+		cmocka_unit_test(test_concurrent_reserve),
+		cmocka_unit_test(test_concurrent_guesses),
+		cmocka_unit_test(test_concurrent_issue),
+		cmocka_unit_test(test_concurrent_finish),
+		cmocka_unit_test(test_oauth_states),
+		cmocka_unit_test(test_pg_newer_schema),
+		cmocka_unit_test(test_pg_concurrent_open),
+		cmocka_unit_test(test_pg_password_file),
+		cmocka_unit_test(test_pg_host_list),
+		cmocka_unit_test(test_pg_stopped),
+		cmocka_unit_test(test_pg_restarted),
+	};
 
-	return cmocka_run_group_tests_name("store", tests, setup, NULL);
+	if (pg_from_env()) {
+		if (pg_dir == NULL)
+			return 99;
+		printf("backend: postgresql\n");
+		return cmocka_run_group_tests_name("store on postgresql", pg_tests, setup, NULL);
+	}
+	return cmocka_run_group_tests_name("store", sqlite_tests, setup, NULL);
 }
