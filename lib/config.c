@@ -27,6 +27,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include <libpq-fe.h>
+#include <pwd.h>
 #include <sodium.h>
 
 #include "util.h"
@@ -55,6 +57,8 @@ enum kind {
 	K_LISTEN,       /* [web] listen: absolute path, 127.0.0.1:PORT or [::1]:PORT */
 	K_ADDRS,        /* [web] trusted_proxies: IP addresses (inet_pton) or "unix" */
 	K_CLIENT,       /* [web] introspection_client: "ID FILE", one line per client */
+	K_BACKEND,      /* [store] backend: sqlite, postgresql */
+	K_CONNINFO,     /* [store] conninfo: a libpq connection string (PQconninfoParse) */
 };
 
 enum section { S_GPI, S_DAEMON, S_STORE, S_SECURITY, S_CODES, S_PASSWORD,
@@ -118,6 +122,11 @@ static const struct key keys[] = {
 	    false },
 
 	{ S_STORE, "path", K_PATH, C(store_path), 0, 0, "/var/lib/portail/portail.db", false },
+	{ S_STORE, "backend", K_BACKEND, C(store.backend), 0, 0, "sqlite", false },
+	{ S_STORE, "conninfo", K_CONNINFO, C(store.conninfo), 0, 0, NULL, false },
+	{ S_STORE, "password_file", K_SECRET, C(store.password_file), 0, 0, NULL, false },
+	{ S_STORE, "pool_size", K_INT, C(store.pool_size), 1, 256, NULL, false },
+	{ S_STORE, "deadline_ms", K_INT, C(store.deadline_ms), 100, 60000, "5000", false },
 
 	{ S_SECURITY, "key_file", K_KEYFILE, C(key_file), 0, 0, "/etc/portail/secret.key", false },
 
@@ -415,6 +424,50 @@ set_client(struct parser *p, unsigned line, const struct key *k, const char *v)
 	return PORTAIL_OK;
 }
 
+/*
+ * [store] conninfo, parsed by libpq itself (keywords or a postgresql://
+ * URI, several hosts allowed). No password in it: the file is readable
+ * by more than the daemon (password_file is not), and libpq's messages
+ * would not be told to keep it quiet. portail writes, so a session that
+ * is not read-write is no use (the backend asks for read-write).
+ */
+static portail_status
+conninfo_check(struct parser *p, unsigned line, const struct key *k, const char *v)
+{
+	PQconninfoOption *opts;
+	char *msg = NULL;
+	portail_status r = PORTAIL_OK;
+
+	if ((opts = PQconninfoParse(v, &msg)) == NULL) {
+		size_t n = msg != NULL ? strcspn(msg, "\n") : 0;
+
+		r = msg != NULL ? fail(p, line, k, "%.*s", (int)n, msg) :
+		    PORTAIL_ERR_NOMEM;
+		PQfreemem(msg);
+		return r;
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "password") == 0) {
+			r = fail(p, line, k, "holds a password: put it in [store] password_file "
+			    "(mode 0600) instead");
+			break;
+		}
+		if (strcmp(o->keyword, "target_session_attrs") == 0 &&
+		    strcmp(o->val, "read-write") != 0 && strcmp(o->val, "primary") != 0) {
+			r = fail(p, line, k, "target_session_attrs=%s: portail writes, it needs "
+			    "read-write (the default here)", o->val);
+			break;
+		}
+	}
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (o->val != NULL)
+			sodium_memzero(o->val, strlen(o->val));
+	PQconninfoFree(opts);
+	return r;
+}
+
 /* Turns the text of one key into its field. */
 static portail_status
 set_value(struct parser *p, unsigned line, const struct key *k, const char *v,
@@ -526,6 +579,18 @@ set_value(struct parser *p, unsigned line, const struct key *k, const char *v,
 	}
 	case K_CLIENT:
 		return set_client(p, line, k, v);
+	case K_BACKEND:
+		if (strcmp(v, "sqlite") == 0)
+			*ip = PORTAIL_STORE_SQLITE;
+		else if (strcmp(v, "postgresql") == 0)
+			*ip = PORTAIL_STORE_POSTGRESQL;
+		else
+			return fail(p, line, k, "'%s' is not sqlite or postgresql", v);
+		return PORTAIL_OK;
+	case K_CONNINFO:
+		if ((r = conninfo_check(p, line, k, v)) != PORTAIL_OK)
+			return r;
+		break;
 	case K_LISTEN:
 		if (!listen_ok(v))
 			return fail(p, line, k, "'%s' is not an absolute socket path, "
@@ -729,6 +794,46 @@ is_key_char(char c)
 	return islower((unsigned char)c) || isdigit((unsigned char)c) || c == '_';
 }
 
+/*
+ * [store] across keys: postgresql needs conninfo; its deadline comes
+ * before the request's (the ordered timeouts); the pool is one connection
+ * per worker unless set; the password file is root's or the daemon
+ * user's (another owner could change it under us), when we can see it.
+ */
+static portail_status
+store_check(struct parser *p)
+{
+	portail_config *cfg = p->cfg;
+	const struct key *k;
+	struct stat sb;
+
+	if (cfg->store.pool_size == 0)
+		cfg->store.pool_size = cfg->daemon.workers;
+	if (cfg->store.backend != PORTAIL_STORE_POSTGRESQL)
+		return PORTAIL_OK;
+	if (cfg->store.conninfo == NULL) {
+		k = find_key(S_STORE, "backend");
+		return fail(p, p->seen[k - keys], k, "postgresql needs [store] conninfo");
+	}
+	if (cfg->store.deadline_ms >= cfg->daemon.request_timeout * 1000) {
+		k = find_key(S_STORE, "deadline_ms");
+		return fail(p, p->seen[k - keys], k, "must be less than [daemon] request_timeout "
+		    "(%d s)", cfg->daemon.request_timeout);
+	}
+	if (cfg->store.password_file != NULL && stat(cfg->store.password_file, &sb) == 0 &&
+	    sb.st_uid != 0) {
+		struct passwd *pw = getpwnam(cfg->daemon.user);
+
+		if (pw == NULL || pw->pw_uid != sb.st_uid) {
+			k = find_key(S_STORE, "password_file");
+			return fail(p, p->seen[k - keys], k, "%s is owned by uid %u, neither root nor "
+			    "[daemon] user %s: chown root %s", cfg->store.password_file,
+			    (unsigned)sb.st_uid, cfg->daemon.user, cfg->store.password_file);
+		}
+	}
+	return PORTAIL_OK;
+}
+
 /* Fills defaults, checks required keys and the rules across keys. */
 static portail_status
 finish(struct parser *p)
@@ -803,6 +908,8 @@ finish(struct parser *p)
 			return r;
 		p->provider = -1;
 	}
+	if ((r = store_check(p)) != PORTAIL_OK)
+		return r;
 	if (cfg->gpi.bind_password_file != NULL && cfg->gpi.bind_dn == NULL) {
 		const struct key *k = find_key(S_GPI, "bind_password_file");
 
@@ -1071,6 +1178,8 @@ portail_config_free(portail_config *cfg)
 	free(cfg->daemon.user);
 	free(cfg->daemon.admin_group);
 	free(cfg->store_path);
+	free(cfg->store.conninfo);
+	free(cfg->store.password_file);
 	free(cfg->key_file);
 	free(cfg->codes.alphabet);
 	free(cfg->mail.url);

@@ -129,11 +129,23 @@ struct portail_web_config {
 	int session_max;                /* ... and this long after sign-in, used or not */
 };
 
+/* [store]: which backend keeps the accounts (store.h). */
+enum portail_store_kind { PORTAIL_STORE_SQLITE = 0, PORTAIL_STORE_POSTGRESQL = 1 };
+
+struct portail_store_config {
+	int backend;                    /* enum portail_store_kind */
+	char *conninfo;                 /* postgresql: a libpq connection string, no password */
+	char *password_file;            /* postgresql: 0600, root's or [daemon] user's; read at start */
+	int pool_size;                  /* postgresql: connections; 0 in the file: [daemon] workers */
+	int deadline_ms;                /* postgresql: one store operation, connecting included */
+};
+
 typedef struct portail_config {
 	char *path;
 	struct portail_gpi_config gpi;
 	struct portail_daemon_config daemon;
 	char *store_path;
+	struct portail_store_config store;
 	char *key_file;
 	struct portail_codes_config codes;
 	struct portail_password_config password;

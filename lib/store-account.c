@@ -13,20 +13,6 @@
 
 #include "policy.h"
 
-void
-portail_account_clear(struct portail_account *a)
-{
-	if (a == NULL)
-		return;
-	free(a->email);
-	free(a->email_key);
-	if (a->password_hash != NULL) {
-		sodium_memzero(a->password_hash, strlen(a->password_hash));
-		free(a->password_hash);
-	}
-	memset(a, 0, sizeof(*a));
-}
-
 bool
 pt_store_read_account(sqlite3_stmt *s, int c, struct portail_account *a)
 {
@@ -52,7 +38,7 @@ pt_store_read_account(sqlite3_stmt *s, int c, struct portail_account *a)
 /* ---- reading ---------------------------------------------------------------- */
 
 portail_status
-portail_store_account_get(portail_store *st, const char *key, struct portail_account *out,
+pt_sqlite_account_get(portail_store *st, const char *key, struct portail_account *out,
     portail_error *err)
 {
 	sqlite3_stmt *s;
@@ -87,7 +73,7 @@ clear_row(void *a)
 }
 
 portail_status
-portail_store_account_list(portail_store *st, struct portail_account **out, size_t *n,
+pt_sqlite_account_list(portail_store *st, struct portail_account **out, size_t *n,
     portail_error *err)
 {
 	sqlite3_stmt *s;
@@ -115,7 +101,7 @@ static const char sql_set_state[] =
     "UPDATE accounts SET state = ?, updated = ? WHERE email_key = ?";
 
 portail_status
-portail_store_account_set_state(portail_store *st, const char *key, int state, int64_t now,
+pt_sqlite_account_set_state(portail_store *st, const char *key, int state, int64_t now,
     portail_error *err)
 {
 	return pt_store_run1(st, sql_set_state, "account", true, err, "iit", (int64_t)state, now,
@@ -123,7 +109,7 @@ portail_store_account_set_state(portail_store *st, const char *key, int state, i
 }
 
 portail_status
-portail_store_account_disable_and_revoke(portail_store *st, const char *key, int64_t now,
+pt_sqlite_account_disable_and_revoke(portail_store *st, const char *key, int64_t now,
     portail_error *err)
 {
 	portail_status r;
@@ -138,7 +124,7 @@ portail_store_account_disable_and_revoke(portail_store *st, const char *key, int
 }
 
 portail_status
-portail_store_account_unlock(portail_store *st, const char *key, int64_t now, portail_error *err)
+pt_sqlite_account_unlock(portail_store *st, const char *key, int64_t now, portail_error *err)
 {
 	return pt_store_run1(st,
 	    "UPDATE accounts SET failures = 0, locked_until = 0, updated = ? WHERE email_key = ?",
@@ -146,14 +132,14 @@ portail_store_account_unlock(portail_store *st, const char *key, int64_t now, po
 }
 
 portail_status
-portail_store_account_delete(portail_store *st, const char *key, portail_error *err)
+pt_sqlite_account_delete(portail_store *st, const char *key, portail_error *err)
 {
 	return pt_store_run1(st, "DELETE FROM accounts WHERE email_key = ?", "account", true, err,
 	    "t", key);
 }
 
 portail_status
-portail_store_account_checked(portail_store *st, const char *key, int64_t now,
+pt_sqlite_account_checked(portail_store *st, const char *key, int64_t now,
     portail_error *err)
 {
 	return pt_store_run1(st, "UPDATE accounts SET gpi_checked = ? WHERE email_key = ?",
@@ -161,7 +147,7 @@ portail_store_account_checked(portail_store *st, const char *key, int64_t now,
 }
 
 portail_status
-portail_store_password_set(portail_store *st, const char *key, const char *password_hash,
+pt_sqlite_password_set(portail_store *st, const char *key, const char *password_hash,
     int64_t now, portail_error *err)
 {
 	/* a new password revokes every token (epoch bump) */
@@ -225,7 +211,7 @@ count_failure(portail_store *st, const char *key, int64_t now, const struct port
 }
 
 portail_status
-portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
+pt_sqlite_auth_failed(portail_store *st, const char *key, int64_t now,
     const struct portail_lockout *p, int64_t *locked_until, portail_error *err)
 {
 	portail_status r;
@@ -240,7 +226,7 @@ portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
 }
 
 portail_status
-portail_store_auth_reserve(portail_store *st, const char *key, int64_t now,
+pt_sqlite_auth_reserve(portail_store *st, const char *key, int64_t now,
     const struct portail_lockout *p, int64_t *reserved_lock, int64_t *locked_until,
     portail_error *err)
 {
@@ -258,7 +244,7 @@ portail_store_auth_reserve(portail_store *st, const char *key, int64_t now,
 }
 
 portail_status
-portail_store_auth_release(portail_store *st, const char *key, int64_t reserved_lock,
+pt_sqlite_auth_release(portail_store *st, const char *key, int64_t reserved_lock,
     portail_error *err)
 {
 	return pt_store_run1(st, "UPDATE accounts SET failures = MAX(failures - 1, 0), "
@@ -267,7 +253,7 @@ portail_store_auth_release(portail_store *st, const char *key, int64_t reserved_
 }
 
 portail_status
-portail_store_auth_succeeded(portail_store *st, const char *key, int64_t now,
+pt_sqlite_auth_succeeded(portail_store *st, const char *key, int64_t now,
     const char *new_hash, portail_error *err)
 {
 	if (new_hash != NULL)

@@ -40,7 +40,7 @@ issued_today(portail_store *st, const char *key, int64_t now, int *today, int64_
 }
 
 portail_status
-portail_store_code_issue(portail_store *st, const char *key, const char *email,
+pt_sqlite_code_issue(portail_store *st, const char *key, const char *email,
     const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES], int64_t now,
     const struct portail_code_rules *rules, const struct portail_mail_row *mail, int *wait,
     portail_error *err)
@@ -81,7 +81,7 @@ out:
 }
 
 portail_status
-portail_store_code_verify(portail_store *st, const char *key, const char *purpose,
+pt_sqlite_code_verify(portail_store *st, const char *key, const char *purpose,
     const unsigned char code_hash[PORTAIL_HASH_BYTES],
     const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now, int ticket_lifetime,
     int *tries_left, portail_error *err)
@@ -170,7 +170,7 @@ pt_store_ticket_find(portail_store *st, const unsigned char ticket_hash[PORTAIL_
 /* ---- tickets ---------------------------------------------------------------- */
 
 portail_status
-portail_store_ticket_peek(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+pt_sqlite_ticket_peek(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
     const char *purpose, int64_t now, char **key, char **email, portail_error *err)
 {
 	portail_status r;
@@ -246,7 +246,7 @@ out:
 }
 
 portail_status
-portail_store_signup_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+pt_sqlite_signup_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
     int64_t now, const char *password_hash, portail_error *err)
 {
 	return ticket_finish(st, ticket_hash, "signup",
@@ -255,7 +255,7 @@ portail_store_signup_finish(portail_store *st, const unsigned char ticket_hash[P
 }
 
 portail_status
-portail_store_reset_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
+pt_sqlite_reset_finish(portail_store *st, const unsigned char ticket_hash[PORTAIL_HASH_BYTES],
     int64_t now, const char *password_hash, portail_error *err)
 {
 	/* ?2 (the address) is not needed here */
@@ -266,7 +266,7 @@ portail_store_reset_finish(portail_store *st, const unsigned char ticket_hash[PO
 }
 
 portail_status
-portail_store_gc(portail_store *st, int64_t now, portail_error *err)
+pt_sqlite_gc(portail_store *st, int64_t now, portail_error *err)
 {
 	/* what the sliding day no longer counts: the limits and the decoy table agree */
 	int64_t start = portail_policy_day_start(now);

@@ -26,7 +26,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store-backend.h"
 
 /*
  * Prepared statements are kept, one per SQL text (every text is a string
@@ -37,6 +37,7 @@
 #define PT_STORE_STMT_CACHE 64
 
 struct portail_store {
+	const struct pt_store_backend *be;     /* &pt_sqlite_backend: first (store-backend.h) */
 	sqlite3 *db;
 	pthread_mutex_t lock;
 	struct {
@@ -45,6 +46,108 @@ struct portail_store {
 	} stmts[PT_STORE_STMT_CACHE];
 	size_t n_stmts;
 };
+
+/* ---- the backend's entries (store-backend.h), one per store.h operation ------ */
+
+portail_status pt_sqlite_run(portail_store *st, const char *sql, portail_error *err);
+void pt_sqlite_close(portail_store *st);
+portail_status pt_sqlite_probe(portail_store *st, portail_error *err);
+portail_status pt_sqlite_account_get(portail_store *st, const char *key, struct portail_account *out,
+    portail_error *err);
+portail_status pt_sqlite_account_list(portail_store *st, struct portail_account **out, size_t *n,
+    portail_error *err);
+portail_status pt_sqlite_account_set_state(portail_store *st, const char *key, int state, int64_t now,
+    portail_error *err);
+portail_status pt_sqlite_account_unlock(portail_store *st, const char *key, int64_t now,
+    portail_error *err);
+portail_status pt_sqlite_account_delete(portail_store *st, const char *key, portail_error *err);
+portail_status pt_sqlite_account_disable_and_revoke(portail_store *st, const char *key, int64_t now,
+    portail_error *err);
+portail_status pt_sqlite_account_checked(portail_store *st, const char *key, int64_t now,
+    portail_error *err);
+portail_status pt_sqlite_auth_failed(portail_store *st, const char *key, int64_t now,
+    const struct portail_lockout *policy, int64_t *locked_until, portail_error *err);
+portail_status pt_sqlite_auth_reserve(portail_store *st, const char *key, int64_t now,
+    const struct portail_lockout *policy, int64_t *reserved_lock, int64_t *locked_until,
+    portail_error *err);
+portail_status pt_sqlite_auth_release(portail_store *st, const char *key, int64_t reserved_lock,
+    portail_error *err);
+portail_status pt_sqlite_auth_succeeded(portail_store *st, const char *key, int64_t now,
+    const char *new_hash, portail_error *err);
+portail_status pt_sqlite_mail_add(portail_store *st, const struct portail_mail_row *m,
+    portail_error *err);
+portail_status pt_sqlite_mail_next(portail_store *st, int64_t now, struct portail_mail_row *out,
+    int64_t *next_due, portail_error *err);
+portail_status pt_sqlite_mail_retry(portail_store *st, int64_t id, int tries, int64_t next_try,
+    portail_error *err);
+portail_status pt_sqlite_mail_delete(portail_store *st, int64_t id, portail_error *err);
+portail_status pt_sqlite_mail_count(portail_store *st, unsigned long *n, portail_error *err);
+portail_status pt_sqlite_code_issue(portail_store *st, const char *key, const char *email,
+    const char *purpose, const unsigned char code_hash[PORTAIL_HASH_BYTES], int64_t now,
+    const struct portail_code_rules *rules, const struct portail_mail_row *mail, int *wait,
+    portail_error *err);
+portail_status pt_sqlite_code_verify(portail_store *st, const char *key, const char *purpose,
+    const unsigned char code_hash[PORTAIL_HASH_BYTES],
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now, int ticket_lifetime,
+    int *tries_left, portail_error *err);
+portail_status pt_sqlite_ticket_peek(portail_store *st,
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], const char *purpose, int64_t now,
+    char **key, char **email, portail_error *err);
+portail_status pt_sqlite_signup_finish(portail_store *st,
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now, const char *password_hash,
+    portail_error *err);
+portail_status pt_sqlite_reset_finish(portail_store *st,
+    const unsigned char ticket_hash[PORTAIL_HASH_BYTES], int64_t now, const char *password_hash,
+    portail_error *err);
+portail_status pt_sqlite_password_set(portail_store *st, const char *key, const char *password_hash,
+    int64_t now, portail_error *err);
+portail_status pt_sqlite_token_add(portail_store *st, const char *key,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
+    int64_t expires, int64_t *id, portail_error *err);
+portail_status pt_sqlite_token_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    struct portail_token *out, struct portail_account *acct, portail_error *err);
+portail_status pt_sqlite_token_touch(portail_store *st, int64_t id, int64_t now, int64_t expires,
+    portail_error *err);
+portail_status pt_sqlite_token_list(portail_store *st, const char *key, int64_t now,
+    struct portail_token **out, size_t *n, portail_error *err);
+portail_status pt_sqlite_token_delete(portail_store *st, const char *key, int64_t id,
+    portail_error *err);
+portail_status pt_sqlite_token_revoke_all(portail_store *st, const char *key, int64_t now,
+    portail_error *err);
+portail_status pt_sqlite_gc(portail_store *st, int64_t now, portail_error *err);
+portail_status pt_sqlite_link_find(portail_store *st, const char *provider, const char *subject,
+    char **key, int64_t *last_used, portail_error *err);
+portail_status pt_sqlite_link_ticket_add(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const struct portail_identity *id,
+    int64_t now, int64_t expires, portail_error *err);
+portail_status pt_sqlite_link_ticket_get(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], int64_t now, struct portail_link_ticket *t,
+    portail_error *err);
+portail_status pt_sqlite_link_ticket_address(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const char *key, const char *email,
+    portail_error *err);
+portail_status pt_sqlite_link_ticket_proof(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const char *key,
+    const unsigned char proof[PORTAIL_HASH_BYTES], portail_error *err);
+portail_status pt_sqlite_link_finish(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    const unsigned char *proof, int64_t now, bool *created, char **email, portail_error *err);
+portail_status pt_sqlite_link_used(portail_store *st, const char *provider, const char *subject,
+    int64_t now, portail_error *err);
+portail_status pt_sqlite_link_delete(portail_store *st, const char *key, const char *provider,
+    portail_error *err);
+portail_status pt_sqlite_link_list(portail_store *st, const char *key, char ***providers,
+    portail_error *err);
+portail_status pt_sqlite_session_add(portail_store *st, const char *key,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const unsigned char *replaced, int64_t now,
+    int64_t expires, int64_t seen_cutoff, int64_t *id, portail_error *err);
+portail_status pt_sqlite_session_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+    struct portail_session *out, struct portail_account *acct, portail_error *err);
+portail_status pt_sqlite_session_touch(portail_store *st, int64_t id, int64_t now,
+    portail_error *err);
+portail_status pt_sqlite_session_delete(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], portail_error *err);
+portail_status pt_sqlite_session_count(portail_store *st, const char *key, int *n,
+    portail_error *err);
 
 /* ---- store-sqlite.c: the connection ---------------------------------------- */
 
@@ -159,8 +262,8 @@ portail_status pt_store_mail_insert(portail_store *st, const struct portail_mail
 extern void (*pt_store_migration_hook)(void *arg, const char *path, int version);
 extern void *pt_store_migration_hook_arg;
 
-/* Runs one SQL text through the statement cache (its address names it). */
-portail_status pt_store_run(portail_store *st, const char *sql, portail_error *err);
+/* pt_store_run (store-backend.h) runs one SQL text through the statement cache (its
+ * address names it): pt_sqlite_run. */
 /* How many statements the cache holds. */
 size_t pt_store_cached(const portail_store *st);
 

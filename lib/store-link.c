@@ -11,19 +11,8 @@
 
 #include <sodium.h>
 
-void
-portail_link_ticket_clear(struct portail_link_ticket *t)
-{
-	if (t == NULL)
-		return;
-	portail_identity_clear(&t->id);
-	free(t->email_key);
-	free(t->email);
-	memset(t, 0, sizeof(*t));
-}
-
 portail_status
-portail_store_link_find(portail_store *st, const char *provider, const char *subject,
+pt_sqlite_link_find(portail_store *st, const char *provider, const char *subject,
     char **key, int64_t *last_used, portail_error *err)
 {
 	sqlite3_stmt *s;
@@ -51,7 +40,7 @@ out:
 }
 
 portail_status
-portail_store_link_ticket_add(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_link_ticket_add(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     const struct portail_identity *id, int64_t now, int64_t expires, portail_error *err)
 {
 	sqlite3_stmt *s;
@@ -117,7 +106,7 @@ link_ticket_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES]
 }
 
 portail_status
-portail_store_link_ticket_get(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_link_ticket_get(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     int64_t now, struct portail_link_ticket *t, portail_error *err)
 {
 	portail_status r;
@@ -129,7 +118,7 @@ portail_store_link_ticket_get(portail_store *st, const unsigned char hash[PORTAI
 }
 
 portail_status
-portail_store_link_ticket_address(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_link_ticket_address(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     const char *key, const char *email, portail_error *err)
 {
 	/* a new address forgets any proof made for the last one */
@@ -138,7 +127,7 @@ portail_store_link_ticket_address(portail_store *st, const unsigned char hash[PO
 }
 
 portail_status
-portail_store_link_ticket_proof(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_link_ticket_proof(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     const char *key, const unsigned char proof[PORTAIL_HASH_BYTES], portail_error *err)
 {
 	portail_status r = pt_store_run1(st, "UPDATE link_tickets SET proof_hash = ? "
@@ -149,7 +138,7 @@ portail_store_link_ticket_proof(portail_store *st, const unsigned char hash[PORT
 }
 
 portail_status
-portail_store_link_finish(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_link_finish(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     const unsigned char *proof, int64_t now, bool *created, char **email, portail_error *err)
 {
 	struct portail_link_ticket t;
@@ -226,7 +215,7 @@ out:
 }
 
 portail_status
-portail_store_link_used(portail_store *st, const char *provider, const char *subject,
+pt_sqlite_link_used(portail_store *st, const char *provider, const char *subject,
     int64_t now, portail_error *err)
 {
 	return pt_store_run1(st, "UPDATE links SET last_used = ? WHERE provider = ? AND subject = ?",
@@ -234,7 +223,7 @@ portail_store_link_used(portail_store *st, const char *provider, const char *sub
 }
 
 portail_status
-portail_store_link_delete(portail_store *st, const char *key, const char *provider,
+pt_sqlite_link_delete(portail_store *st, const char *key, const char *provider,
     portail_error *err)
 {
 	return pt_store_run1(st, "DELETE FROM links WHERE email_key = ? AND provider = ?", "link",
@@ -242,7 +231,7 @@ portail_store_link_delete(portail_store *st, const char *key, const char *provid
 }
 
 portail_status
-portail_store_link_list(portail_store *st, const char *key, char ***providers, portail_error *err)
+pt_sqlite_link_list(portail_store *st, const char *key, char ***providers, portail_error *err)
 {
 	sqlite3_stmt *s;
 	char **v = NULL;

@@ -10,19 +10,6 @@
 
 #include <sodium.h>
 
-void
-portail_mail_row_clear(struct portail_mail_row *m)
-{
-	if (m == NULL)
-		return;
-	free(m->rcpt);
-	if (m->code_box != NULL) {
-		sodium_memzero(m->code_box, m->code_box_len);
-		free(m->code_box);
-	}
-	memset(m, 0, sizeof(*m));
-}
-
 portail_status
 pt_store_mail_insert(portail_store *st, const struct portail_mail_row *m, portail_error *err)
 {
@@ -47,7 +34,7 @@ pt_store_mail_insert(portail_store *st, const struct portail_mail_row *m, portai
 }
 
 portail_status
-portail_store_mail_add(portail_store *st, const struct portail_mail_row *m, portail_error *err)
+pt_sqlite_mail_add(portail_store *st, const struct portail_mail_row *m, portail_error *err)
 {
 	portail_status r;
 
@@ -58,7 +45,7 @@ portail_store_mail_add(portail_store *st, const struct portail_mail_row *m, port
 }
 
 portail_status
-portail_store_mail_next(portail_store *st, int64_t now, struct portail_mail_row *out,
+pt_sqlite_mail_next(portail_store *st, int64_t now, struct portail_mail_row *out,
     int64_t *next_due, portail_error *err)
 {
 	sqlite3_stmt *s;
@@ -107,7 +94,7 @@ out:
 }
 
 portail_status
-portail_store_mail_retry(portail_store *st, int64_t id, int tries, int64_t next_try,
+pt_sqlite_mail_retry(portail_store *st, int64_t id, int tries, int64_t next_try,
     portail_error *err)
 {
 	return pt_store_run1(st, "UPDATE mail_queue SET tries = ?, next_try = ? WHERE id = ?",
@@ -115,14 +102,14 @@ portail_store_mail_retry(portail_store *st, int64_t id, int tries, int64_t next_
 }
 
 portail_status
-portail_store_mail_delete(portail_store *st, int64_t id, portail_error *err)
+pt_sqlite_mail_delete(portail_store *st, int64_t id, portail_error *err)
 {
 	return pt_store_run1(st, "DELETE FROM mail_queue WHERE id = ?", "mail queue", false, err,
 	    "i", id);
 }
 
 portail_status
-portail_store_mail_count(portail_store *st, unsigned long *n, portail_error *err)
+pt_sqlite_mail_count(portail_store *st, unsigned long *n, portail_error *err)
 {
 	sqlite3_stmt *s;
 	portail_status r;

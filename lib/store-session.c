@@ -11,15 +11,6 @@
 
 #include <sodium.h>
 
-void
-portail_session_clear(struct portail_session *s)
-{
-	if (s == NULL)
-		return;
-	free(s->email_key);
-	sodium_memzero(s, sizeof(*s));
-}
-
 static const char sql_session_replace[] = "DELETE FROM sessions WHERE session_hash = ?";
 static const char sql_session_sweep[] =
     "DELETE FROM sessions WHERE expires <= ?1 OR last_seen <= ?2";
@@ -28,7 +19,7 @@ static const char sql_session_add[] =
     "SELECT ?2, email_key, ?3, ?3, ?4, token_epoch FROM accounts WHERE email_key = ?1";
 
 portail_status
-portail_store_session_add(portail_store *st, const char *key,
+pt_sqlite_session_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const unsigned char *replaced, int64_t now,
     int64_t expires, int64_t seen_cutoff, int64_t *id, portail_error *err)
 {
@@ -77,12 +68,11 @@ read_session(sqlite3_stmt *s, struct portail_session *out)
 }
 
 portail_status
-portail_store_session_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_session_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     struct portail_session *out, struct portail_account *acct, portail_error *err)
 {
 	sqlite3_stmt *s;
 	portail_status r;
-	int rc;
 
 	pthread_mutex_lock(&st->lock);
 	/* one statement, one read transaction: the session and its account agree */
@@ -93,16 +83,10 @@ portail_store_session_find(portail_store *st, const unsigned char hash[PORTAIL_H
 		goto out;
 	}
 	sqlite3_bind_blob(s, 1, hash, PORTAIL_HASH_BYTES, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if (read_session(s, out) && pt_store_read_account(s, 7, acct)) {
-			r = PORTAIL_OK;
-		} else {
-			portail_session_clear(out);
-			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-		}
-	} else {
-		r = rc == SQLITE_DONE ? PORTAIL_ERR_REFUSED : pt_store_db_err(st, err, "session");
+	if ((r = pt_store_step_row(st, s, PORTAIL_ERR_REFUSED, "session", err)) == PORTAIL_OK &&
+	    !(read_session(s, out) && pt_store_read_account(s, 7, acct))) {
+		portail_session_clear(out);
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
 	pt_store_release(st, s);
 out:
@@ -111,21 +95,21 @@ out:
 }
 
 portail_status
-portail_store_session_touch(portail_store *st, int64_t id, int64_t now, portail_error *err)
+pt_sqlite_session_touch(portail_store *st, int64_t id, int64_t now, portail_error *err)
 {
 	return pt_store_run1(st, "UPDATE sessions SET last_seen = ?1 WHERE id = ?2", "session",
 	    false, err, "ii", now, id);
 }
 
 portail_status
-portail_store_session_delete(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_session_delete(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     portail_error *err)
 {
 	return pt_store_run1(st, sql_session_replace, "session", true, err, "h", hash);
 }
 
 portail_status
-portail_store_session_count(portail_store *st, const char *key, int *n, portail_error *err)
+pt_sqlite_session_count(portail_store *st, const char *key, int *n, portail_error *err)
 {
 	sqlite3_stmt *s;
 	portail_status r;

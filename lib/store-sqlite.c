@@ -302,6 +302,7 @@ portail_store_open(const char *path, portail_store **out, portail_error *err)
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	st->be = &pt_sqlite_backend;
 	pthread_mutex_init(&st->lock, NULL);
 	/* Create the file ourselves so that its mode is 0600 whatever the umask. */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -386,12 +387,12 @@ portail_store_open(const char *path, portail_store **out, portail_error *err)
 	*out = st;
 	return PORTAIL_OK;
 fail:
-	portail_store_close(st);
+	pt_sqlite_close(st);
 	return r;
 }
 
 void
-portail_store_close(portail_store *st)
+pt_sqlite_close(portail_store *st)
 {
 	if (st == NULL)
 		return;
@@ -447,7 +448,7 @@ pt_store_release(portail_store *st, sqlite3_stmt *s)
 
 /* Test hook (store-int.h): one statement through the cache, its rows stepped over. */
 portail_status
-pt_store_run(portail_store *st, const char *sql, portail_error *err)
+pt_sqlite_run(portail_store *st, const char *sql, portail_error *err)
 {
 	sqlite3_stmt *s;
 	portail_status r = PORTAIL_OK;
@@ -636,7 +637,7 @@ pt_store_end(portail_store *st, portail_status r, bool keep, portail_error *err)
 }
 
 portail_status
-portail_store_probe(portail_store *st, portail_error *err)
+pt_sqlite_probe(portail_store *st, portail_error *err)
 {
 	portail_status r = PORTAIL_OK;
 
@@ -646,3 +647,57 @@ portail_store_probe(portail_store *st, portail_error *err)
 	pthread_mutex_unlock(&st->lock);
 	return r;
 }
+
+/* ---- the backend's table (store-backend.h) ------------------------------------ */
+
+const struct pt_store_backend pt_sqlite_backend = {
+	.name = "sqlite",
+	.run = pt_sqlite_run,
+	.close = pt_sqlite_close,
+	.probe = pt_sqlite_probe,
+	.account_get = pt_sqlite_account_get,
+	.account_list = pt_sqlite_account_list,
+	.account_set_state = pt_sqlite_account_set_state,
+	.account_unlock = pt_sqlite_account_unlock,
+	.account_delete = pt_sqlite_account_delete,
+	.account_disable_and_revoke = pt_sqlite_account_disable_and_revoke,
+	.account_checked = pt_sqlite_account_checked,
+	.auth_failed = pt_sqlite_auth_failed,
+	.auth_reserve = pt_sqlite_auth_reserve,
+	.auth_release = pt_sqlite_auth_release,
+	.auth_succeeded = pt_sqlite_auth_succeeded,
+	.mail_add = pt_sqlite_mail_add,
+	.mail_next = pt_sqlite_mail_next,
+	.mail_retry = pt_sqlite_mail_retry,
+	.mail_delete = pt_sqlite_mail_delete,
+	.mail_count = pt_sqlite_mail_count,
+	.code_issue = pt_sqlite_code_issue,
+	.code_verify = pt_sqlite_code_verify,
+	.ticket_peek = pt_sqlite_ticket_peek,
+	.signup_finish = pt_sqlite_signup_finish,
+	.reset_finish = pt_sqlite_reset_finish,
+	.password_set = pt_sqlite_password_set,
+	.token_add = pt_sqlite_token_add,
+	.token_find = pt_sqlite_token_find,
+	.token_touch = pt_sqlite_token_touch,
+	.token_list = pt_sqlite_token_list,
+	.token_delete = pt_sqlite_token_delete,
+	.token_revoke_all = pt_sqlite_token_revoke_all,
+	.gc = pt_sqlite_gc,
+	.link_find = pt_sqlite_link_find,
+	.link_ticket_add = pt_sqlite_link_ticket_add,
+	.link_ticket_get = pt_sqlite_link_ticket_get,
+	.link_ticket_address = pt_sqlite_link_ticket_address,
+	.link_ticket_proof = pt_sqlite_link_ticket_proof,
+	.link_finish = pt_sqlite_link_finish,
+	.link_used = pt_sqlite_link_used,
+	.link_delete = pt_sqlite_link_delete,
+	.link_list = pt_sqlite_link_list,
+	.session_add = pt_sqlite_session_add,
+	.session_find = pt_sqlite_session_find,
+	.session_touch = pt_sqlite_session_touch,
+	.session_delete = pt_sqlite_session_delete,
+	.session_count = pt_sqlite_session_count,
+	.oauth_state_add = NULL,  /* TEMPORARY: the social branch's store-oauth.c brings them */
+	.oauth_state_take = NULL,
+};

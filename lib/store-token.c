@@ -9,16 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void
-portail_token_clear(struct portail_token *t)
-{
-	if (t == NULL)
-		return;
-	free(t->email_key);
-	free(t->label);
-	memset(t, 0, sizeof(*t));
-}
-
 #define TOKEN_COLUMNS "t.id, t.email_key, t.label, t.created, t.expires, t.last_used, t.epoch"
 
 /* Reads TOKEN_COLUMNS (columns 0 to 6). */
@@ -41,7 +31,7 @@ read_token(sqlite3_stmt *s, struct portail_token *t)
 }
 
 portail_status
-portail_store_token_add(portail_store *st, const char *key,
+pt_sqlite_token_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
     int64_t expires, int64_t *id, portail_error *err)
 {
@@ -77,7 +67,7 @@ out:
 }
 
 portail_status
-portail_store_token_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
+pt_sqlite_token_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     struct portail_token *out, struct portail_account *acct, portail_error *err)
 {
 	sqlite3_stmt *s;
@@ -104,7 +94,7 @@ out:
 }
 
 portail_status
-portail_store_token_touch(portail_store *st, int64_t id, int64_t now, int64_t expires,
+pt_sqlite_token_touch(portail_store *st, int64_t id, int64_t now, int64_t expires,
     portail_error *err)
 {
 	return pt_store_run1(st, "UPDATE tokens SET last_used = ?1, expires = ?2 WHERE id = ?3",
@@ -124,7 +114,7 @@ clear_row(void *t)
 }
 
 portail_status
-portail_store_token_list(portail_store *st, const char *key, int64_t now,
+pt_sqlite_token_list(portail_store *st, const char *key, int64_t now,
     struct portail_token **out, size_t *n, portail_error *err)
 {
 	sqlite3_stmt *s;
@@ -151,7 +141,7 @@ out:
 }
 
 portail_status
-portail_store_token_delete(portail_store *st, const char *key, int64_t id, portail_error *err)
+pt_sqlite_token_delete(portail_store *st, const char *key, int64_t id, portail_error *err)
 {
 	return pt_store_run1(st, "DELETE FROM tokens WHERE id = ? AND email_key = ?", "token", true,
 	    err, "it", id, key);
@@ -168,7 +158,7 @@ pt_store_token_revoke_all_locked(portail_store *st, const char *key, int64_t now
 }
 
 portail_status
-portail_store_token_revoke_all(portail_store *st, const char *key, int64_t now, portail_error *err)
+pt_sqlite_token_revoke_all(portail_store *st, const char *key, int64_t now, portail_error *err)
 {
 	return pt_store_run1(st, sql_revoke_all, "account", true, err, "it", now, key);
 }

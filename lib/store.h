@@ -2,13 +2,16 @@
  * store.h — where accounts and pending verifications live.
  *
  * The contract every backend implements (the embedded one: store-sqlite.c
- * and its concept files, listed in store-int.h; a PostgreSQL one will
- * come), so callers see only these operations. Each operation that changes more
+ * and its concept files, listed in store-int.h; PostgreSQL: store-pg.c
+ * and its concept files, store-pg-int.h), so callers see only these
+ * operations; store.c dispatches each to the handle's backend. Each operation that changes more
  * than one row is one transaction: after a crash at any point there is
  * either all of a step or none of it (no account without its ticket
  * consumed, no password changed without the whole flow).
  *
- * A handle is safe to share between threads (operations are serialized).
+ * A handle is safe to share between threads (SQLite serializes the
+ * operations; PostgreSQL runs them at once, one pooled connection each,
+ * every read-then-write one guarded statement or under a row lock).
  * Times are seconds since the epoch, passed in by the caller (tests move
  * the clock). Every failure to reach the database is
  * PORTAIL_ERR_UNAVAILABLE, never a refusal.
@@ -59,7 +62,36 @@ portail_status portail_store_open(const char *path, portail_store **out,
     portail_error *err);
 void portail_store_close(portail_store *st);
 
+struct portail_config;
+
 /*
+ * The configured store ([store] backend): what opens it, with its
+ * secret read. portail_store_spec_new reads [store] password_file now:
+ * call it before dropping privileges, and open (as the daemon's user)
+ * after; the spec keeps the password in guarded memory, wiped by
+ * portail_store_spec_free. portail_store_open_config does all three.
+ * PostgreSQL: PORTAIL_ERR_UNAVAILABLE when no server answers within
+ * [store] deadline_ms, PORTAIL_ERR_CONFIG for a schema newer than this
+ * program.
+ */
+typedef struct portail_store_spec portail_store_spec;
+portail_status portail_store_spec_new(const struct portail_config *cfg, portail_store_spec **out,
+    portail_error *err);
+void portail_store_spec_free(portail_store_spec *spec);
+portail_status portail_store_open_spec(const portail_store_spec *spec, portail_store **out,
+    portail_error *err);
+portail_status portail_store_open_config(const struct portail_config *cfg, portail_store **out,
+    portail_error *err);
+/* "sqlite" or "postgresql" (a static string). */
+const char *portail_store_backend(const portail_store *st);
+
+/*
+ * The next three are SQLite's (a store at path); for PostgreSQL there is
+ * no file and no directory of ours, and nothing to check or give: the
+ * callers skip them (portail init, portail check). The 3 -> 4 migration
+ * never ran on PostgreSQL (its schema starts at 7), so it has no key
+ * conflict to list either.
+ *
  * The store at path may be a file plus files the backend keeps beside it
  * while it runs, created by whoever opens the store: its directory must
  * then be writable by the daemon's user. portail_store_open's errors name
@@ -419,6 +451,28 @@ portail_status portail_store_session_delete(portail_store *st,
     const unsigned char hash[PORTAIL_HASH_BYTES], portail_error *err);
 /* How many sessions the account has in the store, live or not yet swept (tests, status). */
 portail_status portail_store_session_count(portail_store *st, const char *key, int *n,
+    portail_error *err);
+
+/* ---- social sign-in states (the authorization-code flow, portail-web) ---------- */
+/*
+ * What portaild keeps between /social/PROVIDER and its /retour: the
+ * keyed hash of the state cookie's secret is the key; single use, 10 minutes.
+ */
+struct portail_oauth_state {
+	char *provider;         /* the [provider NAME] */
+	char *nonce;            /* the OpenID nonce sent (NULL for kinds without one) */
+	char *verifier;         /* the PKCE code_verifier (NULL without PKCE) */
+	char *return_to;        /* the allow-listed path to go to after, or NULL */
+	int64_t expires;
+};
+void portail_oauth_state_clear(struct portail_oauth_state *s);   /* wipes nonce and verifier */
+/* Adds a state (its hash) until expires; expired ones swept in the same transaction. */
+portail_status portail_store_oauth_state_add(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], const struct portail_oauth_state *s,
+    int64_t now, portail_error *err);
+/* Takes a live state once: read and deleted in one statement; BAD_TICKET when unknown or expired. */
+portail_status portail_store_oauth_state_take(portail_store *st,
+    const unsigned char hash[PORTAIL_HASH_BYTES], int64_t now, struct portail_oauth_state *out,
     portail_error *err);
 
 #endif
