@@ -567,25 +567,6 @@ test_code_limits_at_edges(void **state)
 	portail_store_close(st);
 }
 
-/*
- * Social sign-in states (issue 14): added with their strings, taken once
- * (the second take BAD_TICKET), an expired one BAD_TICKET and gone, and
- * the dead ones swept by the next add.
- */
-static int
-count_states(portail_store *st)
-{
-	sqlite3_stmt *s = NULL;
-	int n = -1;
-
-	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM oauth_states", -1, &s, NULL) ==
-	    SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return n;
-}
-
-static void
 /* ---- concurrency: the same answers whatever the interleaving ------------------- */
 
 #define N_THREADS 4
@@ -849,18 +830,13 @@ test_concurrent_finish(void **state)
 
 /*
  * A state is taken once, only while live; expired ones are swept by the
- * next add; a hash added twice is refused. (PostgreSQL here; SQLite's
- * side is the social branch's store-oauth.c, with its own test.)
+ * next add; a hash added twice is refused. Both backends.
  */
 static void
 test_oauth_states(void **state)
 {
 	const unsigned char h1[PORTAIL_HASH_BYTES] = { 1 }, h2[PORTAIL_HASH_BYTES] = { 2 },
 	    h3[PORTAIL_HASH_BYTES] = { 3 };
-	char g[] = "google", n[] = "n0nce", v[] = "v3rifier", back[] = "/compte", fb[] = "facebook";
-	struct portail_oauth_state a = { g, n, v, back, 1600 };
-	struct portail_oauth_state b = { fb, NULL, NULL, NULL, 1100 };
-	struct portail_oauth_state got = { 0 };
 	char provider[] = "google", nonce[] = "n0nce", verifier[] = "v3rifier", ret[] = "/compte";
 	struct portail_oauth_state s = { provider, nonce, verifier, ret, 1600 }, out;
 	portail_store *st = open_store("oauth");
@@ -1030,54 +1006,6 @@ test_pg_newer_schema(void **state)
 	portail_error err;
 
 	(void)state;
-	assert_int_equal(portail_store_open(db_path("oauth.db"), &st, &err), PORTAIL_OK);
-	assert_int_equal(portail_store_oauth_state_add(st, h1, &a, 1000, &err), PORTAIL_OK);
-	assert_int_equal(portail_store_oauth_state_add(st, h2, &b, 1000, &err), PORTAIL_OK);
-	/* one hash, one state */
-	assert_int_equal(portail_store_oauth_state_add(st, h1, &b, 1000, &err), PORTAIL_ERR_EXISTS);
-	assert_int_equal(count_states(st), 2);
-	/* unknown */
-	assert_int_equal(portail_store_oauth_state_take(st, h3, 1001, &got, &err),
-	    PORTAIL_ERR_BAD_TICKET);
-	assert_null(got.provider);
-	/* taken once, with everything it was given */
-	assert_int_equal(portail_store_oauth_state_take(st, h1, 1001, &got, &err), PORTAIL_OK);
-	assert_string_equal(got.provider, "google");
-	assert_string_equal(got.nonce, "n0nce");
-	assert_string_equal(got.verifier, "v3rifier");
-	assert_string_equal(got.return_to, "/compte");
-	assert_int_equal(got.expires, 1600);
-	portail_oauth_state_clear(&got);
-	assert_null(got.nonce);
-	assert_int_equal(portail_store_oauth_state_take(st, h1, 1001, &got, &err),
-	    PORTAIL_ERR_BAD_TICKET);
-	assert_int_equal(count_states(st), 1);
-	/* expired: refused, and gone with the take */
-	assert_int_equal(portail_store_oauth_state_take(st, h2, 1100, &got, &err),
-	    PORTAIL_ERR_BAD_TICKET);
-	assert_null(got.provider);
-	assert_int_equal(count_states(st), 0);
-	/* the sweep: an add at 1200 removes what died before, keeps what lives */
-	b.expires = 1150;
-	assert_int_equal(portail_store_oauth_state_add(st, h2, &b, 1000, &err), PORTAIL_OK);
-	a.expires = 1800;
-	assert_int_equal(portail_store_oauth_state_add(st, h1, &a, 1000, &err), PORTAIL_OK);
-	assert_int_equal(count_states(st), 2);
-	assert_int_equal(portail_store_oauth_state_add(st, h3, &b, 1200, &err), PORTAIL_OK);
-	assert_int_equal(count_states(st), 2);      /* h2 swept, h1 and h3 there */
-	assert_int_equal(portail_store_oauth_state_take(st, h1, 1201, &got, &err), PORTAIL_OK);
-	assert_string_equal(got.provider, "google");
-	portail_oauth_state_clear(&got);
-	/* facebook's: no nonce, no verifier, no return path */
-	b.expires = 1900;
-	assert_int_equal(portail_store_oauth_state_add(st, h2, &b, 1201, &err), PORTAIL_OK);
-	assert_int_equal(portail_store_oauth_state_take(st, h2, 1202, &got, &err), PORTAIL_OK);
-	assert_string_equal(got.provider, "facebook");
-	assert_null(got.nonce);
-	assert_null(got.verifier);
-	assert_null(got.return_to);
-	portail_oauth_state_clear(&got);
-	portail_store_close(st);
 	pg_fresh("t_newer");
 	assert_int_equal(pg_open("t_newer", NULL, 3000, &st, &err), PORTAIL_OK);
 	portail_store_close(st);
@@ -1230,8 +1158,8 @@ main(void)
 		cmocka_unit_test(test_concurrent_guesses),
 		cmocka_unit_test(test_concurrent_issue),
 		cmocka_unit_test(test_concurrent_finish),
-		cmocka_unit_test(test_check_dir),
 		cmocka_unit_test(test_oauth_states),
+		cmocka_unit_test(test_check_dir),
 		cmocka_unit_test(test_open_unwritable_dir),
 	};
 	/* the same contract tests, then PostgreSQL's own */
