@@ -71,7 +71,7 @@ portail_flow_new(const struct portail_flow_deps *deps, portail_flow **out, porta
 	r = portail_password_hash(&deps->cfg->password, pw, f->dummy_hash, err);
 	sodium_memzero(pw, sizeof(pw));
 	if (r == PORTAIL_OK)
-		r = portail_decoy_new(&f->decoy, err);
+		r = portail_decoy_new(&f->decoy, NULL, err);
 	if (r != PORTAIL_OK) {
 		sem_destroy(&f->hashes);
 		free(f);
