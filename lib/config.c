@@ -102,6 +102,7 @@ static const struct key keys[] = {
 	{ S_GPI, "size_limit", K_INT, C(gpi.size_limit), 1, 10000, "100", false },
 	{ S_GPI, "grace", K_INT, C(gpi.grace), 0, 30 * 86400, "86400", false },
 	{ S_GPI, "cache_timeout", K_INT, C(gpi.cache_timeout), 0, 3600, "60", false },
+	{ S_GPI, "record_interval", K_INT, C(gpi.record_interval), 0, 3600, "30", false },
 	{ S_GPI, "connections", K_INT, C(gpi.connections), 1, 64, "4", false },
 	{ S_GPI, "max_workers", K_INT, C(gpi.max_workers), 0, 256, "0", false },
 	{ S_GPI, "page_size", K_INT, C(gpi.page_size), 10, 10000, "500", false },

@@ -46,6 +46,7 @@ struct portail_gpi_config {
 	int size_limit;                 /* entries per lookup */
 	int grace;                      /* seconds a positive check survives an outage */
 	int cache_timeout;              /* seconds a positive check is reused for tokens */
+	int record_interval;            /* seconds between two writes of a positive check */
 	int connections;                /* directory connections kept (the pool) */
 	int max_workers;                /* callers in directory calls at once; 0: half of [daemon] workers */
 	int page_size;                  /* entries per page of a paged search (RFC 2696) */

@@ -11,21 +11,35 @@
  * like a wrong code until the decoy code would have expired.
  *
  * State lives in a fixed table (PORTAIL_DECOY_ENTRIES slots, about 12
- * MB): 4-way sets chosen by a keyed BLAKE2b of the address key (the key
- * is random per process, so an attacker cannot aim at a set), each slot
- * holding the last PORTAIL_DECOY_TIMES issue times and the decoy code's
- * expiry and tries per purpose. Addresses on file are mirrored into the
- * same table (issue times only, no decoy code), so that a full table
- * treats both kinds alike. A new address takes a free slot, else the
- * slot of its set that matters least: fewest issues in the last day,
- * then no live decoy code, then the oldest last issue.
+ * MB, plus a 2.4 MB ghost per set): 4-way sets chosen by a keyed BLAKE2b
+ * of the address key (the key is random per process, so an attacker
+ * cannot aim at a set), each slot holding the last PORTAIL_DECOY_TIMES
+ * issue times and the last code's expiry per purpose, with a decoy
+ * code's tries. Addresses on file are mirrored into the same table
+ * (issue times and expiry, no decoy code), so that a full table treats
+ * both kinds alike. A new address takes a free slot, else the slot of
+ * its set that matters least: fewest issues in the last day, then no
+ * live code, then the oldest last issue.
  *
- * Bound: an attacker cycling random addresses pushes a given address out
- * only after about PORTAIL_DECOY_ENTRIES other addresses landed in the
- * table (131,072 requests, ~40 s at the 3,400/s measured in issue 13),
- * and only if those hold at least as many issues today; until then every
- * answer is the one an address on file gets. State is lost on a restart
- * (an attacker cannot restart the daemon).
+ * Eviction forgets nothing the limits need: the evicted slot's issues
+ * are merged into its set's ghost, which stays at least as restrictive as
+ * every entry evicted from the set (the largest same-rank issue times),
+ * and an address not found answers from the ghost and starts from it.
+ * The table's answer thus never falls below what the store holds for an
+ * address on file; flow.c asks the table first for every address, so an
+ * address on file and one not on file get the answer of the same table,
+ * which does not know which is which (test_decoy.c: the same flood, the
+ * same answers). The price under a flood that fills the table is that a
+ * new address of a set may inherit an evicted one's limits: a "too soon"
+ * when the set evicted within resend_interval (only past ~131,072 new
+ * addresses per resend_interval), and fewer codes left in the day
+ * (max_per_day only after an attacker got 131,072 addresses to it).
+ *
+ * Not covered (decoy codes): a decoy code evicted before its day is over
+ * answers code.verify with NO_CODE where the store answers for a code on
+ * file (wrong, expired, too many tries): pushing it out takes about
+ * PORTAIL_DECOY_ENTRIES other addresses with as many issues today.
+ * State is lost on a restart (an attacker cannot restart the daemon).
  *
  * Thread-safe (one mutex).
  */
@@ -43,18 +57,28 @@
 
 typedef struct portail_decoy portail_decoy;
 
-portail_status portail_decoy_new(portail_decoy **out, portail_error *err);
+/*
+ * A new, empty table. seed: crypto_generichash_KEYBYTES bytes that key the
+ * set choice (for tests that replay one flood twice), or NULL for a
+ * random key (portaild).
+ */
+portail_status portail_decoy_new(portail_decoy **out, const unsigned char *seed,
+    portail_error *err);
 void portail_decoy_free(portail_decoy *d);
 
 /*
  * The rate limits of portail_store_code_issue for key, from the table:
  * portail_policy_code_issue's answer (TOO_SOON with *wait, RATE_LIMITED,
- * or OK) for the issues the table holds in the sliding day. With record, an OK is recorded
- * as an issue at now; with decoy too (an address not on file), a decoy
- * code for purpose ("signup", "reset" or "link") is set, valid rules->lifetime
- * with rules->max_attempts tries. Past PORTAIL_DECOY_TIMES issues in a
- * day the count is approximate (the older ones are counted until the
- * newest of them is a day old).
+ * or OK) for the issues the table holds in the sliding day (its set's
+ * ghost's for an address not in the table). With record and decoy (an
+ * address not on file), an OK is recorded as an issue at now and sets a
+ * decoy code for purpose ("signup", "reset" or "link"), valid
+ * rules->lifetime with rules->max_attempts tries. With record and not
+ * decoy (an address on file whose code the store issued), the issue is
+ * recorded whatever the table answers, so that the table never holds
+ * less than the store. Past PORTAIL_DECOY_TIMES issues in a day the count
+ * is approximate (the older ones are counted until the newest of them is
+ * a day old).
  */
 portail_status portail_decoy_issue(portail_decoy *d, const char *key,
     const char *purpose, int64_t now, const struct portail_code_rules *rules, bool record,

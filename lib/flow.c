@@ -94,7 +94,7 @@ portail_flow_new(const struct portail_flow_deps *deps, portail_flow **out, porta
 	r = portail_password_hash(&deps->cfg->password, pw, f->dummy_hash, err);
 	sodium_memzero(pw, sizeof(pw));
 	if (r == PORTAIL_OK)
-		r = portail_decoy_new(&f->decoy, err);
+		r = portail_decoy_new(&f->decoy, NULL, err);
 	if (r != PORTAIL_OK) {
 		sem_destroy(&f->hashes);
 		free(f);
@@ -487,8 +487,8 @@ access_check(portail_flow *f, const char *key, const struct portail_account *a, 
 		return PORTAIL_OK;
 	r = portail_gpi_lookup(f->d.gpi, a->email, &g, err);
 	if (r == PORTAIL_OK && g->known) {
-		/* recorded to the half-minute: not a store write on every sign-in */
-		if (now - a->gpi_checked >= 30 || a->gpi_checked > now)
+		/* recorded every [gpi] record_interval: not a store write on every sign-in */
+		if (now - a->gpi_checked >= gc->record_interval || a->gpi_checked > now)
 			r = portail_store_account_checked(f->d.store, key, now, err);
 	} else if (r == PORTAIL_OK) {
 		/* no child left: neither the cache nor the grace may let it in now */

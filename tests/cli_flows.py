@@ -154,6 +154,9 @@ for _ in range(200):
     if "ready on" in open(os.path.join(TMP, "daemon", "log")).read():
         break
     time.sleep(0.05)
+else:
+    print("Bail out! portaild did not start")
+    sys.exit(99)
 
 # ---- scripted sign-up ------------------------------------------------------------------
 A = "chantal.gagnon@exemple.ca"
@@ -430,6 +433,15 @@ def echo_on(fd):
     return bool(termios.tcgetattr(fd)[3] & termios.ECHO)
 
 
+def wait_echo_off(fd):
+    """Whether echo went off: portail turns it off right after its prompt; polled, bounded."""
+    for _ in range(250):
+        if not echo_on(fd):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def prompt_then(sig):
     """portail auth at its password prompt gets sig; (exit signal, echo after, transcript)."""
     def preexec():
@@ -444,11 +456,7 @@ def prompt_then(sig):
         child.expect("Mot de passe : ")
         # our own handle on the terminal, kept after the child is gone
         tty = os.open(os.readlink("/proc/%d/fd/0" % child.pid), os.O_RDWR | os.O_NOCTTY)
-        for _ in range(100):                # echo goes off right after the prompt
-            if not echo_on(tty):
-                break
-            time.sleep(0.02)
-        off = not echo_on(tty)
+        off = wait_echo_off(tty)
         if sig == signal.SIGINT:
             child.sendintr()                # Ctrl-C, from the terminal
         else:
@@ -515,15 +523,13 @@ try:
     job = int(child.match.group(1))
     child.expect("Mot de passe : ")
     tty = os.open(os.readlink("/proc/%d/fd/0" % job), os.O_RDWR | os.O_NOCTTY)
-    time.sleep(0.2)
-    off_first = not echo_on(tty)
+    off_first = wait_echo_off(tty)
     os.kill(job, signal.SIGTSTP)
     child.expect("stopped")
     on_while_stopped = echo_on(tty)
     child.sendline("fg")
     child.expect("Mot de passe : ")
-    time.sleep(0.2)
-    off_again = not echo_on(tty)
+    off_again = wait_echo_off(tty)
     child.sendline(OTHER)
     child.expect(r"exit (-?\d+)")
     rc = int(child.match.group(1))

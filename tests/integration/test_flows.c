@@ -83,14 +83,16 @@ env_start(struct env *e, const char *gpi_extra, const char *extra)
 		snprintf(text, sizeof(text),
 		    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
 		    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
-		    "timeout = 2\nnetwork_timeout = 1\n%s"
+		    "%snetwork_timeout = 1\n%s"
 		    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\nworkers = 4\n"
 		    "%s"
 		    "[security]\nkey_file = %s/etc/secret.key\n"
 		    "[mail]\nurl = smtp://127.0.0.1:%d\nstarttls = no\ntimeout = 3\n"
 		    "from = Portail Parents <portail@exemple.qc.ca>\n"
 		    "%s",
-		    slapd.uri, slapd.bind_pw_file, gpi_extra, e->sock, store, e->dir, port, extra);
+		    slapd.uri, slapd.bind_pw_file,
+		    strncmp(gpi_extra, "timeout =", 9) == 0 ? "" : "timeout = 2\n", gpi_extra,
+		    e->sock, store, e->dir, port, extra);
 	}
 	/* light argon2 unless the test says otherwise */
 	if (strstr(extra, "[password]") == NULL)
@@ -1557,6 +1559,7 @@ test_expired_when_children_leave(void **state)
 struct dirbound {
 	const char *sock;
 	atomic_int *in_flight;
+	atomic_int *started;
 	portail_status s;
 	char error[32];
 };
@@ -1584,6 +1587,7 @@ dirbound_lookup(void *arg)
 	json_t *a = NULL, *r;
 
 	atomic_fetch_add(b->in_flight, 1);
+	atomic_fetch_add(b->started, 1);
 	b->s = PORTAIL_ERR_IO;
 	if (portail_client_new(b->sock, 0, &c) == PORTAIL_OK) {
 		r = json_pack("{s:s, s:s}", "op", "gpi.lookup", "email", "chantal.gagnon@exemple.ca");
@@ -1606,6 +1610,10 @@ dirbound_lookup(void *arg)
  * while the two still wait, pings, a token sign-in with a cached access
  * check and an access check within the grace window all answer ok.
  * Before the bulkhead, the 8 filled every worker behind one connection.
+ * States, not times: the pings start once every request was sent, slapd
+ * holds unread bytes (a lookup reached it) and the others were answered;
+ * [gpi] timeout = 10 (not the others' 2) leaves a loaded machine 10 s to answer the pings
+ * while the two lookups still wait.
  */
 #define DIRBOUND 8
 
@@ -1615,13 +1623,13 @@ test_hung_directory_bulkhead(void **state)
 	struct env e;
 	struct dirbound b[DIRBOUND];
 	pthread_t t[DIRBOUND];
-	atomic_int in_flight = 0;
+	atomic_int in_flight = 0, started = 0;
 	json_t *a = NULL;
 	char tok[64];
-	int pings = 0, unavailable = 0, still = 0, lines = 0;
+	int pings = 0, unavailable = 0, still = 0, lines = 0, polls = 0;
 	long long refused;
 
-	env_start(&e, "connections = 2\nmax_workers = 2\n", "");
+	env_start(&e, "timeout = 10\nconnections = 2\nmax_workers = 2\n", "");
 	/* the daemon's clock stands still: its log's refusals all fall in one minute */
 	fx_clock_advance(&e.d, 0);
 	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
@@ -1629,12 +1637,17 @@ test_hung_directory_bulkhead(void **state)
 	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
 	assert_true(fx_stop_process(slapd.pid));
 	for (int i = 0; i < DIRBOUND; i++) {
-		b[i] = (struct dirbound){ .sock = e.sock, .in_flight = &in_flight };
+		b[i] = (struct dirbound){ .sock = e.sock, .in_flight = &in_flight,
+			.started = &started };
 		assert_int_equal(pthread_create(&t[i], NULL, dirbound_lookup, &b[i]), 0);
 	}
-	/* the first ones reach a worker and the directory */
-	for (int i = 0; i < 100 && atomic_load(&in_flight) > 2; i++)
-		usleep(20000);
+	/* all sent; the first ones reach the directory, the others are turned away */
+	while (polls++ < 1000 && (atomic_load(&started) < DIRBOUND ||
+	    fx_slapd_unread(&slapd) == 0 || atomic_load(&in_flight) > 2))
+		usleep(10000);
+	assert_int_equal(atomic_load(&started), DIRBOUND);
+	assert_true(fx_slapd_unread(&slapd) != 0);
+	assert_true(atomic_load(&in_flight) <= 2);
 	for (int i = 0; i < 10; i++)
 		if (portail_client_ping(e.c, NULL, 0, NULL, NULL) == PORTAIL_OK)
 			pings++;
@@ -1745,6 +1758,47 @@ test_grace_window(void **state)
 	clock_to(&e, t0 + 86401 + 86400);
 	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
 	assert_true(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	fx_slapd_restart(&slapd);
+	env_stop(&e);
+}
+
+/*
+ * [gpi] record_interval: a positive check is written to the store only
+ * once that long has passed since the one recorded, so the grace window
+ * runs from the recorded one. The clock is stopped; the account's check
+ * is recorded at its creation.
+ */
+static void
+test_record_interval(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	int64_t t0, t1;
+
+	env_start(&e, "record_interval = 100\n", "");
+	t0 = clock_stop(&e);
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	/* 50 s on: a check, not written (the recorded one is t0) */
+	clock_to(&e, t0 + 50);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	fx_slapd_stop(&slapd);
+	clock_to(&e, t0 + 86401);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_ERR_UNAVAILABLE);
+	json_decref(a);
+	/* past record_interval: written; 99 s later, not */
+	fx_slapd_restart(&slapd);
+	t1 = t0 + 86401;
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	clock_to(&e, t1 + 99);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", NULL), PORTAIL_OK);
+	fx_slapd_stop(&slapd);
+	clock_to(&e, t1 + 86400);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_OK);
+	assert_true(json_is_true(json_object_get(a, "grace")));
+	json_decref(a);
+	clock_to(&e, t1 + 86401);
+	assert_int_equal(check(&e, "chantal.gagnon@exemple.ca", &a), PORTAIL_ERR_UNAVAILABLE);
 	json_decref(a);
 	fx_slapd_restart(&slapd);
 	env_stop(&e);
@@ -2362,6 +2416,7 @@ main(void)
 		cmocka_unit_test(test_lockout_and_reset_unlocks),
 		cmocka_unit_test(test_lockout_doubles_to_cap),
 		cmocka_unit_test(test_grace_window),
+		cmocka_unit_test(test_record_interval),
 		cmocka_unit_test(test_lockout_4x10_concurrent),
 		cmocka_unit_test(test_lockout_12x3_concurrent),
 		cmocka_unit_test(test_admin_accounts),

@@ -511,11 +511,12 @@ test_hung_server_times_out(void **state)
 	assert_int_equal(lookup(&c, "chantal.gagnon@exemple.ca", &r, &err), PORTAIL_ERR_UNAVAILABLE);
 	dt = now() - t0;
 	assert_null(r);
-	/* The deadline is honoured: one timeout per attempt, two attempts,
-	 * plus slack for a loaded machine. Not a benchmark: a hang would be
-	 * 127 s or forever. */
+	/* The deadline is honoured: one timeout per attempt, two attempts
+	 * (about 2 s). Not a benchmark, and no deadline a loaded machine could
+	 * miss: what this catches is a hang, 127 s (libldap without
+	 * LDAP_OPT_NETWORK_TIMEOUT) or forever, so the bound is half of that. */
 	print_message("# hung server answered unavailable after %.2f s\n", dt);
-	assert_true(dt < 2 * 1 + 3);
+	assert_true(dt < 60);
 	close_ctx(&c);
 
 	/* The same hung server first in the list: the second one answers. */

@@ -114,6 +114,8 @@ static const struct bad_case bad[] = {
 	{ GPI "subscribed_schools = , ,\n", "[gpi] subscribed_schools: empty list" },
 	{ GPI "timeout = 61\n", "[gpi] timeout: 61 is out of range (1 to 60)" },
 	{ GPI "cache_timeout = 3601\n", "[gpi] cache_timeout: 3601 is out of range (0 to 3600)" },
+	{ GPI "record_interval = 3601\n", "[gpi] record_interval: 3601 is out of range (0 to 3600)" },
+	{ GPI "record_interval = -1\n", "[gpi] record_interval: '-1' is not a whole number" },
 	{ GPI "timeout = 15\n", "test.conf:4: [gpi] timeout: must be less than [daemon] request_timeout (15)" },
 	{ GPI "network_timeout = 6\n", "[gpi] network_timeout: must not exceed [gpi] timeout (5)" },
 	{ GPI "[daemon]\nrequest_timeout = 20\n", "[daemon] request_timeout: 20 is out of range (2 to 19)" },
@@ -323,6 +325,7 @@ test_minimal_defaults(void **state)
 	assert_int_equal(cfg->gpi.timeout, 5);
 	assert_int_equal(cfg->gpi.grace, 86400);
 	assert_int_equal(cfg->gpi.cache_timeout, 60);
+	assert_int_equal(cfg->gpi.record_interval, 30);
 	assert_false(cfg->gpi.starttls);
 	assert_null(cfg->gpi.bind_dn);
 	assert_string_equal(cfg->daemon.socket, "/run/portail/portaild.sock");

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "decoy.h"
+#include "policy.h"
 #include "key.h"
 
 static const struct portail_code_rules rules = { 600, 5, 30, 10 };
@@ -27,7 +28,7 @@ test_limits_like_the_store(void **state)
 	int64_t t = 1800000000;
 	int wait = 0;
 
-	assert_int_equal(portail_decoy_new(&d, NULL), PORTAIL_OK);
+	assert_int_equal(portail_decoy_new(&d, NULL, NULL), PORTAIL_OK);
 	assert_int_equal(portail_decoy_issue(d, "a@b.ca", "signup", t, &rules, true, true, &wait,
 	    NULL), PORTAIL_OK);
 	assert_int_equal(portail_decoy_issue(d, "a@b.ca", "reset", t + 10, &rules, true, true, &wait,
@@ -65,7 +66,7 @@ test_verify_like_a_wrong_code(void **state)
 	int64_t t = 1800000000;
 	int wait = 0, tries = -1;
 
-	assert_int_equal(portail_decoy_new(&d, NULL), PORTAIL_OK);
+	assert_int_equal(portail_decoy_new(&d, NULL, NULL), PORTAIL_OK);
 	assert_int_equal(portail_decoy_verify(d, "a@b.ca", "signup", t, &tries), PORTAIL_ERR_NO_CODE);
 	assert_int_equal(portail_decoy_issue(d, "a@b.ca", "signup", t, &rules, true, true, &wait,
 	    NULL), PORTAIL_OK);
@@ -120,7 +121,7 @@ test_flood_evicts_the_least(void **state)
 	char a[64];
 
 	r.resend_interval = 0;
-	assert_int_equal(portail_decoy_new(&d, NULL), PORTAIL_OK);
+	assert_int_equal(portail_decoy_new(&d, NULL, NULL), PORTAIL_OK);
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(portail_decoy_issue(d, "cible@b.ca", "reset", t, &r, true, true, &wait,
 		    NULL), PORTAIL_OK);
@@ -132,6 +133,121 @@ test_flood_evicts_the_least(void **state)
 	assert_int_equal(portail_decoy_issue(d, "cible@b.ca", "reset", t + 2, &r, true, true, &wait,
 	    NULL), PORTAIL_ERR_RATE_LIMITED);
 	portail_decoy_free(d);
+}
+
+/* The store's rules for one address on file, exactly: every issue kept. */
+struct on_file {
+	int64_t times[64];
+	int n;
+};
+
+static portail_status
+store_issue(struct on_file *o, const struct portail_code_rules *r, int64_t now, int *wait)
+{
+	int64_t last = 0;
+	int today = 0;
+	portail_status st;
+
+	for (int i = 0; i < o->n; i++) {
+		if (portail_policy_in_day(o->times[i], now)) {
+			today++;
+			if (o->times[i] > last)
+				last = o->times[i];
+		}
+	}
+	if ((st = portail_policy_code_issue(r, now, last, today, wait)) == PORTAIL_OK &&
+	    o->n < 64)
+		o->times[o->n++] = now;
+	return st;
+}
+
+/* A code request as flow.c makes it: the table first, then the store for an address on file. */
+static portail_status
+request(portail_decoy *d, const char *key, struct on_file *o, const struct portail_code_rules *r,
+    int64_t now, int *wait)
+{
+	portail_status st;
+
+	*wait = 0;
+	if (o == NULL)
+		return portail_decoy_issue(d, key, "signup", now, r, true, true, wait, NULL);
+	if ((st = portail_decoy_issue(d, key, "signup", now, r, false, false, wait, NULL)) !=
+	    PORTAIL_OK || (st = store_issue(o, r, now, wait)) != PORTAIL_OK)
+		return st;
+	(void)portail_decoy_issue(d, key, "signup", now, r, true, false, wait, NULL);
+	return PORTAIL_OK;
+}
+
+#define PROBES 8
+#define ROUNDS 11
+#define ASKS (2 * ROUNDS)
+
+/*
+ * One flood, run twice with the same set key: probes j on file in the
+ * first run when j is even, in the second when j is odd. Each round a
+ * probe asks twice (10 s apart) while a pool of 1.5 x PORTAIL_DECOY_ENTRIES
+ * attacker addresses, each as far in its day as the probes, asks once
+ * just after them: the probes are pushed out of the table. A probe's
+ * answers (status and wait) are the same whether it is on file or not,
+ * and an address not on file never gets more than max_per_day codes.
+ */
+static void
+run_flood(const unsigned char *seed, int parity, portail_status st[PROBES][ASKS],
+    int wait[PROBES][ASKS])
+{
+	static struct on_file files[PROBES];
+	portail_decoy *d = NULL;
+	int64_t t = 1800000000;
+	char a[64];
+	int w;
+
+	memset(files, 0, sizeof(files));
+	assert_int_equal(portail_decoy_new(&d, seed, NULL), PORTAIL_OK);
+	for (int i = 0; i < ROUNDS; i++, t += 31) {
+		for (int j = 0; j < PROBES; j++) {
+			snprintf(a, sizeof(a), "cible%d@b.ca", j);
+			st[j][2 * i] = request(d, a, j % 2 == parity ? &files[j] : NULL, &rules, t,
+			    &wait[j][2 * i]);
+		}
+		for (long k = 0; k < 3L * PORTAIL_DECOY_ENTRIES / 2; k++) {
+			snprintf(a, sizeof(a), "x%ld@inconnu.ca", k);
+			(void)portail_decoy_issue(d, a, "signup", t + 1, &rules, true, true, &w, NULL);
+		}
+		for (int j = 0; j < PROBES; j++) {
+			snprintf(a, sizeof(a), "cible%d@b.ca", j);
+			st[j][2 * i + 1] = request(d, a, j % 2 == parity ? &files[j] : NULL, &rules,
+			    t + 10, &wait[j][2 * i + 1]);
+		}
+	}
+	portail_decoy_free(d);
+}
+
+static void
+test_flood_answers_alike(void **state)
+{
+	static portail_status st[2][PROBES][ASKS];
+	static int wait[2][PROBES][ASKS];
+	unsigned char seed[crypto_generichash_KEYBYTES];
+	int n[3] = { 0, 0, 0 };
+
+	memset(seed, 0x5a, sizeof(seed));
+	run_flood(seed, 0, st[0], wait[0]);
+	run_flood(seed, 1, st[1], wait[1]);
+	for (int j = 0; j < PROBES; j++) {
+		int sent = 0;
+
+		for (int i = 0; i < ASKS; i++) {
+			assert_int_equal(st[0][j][i], st[1][j][i]);
+			assert_int_equal(wait[0][j][i], wait[1][j][i]);
+			sent += st[1][j][i] == PORTAIL_OK;
+			n[0] += st[1][j][i] == PORTAIL_OK;
+			n[1] += st[1][j][i] == PORTAIL_ERR_TOO_SOON;
+			n[2] += st[1][j][i] == PORTAIL_ERR_RATE_LIMITED;
+		}
+		assert_in_range(sent, 1, rules.max_per_day);
+	}
+	/* every answer kind was met: the limits were reached under the flood */
+	assert_true(n[0] > 0 && n[1] > 0 && n[2] > 0);
 }
 
 static void
@@ -170,6 +286,7 @@ main(void)
 		cmocka_unit_test(test_limits_like_the_store),
 		cmocka_unit_test(test_verify_like_a_wrong_code),
 		cmocka_unit_test(test_flood_evicts_the_least),
+		cmocka_unit_test(test_flood_answers_alike),
 		cmocka_unit_test(test_seal),
 	};
 
