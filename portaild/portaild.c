@@ -189,7 +189,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "portaild: %s ([store] conninfo)\n", err.message);
 		portail_store_spec_free(store_spec);
 		unlink(socket_path);
-		return rc == PORTAIL_ERR_UNAVAILABLE ? 3 : 2;
+		return 2;       /* portaild(8): a store it cannot open, whatever the backend */
 	}
 	/* the pool keeps its own copy of the password (guarded memory): this one is wiped */
 	portail_store_spec_free(store_spec);
