@@ -206,34 +206,20 @@ token_shape_ok(const char *t, size_t n)
 	return true;
 }
 
-/* portaild's token.verify for token; *resp its answer on OK. */
+/*
+ * portaild's token.verify for token; *resp its answer on OK. Through ask():
+ * the thread's kept connection to portaild (http.c), as every page uses, and
+ * the token wiped from the request once sent.
+ */
 static portail_status
 verify(struct ctx *c, const char *token, json_t **resp)
 {
-	portail_client *cl = NULL;
-	portail_error err = { { 0 } };
-	json_t *req = json_pack("{s:s, s:s}", "op", "token.verify", "token", token);
-	portail_status r = PORTAIL_ERR_NOMEM;
+	portail_status r = ask(c, "token.verify",
+	    json_pack("{s:s, s:s}", "op", "token.verify", "token", token), resp);
 
-	*resp = NULL;
-	c->op = "token.verify";
-	if (req == NULL)
-		goto out;
-	if ((r = portail_client_new(c->w->cfg->daemon.socket, 0, &cl)) != PORTAIL_OK ||
-	    (r = portail_client_set_origin(cl, "portail-web", c->client)) != PORTAIL_OK)
-		goto out;
-	r = portail_client_call(cl, req, resp, &err);
 	if (r != PORTAIL_OK) {
 		json_decref(*resp);
 		*resp = NULL;
-	}
-out:
-	portail_client_free(cl);
-	if (req != NULL) {
-		json_t *t = json_object_get(req, "token");
-
-		sodium_memzero((void *)(uintptr_t)json_string_value(t), json_string_length(t));
-		json_decref(req);
 	}
 	c->result = r == PORTAIL_OK ? "active" : portail_proto_error_name(r);
 	return r;
