@@ -773,6 +773,7 @@ pt_pg_cluster(portail_store *st, struct portail_store_cluster *out, portail_erro
 	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
 		return r;
 	snprintf(out->server, sizeof(out->server), "%s:%s", PQhost(op.c->pg), PQport(op.c->pg));
+	snprintf(out->dbname, sizeof(out->dbname), "%s", PQdb(op.c->pg));
 	if ((r = exec_text(&op, "SELECT pg_is_in_recovery(), (SELECT version FROM portail_schema)",
 	    &res, "cluster", err)) != PORTAIL_OK)
 		goto out;

@@ -146,6 +146,7 @@ void portail_key_conflicts_free(struct portail_key_conflict *v, size_t n);
  */
 struct portail_store_cluster {
 	char server[256];
+	char dbname[128];       /* PQdb: portail status shows it (never the password) */
 	bool primary;
 	int schema;
 	bool replication_visible;

@@ -123,13 +123,23 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 		    "refused", (json_int_t)gs.refused));
 	json_t *store, *mail;
 	struct portail_mailq_stats ms = { 0 };
+	struct portail_store_cluster cl;
+	char where[512];
 
 	if (d->store == NULL)
 		store = json_pack("{s:b, s:s}", "ok", 0, "error", "not open");
-	else if (portail_store_probe(d->store, &err) == PORTAIL_OK)
+	else if (d->cfg->store.backend == PORTAIL_STORE_POSTGRESQL) {
+		/* where: the server answering, its database and role, never the password */
+		if (portail_store_cluster(d->store, &cl, &err) == PORTAIL_OK) {
+			snprintf(where, sizeof(where), "postgresql %s dbname=%s (%s)", cl.server,
+			    cl.dbname, cl.primary ? "primary" : "standby");
+			store = json_pack("{s:b, s:s, s:s}", "ok", 1, "backend",
+			    portail_store_backend(d->store), "path", where);
+		} else
+			store = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
+	} else if (portail_store_probe(d->store, &err) == PORTAIL_OK)
 		store = json_pack("{s:b, s:s, s:s}", "ok", 1, "backend", portail_store_backend(d->store),
-		    "path", d->cfg->store.backend == PORTAIL_STORE_SQLITE ? d->cfg->store_path :
-		    "postgresql");
+		    "path", d->cfg->store_path);
 	else
 		store = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
 	if (d->mailq != NULL)
