@@ -1,9 +1,13 @@
 /*
  * store-pg-mail.c — the PostgreSQL store's mail queue (DESIGN §2: queued
  * durably): a code only ever sealed with the server key, never in clear.
- * One sender per daemon reads the queue; with several daemons on one
- * cluster a message may be picked by two of them at once (sent twice,
- * never lost), as SQLite's queue is per host.
+ * Several daemons on one cluster may send from the queue: mail_next
+ * leases the row it returns (lease_until = now + PT_PG_MAIL_LEASE, taken
+ * with FOR UPDATE SKIP LOCKED), so each message goes to one sender while
+ * that sender lives; mail_retry clears the lease, mail_delete ends it, and
+ * a sender that died leaves a lease that expires, after which another
+ * sender takes the message (sent twice only if a delivery outlasts the
+ * lease). SQLite's queue is per host and needs no lease.
  */
 #include "store-pg-int.h"
 
@@ -18,13 +22,21 @@
 #define S_RETRY "mail_retry"
 #define S_DELETE "mail_delete"
 #define S_COUNT "mail_count"
+#define S_DUE "mail_due"
+
+/* Seconds a sender holds a message it took (longer than any delivery). */
+#define PT_PG_MAIL_LEASE 300
 
 const struct pt_pg_sql pt_pg_sql_mail[] = {
 	{ S_INSERT, "INSERT INTO mail_queue (kind, lang, rcpt, code_box, deadline, next_try, tries) "
 	  "VALUES ($1, $2, $3, $4, $5, $6, 0)" },
-	{ S_NEXT, "SELECT id, kind, lang, rcpt, code_box, deadline, next_try, tries "
-	  "FROM mail_queue ORDER BY next_try, id LIMIT 1" },
-	{ S_RETRY, "UPDATE mail_queue SET tries = $1, next_try = $2 WHERE id = $3" },
+	{ S_NEXT, "UPDATE mail_queue SET lease_until = $2 WHERE id = (SELECT id FROM mail_queue "
+	  "WHERE next_try <= $1 AND (lease_until IS NULL OR lease_until <= $1) "
+	  "ORDER BY next_try, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+	  "RETURNING id, kind, lang, rcpt, code_box, deadline, next_try, tries" },
+	{ S_DUE, "SELECT min(GREATEST(next_try, COALESCE(lease_until, 0))) FROM mail_queue" },
+	{ S_RETRY, "UPDATE mail_queue SET tries = $1, next_try = $2, lease_until = NULL "
+	  "WHERE id = $3" },
 	{ S_DELETE, "DELETE FROM mail_queue WHERE id = $1" },
 	{ S_COUNT, "SELECT count(*) FROM mail_queue" },
 	{ NULL, NULL }
@@ -63,6 +75,7 @@ portail_status
 pt_pg_mail_next(portail_store *st, int64_t now, struct portail_mail_row *out, int64_t *next_due,
     portail_error *err)
 {
+	struct pt_pg_params p = { 0 };
 	struct pt_pg_op op;
 	PGresult *res = NULL;
 	portail_status r;
@@ -71,14 +84,18 @@ pt_pg_mail_next(portail_store *st, int64_t now, struct portail_mail_row *out, in
 	*next_due = 0;
 	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
 		return r;
-	if ((r = pt_pg_exec(&op, S_NEXT, NULL, &res, "mail queue", err)) != PORTAIL_OK)
+	pt_pg_int(&p, now);
+	pt_pg_int(&p, now + PT_PG_MAIL_LEASE);
+	if ((r = pt_pg_exec(&op, S_NEXT, &p, &res, "mail queue", err)) != PORTAIL_OK)
 		goto out;
 	if (PQntuples(res) == 0) {
-		r = PORTAIL_ERR_UNKNOWN;
-		goto out;
-	}
-	if (pt_pg_col_int(res, 0, 6) > now) {
-		*next_due = pt_pg_col_int(res, 0, 6);
+		/* none free: when the first one due (or leased) will be */
+		PQclear(res);
+		res = NULL;
+		if ((r = pt_pg_exec(&op, S_DUE, NULL, &res, "mail queue", err)) != PORTAIL_OK)
+			goto out;
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+			*next_due = pt_pg_col_int(res, 0, 0);
 		r = PORTAIL_ERR_UNKNOWN;
 		goto out;
 	}

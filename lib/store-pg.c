@@ -134,10 +134,14 @@ static const char pg_schema[] =
 
 /*
  * Forward migrations from 7 on: pg_migrations[i] brings version 7 + i to
- * 8 + i (none yet). Each runs in one transaction with its version bump.
+ * 8 + i. Each runs in one transaction with its version bump.
+ *  7 -> 8: mail_queue.lease_until, the lease that gives each queued
+ *          message to one sender at a time (store-pg-mail.c).
  */
-static const char *const pg_migrations[] = { NULL };
-#define PG_N_MIGRATIONS 0
+static const char *const pg_migrations[] = {
+	"ALTER TABLE mail_queue ADD COLUMN lease_until BIGINT",
+};
+#define PG_N_MIGRATIONS 1
 
 /* The advisory lock every opener takes to migrate: "portail" in ASCII. */
 #define PG_SCHEMA_LOCK "7358289754487401"

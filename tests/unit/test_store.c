@@ -1009,7 +1009,7 @@ test_pg_newer_schema(void **state)
 	pg_fresh("t_newer");
 	assert_int_equal(pg_open("t_newer", NULL, 3000, &st, &err), PORTAIL_OK);
 	portail_store_close(st);
-	assert_int_equal(pg_value("t_newer", "SELECT version FROM portail_schema"), 7);
+	assert_int_equal(pg_value("t_newer", "SELECT version FROM portail_schema"), 8);
 	assert_true(pg_admin("t_newer", "UPDATE portail_schema SET version = 12"));
 	st = NULL;
 	assert_int_equal(pg_open("t_newer", NULL, 3000, &st, &err), PORTAIL_ERR_CONFIG);
@@ -1063,9 +1063,96 @@ test_pg_concurrent_open(void **state)
 	for (int i = 0; i < N_THREADS; i++)
 		assert_int_equal(r[i], PORTAIL_OK);
 	assert_int_equal(pg_value("t_openers", "SELECT count(*) FROM portail_schema"), 1);
-	assert_int_equal(pg_value("t_openers", "SELECT version FROM portail_schema"), 7);
+	assert_int_equal(pg_value("t_openers", "SELECT version FROM portail_schema"), 8);
 	assert_int_equal(pg_value("t_openers",
 	    "SELECT count(*) FROM pg_tables WHERE tablename = 'accounts'"), 1);
+}
+
+/*
+ * The mail queue's lease: two daemons' stores on one database take from
+ * N queued messages at once; every message is taken exactly once, and a
+ * message whose sender died (never deleted nor retried) is taken again
+ * once its lease has expired, not before.
+ */
+#define N_MAIL 200
+
+struct mail_taker {
+	pthread_barrier_t *start;
+	int64_t ids[N_MAIL];
+	int n;
+};
+
+static void *
+mail_taker_thread(void *arg)
+{
+	struct mail_taker *t = arg;
+	portail_store *st = NULL;
+	portail_error err;
+	struct portail_mail_row row;
+	int64_t due;
+
+	if (pg_open("t_lease", NULL, 5000, &st, &err) != PORTAIL_OK) {
+		pthread_barrier_wait(t->start);
+		return NULL;
+	}
+	pthread_barrier_wait(t->start);
+	while (portail_store_mail_next(st, 1000, &row, &due, &err) == PORTAIL_OK) {
+		if (t->n < N_MAIL)
+			t->ids[t->n++] = row.id;
+		portail_mail_row_clear(&row);
+	}
+	portail_store_close(st);
+	return NULL;
+}
+
+static void
+test_pg_mail_lease(void **state)
+{
+	static struct mail_taker t[2];
+	static unsigned char seen[N_MAIL + 1];
+	pthread_barrier_t start;
+	pthread_t th[2];
+	portail_store *st = NULL;
+	portail_error err;
+	static char rcpt[] = "parent@exemple.ca";
+	struct portail_mail_row m = { 0 }, row;
+	int64_t due = 0, id;
+
+	(void)state;
+	pg_fresh("t_lease");
+	assert_int_equal(pg_open("t_lease", NULL, 5000, &st, &err), PORTAIL_OK);
+	snprintf(m.lang, sizeof(m.lang), "fr");
+	m.rcpt = rcpt;
+	m.deadline = 5000;
+	m.next_try = 1000;
+	for (int i = 0; i < N_MAIL; i++)
+		assert_int_equal(portail_store_mail_add(st, &m, &err), PORTAIL_OK);
+	memset(t, 0, sizeof(t));
+	pthread_barrier_init(&start, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		t[i].start = &start;
+		assert_int_equal(pthread_create(&th[i], NULL, mail_taker_thread, &t[i]), 0);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&start);
+	assert_int_equal(t[0].n + t[1].n, N_MAIL);
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < t[i].n; j++) {
+			assert_true(t[i].ids[j] >= 1 && t[i].ids[j] <= N_MAIL);
+			assert_int_equal(seen[t[i].ids[j]]++, 0);
+		}
+	/* both senders died: nothing before the leases expire, all after */
+	assert_int_equal(portail_store_mail_next(st, 1299, &row, &due, &err), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(due, 1300);
+	assert_int_equal(portail_store_mail_next(st, 1300, &row, &due, &err), PORTAIL_OK);
+	id = row.id;
+	portail_mail_row_clear(&row);
+	/* a retry frees it at its next try; a delete ends it */
+	assert_int_equal(portail_store_mail_retry(st, id, 1, 1400, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_mail_delete(st, id, &err), PORTAIL_OK);
+	portail_store_close(st);
 }
 
 /*
@@ -1174,6 +1261,7 @@ main(void)
 		cmocka_unit_test(test_oauth_states),
 		cmocka_unit_test(test_pg_newer_schema),
 		cmocka_unit_test(test_pg_concurrent_open),
+		cmocka_unit_test(test_pg_mail_lease),
 		cmocka_unit_test(test_pg_password_file),
 		cmocka_unit_test(test_pg_host_list),
 		cmocka_unit_test(test_pg_stopped),
