@@ -103,46 +103,29 @@ pt_pg_account_get(portail_store *st, const char *key, struct portail_account *ou
 		else if (!pt_pg_read_account(res, 0, 0, out))
 			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
-	PQclear(res);
+	pt_pg_clear_secret(res);     /* the password hash */
 	pt_pg_op_end(&op);
 	return r;
+}
+
+static bool
+read_row(const PGresult *res, int row, void *a)
+{
+	return pt_pg_read_account(res, row, 0, a);
+}
+
+static void
+clear_row(void *a)
+{
+	portail_account_clear(a);
 }
 
 portail_status
 pt_pg_account_list(portail_store *st, struct portail_account **out, size_t *n,
     portail_error *err)
 {
-	struct pt_pg_op op;
-	PGresult *res = NULL;
-	struct portail_account *list = NULL;
-	portail_status r;
-	int rows;
-
-	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
-		return r;
-	if ((r = pt_pg_exec(&op, S_LIST, NULL, &res, "list", err)) != PORTAIL_OK)
-		goto out;
-	rows = PQntuples(res);
-	if (rows > 0 && (list = calloc((size_t)rows, sizeof(*list))) == NULL) {
-		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (int i = 0; i < rows; i++) {
-		if (!pt_pg_read_account(res, i, 0, &list[i])) {
-			for (int k = 0; k < i; k++)
-				portail_account_clear(&list[k]);
-			free(list);
-			list = NULL;
-			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	*out = list;
-	*n = (size_t)rows;
-out:
-	PQclear(res);
-	pt_pg_op_end(&op);
-	return r;
+	return pt_pg_rows(st, S_LIST, NULL, sizeof(**out), 0, read_row, clear_row, (void **)out,
+	    n, "list", err);
 }
 
 /* ---- state ------------------------------------------------------------------- */

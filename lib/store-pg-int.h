@@ -111,6 +111,23 @@ portail_status pt_pg_end(struct pt_pg_op *op, portail_status r, bool keep, porta
 portail_status pt_pg_run1(portail_store *st, const char *name, const struct pt_pg_params *p,
     bool need_change, const char *what, portail_error *err);
 
+/*
+ * One statement alone, its rows into a new array of size-byte elements
+ * (and extra zeroed ones after them; NULL when none at all), read by read
+ * (false: out of memory, the element left cleared). On failure *out is
+ * NULL and the rows read so far are cleared. The result is wiped.
+ */
+portail_status pt_pg_rows(portail_store *st, const char *name, const struct pt_pg_params *p,
+    size_t size, size_t extra, bool (*read)(const PGresult *, int, void *),
+    void (*clear)(void *), void **out, size_t *n, const char *what, portail_error *err);
+
+/*
+ * PQclear after zeroing every value (libpq frees its buffers without
+ * wiping them and has no allocator hook): for every result holding a
+ * hash, a code or token hash, a nonce, a verifier or a sealed box. NULL: nothing.
+ */
+void pt_pg_clear_secret(PGresult *res);
+
 /* Columns (text results): a new string (NULL for NULL), an integer, a hash of exactly n bytes. */
 char *pt_pg_col_text(const PGresult *res, int row, int col);
 int64_t pt_pg_col_int(const PGresult *res, int row, int col);

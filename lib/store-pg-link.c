@@ -117,7 +117,7 @@ ticket_read(struct pt_pg_op *op, const char *name, const unsigned char hash[PORT
 	if ((r = pt_pg_exec(op, name, &p, &res, "link ticket", err)) != PORTAIL_OK)
 		return r;
 	if (PQntuples(res) == 0) {
-		PQclear(res);
+		pt_pg_clear_secret(res);
 		return PORTAIL_ERR_BAD_TICKET;
 	}
 	t->id.provider = pt_pg_col_text(res, 0, 0);
@@ -129,7 +129,7 @@ ticket_read(struct pt_pg_op *op, const char *name, const unsigned char hash[PORT
 	t->has_proof = pt_pg_col_blob(res, 0, 6, t->proof_hash, PORTAIL_HASH_BYTES);
 	r = t->id.provider && t->id.subject ? PORTAIL_OK :
 	    portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-	PQclear(res);
+	pt_pg_clear_secret(res);     /* the proof hash */
 	if (r != PORTAIL_OK)
 		portail_link_ticket_clear(t);
 	return r;
@@ -275,40 +275,25 @@ pt_pg_link_delete(portail_store *st, const char *key, const char *provider, port
 	return pt_pg_run1(st, S_DELETE, &p, true, "link", err);
 }
 
+static bool
+read_provider(const PGresult *res, int row, void *v)
+{
+	return (*(char **)v = pt_pg_col_text(res, row, 0)) != NULL;
+}
+
+static void
+free_provider(void *v)
+{
+	free(*(char **)v);
+}
+
 portail_status
 pt_pg_link_list(portail_store *st, const char *key, char ***providers, portail_error *err)
 {
 	struct pt_pg_params p = { 0 };
-	struct pt_pg_op op;
-	PGresult *res = NULL;
-	char **v = NULL;
-	portail_status r;
-	int rows = 0;
 
-	*providers = NULL;
 	pt_pg_text(&p, key);
-	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
-		return r;
-	if ((r = pt_pg_exec(&op, S_LIST, &p, &res, "link", err)) != PORTAIL_OK)
-		goto out;
-	rows = PQntuples(res);
-	if ((v = calloc((size_t)rows + 1, sizeof(*v))) == NULL) {
-		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (int i = 0; i < rows; i++) {
-		if ((v[i] = pt_pg_col_text(res, i, 0)) == NULL) {
-			for (int k = 0; k < i; k++)
-				free(v[k]);
-			free(v);
-			v = NULL;
-			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	*providers = v;
-out:
-	PQclear(res);
-	pt_pg_op_end(&op);
-	return r;
+	/* one NULL after the names */
+	return pt_pg_rows(st, S_LIST, &p, sizeof(**providers), 1, read_provider, free_provider,
+	    (void **)providers, NULL, "link", err);
 }

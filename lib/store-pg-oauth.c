@@ -70,7 +70,7 @@ pt_pg_oauth_state_take(portail_store *st, const unsigned char hash[PORTAIL_HASH_
 		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 	}
 out:
-	PQclear(res);       /* the nonce and verifier in libpq's buffer: freed, as SQLite's are */
+	pt_pg_clear_secret(res);     /* the nonce and the verifier */
 	pt_pg_op_end(&op);
 	return r;
 }

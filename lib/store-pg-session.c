@@ -138,7 +138,7 @@ pt_pg_session_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTE
 			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 		}
 	}
-	PQclear(res);
+	pt_pg_clear_secret(res);     /* the password hash */
 	pt_pg_op_end(&op);
 	return r;
 }

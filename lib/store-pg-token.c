@@ -103,7 +103,7 @@ pt_pg_token_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES]
 			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
 		}
 	}
-	PQclear(res);
+	pt_pg_clear_secret(res);     /* the password hash */
 	pt_pg_op_end(&op);
 	return r;
 }
@@ -119,44 +119,28 @@ pt_pg_token_touch(portail_store *st, int64_t id, int64_t now, int64_t expires, p
 	return pt_pg_run1(st, S_TOUCH, &p, false, "token", err);
 }
 
+static bool
+read_row(const PGresult *res, int row, void *t)
+{
+	return read_token(res, row, t);
+}
+
+static void
+clear_row(void *t)
+{
+	portail_token_clear(t);
+}
+
 portail_status
 pt_pg_token_list(portail_store *st, const char *key, int64_t now, struct portail_token **out,
     size_t *n, portail_error *err)
 {
 	struct pt_pg_params p = { 0 };
-	struct pt_pg_op op;
-	PGresult *res = NULL;
-	struct portail_token *list = NULL;
-	portail_status r;
-	int rows;
 
 	pt_pg_text(&p, key);
 	pt_pg_int(&p, now);
-	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
-		return r;
-	if ((r = pt_pg_exec(&op, S_LIST, &p, &res, "token", err)) != PORTAIL_OK)
-		goto out;
-	rows = PQntuples(res);
-	if (rows > 0 && (list = calloc((size_t)rows, sizeof(*list))) == NULL) {
-		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (int i = 0; i < rows; i++) {
-		if (!read_token(res, i, &list[i])) {
-			for (int k = 0; k < i; k++)
-				portail_token_clear(&list[k]);
-			free(list);
-			list = NULL;
-			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
-	*out = list;
-	*n = (size_t)rows;
-out:
-	PQclear(res);
-	pt_pg_op_end(&op);
-	return r;
+	return pt_pg_rows(st, S_LIST, &p, sizeof(**out), 0, read_row, clear_row, (void **)out,
+	    n, "token", err);
 }
 
 portail_status

@@ -273,6 +273,21 @@ pt_pg_changed(const PGresult *res)
 	return t != NULL && *t != '\0' ? strtoll(t, NULL, 10) : 0;
 }
 
+void
+pt_pg_clear_secret(PGresult *res)
+{
+	if (res == NULL)
+		return;
+	for (int i = 0, rows = PQntuples(res); i < rows; i++)
+		for (int c = 0, cols = PQnfields(res); c < cols; c++) {
+			int n = PQgetlength(res, i, c);
+
+			if (n > 0)
+				sodium_memzero(PQgetvalue(res, i, c), (size_t)n);
+		}
+	PQclear(res);
+}
+
 /* ---- one round trip under the deadline ------------------------------------------- */
 
 /* Waits until the socket is ready (reading, or writing too); false past the deadline. */
@@ -735,6 +750,45 @@ pt_pg_run1(portail_store *st, const char *name, const struct pt_pg_params *p, bo
 	if (r == PORTAIL_OK && need_change && pt_pg_changed(res) == 0)
 		r = PORTAIL_ERR_UNKNOWN;
 	PQclear(res);
+	pt_pg_op_end(&op);
+	return r;
+}
+
+portail_status
+pt_pg_rows(portail_store *st, const char *name, const struct pt_pg_params *p, size_t size,
+    size_t extra, bool (*read)(const PGresult *, int, void *), void (*clear)(void *),
+    void **out, size_t *n, const char *what, portail_error *err)
+{
+	struct pt_pg_op op;
+	PGresult *res = NULL;
+	unsigned char *list = NULL;
+	portail_status r;
+	int rows;
+
+	*out = NULL;
+	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
+		return r;
+	if ((r = pt_pg_exec(&op, name, p, &res, what, err)) != PORTAIL_OK)
+		goto out;
+	rows = PQntuples(res);
+	if ((size_t)rows + extra > 0 && (list = calloc((size_t)rows + extra, size)) == NULL) {
+		r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < rows; i++) {
+		if (!read(res, i, list + (size_t)i * size)) {
+			for (int k = 0; k < i; k++)
+				clear(list + (size_t)k * size);
+			free(list);
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	*out = list;
+	if (n != NULL)
+		*n = (size_t)rows;
+out:
+	pt_pg_clear_secret(res);
 	pt_pg_op_end(&op);
 	return r;
 }
