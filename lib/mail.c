@@ -583,6 +583,9 @@ deliver_row(portail_mailq *q, portail_store *st, const portail_key *key,
 	pthread_mutex_unlock(&q->lock);
 }
 
+/* Seconds between two looks at a queue that other hosts fill too. */
+#define PT_SHARED_POLL 30
+
 /* The store's queue, until stop; called and returns with q->lock held. */
 static void
 stored_main(portail_mailq *q)
@@ -608,8 +611,13 @@ stored_main(portail_mailq *q)
 		if (q->stop || q->kicked)
 			continue;
 		/* none due: until the first is, or a new one is queued; the store
-		 * unreachable: again in 5 s */
+		 * unreachable: again in 5 s. A store shared by several hosts
+		 * (PostgreSQL) is looked at every PT_SHARED_POLL s at least:
+		 * another host's messages (one that died before sending, or its
+		 * lease ran out) are queued without a word to this one. */
 		wake = r != PORTAIL_ERR_UNKNOWN ? now + 5 : next_due > 0 ? next_due : now + 3600;
+		if (strcmp(portail_store_backend(st), "sqlite") != 0 && wake > now + PT_SHARED_POLL)
+			wake = now + PT_SHARED_POLL;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += (time_t)(wake > now ? wake - now : 1);
 		pthread_cond_timedwait(&q->cond, &q->lock, &ts);
