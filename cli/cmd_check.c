@@ -115,16 +115,18 @@ probe_cluster(const portail_config *cfg, struct probe *p)
 	snprintf(p[0].detail, sizeof(p[0].detail), "%s", c.server);
 	p[1].status = c.primary ? PORTAIL_OK : PORTAIL_ERR_UNAVAILABLE;
 	snprintf(p[1].detail, sizeof(p[1].detail), "%s", c.primary ?
-	    "pg_is_in_recovery() = false" : "in recovery: a standby, not writable");
-	snprintf(p[2].detail, sizeof(p[2].detail), "version %d", c.schema);
+	    "pg_is_in_recovery() = false" : MSG(CLI_PG_IN_RECOVERY));
+	portail_msgf(p[2].detail, sizeof(p[2].detail), PORTAIL_MSG_CLI_PG_SCHEMA, cli_english,
+	    c.schema);
 	if (c.standbys == 0)
-		snprintf(p[3].detail, sizeof(p[3].detail), "no standby streams from %s", c.server);
+		portail_msgf(p[3].detail, sizeof(p[3].detail), PORTAIL_MSG_CLI_PG_NO_STANDBY,
+		    cli_english, c.server);
 	else if (!c.replication_visible)
-		snprintf(p[3].detail, sizeof(p[3].detail), "%d standby(s), their state not visible "
-		    "to this role (pg_read_all_stats)", c.standbys);
+		portail_msgf(p[3].detail, sizeof(p[3].detail), PORTAIL_MSG_CLI_PG_STANDBYS_HIDDEN,
+		    cli_english, c.standbys);
 	else
-		snprintf(p[3].detail, sizeof(p[3].detail), "%d standby(s): %s", c.standbys,
-		    c.replication);
+		portail_msgf(p[3].detail, sizeof(p[3].detail), PORTAIL_MSG_CLI_PG_STANDBYS,
+		    cli_english, c.standbys, c.replication);
 }
 
 /* The accounts the address-key migration left alone (DESIGN §2), into p. */
