@@ -126,22 +126,24 @@ op_status(struct op_ctx *ctx, struct op_result *res)
 	struct portail_store_cluster cl;
 	char where[512];
 
+	/* where: SQLite's file; on PostgreSQL the server answering, its
+	 * database and role, never the password */
+	const char *path = NULL;
+	portail_status st_ok = PORTAIL_ERR_UNAVAILABLE;
+
 	if (d->store == NULL)
-		store = json_pack("{s:b, s:s}", "ok", 0, "error", "not open");
+		snprintf(err.message, sizeof(err.message), "not open");
 	else if (d->cfg->store.backend == PORTAIL_STORE_POSTGRESQL) {
-		/* where: the server answering, its database and role, never the password */
-		if (portail_store_cluster(d->store, &cl, &err) == PORTAIL_OK) {
+		if ((st_ok = portail_store_cluster(d->store, &cl, &err)) == PORTAIL_OK) {
 			snprintf(where, sizeof(where), "postgresql %s dbname=%s (%s)", cl.server,
 			    cl.dbname, cl.primary ? "primary" : "standby");
-			store = json_pack("{s:b, s:s, s:s}", "ok", 1, "backend",
-			    portail_store_backend(d->store), "path", where);
-		} else
-			store = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
-	} else if (portail_store_probe(d->store, &err) == PORTAIL_OK)
-		store = json_pack("{s:b, s:s, s:s}", "ok", 1, "backend", portail_store_backend(d->store),
-		    "path", d->cfg->store_path);
-	else
-		store = json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
+			path = where;
+		}
+	} else if ((st_ok = portail_store_probe(d->store, &err)) == PORTAIL_OK)
+		path = d->cfg->store_path;
+	store = st_ok == PORTAIL_OK ?
+	    json_pack("{s:b, s:s, s:s}", "ok", 1, "backend", portail_store_backend(d->store), "path", path) :
+	    json_pack("{s:b, s:s}", "ok", 0, "error", err.message);
 	if (d->mailq != NULL)
 		portail_mailq_stats(d->mailq, &ms);
 	mail = json_pack("{s:I, s:I, s:I, s:I, s:s}", "queued", (json_int_t)ms.queued,
