@@ -1566,6 +1566,8 @@ static const struct {
 	{ "social.link", true },        /* a social link's code request */
 };
 
+#define PEER_WINDOW 60  /* seconds: code_requests_per_minute's */
+
 /* Fills res with the refusal past a limit: rate_limited, retry_after, the same for every address. */
 static void
 limited(struct op_ctx *ctx, struct op_result *res, const char *reason, const char *msg,
@@ -1619,7 +1621,7 @@ client_allowed(struct op_ctx *ctx, struct op_result *res, const char *op)
 	per_minute = d->cfg->daemon.code_requests_per_minute;
 	if (ctx->peer->uid == 0)
 		per_minute *= 4;
-	if (clientlimit_take_uid(ctx->peer->uid, daemon_now(), per_minute, 60, &retry))
+	if (clientlimit_take_uid(ctx->peer->uid, daemon_now(), per_minute, PEER_WINDOW, &retry))
 		return true;
 	limited(ctx, res, "peer_limited", text(ctx, PORTAIL_MSG_OPS_PEER_LIMITED), retry, "peer",
 	    SUMMARY_PEER_LIMITED);
