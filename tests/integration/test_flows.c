@@ -884,7 +884,9 @@ test_unprivileged_cannot_enumerate(void **state)
  * no web client): n code requests, the first allowed of them answered ok,
  * the others rate_limited (limit "peer", retry_after seconds), addresses
  * on file and not alike. Even requests ask for an address on file
- * (chantal's record), odd ones for none. Returns 0, or the number of the
+ * (chantal's record), odd ones for none; each claims to be portail-web's
+ * for another client address (a uid that is not [web] user's is counted
+ * per uid whatever it claims). Returns 0, or the number of the
  * first request that answered otherwise.
  */
 static int
@@ -892,7 +894,7 @@ peer_requests(const char *sock, uid_t uid, int n, int allowed, int retry_after)
 {
 	portail_client *c = NULL;
 	json_t *first_ok = NULL, *first_refused = NULL;
-	char addr[64];
+	char addr[64], rhost[32];
 	int bad = 0;
 
 	if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(uid) != 0)
@@ -904,6 +906,10 @@ peer_requests(const char *sock, uid_t uid, int n, int allowed, int retry_after)
 		portail_status s, want = i < allowed ? PORTAIL_OK : PORTAIL_ERR_RATE_LIMITED;
 
 		snprintf(addr, sizeof(addr), "pair%d.%d@inconnu.ca", (int)uid, i);
+		/* posing as portail-web, from a new client address each time: still counted per uid */
+		snprintf(rhost, sizeof(rhost), "198.51.100.%d", i + 1);
+		if (portail_client_set_origin(c, "portail-web", rhost) != PORTAIL_OK)
+			return 97;
 		r = json_pack("{s:s, s:s, s:s}", "op", "code.request", "email",
 		    i % 2 == 0 ? "chantal.gagnon@exemple.ca" : addr, "purpose", "signup");
 		s = portail_client_call(c, r, &a, NULL);
