@@ -957,8 +957,9 @@ as_peer(struct env *e, uid_t uid, int n, int allowed, int retry_after)
  * runs: past it, one answer for every address (rate_limited, retry_after,
  * limit "peer"), no code, no mail, and the log counts the refusals in a
  * line a minute, not one each. Another uid is not affected, portail-web's
- * requests are counted by their client address instead, a minute later
- * the uid asks again.
+ * requests are counted by their client address instead (and a flood of
+ * them does not push the limited uid out of the shared table), a minute
+ * later the uid asks again.
  */
 static void
 test_code_requests_per_peer(void **state)
@@ -1002,6 +1003,25 @@ test_code_requests_per_peer(void **state)
 		assert_int_equal(portail_client_call(web, r, NULL, NULL), PORTAIL_OK);
 		json_decref(r);
 	}
+	/*
+	 * A flood of new client addresses (twice the table's 8192 slots, one
+	 * code check each) does not push out the uid at its limit: the table
+	 * forgets one attempt before a limit reached.
+	 */
+	for (int i = 0; i < 16384; i++) {
+		char rhost[32];
+		json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email",
+		    "web1@inconnu.ca", "purpose", "signup", "code", "000000");
+		portail_status s;
+
+		snprintf(rhost, sizeof(rhost), "10.%d.%d.1", i / 256, i % 256);
+		assert_int_equal(portail_client_set_origin(web, "portail-web", rhost), PORTAIL_OK);
+		s = portail_client_call(web, r, NULL, NULL);
+		json_decref(r);
+		if (s == PORTAIL_ERR_RATE_LIMITED)
+			fail_msg("client %s: rate_limited at its first attempt", rhost);
+	}
+	assert_int_equal(as_peer(&e, 65534, 1, 0, 60), 0);
 	portail_client_free(web);
 	/* the minute over: 65534 asks again (one more code for chantal) */
 	fx_clock_advance(&e.d, 60);
@@ -1010,7 +1030,7 @@ test_code_requests_per_peer(void **state)
 	fx_daemon_stop(&e.d);
 	/* a line at the first refusal, a line for the rest of the minute */
 	assert_int_equal(fx_log_counts(e.d.log,
-	    "uid=65534 result=rate_limited reason=peer_limited count=", &lines), 5);
+	    "uid=65534 result=rate_limited reason=peer_limited count=", &lines), 6);
 	assert_int_equal(lines, 2);
 	assert_int_equal(fx_log_counts(e.d.log,
 	    "uid=0 result=rate_limited reason=peer_limited count=", &lines), 3);
