@@ -123,6 +123,8 @@ static const struct key keys[] = {
 	    false },
 	{ S_DAEMON, "client_attempts", K_INT, C(daemon.client_attempts), 0, 100000, "100", false },
 	{ S_DAEMON, "client_window", K_INT, C(daemon.client_window), 10, 86400, "600", false },
+	{ S_DAEMON, "code_requests_per_minute", K_INT, C(daemon.code_requests_per_minute), 0, 100000,
+	    "600", false },
 
 	{ S_STORE, "path", K_PATH, C(store_path), 0, 0, "/var/lib/portail/portail.db", false },
 	{ S_STORE, "backend", K_BACKEND, C(store.backend), 0, 0, "sqlite", false },

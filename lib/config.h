@@ -68,6 +68,7 @@ struct portail_daemon_config {
 	int code_request_floor_ms;      /* a code.request is answered no sooner (enumeration) */
 	int client_attempts;            /* web pre-login requests per client address per window; 0: off */
 	int client_window;              /* ... the window (s) */
+	int code_requests_per_minute;   /* code requests per local peer (uid; root 4x); 0: off */
 };
 
 struct portail_codes_config {

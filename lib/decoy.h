@@ -35,6 +35,21 @@
  * addresses per resend_interval), and fewer codes left in the day
  * (max_per_day only after an attacker got 131,072 addresses to it).
  *
+ * What fills the table is bounded before it (portaild, issue 13): every
+ * local client's code requests (code.request, and social.link's) are
+ * counted per uid, [daemon] code_requests_per_minute (default 600; root
+ * 4x, 2,400) in fixed minutes; any 10 minutes touch at most 11 of a
+ * uid's minutes, so one uid adds at most 6,600 new addresses in a code's
+ * 10-minute lifetime (root 26,400). Pushing all 131,072 entries out
+ * within a decoy code's lifetime thus takes 20 unprivileged uids
+ * colluding (131,072 / 6,600), or root and 16 others; within the 30 s
+ * resend_interval (a "too soon" inherited; 30 s touch two minutes, 1,200
+ * requests, root 4,800) 110 uids, or root and 106 others. portail-web's requests are counted by
+ * their client address instead ([daemon] client_attempts, 100 per 600 s):
+ * 1,311 client addresses (IPv6 /64s) at their limit fill the table in
+ * 10 minutes, so through the web the bound is the addresses an attacker
+ * holds, not the uid.
+ *
  * Not covered (decoy codes): a decoy code evicted before its day is over
  * answers code.verify with NO_CODE where the store answers for a code on
  * file (wrong, expired, too many tries): pushing it out takes about

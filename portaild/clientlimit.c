@@ -22,6 +22,14 @@
  * its own kind first, not an address at its limit; an attacker with as
  * many addresses at their limit as the table has slots can push counts
  * out, as with any bounded table.
+ *
+ * The same table counts code requests per local peer (issue 13: a uid
+ * that is no web client, e.g. a PAM conversation or a script, asking
+ * codes for random addresses; each costs a decoy entry, lib/decoy.h):
+ * a slot's key starts with a kind byte, so a uid's slot and an
+ * address's never meet. A uid at its limit holds far more attempts than
+ * an address may make in its window, so a flood of addresses pushes out
+ * addresses before it pushes out a limited uid.
  */
 #include "daemon.h"
 
@@ -35,11 +43,17 @@
 #define CLIENT_SLOTS 8192       /* a power of two */
 #define CLIENT_WAYS 8
 
+#define KEY_LEN 17              /* the kind byte, then 16 */
+
+enum { KIND_ADDRESS = 1, KIND_UID = 2 };
+
 struct slot {
 	bool used;
-	unsigned char addr[16];         /* IPv4 as ::ffff:a.b.c.d; IPv6 its /64 */
+	/* KIND_ADDRESS then IPv4 as ::ffff:a.b.c.d, IPv6 its /64; KIND_UID then the uid */
+	unsigned char key[KEY_LEN];
 	int64_t start;                  /* the window's first second */
 	int64_t last;                   /* its last attempt */
+	int window;                     /* its length (s): an address's and a uid's differ */
 	int count;
 };
 
@@ -50,7 +64,7 @@ static struct {
 	struct slot s[CLIENT_SLOTS];
 } table = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* addr as the table keys it; false when it is no address. */
+/* addr as the table keys it (after the kind byte); false when it is no address. */
 static bool
 key_of(const char *text, unsigned char out[16])
 {
@@ -58,6 +72,8 @@ key_of(const char *text, unsigned char out[16])
 	struct in6_addr a6;
 
 	memset(out, 0, 16);
+	if (text == NULL)
+		return false;
 	if (inet_pton(AF_INET, text, &a4) == 1) {
 		out[10] = 0xff;
 		out[11] = 0xff;
@@ -80,10 +96,10 @@ key_of(const char *text, unsigned char out[16])
  * loses little; one at its limit keeps it), then the least recently used.
  */
 static bool
-cheaper(const struct slot *a, const struct slot *b, int64_t now, int window)
+cheaper(const struct slot *a, const struct slot *b, int64_t now)
 {
-	bool a_over = !a->used || now >= a->start + window || now < a->start;
-	bool b_over = !b->used || now >= b->start + window || now < b->start;
+	bool a_over = !a->used || now >= a->start + a->window || now < a->start;
+	bool b_over = !b->used || now >= b->start + b->window || now < b->start;
 
 	if (!a->used || !b->used)
 		return !a->used && b->used;
@@ -94,42 +110,41 @@ cheaper(const struct slot *a, const struct slot *b, int64_t now, int window)
 	return a->last < b->last;
 }
 
-bool
-clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retry_after)
+/* One attempt of the client (or peer) of key at now; see clientlimit_take. */
+static bool
+take(const unsigned char k[KEY_LEN], int64_t now, int limit, int window, int *retry_after)
 {
-	unsigned char k[16], h[crypto_shorthash_BYTES];
+	unsigned char h[crypto_shorthash_BYTES];
 	struct slot *sl = NULL, *victim = NULL;
 	size_t base;
 	bool ok = true;
 
-	*retry_after = 0;
-	if (limit <= 0 || addr == NULL || !key_of(addr, k))
-		return true;
 	pthread_mutex_lock(&table.lock);
 	if (!table.keyed) {
 		randombytes_buf(table.key, sizeof(table.key));
 		table.keyed = true;
 	}
-	crypto_shorthash(h, k, sizeof(k), table.key);
+	crypto_shorthash(h, k, KEY_LEN, table.key);
 	memcpy(&base, h, sizeof(base));
 	for (size_t i = 0; i < CLIENT_WAYS; i++) {
 		struct slot *s = &table.s[(base + i) & (CLIENT_SLOTS - 1)];
 
-		if (s->used && memcmp(s->addr, k, sizeof(k)) == 0) {
+		if (s->used && memcmp(s->key, k, KEY_LEN) == 0) {
 			sl = s;
 			break;
 		}
-		if (victim == NULL || cheaper(s, victim, now, window))
+		if (victim == NULL || cheaper(s, victim, now))
 			victim = s;
 	}
 	if (sl == NULL) {
 		sl = victim;
 		memset(sl, 0, sizeof(*sl));
 		sl->used = true;
-		memcpy(sl->addr, k, sizeof(k));
+		memcpy(sl->key, k, KEY_LEN);
 		sl->start = now;
 	}
 	sl->last = now;
+	sl->window = window;
 	if (now >= sl->start + window || now < sl->start) {
 		sl->start = now;
 		sl->count = 0;
@@ -142,4 +157,36 @@ clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retr
 	}
 	pthread_mutex_unlock(&table.lock);
 	return ok;
+}
+
+bool
+clientlimit_is_address(const char *addr)
+{
+	unsigned char k[16];
+
+	return key_of(addr, k);
+}
+
+bool
+clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retry_after)
+{
+	unsigned char k[KEY_LEN] = { KIND_ADDRESS };
+
+	*retry_after = 0;
+	if (limit <= 0 || !key_of(addr, k + 1))
+		return true;
+	return take(k, now, limit, window, retry_after);
+}
+
+bool
+clientlimit_take_uid(uid_t uid, int64_t now, int limit, int window, int *retry_after)
+{
+	unsigned char k[KEY_LEN] = { KIND_UID };
+	uint64_t u = (uint64_t)uid;
+
+	*retry_after = 0;
+	if (limit <= 0)
+		return true;
+	memcpy(k + 1, &u, sizeof(u));
+	return take(k, now, limit, window, retry_after);
 }

@@ -115,6 +115,7 @@ enum summary_kind {
 	SUMMARY_CODE_REQUEST,           /* a code.request that sent nothing, or hit the limits */
 	SUMMARY_SOCIAL_LINK,            /* a social.link that sent nothing, or hit the limits */
 	SUMMARY_CLIENT_LIMITED,         /* a web pre-login request past its client address's limit */
+	SUMMARY_PEER_LIMITED,           /* a code request past its uid's code_requests_per_minute */
 	SUMMARY_KINDS
 };
 /* Counts one for uid; thread-safe. */
@@ -129,6 +130,10 @@ void summary_flush(bool all);
  * limit 0, or addr NULL or no address: always true. Bounded memory.
  */
 bool clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retry_after);
+/* The same for the local peer uid, in the same table (a slot of its own kind). */
+bool clientlimit_take_uid(uid_t uid, int64_t now, int limit, int window, int *retry_after);
+/* Whether addr is an address clientlimit_take counts (IPv4 or IPv6 text). */
+bool clientlimit_is_address(const char *addr);
 
 /* loop.c: runs until SIGTERM/SIGINT; returns the exit status. */
 int loop_run(struct daemon *d, int listen_fd, void (*ready)(void));

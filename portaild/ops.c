@@ -1553,34 +1553,80 @@ ops_directory_refused(void *arg)
 }
 
 /*
+ * The pre-login ops counted before they run (DESIGN §2, enumeration: the
+ * count is per client or per peer, never per account, so the answer past
+ * it is the same for every address). per_peer: a code request (each costs
+ * a decoy entry, lib/decoy.h, or a mail), also counted per local peer.
+ */
+static const struct {
+	const char *op;
+	bool per_peer;
+} counted_ops[] = {
+	{ "auth.password", false },
+	{ "code.request", true },
+	{ "code.verify", false },       /* also a social link's code (purpose "link") */
+	{ "social.link", true },        /* a social link's code request */
+};
+
+#define PEER_WINDOW 60  /* seconds: code_requests_per_minute's */
+
+/* Fills res with the refusal past a limit: rate_limited, retry_after, the same for every address. */
+static void
+limited(struct op_ctx *ctx, struct op_result *res, const char *reason, const char *msg,
+    int retry, const char *limit, enum summary_kind summary)
+{
+	ctx->user = str(ctx, "email");
+	fail_with(ctx, res, PORTAIL_ERR_RATE_LIMITED, reason, msg);
+	res->body = json_pack("{s:i, s:s}", "retry_after", retry, "limit", limit);
+	/* a flood's: counted per minute, not logged one by one */
+	res->summary = summary;
+}
+
+/*
  * The web's pre-login forms, counted per client address (clientlimit.c):
  * only portail-web's requests (the web peer, service portail-web), which
- * carry the address it determined; false with res filled past the limit.
+ * carry the address it determined. The code requests of every other
+ * peer (and the web's with no address) are counted per uid, [daemon]
+ * code_requests_per_minute (root 4x): the web peer speaks for every
+ * parent, its requests are counted by their address instead. False with
+ * res filled past a limit.
  */
 static bool
 client_allowed(struct op_ctx *ctx, struct op_result *res, const char *op)
 {
 	const struct daemon *d = ctx->d;
-	const char *service = str(ctx, "service");
+	const char *service = str(ctx, "service"), *rhost = str(ctx, "rhost");
+	bool web, per_peer = false, counted = false;
+	int retry = 0, per_minute;
 	char msg[256];
-	int retry = 0;
 
-	if (strcmp(op, "auth.password") != 0 && strcmp(op, "code.request") != 0 &&
-	    strcmp(op, "code.verify") != 0)
+	for (size_t i = 0; i < sizeof(counted_ops) / sizeof(counted_ops[0]); i++)
+		if (strcmp(op, counted_ops[i].op) == 0) {
+			counted = true;
+			per_peer = counted_ops[i].per_peer;
+		}
+	if (!counted)
 		return true;
-	if (service == NULL || strcmp(service, "portail-web") != 0 ||
-	    !(ctx->peer->uid == 0 || (d->has_web_user && ctx->peer->uid == d->web_uid)))
+	web = service != NULL && strcmp(service, "portail-web") == 0 &&
+	    (ctx->peer->uid == 0 || (d->has_web_user && ctx->peer->uid == d->web_uid));
+	if (web && clientlimit_is_address(rhost)) {
+		if (clientlimit_take(rhost, daemon_now(), d->cfg->daemon.client_attempts,
+		    d->cfg->daemon.client_window, &retry))
+			return true;
+		limited(ctx, res, "client_limited", portail_msgf(msg, sizeof(msg),
+		    PORTAIL_MSG_OPS_CLIENT_LIMITED, ctx->en, (retry + 59) / 60), retry, "client",
+		    SUMMARY_CLIENT_LIMITED);
+		return false;
+	}
+	if (!per_peer)
 		return true;
-	if (clientlimit_take(str(ctx, "rhost"), daemon_now(), d->cfg->daemon.client_attempts,
-	    d->cfg->daemon.client_window, &retry))
+	per_minute = d->cfg->daemon.code_requests_per_minute;
+	if (ctx->peer->uid == 0)
+		per_minute *= 4;
+	if (clientlimit_take_uid(ctx->peer->uid, daemon_now(), per_minute, PEER_WINDOW, &retry))
 		return true;
-	ctx->user = str(ctx, "email");
-	fail_with(ctx, res, PORTAIL_ERR_RATE_LIMITED, "client_limited",
-	    portail_msgf(msg, sizeof(msg), PORTAIL_MSG_OPS_CLIENT_LIMITED, ctx->en,
-	    (retry + 59) / 60));
-	res->body = json_pack("{s:i, s:s}", "retry_after", retry, "limit", "client");
-	/* a flood's: counted per minute, not logged one by one */
-	res->summary = SUMMARY_CLIENT_LIMITED;
+	limited(ctx, res, "peer_limited", text(ctx, PORTAIL_MSG_OPS_PEER_LIMITED), retry, "peer",
+	    SUMMARY_PEER_LIMITED);
 	return false;
 }
 

@@ -40,6 +40,8 @@ static const struct {
 		"links that sent no code or were refused by the code limits" },
 	[SUMMARY_CLIENT_LIMITED] = { "", "rate_limited reason=client_limited",
 		"web sign-ins and codes past a client address's [daemon] client_attempts" },
+	[SUMMARY_PEER_LIMITED] = { "", "rate_limited reason=peer_limited",
+		"code requests past the peer's [daemon] code_requests_per_minute" },
 };
 
 struct slot {

@@ -43,9 +43,9 @@ struct env {
 	portail_client *c;
 };
 
-/* gpi_extra goes in [gpi]; extra at the end (may open sections). */
+/* gpi_extra goes in [gpi], daemon_extra in [daemon]; extra at the end (may open sections). */
 static void
-env_start(struct env *e, const char *gpi_extra, const char *extra)
+env_start_with(struct env *e, const char *gpi_extra, const char *daemon_extra, const char *extra)
 {
 	char text[4096], cmd[1200], store[1024];
 	static int n_db;
@@ -84,7 +84,7 @@ env_start(struct env *e, const char *gpi_extra, const char *extra)
 		    "[gpi]\nuri = %s\nbase = " FX_BASE "\nbind_dn = " FX_BIND_DN "\n"
 		    "bind_password_file = %s\nsubscribed_schools = 751001 751501\n"
 		    "%snetwork_timeout = 1\n%s"
-		    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\nworkers = 4\n"
+		    "[daemon]\nsocket = %s\nuser = " FX_DAEMON_USER "\nworkers = 4\n%s"
 		    "%s"
 		    "[security]\nkey_file = %s/etc/secret.key\n"
 		    "[mail]\nurl = smtp://127.0.0.1:%d\nstarttls = no\ntimeout = 3\n"
@@ -92,7 +92,7 @@ env_start(struct env *e, const char *gpi_extra, const char *extra)
 		    "%s",
 		    slapd.uri, slapd.bind_pw_file,
 		    strncmp(gpi_extra, "timeout =", 9) == 0 ? "" : "timeout = 2\n", gpi_extra,
-		    e->sock, store, e->dir, port, extra);
+		    e->sock, daemon_extra, store, e->dir, port, extra);
 	}
 	/* light argon2 unless the test says otherwise */
 	if (strstr(extra, "[password]") == NULL)
@@ -106,6 +106,12 @@ env_start(struct env *e, const char *gpi_extra, const char *extra)
 	if (!fx_daemon_start(&e->d, e->dir, e->conf, e->sock, &st))
 		fail_msg("portaild exited %d (%s)", st, e->d.log);
 	assert_int_equal(portail_client_new(e->sock, 0, &e->c), PORTAIL_OK);
+}
+
+static void
+env_start(struct env *e, const char *gpi_extra, const char *extra)
+{
+	env_start_with(e, gpi_extra, "", extra);
 }
 
 static void
@@ -642,7 +648,9 @@ test_flood_unknown_addresses(void **state)
 	if (env_n != NULL && atol(env_n) > 0)
 		n = atol(env_n);
 	bound = 1000000LL * n / 50000;
-	env_start(&e, "", "[codes]\nresend_interval = 30\n");      /* the default */
+	/* the decoy table and the log under the flood: root's code_requests_per_minute off */
+	env_start_with(&e, "", "code_requests_per_minute = 0\n",
+	    "[codes]\nresend_interval = 30\n");      /* the default */
 	assert_int_equal(code_request(&e, "chantal.gagnon@exemple.ca", "signup", &known), PORTAIL_OK);
 	free(wait_mail(&e, "chantal.gagnon@exemple.ca", 1));
 	st0 = store_size(&e);
@@ -868,6 +876,167 @@ test_unprivileged_cannot_enumerate(void **state)
 	assert_int_equal(check(&e, "personne@exemple.ca", NULL), PORTAIL_ERR_UNKNOWN);
 	/* the log keeps the truth for the admin */
 	assert_true(fx_log_has(e.d.log, "reason=locked"));
+	env_stop(&e);
+}
+
+/*
+ * The part of test_code_requests_per_peer run as uid (a local peer that is
+ * no web client): n code requests, the first allowed of them answered ok,
+ * the others rate_limited (limit "peer", retry_after seconds), addresses
+ * on file and not alike. Even requests ask for an address on file
+ * (chantal's record), odd ones for none; each claims to be portail-web's
+ * for another client address (a uid that is not [web] user's is counted
+ * per uid whatever it claims). Returns 0, or the number of the
+ * first request that answered otherwise.
+ */
+static int
+peer_requests(const char *sock, uid_t uid, int n, int allowed, int retry_after)
+{
+	portail_client *c = NULL;
+	json_t *first_ok = NULL, *first_refused = NULL;
+	char addr[64], rhost[32];
+	int bad = 0;
+
+	if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(uid) != 0)
+		return 99;
+	if (portail_client_new(sock, 0, &c) != PORTAIL_OK)
+		return 98;
+	for (int i = 0; i < n && bad == 0; i++) {
+		json_t *r, *a = NULL, **first = i < allowed ? &first_ok : &first_refused;
+		portail_status s, want = i < allowed ? PORTAIL_OK : PORTAIL_ERR_RATE_LIMITED;
+
+		snprintf(addr, sizeof(addr), "pair%d.%d@inconnu.ca", (int)uid, i);
+		/* posing as portail-web, from a new client address each time: still counted per uid */
+		snprintf(rhost, sizeof(rhost), "198.51.100.%d", i + 1);
+		if (portail_client_set_origin(c, "portail-web", rhost) != PORTAIL_OK)
+			return 97;
+		r = json_pack("{s:s, s:s, s:s}", "op", "code.request", "email",
+		    i % 2 == 0 ? "chantal.gagnon@exemple.ca" : addr, "purpose", "signup");
+		s = portail_client_call(c, r, &a, NULL);
+		json_decref(r);
+		if (s != want) {
+			fprintf(stderr, "# uid %d request %d: status %d\n", (int)uid, i + 1, (int)s);
+			bad = i + 1;
+		} else if (s != PORTAIL_OK && (json_integer_value(json_object_get(a, "retry_after")) !=
+		    retry_after || strcmp(error_of(a), "rate_limited") != 0 ||
+		    strcmp(json_string_value(json_object_get(a, "limit")), "peer") != 0)) {
+			fprintf(stderr, "# uid %d request %d: not the peer limit's answer\n", (int)uid, i + 1);
+			bad = 100 + i + 1;
+		} else if (*first == NULL) {
+			*first = a;
+			a = NULL;
+		} else if (!json_equal(*first, a)) {
+			/* an address on file, one not on file: one answer */
+			fprintf(stderr, "# uid %d request %d: another answer\n", (int)uid, i + 1);
+			bad = 200 + i + 1;
+		}
+		json_decref(a);
+	}
+	json_decref(first_ok);
+	json_decref(first_refused);
+	portail_client_free(c);
+	return bad;
+}
+
+/* peer_requests in a child process as uid; its result. */
+static int
+as_peer(struct env *e, uid_t uid, int n, int allowed, int retry_after)
+{
+	pid_t pid;
+	int st = 0;
+
+	if ((pid = fork()) == 0)
+		_exit(peer_requests(e->sock, uid, n, allowed, retry_after));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+}
+
+/*
+ * Issue 13 leftovers: code requests are counted per local peer (uid),
+ * [daemon] code_requests_per_minute (5 here; root 20), before the flow
+ * runs: past it, one answer for every address (rate_limited, retry_after,
+ * limit "peer"), no code, no mail, and the log counts the refusals in a
+ * line a minute, not one each. Another uid is not affected, portail-web's
+ * requests are counted by their client address instead (and a flood of
+ * them does not push the limited uid out of the shared table), a minute
+ * later the uid asks again.
+ */
+static void
+test_code_requests_per_peer(void **state)
+{
+	struct env e;
+	portail_client *web = NULL;
+	json_t *a = NULL;
+	char addr[64];
+	int lines = 0;
+
+	env_start_with(&e, "", "code_requests_per_minute = 5\n", "");
+	(void)clock_stop(&e);
+	/* uid 65534: five answered (three for chantal's record), the next five refused alike */
+	assert_int_equal(as_peer(&e, 65534, 10, 5, 60), 0);
+	free(wait_mail(&e, "chantal.gagnon@exemple.ca", 3));
+	/* another uid: its own count */
+	assert_int_equal(as_peer(&e, 65533, 1, 1, 0), 0);
+	free(wait_mail(&e, "chantal.gagnon@exemple.ca", 4));
+	/* the refused ones sent nothing (the fourth is 65533's) */
+	assert_int_equal(count_mail(&e, "chantal.gagnon@exemple.ca"), 4);
+	/* root: four times the limit */
+	for (int i = 0; i < 20; i++) {
+		snprintf(addr, sizeof(addr), "racine%d@inconnu.ca", i);
+		assert_int_equal(code_request(&e, addr, "reset", NULL), PORTAIL_OK);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(code_request(&e, i == 0 ? "chantal.gagnon@exemple.ca" :
+		    "racine-encore@inconnu.ca", "signup", &a), PORTAIL_ERR_RATE_LIMITED);
+		assert_int_equal(json_integer_value(json_object_get(a, "retry_after")), 60);
+		assert_string_equal(json_string_value(json_object_get(a, "limit")), "peer");
+		json_decref(a);
+		a = NULL;
+	}
+	/* portail-web's requests are counted by their client address (client_attempts), not root's */
+	assert_int_equal(portail_client_new(e.sock, 0, &web), PORTAIL_OK);
+	assert_int_equal(portail_client_set_origin(web, "portail-web", "192.0.2.40"), PORTAIL_OK);
+	{
+		json_t *r = json_pack("{s:s, s:s, s:s}", "op", "code.request", "email",
+		    "web1@inconnu.ca", "purpose", "signup");
+
+		assert_int_equal(portail_client_call(web, r, NULL, NULL), PORTAIL_OK);
+		json_decref(r);
+	}
+	/*
+	 * A flood of new client addresses (twice the table's 8192 slots, one
+	 * code check each) does not push out the uid at its limit: the table
+	 * forgets one attempt before a limit reached.
+	 */
+	for (int i = 0; i < 16384; i++) {
+		char rhost[32];
+		json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "op", "code.verify", "email",
+		    "web1@inconnu.ca", "purpose", "signup", "code", "000000");
+		portail_status s;
+
+		snprintf(rhost, sizeof(rhost), "10.%d.%d.1", i / 256, i % 256);
+		assert_int_equal(portail_client_set_origin(web, "portail-web", rhost), PORTAIL_OK);
+		s = portail_client_call(web, r, NULL, NULL);
+		json_decref(r);
+		if (s == PORTAIL_ERR_RATE_LIMITED)
+			fail_msg("client %s: rate_limited at its first attempt", rhost);
+	}
+	assert_int_equal(as_peer(&e, 65534, 1, 0, 60), 0);
+	portail_client_free(web);
+	/* the minute over: 65534 asks again (one more code for chantal) */
+	fx_clock_advance(&e.d, 60);
+	assert_int_equal(as_peer(&e, 65534, 1, 1, 0), 0);
+	free(wait_mail(&e, "chantal.gagnon@exemple.ca", 5));
+	fx_daemon_stop(&e.d);
+	/* a line at the first refusal, a line for the rest of the minute */
+	assert_int_equal(fx_log_counts(e.d.log,
+	    "uid=65534 result=rate_limited reason=peer_limited count=", &lines), 6);
+	assert_int_equal(lines, 2);
+	assert_int_equal(fx_log_counts(e.d.log,
+	    "uid=0 result=rate_limited reason=peer_limited count=", &lines), 3);
+	assert_int_equal(lines, 2);
+	assert_false(fx_log_has(e.d.log, "uid=65533 result=rate_limited"));
+	assert_false(fx_log_has(e.d.log, "reason=peer_limited user="));
 	env_stop(&e);
 }
 
@@ -2408,6 +2577,7 @@ main(void)
 		cmocka_unit_test(test_no_enumeration),
 		cmocka_unit_test(test_flood_unknown_addresses),
 		cmocka_unit_test(test_unprivileged_cannot_enumerate),
+		cmocka_unit_test(test_code_requests_per_peer),
 		cmocka_unit_test(test_mixed_case_each_step),
 		cmocka_unit_test(test_smtp_down_nothing_lost),
 		cmocka_unit_test(test_killed_with_mail_queued),

@@ -8,6 +8,7 @@
  * and each hostile answer; then the flows through portaild: linked at
  * once, linked with a mailed code, refused, signed in, unlinked.
  */
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1096,6 +1098,145 @@ test_social_only_sets_password(void **state)
 	assert_false(has_link("chantal.gagnon@exemple.ca", "google"));
 }
 
+/* One request on c (kept: the web's connection); its status, *out the answer. */
+static portail_status
+call_on(portail_client *c, json_t *req, json_t **out)
+{
+	portail_status s = portail_client_call(c, req, out, NULL);
+
+	json_decref(req);
+	return s;
+}
+
+/*
+ * Issue 13 leftovers: portail-web's social.link (a link's code request) is
+ * counted per client address with its code.verify, as the sign-in and the
+ * other code requests are ([daemon] client_attempts, 100 per 600 s): past
+ * it, one answer for an address on file and one not on file, and another
+ * client address is not affected. On the stopped clock.
+ */
+static void
+test_link_counted_per_client_address(void **state)
+{
+	char st[32], lt[64], addr[64];
+	portail_client *web = NULL, *other = NULL;
+	json_t *known = NULL, *unknown = NULL, *a = NULL;
+	int lines = 0;
+
+	(void)state;
+	fx_clock_advance(&daemon_, 0);
+	assert_int_equal(begin_id("linkedin", idt("marc"), NULL, st, lt), PORTAIL_OK);
+	assert_string_equal(st, "link");
+	assert_int_equal(portail_client_new(sock, 0, &web), PORTAIL_OK);
+	assert_int_equal(portail_client_set_origin(web, "portail-web", "192.0.2.60"), PORTAIL_OK);
+	/* 99 links and a code.verify: the address's 100 */
+	for (int i = 0; i < 99; i++) {
+		snprintf(addr, sizeof(addr), "web%d@inconnu.ca", i);
+		assert_int_equal(call_on(web, json_pack("{s:s, s:s, s:s}", "op", "social.link",
+		    "link_ticket", lt, "email", addr), NULL), PORTAIL_OK);
+	}
+	assert_int_equal(call_on(web, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify",
+	    "purpose", "link", "email", addr, "code", "000000", "link_ticket", lt), NULL),
+	    PORTAIL_ERR_WRONG_CODE);
+	/* the 101st: refused, the same for an address on file and one not */
+	assert_int_equal(call_on(web, json_pack("{s:s, s:s, s:s}", "op", "social.link",
+	    "link_ticket", lt, "email", "marc.roy@exemple.ca"), &known), PORTAIL_ERR_RATE_LIMITED);
+	assert_int_equal(call_on(web, json_pack("{s:s, s:s, s:s}", "op", "social.link",
+	    "link_ticket", lt, "email", "web-encore@inconnu.ca"), &unknown), PORTAIL_ERR_RATE_LIMITED);
+	assert_true(json_equal(known, unknown));
+	assert_string_equal(sget(known, "limit"), "client");
+	assert_int_equal(json_integer_value(json_object_get(known, "retry_after")), 600);
+	/* the link's code verify too */
+	assert_int_equal(call_on(web, json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify",
+	    "purpose", "link", "email", addr, "code", "000000", "link_ticket", lt), &a),
+	    PORTAIL_ERR_RATE_LIMITED);
+	assert_string_equal(sget(a, "limit"), "client");
+	/* another client address links at once */
+	assert_int_equal(portail_client_new(sock, 0, &other), PORTAIL_OK);
+	assert_int_equal(portail_client_set_origin(other, "portail-web", "192.0.2.61"), PORTAIL_OK);
+	assert_int_equal(call_on(other, json_pack("{s:s, s:s, s:s}", "op", "social.link",
+	    "link_ticket", lt, "email", "web-autre@inconnu.ca"), NULL), PORTAIL_OK);
+	/* a line for the first refusal, the others counted in the minute's */
+	assert_int_equal(fx_log_counts(daemon_.log, "uid=0 result=rate_limited reason=client_limited "
+	    "count=", &lines), 1);
+	assert_int_equal(lines, 1);
+	json_decref(known);
+	json_decref(unknown);
+	json_decref(a);
+	portail_client_free(web);
+	portail_client_free(other);
+}
+
+/*
+ * As uid 65534 (a local peer, no web client): social.link counted with
+ * code.request per uid, [daemon] code_requests_per_minute (600 by
+ * default). Returns 0, or the number of the first request that answered
+ * otherwise.
+ */
+static int
+link_as_peer(void)
+{
+	char st[32], lt[64], addr[64];
+	json_t *a = NULL, *b = NULL;
+	int bad = 0;
+
+	if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+		return 99;
+	if (begin_id("linkedin", idt("marc"), NULL, st, lt) != PORTAIL_OK)
+		return 98;
+	for (int i = 0; i < 599 && bad == 0; i++) {
+		snprintf(addr, sizeof(addr), "pair%d@inconnu.ca", i);
+		if (link_to(lt, addr, NULL) != PORTAIL_OK)
+			bad = i + 1;
+	}
+	if (bad != 0)
+		return bad > 97 ? 97 : bad;
+	/* the 600th a code.request: the same count */
+	if (call(json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", "pair-code@inconnu.ca",
+	    "purpose", "signup"), NULL) != PORTAIL_OK)
+		return 1;
+	if (call(json_pack("{s:s, s:s, s:s}", "op", "social.link", "link_ticket", lt, "email",
+	    "marc.roy@exemple.ca"), &a) != PORTAIL_ERR_RATE_LIMITED ||
+	    call(json_pack("{s:s, s:s, s:s}", "op", "code.request", "email", "pair-code@inconnu.ca",
+	    "purpose", "signup"), &b) != PORTAIL_ERR_RATE_LIMITED)
+		return 2;
+	if (strcmp(sget(a, "limit"), "peer") != 0 ||
+	    json_integer_value(json_object_get(a, "retry_after")) != 60 ||
+	    strcmp(sget(a, "error"), sget(b, "error")) != 0 ||
+	    strcmp(sget(a, "message"), sget(b, "message")) != 0)
+		return 3;
+	json_decref(a);
+	json_decref(b);
+	return 0;
+}
+
+static void
+test_link_counted_per_peer(void **state)
+{
+	pid_t pid;
+	int st = 0, lines = 0;
+
+	(void)state;
+	fx_clock_advance(&daemon_, 0);
+	if ((pid = fork()) == 0)
+		_exit(link_as_peer());
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* the first refusal logged at once, the second waits for the minute's line */
+	assert_int_equal(fx_log_counts(daemon_.log, "uid=65534 result=rate_limited "
+	    "reason=peer_limited count=", &lines), 1);
+	assert_int_equal(lines, 1);
+	/* root keeps its own count */
+	{
+		char state_[32], lt[64];
+
+		assert_int_equal(begin_id("linkedin", idt("marc"), NULL, state_, lt), PORTAIL_OK);
+		assert_int_equal(link_to(lt, "racine-lien@inconnu.ca", state_), PORTAIL_OK);
+		assert_string_equal(state_, "code_sent");
+	}
+}
+
 /*
  * Last, as it moves the shared daemon's clock: an ID token is checked on
  * portaild's clock (the flows' now), good until its exp and the 60 s of
@@ -1144,6 +1285,8 @@ main(void)
 		cmocka_unit_test(test_already_linked),
 		cmocka_unit_test(test_signin_unlink_disable),
 		cmocka_unit_test(test_social_only_sets_password),
+		cmocka_unit_test(test_link_counted_per_client_address),
+		cmocka_unit_test(test_link_counted_per_peer),
 		cmocka_unit_test(test_daemon_clock_decides),
 	};
 

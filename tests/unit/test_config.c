@@ -592,6 +592,8 @@ test_schools(void **state)
 		{ GPI "[schools]\n751001 =\n", "a name has 1 to 200 bytes" },
 		{ GPI "[schools]\n[schools]\n", "[schools] appears twice" },
 		{ GPI "[daemon]\nclient_window = 5\n", "client_window" },
+		{ GPI "[daemon]\ncode_requests_per_minute = 100001\n", "code_requests_per_minute" },
+		{ GPI "[daemon]\ncode_requests_per_minute = -1\n", "code_requests_per_minute" },
 		{ GPI "[web]\nmax_sessions = 1001\n", "max_sessions" },
 	};
 	portail_config *cfg;
@@ -604,10 +606,11 @@ test_schools(void **state)
 	assert_int_equal(cfg->web.max_sessions, 10);
 	assert_int_equal(cfg->daemon.client_attempts, 100);
 	assert_int_equal(cfg->daemon.client_window, 600);
+	assert_int_equal(cfg->daemon.code_requests_per_minute, 600);
 	portail_config_free(cfg);
 	assert_int_equal(parse(GPI "[schools]\n751001 = École primaire des Érables\n"
 	    "# a comment\n751501 =   École secondaire du Boisé  \n[web]\nmax_sessions = 0\n"
-	    "[daemon]\nclient_attempts = 0\n", &cfg, &err), PORTAIL_OK);
+	    "[daemon]\nclient_attempts = 0\ncode_requests_per_minute = 0\n", &cfg, &err), PORTAIL_OK);
 	assert_int_equal(cfg->n_schools, 2);
 	assert_string_equal(cfg->schools[0].code, "751001");
 	assert_string_equal(cfg->schools[0].name, "École primaire des Érables");
@@ -615,6 +618,7 @@ test_schools(void **state)
 	assert_string_equal(cfg->schools[1].name, "École secondaire du Boisé");
 	assert_int_equal(cfg->web.max_sessions, 0);
 	assert_int_equal(cfg->daemon.client_attempts, 0);
+	assert_int_equal(cfg->daemon.code_requests_per_minute, 0);
 	portail_config_free(cfg);
 	for (size_t i = 0; i < sizeof(bad_schools) / sizeof(bad_schools[0]); i++) {
 		cfg = NULL;
