@@ -437,6 +437,41 @@ pt_pg_exec(struct pt_pg_op *op, const char *name, const struct pt_pg_params *p, 
 	return PORTAIL_OK;
 }
 
+/*
+ * One statement given as text, with n parameters (as PQsendQueryParams:
+ * v, len, fmt), results in text: for the store copy (store-copy.c),
+ * whose SQL names tables and columns it reads from the catalog. Each
+ * call has a deadline of its own ([store] deadline_ms from now): a copy
+ * is many round trips in one operation.
+ */
+portail_status
+pt_pg_exec_sql(struct pt_pg_op *op, const char *sql, int n, const char *const *v, const int *len,
+    const int *fmt, PGresult **res, const char *what, portail_error *err)
+{
+	PGresult *r = NULL;
+	portail_status st;
+	ExecStatusType es;
+
+	if (res != NULL)
+		*res = NULL;
+	if (op->c->pg == NULL)
+		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store: %s: connection lost",
+		    what);
+	op->deadline = now_ms() + op->pg->deadline_ms;
+	if (!PQsendQueryParams(op->c->pg, sql, n, NULL, v, len, fmt, 0))
+		return conn_fail(op, what, err);
+	if ((st = collect(op, &r, what, err)) != PORTAIL_OK)
+		return st;
+	es = PQresultStatus(r);
+	if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK)
+		return result_fail(op, r, what, err);
+	if (res != NULL)
+		*res = r;
+	else
+		PQclear(r);
+	return PORTAIL_OK;
+}
+
 /* A text of SQL (one or more statements), no parameters. */
 static portail_status
 exec_text(struct pt_pg_op *op, const char *sql, PGresult **res, const char *what,
