@@ -66,7 +66,10 @@ print_report(const struct portail_copy_report *rep, const char *from, const char
 {
 	for (int t = 0; t < PORTAIL_COPY_TABLES; t++)
 		printf("  %-14s %lu\n", portail_copy_tables[t], rep->target[t]);
-	if (rep->identical)
+	if (rep->rows == 0)
+		printf("the source (%s) is empty: nothing to copy, the target (%s) is empty too\n",
+		    from, to);
+	else if (rep->identical)
 		printf("already migrated: %lu rows in %d tables, identical (%s and %s); nothing "
 		    "written\n", rep->rows, PORTAIL_COPY_TABLES, from, to);
 	else
@@ -153,6 +156,17 @@ migrate(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (want_pg) {
+		struct stat sb;
+
+		/* opening would create an empty store: there is nothing to migrate */
+		if (stat(cfg->store_path, &sb) != 0) {
+			fprintf(stderr, "portail: store migrate: the source %s: %s\n", cfg->store_path,
+			    strerror(errno));
+			rc = EX_USAGE;
+			goto out;
+		}
+	}
 	if ((r = portail_store_open_config(cfg, &from, &err)) != PORTAIL_OK) {
 		fprintf(stderr, "portail: store migrate: the source: %s\n", err.message);
 		rc = cli_exit_for(r);
@@ -181,7 +195,7 @@ migrate(struct cli *cli, int argc, char **argv)
 		    portail_store_chown(path, uid, gid, &err) != PORTAIL_OK)
 			fprintf(stderr, "portail: store migrate: %s\n", err.message);
 	}
-	if (!rep.identical)
+	if (!rep.identical && rep.rows > 0)
 		printf("next: set [store] in %s to the new store (%s), then start portaild\n",
 		    cfg->path, want_pg ? "backend = postgresql, conninfo = …" :
 		    "backend = sqlite, path = …");
