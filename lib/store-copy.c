@@ -352,27 +352,30 @@ sq_end(struct side *s, portail_status r, portail_error *err)
 }
 
 /*
- * INSERT INTO table (the columns map[0..n) of rs) VALUES (mark1, …):
- * mark is '?' (SQLite) or '$' (PostgreSQL).
+ * INSERT INTO table (the columns map[0..n) of rs) VALUES (…), (…): rows
+ * rows of placeholders, numbered from 1, each mark ('?' SQLite, '$'
+ * PostgreSQL) and its number. A new string; NULL when out of memory.
  */
-static portail_status
-insert_sql(char *sql, size_t size, const char *table, const struct rowset *rs, const int *map,
-    int n, char mark, portail_error *err)
+static char *
+insert_sql(const char *table, const struct rowset *rs, const int *map, int n, size_t rows,
+    char mark)
 {
-	size_t at = (size_t)snprintf(sql, size, "INSERT INTO \"%s\" (", table);
+	size_t size = 64 + strlen(table) + (size_t)n * 72 + rows * (4 + (size_t)n * 12), at;
+	char *sql = malloc(size);
 
-	for (int k = 0; k < n && at < size; k++)
+	if (sql == NULL)
+		return NULL;
+	at = (size_t)snprintf(sql, size, "INSERT INTO \"%s\" (", table);
+	for (int k = 0; k < n; k++)
 		at += (size_t)snprintf(sql + at, size - at, "%s\"%s\"", k ? ", " : "",
 		    rs->cols[map[k]]);
-	for (int k = 0; k < n && at < size; k++)
-		at += (size_t)snprintf(sql + at, size - at, "%s%c%d", k ? ", " : ") VALUES (", mark,
-		    k + 1);
-	if (at < size)
-		at += (size_t)snprintf(sql + at, size - at, ")");
-	if (at >= size)
-		return portail_error_set(err, PORTAIL_ERR_CONFIG, "store copy: %s: too many columns",
-		    table);
-	return PORTAIL_OK;
+	at += (size_t)snprintf(sql + at, size - at, ") VALUES ");
+	for (size_t i = 0; i < rows; i++)
+		for (int k = 0; k < n; k++)
+			at += (size_t)snprintf(sql + at, size - at, "%s%c%zu%s",
+			    k ? ", " : i ? ", (" : "(", mark, i * (size_t)n + (size_t)k + 1,
+			    k == n - 1 ? ")" : "");
+	return sql;
 }
 
 /* Inserts the rows of rs, its columns map[0..n), by name. */
@@ -380,14 +383,16 @@ static portail_status
 sq_insert(struct side *s, const char *table, const struct rowset *rs, const int *map, int n,
     portail_error *err)
 {
-	char sql[2048];
+	char *sql = insert_sql(table, rs, map, n, 1, '?');
 	sqlite3_stmt *q = NULL;
-	portail_status r;
+	portail_status r = PORTAIL_OK;
+	int rc;
 
-	if ((r = insert_sql(sql, sizeof(sql), table, rs, map, n, '?', err)) != PORTAIL_OK)
-		return r;
-	r = PORTAIL_OK;
-	if (sqlite3_prepare_v2(s->st->db, sql, -1, &q, NULL) != SQLITE_OK)
+	if (sql == NULL)
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	rc = sqlite3_prepare_v2(s->st->db, sql, -1, &q, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
 		return pt_store_db_err(s->st, err, table);
 	for (size_t i = 0; i < rs->nrows && r == PORTAIL_OK; i++) {
 		for (int k = 0; k < n; k++) {
@@ -560,50 +565,83 @@ pg_end(struct side *s, portail_status r, portail_error *err)
 	return r;
 }
 
+/*
+ * Rows go PG_BATCH to an INSERT: one round trip each (0.39 ms here) made
+ * 40,000 rows take 15.6 s; 64 rows of at most COPY_MAX_COLS stay far
+ * below the protocol's 65,535 parameters.
+ */
+#define PG_BATCH 64
+
+struct pg_batch {
+	const char *v[PG_BATCH * COPY_MAX_COLS];
+	int len[PG_BATCH * COPY_MAX_COLS], fmt[PG_BATCH * COPY_MAX_COLS];
+	char num[PG_BATCH * COPY_MAX_COLS][24];
+};
+
+/* Row i of rs (its columns map[0..n)) as the parameters from p on. */
+static portail_status
+pg_params(struct pg_batch *b, int p, const char *table, const struct rowset *rs, size_t i,
+    const int *map, int n, portail_error *err)
+{
+	for (int k = 0; k < n; k++, p++) {
+		const struct val *x = &rs->v[i * (size_t)rs->ncols + (size_t)map[k]];
+
+		b->v[p] = NULL;
+		b->len[p] = 0;
+		b->fmt[p] = 0;
+		if (x->type == V_INT) {
+			snprintf(b->num[p], sizeof(b->num[p]), "%" PRId64, x->i);
+			b->v[p] = b->num[p];
+		} else if (x->type == V_TEXT) {
+			/* PostgreSQL's text holds no NUL: refused, never cut */
+			if (memchr(x->b, '\0', x->n) != NULL)
+				return portail_error_set(err, PORTAIL_ERR_CONFIG,
+				    "store copy: %s.%s: a text with a NUL byte, which PostgreSQL "
+				    "cannot hold", table, rs->cols[map[k]]);
+			b->v[p] = (const char *)x->b;
+		} else if (x->type == V_BLOB) {
+			b->v[p] = x->n ? (const char *)x->b : "";
+			b->len[p] = (int)x->n;
+			b->fmt[p] = 1;
+		}
+	}
+	return PORTAIL_OK;
+}
+
 static portail_status
 pg_insert(struct side *s, const char *table, const struct rowset *rs, const int *map, int n,
     portail_error *err)
 {
-	char sql[2048];
-	const char *v[COPY_MAX_COLS];
-	int len[COPY_MAX_COLS], fmt[COPY_MAX_COLS];
-	char num[COPY_MAX_COLS][24];
+	struct pg_batch *b = calloc(1, sizeof(*b));
+	char *full = NULL, *sql;
 	portail_status r = PORTAIL_OK;
 
-	if ((r = insert_sql(sql, sizeof(sql), table, rs, map, n, '$', err)) != PORTAIL_OK)
-		return r;
-	for (size_t i = 0; i < rs->nrows && r == PORTAIL_OK; i++) {
-		for (int k = 0; k < n; k++) {
-			const struct val *x = &rs->v[i * (size_t)rs->ncols + (size_t)map[k]];
+	if (b == NULL || (full = insert_sql(table, rs, map, n, PG_BATCH, '$')) == NULL) {
+		free(b);
+		return portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < rs->nrows && r == PORTAIL_OK; i += PG_BATCH) {
+		size_t rows = rs->nrows - i < PG_BATCH ? rs->nrows - i : PG_BATCH;
 
-			v[k] = NULL;
-			len[k] = 0;
-			fmt[k] = 0;
-			if (x->type == V_INT) {
-				snprintf(num[k], sizeof(num[k]), "%" PRId64, x->i);
-				v[k] = num[k];
-			} else if (x->type == V_TEXT) {
-				/* PostgreSQL's text holds no NUL: refused, never cut */
-				if (memchr(x->b, '\0', x->n) != NULL) {
-					r = portail_error_set(err, PORTAIL_ERR_CONFIG,
-					    "store copy: %s.%s: a text with a NUL byte, which "
-					    "PostgreSQL cannot hold", table, rs->cols[map[k]]);
-					goto out;
-				}
-				v[k] = (const char *)x->b;
-			} else if (x->type == V_BLOB) {
-				v[k] = x->n ? (const char *)x->b : "";
-				len[k] = (int)x->n;
-				fmt[k] = 1;
-			}
+		for (size_t j = 0; j < rows && r == PORTAIL_OK; j++)
+			r = pg_params(b, (int)j * n, table, rs, i + j, map, n, err);
+		if (r != PORTAIL_OK)
+			break;
+		sql = rows == PG_BATCH ? full : insert_sql(table, rs, map, n, rows, '$');
+		if (sql == NULL) {
+			r = portail_error_set(err, PORTAIL_ERR_NOMEM, "out of memory");
+			break;
 		}
-		r = pt_pg_exec_sql(&s->op, sql, n, v, len, fmt, NULL, table, err);
+		r = pt_pg_exec_sql(&s->op, sql, (int)rows * n, b->v, b->len, b->fmt, NULL, table, err);
+		if (sql != full)
+			free(sql);
 		if (r == PORTAIL_ERR_EXISTS)
 			r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
 			    "store copy: %s: a row whose key is there already", table);
 	}
-out:
-	sodium_memzero(num, sizeof(num));
+	sodium_memzero(b, sizeof(*b));
+	free(b);
+	free(full);
 	return r;
 }
 
