@@ -93,6 +93,8 @@ migrate(struct cli *cli, int argc, char **argv)
 	portail_store *from = NULL, *dst = NULL;
 	portail_error err = { { 0 } };
 	portail_status r;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
 	bool want_pg;
 	int ch, rc;
 
@@ -149,11 +151,29 @@ migrate(struct cli *cli, int argc, char **argv)
 	if (!want_pg) {
 		struct stat sb;
 
-		/* a symbolic link could name the source itself, or a file of someone else's */
-		if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-			fprintf(stderr, "portail: store migrate: %s is not a regular file\n", path);
+		/*
+		 * A symbolic or hard link could name the source itself, or a file
+		 * of someone else's that root would write into and give away; a
+		 * directory others may write in lets them plant one (as portail
+		 * init checks it).
+		 */
+		if (lstat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) || sb.st_nlink != 1)) {
+			fprintf(stderr, "portail: store migrate: %s is not a regular file of one "
+			    "name\n", path);
 			rc = EX_USAGE;
 			goto out;
+		}
+		if (geteuid() == 0) {
+			portail_status u = portail_daemon_user_check(cfg->daemon.user, &uid, &gid, &err);
+
+			if (u != PORTAIL_OK && u != PORTAIL_ERR_REFUSED)
+				uid = (uid_t)-1;
+			if (uid != (uid_t)-1 &&
+			    portail_store_check_dir(path, uid, gid, cfg->daemon.user, &err) != PORTAIL_OK) {
+				fprintf(stderr, "portail: store migrate: %s\n", err.message);
+				rc = EX_USAGE;
+				goto out;
+			}
 		}
 	}
 	if (want_pg) {
@@ -185,16 +205,9 @@ migrate(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	print_report(&rep, portail_store_backend(from), portail_store_backend(dst));
-	if (!want_pg && geteuid() == 0) {
-		uid_t uid = (uid_t)-1;
-		gid_t gid = (gid_t)-1;
-		portail_status u = portail_daemon_user_check(cfg->daemon.user, &uid, &gid, &err);
-
-		/* the daemon's store, as portail init leaves it */
-		if ((u == PORTAIL_OK || u == PORTAIL_ERR_REFUSED) && uid != (uid_t)-1 &&
-		    portail_store_chown(path, uid, gid, &err) != PORTAIL_OK)
-			fprintf(stderr, "portail: store migrate: %s\n", err.message);
-	}
+	/* the daemon's store, as portail init leaves it */
+	if (!want_pg && uid != (uid_t)-1 && portail_store_chown(path, uid, gid, &err) != PORTAIL_OK)
+		fprintf(stderr, "portail: store migrate: %s\n", err.message);
 	if (!rep.identical && rep.rows > 0)
 		printf("next: set [store] in %s to the new store (%s), then start portaild\n",
 		    cfg->path, want_pg ? "backend = postgresql, conninfo = …" :
