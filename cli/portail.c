@@ -3,12 +3,14 @@
  * and the dispatch to a command. Each command is in cli/cmd_NAME.c
  * (cmd_init.c, cmd_check.c for check and status, cmd_gpi.c, cmd_signup.c
  * for signup and reset, cmd_auth.c, cmd_account.c, cmd_token.c,
- * cmd_link.c); what they share is in cli/common.c.
+ * cmd_link.c, cmd_store.c for store migrate); what they share is in
+ * cli/common.c.
  *
  * Exit status: 0 done, 1 refused (unknown parent, bad credentials…),
  * 2 usage or configuration error, 3 unavailable (directory, store, mail,
- * daemon). init and check run in-process with the core library, so they
- * work while the daemon is down; every other command asks portaild.
+ * daemon). init, check and store migrate run in-process with the core
+ * library, so they work while the daemon is down (store migrate insists
+ * on it); every other command asks portaild.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -41,6 +43,7 @@ static const struct {
 	{ "account", cmd_account },
 	{ "token", cmd_token },
 	{ "link", cmd_link },
+	{ "store", cmd_store },
 };
 
 int

@@ -100,6 +100,14 @@ portail_status pt_pg_exec(struct pt_pg_op *op, const char *name, const struct pt
     PGresult **res, const char *what, portail_error *err);
 
 /*
+ * One statement as text with n parameters (v, len, fmt as
+ * PQsendQueryParams), its own deadline from now; the answers of
+ * pt_pg_exec. For the store copy (store-copy.c).
+ */
+portail_status pt_pg_exec_sql(struct pt_pg_op *op, const char *sql, int n, const char *const *v,
+    const int *len, const int *fmt, PGresult **res, const char *what, portail_error *err);
+
+/*
  * BEGIN, and COMMIT (when r is OK or keep) or ROLLBACK. An error at
  * COMMIT is in doubt (the commit may have happened, on a promoted
  * standby too): UNAVAILABLE, never a refusal.

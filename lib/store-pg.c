@@ -409,21 +409,19 @@ result_fail(struct pt_pg_op *op, PGresult *res, const char *what, portail_error 
 	return r;
 }
 
-portail_status
-pt_pg_exec(struct pt_pg_op *op, const char *name, const struct pt_pg_params *p, PGresult **res,
-    const char *what, portail_error *err)
+/*
+ * After a query was sent (sent: what PQsend* said): its first result,
+ * kept in *res (NULL: cleared) when it is a success; the answers of
+ * pt_pg_exec.
+ */
+static portail_status
+answer(struct pt_pg_op *op, int sent, PGresult **res, const char *what, portail_error *err)
 {
 	PGresult *r = NULL;
 	portail_status st;
 	ExecStatusType es;
 
-	if (res != NULL)
-		*res = NULL;
-	if (op->c->pg == NULL)
-		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store: %s: connection lost",
-		    what);
-	if (!PQsendQueryPrepared(op->c->pg, name, p ? p->n : 0, p ? p->v : NULL,
-	    p ? p->len : NULL, p ? p->fmt : NULL, 0))
+	if (!sent)
 		return conn_fail(op, what, err);
 	if ((st = collect(op, &r, what, err)) != PORTAIL_OK)
 		return st;
@@ -437,32 +435,54 @@ pt_pg_exec(struct pt_pg_op *op, const char *name, const struct pt_pg_params *p, 
 	return PORTAIL_OK;
 }
 
+/* The connection is there to send on; UNAVAILABLE otherwise (*res NULL either way). */
+static bool
+can_send(struct pt_pg_op *op, PGresult **res, const char *what, portail_error *err)
+{
+	if (res != NULL)
+		*res = NULL;
+	if (op->c->pg != NULL)
+		return true;
+	portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store: %s: connection lost", what);
+	return false;
+}
+
+portail_status
+pt_pg_exec(struct pt_pg_op *op, const char *name, const struct pt_pg_params *p, PGresult **res,
+    const char *what, portail_error *err)
+{
+	if (!can_send(op, res, what, err))
+		return PORTAIL_ERR_UNAVAILABLE;
+	return answer(op, PQsendQueryPrepared(op->c->pg, name, p ? p->n : 0, p ? p->v : NULL,
+	    p ? p->len : NULL, p ? p->fmt : NULL, 0), res, what, err);
+}
+
+/*
+ * One statement given as text, with n parameters (as PQsendQueryParams:
+ * v, len, fmt), results in text: for the store copy (store-copy.c),
+ * whose SQL names tables and columns it reads from the catalog. Each
+ * call has a deadline of its own ([store] deadline_ms from now): a copy
+ * is many round trips in one operation.
+ */
+portail_status
+pt_pg_exec_sql(struct pt_pg_op *op, const char *sql, int n, const char *const *v, const int *len,
+    const int *fmt, PGresult **res, const char *what, portail_error *err)
+{
+	if (!can_send(op, res, what, err))
+		return PORTAIL_ERR_UNAVAILABLE;
+	op->deadline = now_ms() + op->pg->deadline_ms;
+	return answer(op, PQsendQueryParams(op->c->pg, sql, n, NULL, v, len, fmt, 0), res, what,
+	    err);
+}
+
 /* A text of SQL (one or more statements), no parameters. */
 static portail_status
 exec_text(struct pt_pg_op *op, const char *sql, PGresult **res, const char *what,
     portail_error *err)
 {
-	PGresult *r = NULL;
-	portail_status st;
-	ExecStatusType es;
-
-	if (res != NULL)
-		*res = NULL;
-	if (op->c->pg == NULL)
-		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store: %s: connection lost",
-		    what);
-	if (!PQsendQuery(op->c->pg, sql))
-		return conn_fail(op, what, err);
-	if ((st = collect(op, &r, what, err)) != PORTAIL_OK)
-		return st;
-	es = PQresultStatus(r);
-	if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK)
-		return result_fail(op, r, what, err);
-	if (res != NULL)
-		*res = r;
-	else
-		PQclear(r);
-	return PORTAIL_OK;
+	if (!can_send(op, res, what, err))
+		return PORTAIL_ERR_UNAVAILABLE;
+	return answer(op, PQsendQuery(op->c->pg, sql), res, what, err);
 }
 
 /* ---- connecting ------------------------------------------------------------------ */

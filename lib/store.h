@@ -156,6 +156,56 @@ struct portail_store_cluster {
 portail_status portail_store_cluster(portail_store *st, struct portail_store_cluster *out,
     portail_error *err);
 
+/* ---- copying a store to another backend (store-copy.c) ----------------------- */
+
+/*
+ * The tables portail_store_copy copies, in this order (accounts before
+ * the rows that reference them): every table of the state. The schema's
+ * bookkeeping (SQLite's user_version, PostgreSQL's portail_schema) is not
+ * copied: each backend's own open made the target's schema.
+ */
+#define PORTAIL_COPY_TABLES 9
+extern const char *const portail_copy_tables[PORTAIL_COPY_TABLES];
+
+struct portail_copy_report {
+	unsigned long source[PORTAIL_COPY_TABLES];      /* rows, by portail_copy_tables */
+	unsigned long target[PORTAIL_COPY_TABLES];      /* counted in the target after */
+	unsigned long rows;                             /* the source's, every table */
+	bool identical;         /* the target held these rows already: nothing written */
+};
+
+/*
+ * Copies every table of from into to, row by row, columns by name (the
+ * source's column list; a column the target has and the source lacks
+ * takes its default; mail_queue.lease_until, a sending lease of
+ * PostgreSQL's, is not carried to a backend without it; any other source
+ * column the target lacks is refused, PORTAIL_ERR_CONFIG). The source is
+ * read in one snapshot; the target is written in one transaction, its
+ * tables locked against other writers (all or nothing), and read back
+ * and compared with the source before the commit; then both sides'
+ * rows are counted again (*rep). Values are copied as they are: hashes
+ * stay hashes, sealed codes stay sealed (the same key file opens them).
+ *
+ * The target must be empty, or hold exactly the source's rows: then
+ * nothing is written, rep->identical, PORTAIL_OK (running it again is
+ * harmless). A target with other rows: PORTAIL_ERR_EXISTS, nothing
+ * written, err names the first table that differs. A table in the source
+ * that this list does not know (a newer portail's): PORTAIL_ERR_CONFIG.
+ * Database failures: PORTAIL_ERR_UNAVAILABLE (nothing committed).
+ * The caller keeps writers of the source away (portaild stopped).
+ */
+portail_status portail_store_copy(portail_store *from, portail_store *to,
+    struct portail_copy_report *rep, portail_error *err);
+
+/*
+ * Opens a PostgreSQL store given by its connection string (its schema
+ * made or brought up to date, as any opener does), one connection;
+ * password_file (NULL: none) read as [store] password_file is; deadline_ms
+ * bounds each round trip (<= 0: 5000).
+ */
+portail_status portail_store_open_postgresql(const char *conninfo, const char *password_file,
+    int deadline_ms, portail_store **out, portail_error *err);
+
 /* A cheap query, for status and check. */
 portail_status portail_store_probe(portail_store *st, portail_error *err);
 
