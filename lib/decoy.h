@@ -48,7 +48,9 @@
  * their client address instead ([daemon] client_attempts, 100 per 600 s):
  * 1,311 client addresses (IPv6 /64s) at their limit fill the table in
  * 10 minutes, so through the web the bound is the addresses an attacker
- * holds, not the uid.
+ * holds, not the uid. root's requests that name a client address (rhost:
+ * sshd's PAM, saslauthd) are counted by it, 600 a minute each (6,600 in
+ * 10 minutes): through sshd, 20 remote addresses fill the table.
  *
  * Not covered (decoy codes): a decoy code evicted before its day is over
  * answers code.verify with NO_CODE where the store answers for a code on

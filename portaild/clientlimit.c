@@ -45,7 +45,8 @@
 
 #define KEY_LEN 17              /* the kind byte, then 16 */
 
-enum { KIND_ADDRESS = 1, KIND_UID = 2 };
+/* an address's web attempts, a uid's code requests, a root server's client's code requests */
+enum { KIND_ADDRESS = 1, KIND_UID = 2, KIND_CODE_CLIENT = 3 };
 
 struct slot {
 	bool used;
@@ -167,15 +168,29 @@ clientlimit_is_address(const char *addr)
 	return key_of(addr, k);
 }
 
-bool
-clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retry_after)
+static bool
+take_address(unsigned char kind, const char *addr, int64_t now, int limit, int window,
+    int *retry_after)
 {
-	unsigned char k[KEY_LEN] = { KIND_ADDRESS };
+	unsigned char k[KEY_LEN] = { kind };
 
 	*retry_after = 0;
 	if (limit <= 0 || !key_of(addr, k + 1))
 		return true;
 	return take(k, now, limit, window, retry_after);
+}
+
+bool
+clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retry_after)
+{
+	return take_address(KIND_ADDRESS, addr, now, limit, window, retry_after);
+}
+
+bool
+clientlimit_take_code_client(const char *addr, int64_t now, int limit, int window,
+    int *retry_after)
+{
+	return take_address(KIND_CODE_CLIENT, addr, now, limit, window, retry_after);
 }
 
 bool

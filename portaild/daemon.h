@@ -130,6 +130,9 @@ void summary_flush(bool all);
  * limit 0, or addr NULL or no address: always true. Bounded memory.
  */
 bool clientlimit_take(const char *addr, int64_t now, int limit, int window, int *retry_after);
+/* The code requests of a root server's remote client, by the address the server declared. */
+bool clientlimit_take_code_client(const char *addr, int64_t now, int limit, int window,
+    int *retry_after);
 /* The same for the local peer uid, in the same table (a slot of its own kind). */
 bool clientlimit_take_uid(uid_t uid, int64_t now, int limit, int window, int *retry_after);
 /* Whether addr is an address clientlimit_take counts (IPv4 or IPv6 text). */

@@ -1588,8 +1588,9 @@ limited(struct op_ctx *ctx, struct op_result *res, const char *reason, const cha
  * carry the address it determined. The code requests of every other
  * peer (and the web's with no address) are counted per uid, [daemon]
  * code_requests_per_minute (root 4x): the web peer speaks for every
- * parent, its requests are counted by their address instead. False with
- * res filled past a limit.
+ * parent, its requests are counted by their address instead; so are
+ * root's code requests that declare a client address (rhost), at
+ * code_requests_per_minute each. False with res filled past a limit.
  */
 static bool
 client_allowed(struct op_ctx *ctx, struct op_result *res, const char *op)
@@ -1621,6 +1622,20 @@ client_allowed(struct op_ctx *ctx, struct op_result *res, const char *op)
 	if (!per_peer)
 		return true;
 	per_minute = d->cfg->daemon.code_requests_per_minute;
+	if (ctx->peer->uid == 0 && clientlimit_is_address(rhost)) {
+		/*
+		 * root's servers (sshd's PAM, saslauthd) speak for remote clients
+		 * and declare their address: counted by it, as the web's, so that
+		 * one remote client's flood through sshd does not use up root's
+		 * count for every other server on the host.
+		 */
+		if (clientlimit_take_code_client(rhost, daemon_now(), per_minute, PEER_WINDOW,
+		    &retry))
+			return true;
+		limited(ctx, res, "peer_limited", text(ctx, PORTAIL_MSG_OPS_PEER_LIMITED), retry,
+		    "client", SUMMARY_PEER_LIMITED);
+		return false;
+	}
 	if (ctx->peer->uid == 0)
 		per_minute *= 4;
 	if (clientlimit_take_uid(ctx->peer->uid, daemon_now(), per_minute, PEER_WINDOW, &retry))

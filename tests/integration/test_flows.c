@@ -993,8 +993,32 @@ test_code_requests_per_peer(void **state)
 		json_decref(a);
 		a = NULL;
 	}
-	/* portail-web's requests are counted by their client address (client_attempts), not root's */
+	/*
+	 * root's uid at its limit: a root server that names its remote client
+	 * (sshd's PAM: service and rhost) is counted by that address, five a
+	 * minute each, so one remote client's flood leaves the others theirs
+	 */
 	assert_int_equal(portail_client_new(e.sock, 0, &web), PORTAIL_OK);
+	for (int i = 0; i < 7; i++) {
+		json_t *r = json_pack("{s:s, s:s, s:s}", "op", "code.request", "email",
+		    "ssh@inconnu.ca", "purpose", "signup");
+		portail_status s;
+
+		assert_int_equal(portail_client_set_origin(web, "sshd", i < 6 ? "198.51.100.7" :
+		    "198.51.100.8"), PORTAIL_OK);
+		s = portail_client_call(web, r, &a, NULL);
+		json_decref(r);
+		if (i == 5) {
+			assert_int_equal(s, PORTAIL_ERR_RATE_LIMITED);
+			assert_string_equal(json_string_value(json_object_get(a, "limit")), "client");
+			assert_int_equal(json_integer_value(json_object_get(a, "retry_after")), 60);
+		} else {
+			assert_int_equal(s, PORTAIL_OK);
+		}
+		json_decref(a);
+		a = NULL;
+	}
+	/* portail-web's requests are counted by their client address (client_attempts), not root's */
 	assert_int_equal(portail_client_set_origin(web, "portail-web", "192.0.2.40"), PORTAIL_OK);
 	{
 		json_t *r = json_pack("{s:s, s:s, s:s}", "op", "code.request", "email",
@@ -1033,7 +1057,7 @@ test_code_requests_per_peer(void **state)
 	    "uid=65534 result=rate_limited reason=peer_limited count=", &lines), 6);
 	assert_int_equal(lines, 2);
 	assert_int_equal(fx_log_counts(e.d.log,
-	    "uid=0 result=rate_limited reason=peer_limited count=", &lines), 3);
+	    "uid=0 result=rate_limited reason=peer_limited count=", &lines), 4);
 	assert_int_equal(lines, 2);
 	assert_false(fx_log_has(e.d.log, "uid=65533 result=rate_limited"));
 	assert_false(fx_log_has(e.d.log, "reason=peer_limited user="));
