@@ -44,6 +44,8 @@
 
 #define PASSWORD "Quatre-chevaux-bleus-dansent"
 #define SIGNIN_EMAIL "bench-0@exemple.ca"
+/* token.verify checks the access too: a parent on the sample records */
+#define TOKEN_EMAIL "chantal.gagnon@exemple.ca"
 #define MAX_BACKENDS 4
 enum { THREADS = 8, VERIFY_BATCH = 8000, TOKEN_VERIFIES = 8000 };
 
@@ -154,17 +156,21 @@ sql_run(const struct backend *b, struct sql *s, const char *pg_text, const char 
 }
 
 static void
-insert_account(const struct backend *b)
+insert_accounts(const struct backend *b)
 {
-	const char *v[] = { SIGNIN_EMAIL, phc };
+	const char *emails[] = { SIGNIN_EMAIL, TOKEN_EMAIL };
 	struct sql s;
 
 	sql_open(b, &s);
-	sql_run(b, &s, "INSERT INTO accounts (email_key, email, password_hash, created, updated) "
-	    "VALUES ($1, $1, $2, 0, 0) ON CONFLICT (email_key) DO UPDATE SET password_hash = $2, "
-	    "failures = 0, locked_until = 0",
-	    "INSERT OR REPLACE INTO accounts (email_key, email, password_hash, created, updated) "
-	    "VALUES (?1, ?1, ?2, 0, 0)", 2, v, -1, 0);
+	for (size_t i = 0; i < sizeof(emails) / sizeof(emails[0]); i++) {
+		const char *v[] = { emails[i], phc };
+
+		sql_run(b, &s, "INSERT INTO accounts (email_key, email, password_hash, created, updated) "
+		    "VALUES ($1, $1, $2, 0, 0) ON CONFLICT (email_key) DO UPDATE SET password_hash = $2, "
+		    "failures = 0, locked_until = 0",
+		    "INSERT OR REPLACE INTO accounts (email_key, email, password_hash, created, updated) "
+		    "VALUES (?1, ?1, ?2, 0, 0)", 2, v, -1, 0);
+	}
 	sql_close(b, &s);
 }
 
@@ -276,7 +282,7 @@ static void
 issue_token(struct backend *b)
 {
 	portail_client *c = NULL;
-	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email", SIGNIN_EMAIL, "label",
+	json_t *r = json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email", TOKEN_EMAIL, "label",
 	    "bench"), *resp = NULL;
 	const char *t;
 
@@ -287,6 +293,10 @@ issue_token(struct backend *b)
 	snprintf(b->token, sizeof(b->token), "%s", t);
 	json_decref(r);
 	json_decref(resp);
+	r = json_pack("{s:s, s:s}", "op", "token.verify", "token", b->token);
+	if (portail_client_call(c, r, NULL, NULL) != PORTAIL_OK)
+		die(b->name, "token.verify refused the token just issued");
+	json_decref(r);
 	portail_client_free(c);
 }
 
@@ -325,11 +335,12 @@ main(int argc, char **argv)
 	if (portail_password_hash(&be[0].cfg->password, PASSWORD, phc, &err) != PORTAIL_OK)
 		die("hash", err.message);
 	for (int i = 0; i < nbe; i++) {
-		insert_account(&be[i]);
+		insert_accounts(&be[i]);
 		issue_token(&be[i]);
 		if (portail_client_new(be[i].cfg->daemon.socket, 0, &cl[i]) != PORTAIL_OK)
 			die(be[i].name, "no daemon on its socket");
 		(void)one_signin(cl[i]);        /* warm: the connection, the statements */
+		(void)one_signin(cl[i]);
 		bench_pairs_init(&sign[i], (size_t)per_round * (size_t)rounds);
 	}
 	load0 = bench_loadavg();
