@@ -66,6 +66,7 @@ static const struct {
 	{ PORTAIL_ERR_POLICY, "policy" },
 	{ PORTAIL_ERR_MISMATCH, "mismatch" },
 	{ PORTAIL_ERR_BUSY, "busy" },
+	{ PORTAIL_ERR_TOO_MANY_TOKENS, "too_many_tokens" },
 	{ PORTAIL_ERR_CONFIG, "unavailable" },  /* to a client, a config problem is an outage */
 	{ PORTAIL_ERR_IO, "unavailable" },
 	{ PORTAIL_ERR_NOMEM, "unavailable" },

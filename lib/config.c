@@ -162,6 +162,7 @@ static const struct key keys[] = {
 
 	{ S_TOKENS, "lifetime", K_INT, C(token_lifetime), 5, 3650 * 86400, "7776000", false },
 	{ S_TOKENS, "max_age", K_INT, C(token_max_age), 5, 3650 * 86400, "31536000", false },
+	{ S_TOKENS, "max_per_account", K_INT, C(token_max_per_account), 1, 10000, "50", false },
 
 	{ S_WEB, "listen", K_LISTEN, C(web.listen), 0, 0, "/run/portail-web/web.sock", false },
 	{ S_WEB, "home_url", K_HTTP_URL, C(web.home_url), 0, 0, NULL, false },

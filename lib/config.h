@@ -171,6 +171,7 @@ typedef struct portail_config {
 	struct portail_mail_config mail;
 	int token_lifetime;
 	int token_max_age;
+	int token_max_per_account;      /* live tokens an account may hold */
 	struct portail_web_config web;
 	struct portail_provider_config providers[PORTAIL_MAX_PROVIDERS];
 	int n_providers;

@@ -32,6 +32,7 @@ portail_strerror(portail_status s)
 	case PORTAIL_ERR_POLICY:      return "password refused";
 	case PORTAIL_ERR_MISMATCH:    return "confirmation differs";
 	case PORTAIL_ERR_BUSY:        return "busy: try again";
+	case PORTAIL_ERR_TOO_MANY_TOKENS: return "too many tokens for this account";
 	}
 	return "unknown status";
 }

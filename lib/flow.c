@@ -553,7 +553,8 @@ portail_flow_token_issue(portail_flow *f, const char *email, const char *label, 
 	if (expires > now + cfg->token_max_age)
 		expires = now + cfg->token_max_age;
 	portail_token_generate(f->d.key, t, hash);
-	r = portail_store_token_add(f->d.store, key, hash, label, now, expires, id, err);
+	r = portail_store_token_add(f->d.store, key, hash, label, now, expires,
+	    cfg->token_max_per_account, id, err);
 	if (r == PORTAIL_OK)
 		memcpy(token, t, sizeof(t));
 out:

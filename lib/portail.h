@@ -50,6 +50,7 @@ typedef enum portail_status {
 	PORTAIL_ERR_POLICY = 21,      /* password refused by the policy */
 	PORTAIL_ERR_MISMATCH = 22,    /* password and confirmation differ */
 	PORTAIL_ERR_BUSY = 23,        /* the daemon has too much in hand from this peer or from all: try again */
+	PORTAIL_ERR_TOO_MANY_TOKENS = 24, /* the account holds [tokens] max_per_account live tokens */
 } portail_status;
 
 /* Static English text for a status; never NULL. */

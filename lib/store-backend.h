@@ -75,7 +75,7 @@ struct pt_store_backend {
 	    const char *password_hash, int64_t now, portail_error *err);
 	portail_status (*token_add)(portail_store *st, const char *key,
 	    const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
-	    int64_t expires, int64_t *id, portail_error *err);
+	    int64_t expires, int max, int64_t *id, portail_error *err);
 	portail_status (*token_find)(portail_store *st,
 	    const unsigned char hash[PORTAIL_HASH_BYTES], struct portail_token *out,
 	    struct portail_account *acct, portail_error *err);

@@ -103,7 +103,7 @@ portail_status pt_sqlite_password_set(portail_store *st, const char *key, const 
     int64_t now, portail_error *err);
 portail_status pt_sqlite_token_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
-    int64_t expires, int64_t *id, portail_error *err);
+    int64_t expires, int max, int64_t *id, portail_error *err);
 portail_status pt_sqlite_token_find(portail_store *st, const unsigned char hash[PORTAIL_HASH_BYTES],
     struct portail_token *out, struct portail_account *acct, portail_error *err);
 portail_status pt_sqlite_token_touch(portail_store *st, int64_t id, int64_t now, int64_t expires,

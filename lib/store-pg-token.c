@@ -10,6 +10,7 @@
 
 #define TOKEN_COLUMNS "t.id, t.email_key, t.label, t.created, t.expires, t.last_used, t.epoch"
 
+#define S_LOCK "token_account_lock"
 #define S_ADD "token_add"
 #define S_FIND "token_find"
 #define S_TOUCH "token_touch"
@@ -18,9 +19,16 @@
 #define S_REVOKE "token_revoke_all"
 
 const struct pt_pg_sql pt_pg_sql_token[] = {
+	/*
+	 * the account's row locked first, then (a new statement: a new
+	 * snapshot under READ COMMITTED, which sees what the lock's last
+	 * holder committed) the insert guarded by the count of its live tokens
+	 */
+	{ S_LOCK, "SELECT 1 FROM accounts WHERE email_key = $1 FOR UPDATE" },
 	{ S_ADD, "INSERT INTO tokens (email_key, token_hash, label, created, expires, epoch) "
-	  "SELECT email_key, $2, $3, $4, $5, token_epoch FROM accounts WHERE email_key = $1 "
-	  "RETURNING id" },
+	  "SELECT a.email_key, $2, $3, $4, $5, a.token_epoch FROM accounts a "
+	  "WHERE a.email_key = $1 AND (SELECT count(*) FROM tokens t WHERE t.email_key = "
+	  "a.email_key AND t.expires > $4 AND t.epoch = a.token_epoch) < $6 RETURNING id" },
 	/* one statement, one snapshot: the token and its account agree */
 	{ S_FIND, "SELECT " TOKEN_COLUMNS ", " PT_PG_ACCOUNT_COLUMNS_OF("a")
 	  " FROM tokens t JOIN accounts a ON a.email_key = t.email_key WHERE t.token_hash = $1" },
@@ -52,31 +60,52 @@ read_token(const PGresult *res, int row, struct portail_token *t)
 	return true;
 }
 
+/*
+ * One transaction: the account's row locked (FOR UPDATE: concurrent adds
+ * for one account queue there; a count-then-insert under READ COMMITTED
+ * passed its limit), then the guarded insert; no account: UNKNOWN, no row
+ * inserted: the cap.
+ */
 portail_status
 pt_pg_token_add(portail_store *st, const char *key, const unsigned char hash[PORTAIL_HASH_BYTES],
-    const char *label, int64_t now, int64_t expires, int64_t *id, portail_error *err)
+    const char *label, int64_t now, int64_t expires, int max, int64_t *id, portail_error *err)
 {
 	struct pt_pg_params p = { 0 };
 	struct pt_pg_op op;
 	PGresult *res = NULL;
 	portail_status r;
 
+	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
+		return r;
+	if ((r = pt_pg_begin(&op, err)) != PORTAIL_OK)
+		goto done;
 	pt_pg_text(&p, key);
+	if ((r = pt_pg_exec(&op, S_LOCK, &p, &res, "token", err)) != PORTAIL_OK)
+		goto out;
+	if (PQntuples(res) == 0) {
+		r = PORTAIL_ERR_UNKNOWN;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
 	pt_pg_blob(&p, hash, PORTAIL_HASH_BYTES);
 	pt_pg_text(&p, label);
 	pt_pg_int(&p, now);
 	pt_pg_int(&p, expires);
-	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
-		return r;
+	pt_pg_int(&p, max);
 	if ((r = pt_pg_exec(&op, S_ADD, &p, &res, "token", err)) == PORTAIL_OK) {
 		if (PQntuples(res) == 0)
-			r = PORTAIL_ERR_UNKNOWN;
+			r = portail_error_set(err, PORTAIL_ERR_TOO_MANY_TOKENS,
+			    "the account holds %d tokens already", max);
 		else
 			*id = pt_pg_col_int(res, 0, 0);
 	} else if (r == PORTAIL_ERR_EXISTS) {
 		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store: token: hash taken");
 	}
+out:
 	PQclear(res);
+	r = pt_pg_end(&op, r, false, err);
+done:
 	pt_pg_op_end(&op);
 	return r;
 }

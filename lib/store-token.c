@@ -30,19 +30,26 @@ read_token(sqlite3_stmt *s, struct portail_token *t)
 	return true;
 }
 
+/*
+ * One transaction (BEGIN IMMEDIATE: the write lock first, so no other
+ * writer, of this process or another, comes between the count and the
+ * insert): the insert guarded by the count of the account's live tokens;
+ * no row inserted, the account there or not tells UNKNOWN from the cap.
+ */
 portail_status
 pt_sqlite_token_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
-    int64_t expires, int64_t *id, portail_error *err)
+    int64_t expires, int max, int64_t *id, portail_error *err)
 {
 	sqlite3_stmt *s;
 	portail_status r;
-	int rc;
 
-	pthread_mutex_lock(&st->lock);
+	if ((r = pt_store_begin(st, err)) != PORTAIL_OK)
+		return r;
 	if ((s = pt_store_prep(st, "INSERT INTO tokens (email_key, token_hash, label, created, "
-	    "expires, epoch) SELECT email_key, ?2, ?3, ?4, ?5, token_epoch FROM accounts "
-	    "WHERE email_key = ?1")) == NULL) {
+	    "expires, epoch) SELECT a.email_key, ?2, ?3, ?4, ?5, a.token_epoch FROM accounts a "
+	    "WHERE a.email_key = ?1 AND (SELECT count(*) FROM tokens t WHERE t.email_key = "
+	    "a.email_key AND t.expires > ?4 AND t.epoch = a.token_epoch) < ?6")) == NULL) {
 		r = pt_store_db_err(st, err, "token");
 		goto out;
 	}
@@ -51,19 +58,30 @@ pt_sqlite_token_add(portail_store *st, const char *key,
 	sqlite3_bind_text(s, 3, label, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, now);
 	sqlite3_bind_int64(s, 5, expires);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE)
-		r = pt_store_db_err(st, err, "token");
-	else if (sqlite3_changes(st->db) == 0)
-		r = PORTAIL_ERR_UNKNOWN;
-	else {
-		*id = sqlite3_last_insert_rowid(st->db);
-		r = PORTAIL_OK;
+	sqlite3_bind_int(s, 6, max);
+	if ((r = pt_store_step_done(st, s, "token", err)) == PORTAIL_OK) {
+		if (sqlite3_changes(st->db) > 0)
+			*id = sqlite3_last_insert_rowid(st->db);
+		else
+			r = PORTAIL_ERR_UNKNOWN;
+	} else if (r == PORTAIL_ERR_EXISTS) {
+		r = portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "store: token: hash taken");
 	}
 	pt_store_release(st, s);
+	if (r == PORTAIL_ERR_UNKNOWN) {
+		/* none inserted: the cap, when the account is there */
+		if ((s = pt_store_prep(st, "SELECT 1 FROM accounts WHERE email_key = ?")) == NULL) {
+			r = pt_store_db_err(st, err, "token");
+			goto out;
+		}
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+		if ((r = pt_store_step_row(st, s, PORTAIL_ERR_UNKNOWN, "token", err)) == PORTAIL_OK)
+			r = portail_error_set(err, PORTAIL_ERR_TOO_MANY_TOKENS,
+			    "the account holds %d tokens already", max);
+		pt_store_release(st, s);
+	}
 out:
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return pt_store_end(st, r, false, err);
 }
 
 portail_status

@@ -385,9 +385,9 @@ portail_store_password_set(portail_store *st, const char *key, const char *passw
 portail_status
 portail_store_token_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
-    int64_t expires, int64_t *id, portail_error *err)
+    int64_t expires, int max, int64_t *id, portail_error *err)
 {
-	return BE(st)->token_add(st, key, hash, label, now, expires, id, err);
+	return BE(st)->token_add(st, key, hash, label, now, expires, max, id, err);
 }
 
 portail_status

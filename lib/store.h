@@ -397,10 +397,15 @@ struct portail_token {
 
 void portail_token_clear(struct portail_token *t);
 
-/* Adds a token (its hash only) in the account's current epoch; UNKNOWN without account. */
+/*
+ * Adds a token (its hash only) in the account's current epoch; UNKNOWN
+ * without account; TOO_MANY_TOKENS when the account holds max live
+ * tokens already (not expired at now, of the current epoch). The count
+ * and the insert are one guarded step: concurrent adds never pass max.
+ */
 portail_status portail_store_token_add(portail_store *st, const char *key,
     const unsigned char hash[PORTAIL_HASH_BYTES], const char *label, int64_t now,
-    int64_t expires, int64_t *id, portail_error *err);
+    int64_t expires, int max, int64_t *id, portail_error *err);
 /*
  * By hash, with its owner's account read in the same statement (the token
  * sign-in path); REFUSED when there is none.

@@ -279,6 +279,7 @@ static const struct refusal {
 	{ PORTAIL_ERR_LOCKED, "locked", PORTAIL_MSG_OPS_LOCKED },
 	{ PORTAIL_ERR_DISABLED, "disabled", PORTAIL_MSG_OPS_DISABLED },
 	{ PORTAIL_ERR_EXPIRED, "expired", PORTAIL_MSG_OPS_EXPIRED },
+	{ PORTAIL_ERR_TOO_MANY_TOKENS, "too_many_tokens", PORTAIL_MSG_OPS_TOO_MANY_TOKENS },
 };
 
 /* The message a parent sees for each refusal of the flows. */

@@ -43,13 +43,29 @@ page_begin(struct ctx *c, enum portail_msg title)
 	    "<header>\n<p class=\"brand\">");
 	TEXT(WEB_TITLE);
 	/* the toggle, after the name as it is shown (reading and focus order):
-	 * this page (its first step) in the other language */
-	html_raw(h, "</p>\n<a class=\"lang\" href=\"");
-	html_text(h, c->path);
-	html_raw(h, c->en ? "?lang=fr\" lang=\"fr\" hreflang=\"fr\">" :
-	    "?lang=en\" lang=\"en\" hreflang=\"en\">");
-	TEXT(WEB_OTHER_LANG);
-	html_raw(h, "</a>\n</header>\n<main>\n<h1>");
+	 * this page (its first step), or where toggle_path says, in the other
+	 * language; a flow's step posts its state to be shown again (toggle_form) */
+	html_raw(h, "</p>\n");
+	if (c->toggle_form != NULL) {
+		html_raw(h, "<form method=\"post\" class=\"lang\" action=\"");
+		html_text(h, c->toggle_path != NULL ? c->toggle_path : c->path);
+		html_raw(h, c->en ? "?lang=fr\">\n" : "?lang=en\">\n");
+		hidden(c, "csrf", c->csrf);
+		c->toggle_form(c, c->toggle_arg);
+		html_raw(h, c->en ? "<button type=\"submit\" class=\"lang\" formnovalidate name=\"action\" "
+		    "value=\"show\" lang=\"fr\">" : "<button type=\"submit\" class=\"lang\" formnovalidate "
+		    "name=\"action\" value=\"show\" lang=\"en\">");
+		TEXT(WEB_OTHER_LANG);
+		html_raw(h, "</button>\n</form>\n");
+	} else {
+		html_raw(h, "<a class=\"lang\" href=\"");
+		html_text(h, c->toggle_path != NULL ? c->toggle_path : c->path);
+		html_raw(h, c->en ? "?lang=fr\" lang=\"fr\" hreflang=\"fr\">" :
+		    "?lang=en\" lang=\"en\" hreflang=\"en\">");
+		TEXT(WEB_OTHER_LANG);
+		html_raw(h, "</a>\n");
+	}
+	html_raw(h, "</header>\n<main>\n<h1>");
 	html_msg(h, title, c->en);
 	html_raw(h, "</h1>\n");
 }

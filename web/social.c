@@ -13,7 +13,17 @@
  *        address offered;
  *   POST /social/NAME/lien            the address (social.link), the code
  *        (code.verify, purpose link), the save (social.finish), each
- *        with its CSRF token; signed in at the end.
+ *        with its CSRF token; signed in at the end, to the return path
+ *        portaild kept at authorize (it answers it with the callback's
+ *        "link" too, and the steps carry it in a hidden field "return",
+ *        taken only when portail_oauth_return_ok, as portaild did: a path
+ *        of this site, never another host's).
+ *
+ * The language toggle of /retour and /lien never re-requests the URL
+ * (the state is single-use, /lien is a POST): a step posts its state to
+ * /lien with action=show and is shown again in the other language (as
+ * Keycloak's locale switch keeps the flow's step); any other page there
+ * toggles to /connexion.
  */
 #include "web.h"
 
@@ -82,12 +92,27 @@ refused(struct ctx *c, int status, const char *text)
 	page_end(c);
 }
 
-/* Signed in: the session cookie and the return path kept at authorize, else web_signed_in's. */
+/* The return path the steps carry (the form's "return"), when it is a path of this site; else NULL. */
+static const char *
+form_return(struct ctx *c)
+{
+	const char *back = c->post ? form_get(&c->form, "return") : NULL;
+
+	return back != NULL && portail_oauth_return_ok(back) ? back : NULL;
+}
+
+/*
+ * Signed in: the session cookie and the return path kept at authorize
+ * (portaild's answer at the callback, the steps' after), else web_signed_in's.
+ */
 static void
 signed_in(struct ctx *c, json_t *resp)
 {
 	const char *back = json_string_value(json_object_get(resp, "return"));
 	json_t *s = json_object_get(resp, "session");
+
+	if (back == NULL)
+		back = form_return(c);
 
 	if (!json_is_string(s) || json_string_length(s) != WEB_SESSION_LEN) {
 		page_unavailable(c);
@@ -132,18 +157,66 @@ cancel(struct ctx *c)
 	html_raw(&c->html, "</p>\n");
 }
 
+/* A step's state, as its form and its language toggle carry it. */
+struct step {
+	const char *name;               /* "address", "code", "save" */
+	const char *lt, *email, *ticket, *back;
+	bool vouched;
+};
+
+/* The fields every step's form carries (not the CSRF token, not the action). */
+static void
+step_fields(struct ctx *c, const struct step *st)
+{
+	hidden(c, "link_ticket", st->lt);
+	if (st->vouched)
+		hidden(c, "vouched", "1");
+	if (st->back != NULL)
+		hidden(c, "return", st->back);
+}
+
+/* The toggle's form: the step, shown again by action=show in the other language. */
+static void
+step_toggle(struct ctx *c, const void *arg)
+{
+	const struct step *st = arg;
+
+	hidden(c, "step", st->name);
+	step_fields(c, st);
+	if (st->email != NULL)
+		hidden(c, "email", st->email);
+	if (st->ticket != NULL)
+		hidden(c, "ticket", st->ticket);
+}
+
+/* The page of a step begun: its toggle posts st to /social/NAME/lien. */
+static void
+step_begin(struct ctx *c, const struct portail_provider_config *p, const struct step *st,
+    char *path, size_t size)
+{
+	snprintf(path, size, "/social/%s/lien", p->name);
+	c->toggle_path = path;
+	c->toggle_form = step_toggle;
+	c->toggle_arg = st;
+	page_begin(c, PORTAIL_MSG_WEB_SOCIAL_TITLE);
+	c->toggle_form = NULL;
+	c->toggle_arg = NULL;
+	c->toggle_path = "/connexion";
+}
+
 /* The address: "Enregistrer" when the provider vouches for the one offered, else a code. */
 static void
 step_address(struct ctx *c, const struct portail_provider_config *p, const char *lt,
-    const char *email, bool vouched, const char *error)
+    const char *email, bool vouched, const char *back, const char *error)
 {
-	page_begin(c, PORTAIL_MSG_WEB_SOCIAL_TITLE);
+	struct step st = { "address", lt, email, NULL, back, vouched };
+	char path[128];
+
+	step_begin(c, p, &st, path, sizeof(path));
 	summary(c, error);
 	intro(c);
 	lien_form(c, p);
-	hidden(c, "link_ticket", lt);
-	if (vouched)
-		hidden(c, "vouched", "1");
+	step_fields(c, &st);
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, false, NULL, error != NULL, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
 	button(c, "link", vouched ? PORTAIL_MSG_WEB_SAVE : PORTAIL_MSG_WEB_GET_CODE, true);
@@ -154,14 +227,17 @@ step_address(struct ctx *c, const struct portail_provider_config *p, const char 
 
 static void
 step_code(struct ctx *c, const struct portail_provider_config *p, const char *lt,
-    const char *email, const char *sent, const char *error)
+    const char *email, const char *back, const char *sent, const char *error)
 {
-	page_begin(c, PORTAIL_MSG_WEB_SOCIAL_TITLE);
+	struct step st = { "code", lt, email, NULL, back, false };
+	char path[128];
+
+	step_begin(c, p, &st, path, sizeof(path));
 	summary(c, error);
 	notice(c, sent);
 	intro(c);
 	lien_form(c, p);
-	hidden(c, "link_ticket", lt);
+	step_fields(c, &st);
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
 	field(c, "code", PORTAIL_MSG_WEB_CODE, IN_CODE, NULL, false, NULL, error != NULL, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
@@ -174,12 +250,15 @@ step_code(struct ctx *c, const struct portail_provider_config *p, const char *lt
 
 static void
 step_save(struct ctx *c, const struct portail_provider_config *p, const char *lt,
-    const char *email, const char *ticket)
+    const char *email, const char *back, const char *ticket)
 {
-	page_begin(c, PORTAIL_MSG_WEB_SOCIAL_TITLE);
+	struct step st = { "save", lt, email, ticket, back, false };
+	char path[128];
+
+	step_begin(c, p, &st, path, sizeof(path));
 	intro(c);
 	lien_form(c, p);
-	hidden(c, "link_ticket", lt);
+	step_fields(c, &st);
 	hidden(c, "ticket", ticket);
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
@@ -204,7 +283,7 @@ with_session(json_t *req, struct ctx *c)
 /* What social.link, social.finish and social.callback answer, as a page. */
 static void
 answered(struct ctx *c, const struct portail_provider_config *p, portail_status r, json_t *resp,
-    const char *lt, const char *email, bool vouched)
+    const char *lt, const char *email, bool vouched, const char *back)
 {
 	const char *state = answer_str(resp, "state");
 
@@ -213,15 +292,15 @@ answered(struct ctx *c, const struct portail_provider_config *p, portail_status 
 	else if (r == PORTAIL_ERR_BAD_TICKET)
 		refused(c, MHD_HTTP_BAD_REQUEST, T(WEB_TICKET_LOST));
 	else if (r == PORTAIL_ERR_INVALID)
-		step_address(c, p, lt, email, vouched, T(WEB_EMAIL_INVALID));
+		step_address(c, p, lt, email, vouched, back, T(WEB_EMAIL_INVALID));
 	else if (r != PORTAIL_OK && lt != NULL)
-		step_address(c, p, lt, email, vouched, answer_message(c, resp));
+		step_address(c, p, lt, email, vouched, back, answer_message(c, resp));
 	else if (r != PORTAIL_OK)
 		refused(c, MHD_HTTP_FORBIDDEN, answer_message(c, resp));
 	else if (strcmp(state, "signed_in") == 0 || strcmp(state, "linked") == 0)
 		signed_in(c, resp);
 	else if (strcmp(state, "code_sent") == 0 && lt != NULL)
-		step_code(c, p, lt, email, answer_message(c, resp), NULL);
+		step_code(c, p, lt, email, back, answer_message(c, resp), NULL);
 	else
 		page_unavailable(c);
 }
@@ -307,16 +386,18 @@ callback(struct ctx *c, const struct portail_provider_config *p)
 	vouched = json_is_true(json_object_get(resp, "provider_vouched"));
 	if (r == PORTAIL_OK && strcmp(answer_str(resp, "state"), "link") == 0) {
 		const char *lt = answer_str(resp, "link_ticket");
+		const char *back = json_string_value(json_object_get(resp, "return"));
 
+		/* the return path kept at authorize, carried by the steps to the end */
 		step_address(c, p, lt, json_string_value(json_object_get(resp, "provider_email")),
-		    vouched, NULL);
+		    vouched, back != NULL && portail_oauth_return_ok(back) ? back : NULL, NULL);
 	} else if (r == PORTAIL_ERR_BAD_TICKET) {
 		refused(c, MHD_HTTP_BAD_REQUEST, answer_message(c, resp));
 	} else if (r == PORTAIL_ERR_REFUSED) {
 		refused(c, MHD_HTTP_FORBIDDEN, portail_msgf(line, sizeof(line),
 		    PORTAIL_MSG_WEB_SOCIAL_FAILED, c->en, provider_label(c, p)));
 	} else {
-		answered(c, p, r, resp, NULL, NULL, false);
+		answered(c, p, r, resp, NULL, NULL, false, NULL);
 	}
 	if (resp != NULL) {
 		wipe_json_string(json_object_get(resp, "session"));
@@ -342,11 +423,38 @@ ticket_field(struct ctx *c, const char *name)
 	return t;
 }
 
+/*
+ * action=show, the language toggle: the step the form names, shown again
+ * with what it carries (the address read-only, the code's ticket). Each
+ * value is checked as the step's own action checks it, and a step that
+ * does not hold together begins again at the address. Nothing is asked
+ * of portaild: the link ticket is checked at the next real action.
+ */
+static void
+show(struct ctx *c, const struct portail_provider_config *p, const char *lt, const char *step,
+    const char *back, bool vouched)
+{
+	const char *why, *ticket = ticket_field(c, "ticket");
+	const char *email = value_ok(c, "email", PORTAIL_PROTO_EMAIL_MAX, &why);
+	bool ok = email != NULL && portail_proto_text_ok(email, strlen(email), false);
+
+	if (!ok)
+		email = form_get(&c->form, "email");
+
+	if (step != NULL && strcmp(step, "code") == 0 && ok)
+		step_code(c, p, lt, email, back, NULL, NULL);
+	else if (step != NULL && strcmp(step, "save") == 0 && ok && ticket != NULL)
+		step_save(c, p, lt, email, back, ticket);
+	else
+		step_address(c, p, lt, email, vouched, back, NULL);
+}
+
 static void
 lien(struct ctx *c, const struct portail_provider_config *p)
 {
 	const char *lt = ticket_field(c, "link_ticket"), *action = form_get(&c->form, "action");
-	const char *email, *why = NULL, *code, *ticket;
+	const char *email, *why = NULL, *code, *ticket, *back = form_return(c);
+	const char *step = form_get(&c->form, "step");
 	bool vouched = form_get(&c->form, "vouched") != NULL;
 	json_t *resp = NULL, *t;
 	portail_status r;
@@ -357,9 +465,14 @@ lien(struct ctx *c, const struct portail_provider_config *p)
 	}
 	if (action == NULL)
 		action = "link";
+	if (strcmp(action, "show") == 0) {
+		/* the language toggle: the step shown again, nothing asked of portaild */
+		show(c, p, lt, step, back, vouched);
+		return;
+	}
 	if ((email = value_ok(c, "email", PORTAIL_PROTO_EMAIL_MAX, &why)) == NULL ||
 	    !portail_proto_text_ok(email, strlen(email), false)) {
-		step_address(c, p, lt, form_get(&c->form, "email"), vouched,
+		step_address(c, p, lt, form_get(&c->form, "email"), vouched, back,
 		    why ? why : T(WEB_EMAIL_INVALID));
 		return;
 	}
@@ -369,12 +482,12 @@ lien(struct ctx *c, const struct portail_provider_config *p)
 		if (r != PORTAIL_OK && strcmp(action, "resend") == 0 && !is_outage(r) &&
 		    r != PORTAIL_ERR_BAD_TICKET)
 			/* too soon, too many: the code sent before still stands */
-			step_code(c, p, lt, email, NULL, answer_message(c, resp));
+			step_code(c, p, lt, email, back, NULL, answer_message(c, resp));
 		else
-			answered(c, p, r, resp, lt, email, vouched);
+			answered(c, p, r, resp, lt, email, vouched, back);
 	} else if (strcmp(action, "verify") == 0) {
 		if ((code = value_ok(c, "code", PORTAIL_PROTO_CODE_MAX, &why)) == NULL) {
-			step_code(c, p, lt, email, NULL, why);
+			step_code(c, p, lt, email, back, NULL, why);
 			return;
 		}
 		r = ask(c, "code.verify", json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", "code.verify",
@@ -385,12 +498,12 @@ lien(struct ctx *c, const struct portail_provider_config *p)
 		else if (r == PORTAIL_ERR_BAD_TICKET)
 			refused(c, MHD_HTTP_BAD_REQUEST, T(WEB_TICKET_LOST));
 		else if (r != PORTAIL_OK)
-			step_code(c, p, lt, email, NULL, r == PORTAIL_ERR_INVALID ?
+			step_code(c, p, lt, email, back, NULL, r == PORTAIL_ERR_INVALID ?
 			    T(WEB_CODE_INVALID) : answer_message(c, resp));
 		else if (!json_is_string(t))
 			page_unavailable(c);
 		else
-			step_save(c, p, lt, email, json_string_value(t));
+			step_save(c, p, lt, email, back, json_string_value(t));
 		if (resp != NULL)
 			wipe_json_string(t);
 	} else if (strcmp(action, "save") == 0) {
@@ -400,9 +513,9 @@ lien(struct ctx *c, const struct portail_provider_config *p)
 		}
 		r = ask(c, "social.finish", with_session(json_pack("{s:s, s:s, s:s}", "op",
 		    "social.finish", "link_ticket", lt, "ticket", ticket), c), &resp);
-		answered(c, p, r, resp, lt, email, false);
+		answered(c, p, r, resp, lt, email, false, back);
 	} else {
-		step_address(c, p, lt, email, vouched, NULL);
+		step_address(c, p, lt, email, vouched, back, NULL);
 	}
 	if (resp != NULL)
 		wipe_json_string(json_object_get(resp, "session"));
@@ -416,6 +529,9 @@ page_social(struct ctx *c)
 	const struct portail_provider_config *p = provider_of(c, &rest);
 
 	c->status = MHD_HTTP_OK;
+	/* the redirect URI is single-use and /lien a POST: their toggles go to the start */
+	if (strcmp(rest, "retour") == 0 || strcmp(rest, "lien") == 0)
+		c->toggle_path = "/connexion";
 	if (p == NULL) {
 		page_error(c, MHD_HTTP_NOT_FOUND, PORTAIL_MSG_WEB_NOT_FOUND);
 	} else if (*rest == '\0' && !c->post) {

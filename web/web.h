@@ -94,6 +94,16 @@ struct ctx {
 	char oauth_cookie[64];
 	bool end_oauth;
 	char redirect[2048];
+	/*
+	 * The language toggle (page_begin): a link to this page's path in the
+	 * other language, or to toggle_path when set (a page whose URL must not
+	 * be replayed: the redirect URI's single-use state); with toggle_form, a
+	 * POST form to toggle_path instead, whose hidden fields toggle_form
+	 * writes (a step of a flow, shown again in the other language).
+	 */
+	const char *toggle_path;
+	void (*toggle_form)(struct ctx *c, const void *arg);
+	const void *toggle_arg;
 	const char *op;                 /* portaild's op asked, for the log */
 	const char *result;             /* its answer, for the log */
 };

@@ -2112,6 +2112,36 @@ test_tokens(void **state)
  * unused for exactly its lifetime is expired, one used a second before
  * lives on, and even one in use every day ends at its maximum age.
  */
+/* [tokens] max_per_account through portaild: a clear refusal past it, room again after a revoke */
+static void
+test_token_max_per_account(void **state)
+{
+	struct env e;
+	json_t *a = NULL;
+	char tok[64];
+
+	(void)state;
+	env_start(&e, "", "[tokens]\nmax_per_account = 2\n");
+	make_account(&e, "chantal.gagnon@exemple.ca", GOOD_PW);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "iPhone", tok), PORTAIL_OK);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "Portable", tok), PORTAIL_OK);
+	assert_int_equal(req(&e, json_pack("{s:s, s:s, s:s}", "op", "token.issue", "email",
+	    "chantal.gagnon@exemple.ca", "label", "Tablette"), &a), PORTAIL_ERR_TOO_MANY_TOKENS);
+	assert_string_equal(json_string_value(json_object_get(a, "error")), "too_many_tokens");
+	assert_non_null(strstr(json_string_value(json_object_get(a, "message")), "nombre maximal"));
+	assert_null(json_object_get(a, "token"));
+	json_decref(a);
+	assert_int_equal(req(&e, json_pack("{s:s, s:s, s:s}", "op", "token.list", "email",
+	    "chantal.gagnon@exemple.ca", "password", GOOD_PW), &a), PORTAIL_OK);
+	assert_int_equal(json_array_size(json_object_get(a, "tokens")), 2);
+	json_decref(a);
+	/* every token revoked: room again */
+	assert_int_equal(req(&e, json_pack("{s:s, s:s, s:s}", "op", "token.revoke", "email",
+	    "chantal.gagnon@exemple.ca", "password", GOOD_PW), NULL), PORTAIL_OK);
+	assert_int_equal(token_issue(&e, "chantal.gagnon@exemple.ca", NULL, "Tablette", tok), PORTAIL_OK);
+	env_stop(&e);
+}
+
 static void
 test_token_lifetime(void **state)
 {
@@ -2621,6 +2651,7 @@ main(void)
 		cmocka_unit_test(test_rehash_when_parameters_change),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_token_lifetime),
+		cmocka_unit_test(test_token_max_per_account),
 		cmocka_unit_test(test_token_without_cache),
 		cmocka_unit_test(test_token_needs_password_from_users),
 		cmocka_unit_test(test_casefold_takeover),
@@ -2650,6 +2681,7 @@ main(void)
 		cmocka_unit_test(test_admin_accounts),
 		cmocka_unit_test(test_two_processes_hammering),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_token_max_per_account),
 		cmocka_unit_test(test_casefold_takeover),
 	};
 

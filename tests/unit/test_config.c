@@ -86,6 +86,8 @@ static const struct bad_case bad[] = {
 	{ GPI "Uri = x\n", "test.conf:4: 'Uri' is not a key name" },
 	{ GPI "[daemon]\nworkers = 8x\n", "test.conf:5: [daemon] workers: '8x' is not a whole number" },
 	{ GPI "[daemon]\nworkers = 0\n", "test.conf:5: [daemon] workers: 0 is out of range (1 to 256)" },
+	{ GPI "[tokens]\nmax_per_account = 0\n",
+	  "test.conf:5: [tokens] max_per_account: 0 is out of range (1 to 10000)" },
 	{ GPI "[daemon]\nworkers = -1\n", "[daemon] workers: '-1' is not a whole number" },
 	{ GPI "[daemon]\nworkers = 99999999999999999999\n", "is not a whole number" },
 	{ GPI "[daemon]\nworkers =\n", "test.conf:5: [daemon] workers: empty value" },
@@ -351,6 +353,7 @@ test_minimal_defaults(void **state)
 	assert_int_equal(cfg->mail.starttls, PORTAIL_TLS_TRY);
 	assert_string_equal(cfg->mail.language, "fr");
 	assert_int_equal(cfg->token_lifetime, 90 * 86400);
+	assert_int_equal(cfg->token_max_per_account, 50);
 	assert_int_equal(cfg->n_providers, 0);
 	portail_config_free(cfg);
 }

@@ -105,7 +105,7 @@ setup(void **state)
 	for (int i = 0; i < 2; i++) {
 		memset(th, 'a' + i, sizeof(th));
 		if (portail_store_token_add(fx->st, "parent@exemple.ca", th, i ? "tablette" : "courriel",
-		    NOW, NOW + 86400, &id, &err) != PORTAIL_OK)
+		    NOW, NOW + 86400, 50, &id, &err) != PORTAIL_OK)
 			return -1;
 	}
 	deps.cfg = fx->cfg;

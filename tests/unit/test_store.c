@@ -463,7 +463,7 @@ test_disable_and_revoke(void **state)
 	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
 	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
 	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h1, "courriel", now, now + 3600,
-	    &id, &err), PORTAIL_OK);
+	    50, &id, &err), PORTAIL_OK);
 	/* the state alone: the token lives on */
 	assert_int_equal(portail_store_account_set_state(st, "x@exemple.ca", PORTAIL_ACCOUNT_DISABLED,
 	    now + 1, &err), PORTAIL_OK);
@@ -481,7 +481,7 @@ test_disable_and_revoke(void **state)
 	    now + 2, &err), PORTAIL_OK);
 	/* the administrator's disable: disabled, and every token revoked */
 	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h2, "imap", now + 2, now + 3600,
-	    &id, &err), PORTAIL_OK);
+	    50, &id, &err), PORTAIL_OK);
 	assert_int_equal(portail_store_account_disable_and_revoke(st, "x@exemple.ca", now + 3, &err),
 	    PORTAIL_OK);
 	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
@@ -564,6 +564,88 @@ test_code_limits_at_edges(void **state)
 	assert_int_equal(issue(st, "y@exemple.ca", "signup", t + 86410, &r0, &wait),
 	    PORTAIL_ERR_RATE_LIMITED);
 	assert_int_equal(issue(st, "x@exemple.ca", "signup", t + 86410, &r, &wait), PORTAIL_OK);
+	portail_store_close(st);
+}
+
+/*
+ * [tokens] max_per_account: the live tokens of the account count (not
+ * the expired ones, not those of an epoch revoked); past it the add is
+ * refused, with no row written; an unknown account stays UNKNOWN.
+ */
+static void
+token_hash(unsigned char h[PORTAIL_HASH_BYTES], int a, int b)
+{
+	memset(h, 0, PORTAIL_HASH_BYTES);
+	h[0] = 0x7c;
+	h[1] = (unsigned char)a;
+	h[2] = (unsigned char)b;
+}
+
+static size_t
+live_tokens(portail_store *st, const char *key, int64_t now)
+{
+	struct portail_token *list = NULL;
+	portail_error err;
+	size_t n = 0;
+
+	assert_int_equal(portail_store_token_list(st, key, now, &list, &n, &err), PORTAIL_OK);
+	for (size_t i = 0; i < n; i++)
+		portail_token_clear(&list[i]);
+	free(list);
+	return n;
+}
+
+static void
+test_token_cap(void **state)
+{
+	unsigned char h[PORTAIL_HASH_BYTES];
+	portail_store *st = open_store("token_cap");
+	portail_error err;
+	int64_t id = 0, first = 0, now = 1000;
+
+	(void)state;
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
+	for (int i = 0; i < 3; i++) {
+		token_hash(h, 0, i);
+		assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h, "t", now, now + 3600,
+		    3, &id, &err), PORTAIL_OK);
+		if (i == 0)
+			first = id;
+	}
+	token_hash(h, 0, 3);
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h, "t", now, now + 3600, 3,
+	    &id, &err), PORTAIL_ERR_TOO_MANY_TOKENS);
+	assert_int_equal(live_tokens(st, "x@exemple.ca", now), 3);
+	/* a larger cap lets it in; one revoked makes room under the old one */
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h, "t", now, now + 3600, 4,
+	    &id, &err), PORTAIL_OK);
+	token_hash(h, 0, 4);
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h, "t", now, now + 3600, 4,
+	    &id, &err), PORTAIL_ERR_TOO_MANY_TOKENS);
+	assert_int_equal(portail_store_token_delete(st, "x@exemple.ca", first, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h, "t", now, now + 3600, 4,
+	    &id, &err), PORTAIL_OK);
+	assert_int_equal(live_tokens(st, "x@exemple.ca", now), 4);
+	/* expired: they no longer count */
+	token_hash(h, 0, 5);
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h, "t", now + 3600, now + 7200,
+	    1, &id, &err), PORTAIL_OK);
+	token_hash(h, 0, 6);
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h, "t", now + 3600, now + 7200,
+	    1, &id, &err), PORTAIL_ERR_TOO_MANY_TOKENS);
+	/* all revoked (the epoch bumped): none counts */
+	assert_int_equal(portail_store_token_revoke_all(st, "x@exemple.ca", now + 3600, &err),
+	    PORTAIL_OK);
+	assert_int_equal(portail_store_token_add(st, "x@exemple.ca", h, "t", now + 3600, now + 7200,
+	    1, &id, &err), PORTAIL_OK);
+	assert_int_equal(live_tokens(st, "x@exemple.ca", now + 3600), 1);
+	/* no account: unknown, not the cap */
+	token_hash(h, 0, 7);
+	assert_int_equal(portail_store_token_add(st, "y@exemple.ca", h, "t", now, now + 3600, 1,
+	    &id, &err), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(portail_store_token_add(st, "y@exemple.ca", h, "t", now, now + 3600, 0,
+	    &id, &err), PORTAIL_ERR_UNKNOWN);
 	portail_store_close(st);
 }
 
@@ -823,6 +905,79 @@ test_concurrent_finish(void **state)
 	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
 	assert_string_equal(a.email, "X@exemple.ca");
 	portail_account_clear(&a);
+	portail_store_close(st);
+}
+
+/*
+ * Token adds at once for 60 accounts, 4 threads x 3 each, a cap of 2:
+ * exactly 2 per account (count-then-insert under READ COMMITTED would
+ * pass the cap: the account's row is locked first).
+ */
+#define TOKEN_CAP 2
+#define TOKEN_ACCOUNTS 60
+
+static void *
+token_thread(void *arg)
+{
+	struct race *t = arg;
+
+	pthread_barrier_wait(t->start);
+	/* the threads in step: all on one account at a time, 3 adds each */
+	for (int k = 0; k < TOKEN_ACCOUNTS; k++) {
+		for (int round = 0; round < 3; round++) {
+			unsigned char h[PORTAIL_HASH_BYTES];
+			char key[64];
+			portail_error err;
+			int64_t id = 0;
+			portail_status r;
+
+			race_key(key, sizeof(key), k);
+			token_hash(h, k, t->id * 3 + round + 1);
+			r = portail_store_token_add(t->st, key, h, "t", 1000, 5000, TOKEN_CAP, &id, &err);
+			if (r == PORTAIL_OK)
+				t->per_key[k]++;
+			else if (r != PORTAIL_ERR_TOO_MANY_TOKENS)
+				t->other++;
+		}
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_tokens(void **state)
+{
+	portail_store *st = open_store("race_tokens");
+	struct race t[N_THREADS];
+	portail_error err;
+	char sql[4096];
+	size_t n;
+
+	(void)state;
+	/* one statement for the accounts (the store caches statements by their text's address) */
+	n = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO accounts(email_key, email, created, "
+	    "updated) VALUES ");
+	for (int k = 0; k < TOKEN_ACCOUNTS; k++) {
+		char key[64];
+
+		race_key(key, sizeof(key), k);
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s('%s', '%s', 1, 1)", k ? ", " : "",
+		    key, key);
+	}
+	assert_true(n < sizeof(sql));
+	assert_int_equal(pt_store_run(st, sql, &err), PORTAIL_OK);
+	run_race(st, token_thread, t);
+	for (int k = 0; k < TOKEN_ACCOUNTS; k++) {
+		char key[64];
+		int issued = 0;
+
+		for (int i = 0; i < N_THREADS; i++)
+			issued += t[i].per_key[k];
+		race_key(key, sizeof(key), k);
+		if (issued != TOKEN_CAP || live_tokens(st, key, 1000) != TOKEN_CAP)
+			fail_msg("account %d: %d tokens added, the cap is %d", k, issued, TOKEN_CAP);
+	}
+	for (int i = 0; i < N_THREADS; i++)
+		assert_int_equal(t[i].other, 0);
 	portail_store_close(st);
 }
 
@@ -1245,6 +1400,8 @@ main(void)
 		cmocka_unit_test(test_concurrent_guesses),
 		cmocka_unit_test(test_concurrent_issue),
 		cmocka_unit_test(test_concurrent_finish),
+		cmocka_unit_test(test_token_cap),
+		cmocka_unit_test(test_concurrent_tokens),
 		cmocka_unit_test(test_oauth_states),
 		cmocka_unit_test(test_check_dir),
 		cmocka_unit_test(test_open_unwritable_dir),
@@ -1258,6 +1415,8 @@ main(void)
 		cmocka_unit_test(test_concurrent_guesses),
 		cmocka_unit_test(test_concurrent_issue),
 		cmocka_unit_test(test_concurrent_finish),
+		cmocka_unit_test(test_token_cap),
+		cmocka_unit_test(test_concurrent_tokens),
 		cmocka_unit_test(test_oauth_states),
 		cmocka_unit_test(test_pg_newer_schema),
 		cmocka_unit_test(test_pg_concurrent_open),
