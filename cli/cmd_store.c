@@ -25,19 +25,24 @@
 #include "daemonuser.h"
 #include "store.h"
 
-static const char migrate_usage[] =
-    "usage: portail store migrate --to postgresql --conninfo STR [--password-file FILE]\n"
-    "       portail store migrate --to sqlite --path FILE\n"
-    "Copies every table of the configured store ([store]) into the target, in one\n"
-    "transaction, then counts the rows on both sides. The target must be empty or\n"
-    "already hold the same rows. Stop portaild first.\n";
+/*
+ * Prints "portail: store migrate: WHY" (CLI_MIGRATE_ERROR) on stderr, WHY
+ * a text of the table's already formatted or a detail of the library's.
+ */
+static void
+refusal(const char *why)
+{
+	char line[8192];
+
+	fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_ERROR, cli_english, why),
+	    stderr);
+}
 
 static int
-usage_error(const char *why)
+usage_error(enum portail_msg why)
 {
-	if (why != NULL)
-		fprintf(stderr, "portail: store migrate: %s\n", why);
-	fputs(migrate_usage, stderr);
+	refusal(portail_msg(why, cli_english));
+	fputs(MSG(CLI_MIGRATE_USAGE), stderr);
 	return EX_USAGE;
 }
 
@@ -64,17 +69,18 @@ daemon_answers(const char *path)
 static void
 print_report(const struct portail_copy_report *rep, const char *from, const char *to)
 {
+	char line[512];
+
 	for (int t = 0; t < PORTAIL_COPY_TABLES; t++)
-		printf("  %-14s %lu\n", portail_copy_tables[t], rep->target[t]);
+		fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_TABLE_COUNT, cli_english,
+		    portail_copy_tables[t], rep->target[t]), stdout);
 	if (rep->rows == 0)
-		printf("the source (%s) is empty: nothing to copy, the target (%s) is empty too\n",
-		    from, to);
-	else if (rep->identical)
-		printf("already migrated: %lu rows in %d tables, identical (%s and %s); nothing "
-		    "written\n", rep->rows, PORTAIL_COPY_TABLES, from, to);
+		portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_EMPTY, cli_english, from, to);
 	else
-		printf("migrated: %lu rows in %d tables, %s -> %s; verified: the same count on both "
-		    "sides in every table\n", rep->rows, PORTAIL_COPY_TABLES, from, to);
+		portail_msgf(line, sizeof(line), rep->identical ? PORTAIL_MSG_CLI_MIGRATE_IDENTICAL :
+		    PORTAIL_MSG_CLI_MIGRATE_DONE, cli_english, rep->rows, (int)PORTAIL_COPY_TABLES,
+		    from, to);
+	fputs(line, stdout);
 }
 
 static int
@@ -95,6 +101,7 @@ migrate(struct cli *cli, int argc, char **argv)
 	portail_status r;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
+	char line[8192];
 	bool want_pg;
 	int ch, rc;
 
@@ -115,36 +122,35 @@ migrate(struct cli *cli, int argc, char **argv)
 			path = optarg;
 			break;
 		default:
-			return usage_error("unknown option or missing value");
+			return usage_error(PORTAIL_MSG_CLI_MIGRATE_BAD_OPTION);
 		}
 	}
 	if (optind != argc)
-		return usage_error("unexpected argument");
+		return usage_error(PORTAIL_MSG_CLI_MIGRATE_EXTRA_ARGUMENT);
 	if (to == NULL)
-		return usage_error("--to postgresql or --to sqlite is required");
+		return usage_error(PORTAIL_MSG_CLI_MIGRATE_NEEDS_TO);
 	if (strcmp(to, "postgresql") != 0 && strcmp(to, "sqlite") != 0)
-		return usage_error("--to is postgresql or sqlite");
+		return usage_error(PORTAIL_MSG_CLI_MIGRATE_BAD_TO);
 	want_pg = strcmp(to, "postgresql") == 0;
 	if (want_pg && (conninfo == NULL || *conninfo == '\0'))
-		return usage_error("--to postgresql needs --conninfo");
+		return usage_error(PORTAIL_MSG_CLI_MIGRATE_NEEDS_CONNINFO);
 	if (want_pg && path != NULL)
-		return usage_error("--path is for --to sqlite");
+		return usage_error(PORTAIL_MSG_CLI_MIGRATE_PATH_FOR_SQLITE);
 	if (!want_pg && (path == NULL || *path == '\0'))
-		return usage_error("--to sqlite needs --path");
+		return usage_error(PORTAIL_MSG_CLI_MIGRATE_NEEDS_PATH);
 	if (!want_pg && (conninfo != NULL || password_file != NULL))
-		return usage_error("--conninfo and --password-file are for --to postgresql");
+		return usage_error(PORTAIL_MSG_CLI_MIGRATE_CONNINFO_FOR_PG);
 	if ((rc = cli_load_config(cli, &cfg)) != EX_DONE)
 		return rc;
 	if ((cfg->store.backend == PORTAIL_STORE_POSTGRESQL) == want_pg) {
-		fprintf(stderr, "portail: store migrate: the configured store (%s) is already %s: "
-		    "the source is the configured store, the target the other backend\n",
-		    cfg->path, to);
+		refusal(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_SAME_BACKEND,
+		    cli_english, cfg->path, to));
 		rc = EX_USAGE;
 		goto out;
 	}
 	if (daemon_answers(cfg->daemon.socket)) {
-		fprintf(stderr, "portail: store migrate: portaild answers on %s and would go on "
-		    "writing to the source: stop portaild first\n", cfg->daemon.socket);
+		refusal(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_DAEMON_ANSWERS,
+		    cli_english, cfg->daemon.socket));
 		rc = EX_REFUSED;
 		goto out;
 	}
@@ -158,8 +164,8 @@ migrate(struct cli *cli, int argc, char **argv)
 		 * init checks it).
 		 */
 		if (lstat(path, &sb) == 0 && (!S_ISREG(sb.st_mode) || sb.st_nlink != 1)) {
-			fprintf(stderr, "portail: store migrate: %s is not a regular file of one "
-			    "name\n", path);
+			refusal(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_NOT_ONE_NAME,
+			    cli_english, path));
 			rc = EX_USAGE;
 			goto out;
 		}
@@ -170,7 +176,7 @@ migrate(struct cli *cli, int argc, char **argv)
 				uid = (uid_t)-1;
 			if (uid != (uid_t)-1 &&
 			    portail_store_check_dir(path, uid, gid, cfg->daemon.user, &err) != PORTAIL_OK) {
-				fprintf(stderr, "portail: store migrate: %s\n", err.message);
+				refusal(err.message);
 				rc = EX_USAGE;
 				goto out;
 			}
@@ -181,37 +187,39 @@ migrate(struct cli *cli, int argc, char **argv)
 
 		/* opening would create an empty store: there is nothing to migrate */
 		if (stat(cfg->store_path, &sb) != 0) {
-			fprintf(stderr, "portail: store migrate: the source %s: %s\n", cfg->store_path,
-			    strerror(errno));
+			refusal(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_NO_SOURCE,
+			    cli_english, cfg->store_path, strerror(errno)));
 			rc = EX_USAGE;
 			goto out;
 		}
 	}
 	if ((r = portail_store_open_config(cfg, &from, &err)) != PORTAIL_OK) {
-		fprintf(stderr, "portail: store migrate: the source: %s\n", err.message);
+		refusal(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_SOURCE, cli_english,
+		    err.message));
 		rc = cli_exit_for(r);
 		goto out;
 	}
 	r = want_pg ? portail_store_open_postgresql(conninfo, password_file, cfg->store.deadline_ms,
 	    &dst, &err) : portail_store_open(path, &dst, &err);
 	if (r != PORTAIL_OK) {
-		fprintf(stderr, "portail: store migrate: the target: %s\n", err.message);
+		refusal(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_TARGET, cli_english,
+		    err.message));
 		rc = cli_exit_for(r);
 		goto out;
 	}
 	if ((r = portail_store_copy(from, dst, &rep, &err)) != PORTAIL_OK) {
-		fprintf(stderr, "portail: store migrate: %s\n", err.message);
+		refusal(err.message);
 		rc = r == PORTAIL_ERR_EXISTS ? EX_REFUSED : cli_exit_for(r);
 		goto out;
 	}
 	print_report(&rep, portail_store_backend(from), portail_store_backend(dst));
 	/* the daemon's store, as portail init leaves it */
 	if (!want_pg && uid != (uid_t)-1 && portail_store_chown(path, uid, gid, &err) != PORTAIL_OK)
-		fprintf(stderr, "portail: store migrate: %s\n", err.message);
+		refusal(err.message);
 	if (!rep.identical && rep.rows > 0)
-		printf("next: set [store] in %s to the new store (%s), then start portaild\n",
+		fputs(portail_msgf(line, sizeof(line), PORTAIL_MSG_CLI_MIGRATE_NEXT, cli_english,
 		    cfg->path, want_pg ? "backend = postgresql, conninfo = …" :
-		    "backend = sqlite, path = …");
+		    "backend = sqlite, path = …"), stdout);
 	rc = EX_DONE;
 out:
 	portail_store_close(dst);
@@ -224,10 +232,11 @@ int
 cmd_store(struct cli *cli, int argc, char **argv)
 {
 	if (cli_wants_help(argc, argv)) {
-		fputs(migrate_usage, stdout);
+		fputs(MSG(CLI_MIGRATE_USAGE), stdout);
 		return EX_DONE;
 	}
 	if (argc < 2 || strcmp(argv[1], "migrate") != 0)
-		return usage_error(argc < 2 ? "which command? (migrate)" : "unknown store command");
+		return usage_error(argc < 2 ? PORTAIL_MSG_CLI_MIGRATE_WHICH_COMMAND :
+		    PORTAIL_MSG_CLI_MIGRATE_UNKNOWN_COMMAND);
 	return migrate(cli, argc - 1, argv + 1);
 }
