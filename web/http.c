@@ -92,6 +92,8 @@ web_log(struct web *w, int priority, const char *fmt, ...)
 	char line[1024];
 	va_list ap;
 
+	if (priority == LOG_DEBUG && !w->debug)
+		return;
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
@@ -443,7 +445,7 @@ respond(struct req *r, const char *content_type, const char *fixed, size_t fixed
 	enum MHD_Result ret = MHD_NO;
 	char cookie[128];
 	char peer[WEB_ADDR_MAX], path[300], method[40];
-	int n;
+	int n, prio;
 
 	if (fixed != NULL) {
 		resp = MHD_create_response_from_buffer(fixed_len, (void *)(uintptr_t)fixed,
@@ -489,12 +491,20 @@ respond(struct req *r, const char *content_type, const char *fixed, size_t fixed
 	    MHD_HTTP_HEADER_WWW_AUTHENTICATE, c->www_authenticate) != MHD_YES)
 		goto out;
 	ret = MHD_queue_response(c->conn, (unsigned)c->status, resp);
-	client_address(c, peer, sizeof(peer));
-	web_log_escape(r->url, path, sizeof(path));
-	web_log_escape(r->method, method, sizeof(method));
-	web_log(c->w, LOG_INFO, "client=%s peer=%s method=%s path=%s status=%d op=%s result=%s",
-	    c->client, peer, method, path, c->status, c->op ? c->op : "-",
-	    c->result ? c->result : "-");
+	/*
+	 * a live session's /auth check is not a decision (portaild logs its
+	 * session.check under -d only, and nginx's access log has the request):
+	 * one line per protected request would flood syslog at thousands a second
+	 */
+	prio = r->route == R_AUTH && c->status == MHD_HTTP_NO_CONTENT ? LOG_DEBUG : LOG_INFO;
+	if (prio != LOG_DEBUG || c->w->debug) {
+		client_address(c, peer, sizeof(peer));
+		web_log_escape(r->url, path, sizeof(path));
+		web_log_escape(r->method, method, sizeof(method));
+		web_log(c->w, prio, "client=%s peer=%s method=%s path=%s status=%d op=%s result=%s",
+		    c->client, peer, method, path, c->status, c->op ? c->op : "-",
+		    c->result ? c->result : "-");
+	}
 out:
 	if (resp != NULL)
 		MHD_destroy_response(resp);
