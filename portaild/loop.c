@@ -60,6 +60,7 @@ struct conn {
 	int fd;
 	struct job *job;                /* with a worker now, or NULL */
 	uint64_t id;                    /* changes when an answer is abandoned */
+	uint32_t serial;                /* this connection's, for its epoll events (ev_data) */
 	struct peer peer;
 	struct peerq *pq;               /* its uid's queue and counts */
 	char *in;                       /* PORTAIL_PROTO_MAX bytes */
@@ -100,6 +101,7 @@ struct queue {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct job *head, *tail;
+	bool wake;                      /* done: the loop waits to hear of every answer */
 };
 
 /* One peer uid: its waiting requests and its connections. */
@@ -136,6 +138,7 @@ struct loop {
 	struct conn *first, *last;
 	long open;
 	uint64_t next_id;
+	uint32_t next_serial;           /* wraps: only an fd's successive holders must differ */
 	struct sched todo;
 	struct queue done;
 	int max_conns_per_peer;
@@ -154,9 +157,22 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-queue_push(struct queue *q, struct job *j)
+/*
+ * A worker's finished job to the loop; true when the loop must be woken
+ * for it. An answer the worker sent in full leaves nothing for the loop
+ * to do at once: the loop takes the job back when it next wakes (every
+ * iteration begins so, and it wakes at least every 200 ms), and the
+ * client's next request is what wakes it then. Saving that wake-up is one
+ * context switch less per request. The loop asks to hear of every answer
+ * (q->wake, under the same lock: either it finds the job or the worker
+ * finds the flag) while a busy connection holds something it must act
+ * on: a request sent before the answer, an EOF, a close, or the stop.
+ */
+static bool
+done_push(struct queue *q, struct job *j)
 {
+	bool quiet = j->resp != NULL && j->sent == j->resp_len && !j->close_after, wake;
+
 	pthread_mutex_lock(&q->lock);
 	j->next = NULL;
 	if (q->tail != NULL)
@@ -164,9 +180,9 @@ queue_push(struct queue *q, struct job *j)
 	else
 		q->head = j;
 	q->tail = j;
+	wake = !quiet || q->wake;
 	pthread_mutex_unlock(&q->lock);
-	/* after the unlock: the woken worker does not wait for our mutex */
-	pthread_cond_signal(&q->cond);
+	return wake;
 }
 
 /* Pops a job; waits when wait is true; NULL on an empty queue or a NULL job. */
@@ -407,11 +423,23 @@ worker_main(void *arg)
 		wipe_free(j->line, j->len);
 		j->line = NULL;
 		answer_directly(j);
-		queue_push(&l->done, j);
-		if (write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		if (done_push(&l->done, j) &&
+		    write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			log_msg(LOG_ERR, "eventfd: %s", strerror(errno));
 	}
 	return NULL;
+}
+
+/*
+ * What epoll gives back for c: its fd and a serial of its own. A batch of
+ * events may hold one for an fd that a handler earlier in the batch
+ * closed and an accept then gave to a new connection; the serial tells
+ * that stale event from the new connection's.
+ */
+static uint64_t
+ev_data(const struct conn *c)
+{
+	return (uint64_t)c->serial << 32 | (uint32_t)c->fd;
 }
 
 static void
@@ -427,7 +455,7 @@ set_events(struct loop *l, struct conn *c)
 	if (want == c->events)
 		return;
 	ev.events = want;
-	ev.data.fd = c->fd;
+	ev.data.u64 = ev_data(c);
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
 		c->events = want;
 }
@@ -740,13 +768,16 @@ do_accept(struct loop *l)
 		}
 		c->fd = fd;
 		c->id = ++l->next_id;
+		if (++l->next_serial == 0)      /* 0: not a connection's (the loop's own fds) */
+			++l->next_serial;
+		c->serial = l->next_serial;
 		c->peer.uid = cred.uid;
 		c->peer.gid = cred.gid;
 		c->peer.pid = cred.pid;
 		c->last_active = now_ms();
 		c->events = EPOLLIN;
 		ev.events = EPOLLIN;
-		ev.data.fd = fd;
+		ev.data.u64 = ev_data(c);
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			pthread_mutex_lock(&l->todo.lock);
 			c->pq->conns--;
@@ -768,11 +799,8 @@ do_accept(struct loop *l)
 static void
 collect_answers(struct loop *l)
 {
-	uint64_t n;
 	struct job *j;
 
-	while (read(l->efd, &n, sizeof(n)) > 0)
-		;
 	while ((j = queue_pop(&l->done, false, NULL)) != NULL) {
 		struct conn *c = (j->fd < l->by_fd_len) ? l->by_fd[j->fd] : NULL;
 
@@ -802,13 +830,33 @@ collect_answers(struct loop *l)
 	}
 }
 
-/* Deadlines and idle connections. */
+/*
+ * Whether the workers must wake the loop for every answer (done_push).
+ * Answers already queued without a wake-up are what the loop waits for
+ * now: it wakes itself for them.
+ */
+static void
+want_answers(struct loop *l, bool all)
+{
+	uint64_t one = 1;
+	bool queued;
+
+	pthread_mutex_lock(&l->done.lock);
+	l->done.wake = all;
+	queued = l->done.head != NULL;
+	pthread_mutex_unlock(&l->done.lock);
+	if (all && queued && write(l->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_msg(LOG_ERR, "eventfd: %s", strerror(errno));
+}
+
+/* Deadlines, idle connections, and whether answers must wake the loop. */
 static void
 sweep(struct loop *l)
 {
 	const struct portail_daemon_config *dc = &l->d->cfg->daemon;
 	long long now = now_ms();
 	struct conn *c, *next;
+	bool attention = false;
 
 	/* the minutes that are over, looked at once a second */
 	if (now - l->summarised >= 1000) {
@@ -855,7 +903,10 @@ sweep(struct loop *l)
 			conn_close(l, c);
 			continue;
 		}
+		if (c->busy && (c->in_len > 0 || c->eof || c->closing))
+			attention = true;
 	}
+	want_answers(l, attention || l->stopping);
 }
 
 static void
@@ -943,14 +994,14 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 		goto out;
 	}
 	ev.events = EPOLLIN;
-	ev.data.fd = listen_fd;
+	ev.data.u64 = (uint32_t)listen_fd;
 	epoll_ctl(l.epfd, EPOLL_CTL_ADD, listen_fd, &ev);
-	ev.data.fd = l.efd;
+	ev.data.u64 = (uint32_t)l.efd;
 	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.efd, &ev);
-	ev.data.fd = l.sfd;
+	ev.data.u64 = (uint32_t)l.sfd;
 	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sfd, &ev);
 	if ((l.cfd = daemon_clock_watch()) >= 0) {
-		ev.data.fd = l.cfd;
+		ev.data.u64 = (uint32_t)l.cfd;
 		epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.cfd, &ev);
 	}
 
@@ -974,19 +1025,26 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			goto out;
 		}
+		/* the answers workers sent meanwhile, woken for or not (done_push) */
+		collect_answers(&l);
 		for (int i = 0; i < n; i++) {
-			int fd = events[i].data.fd;
+			int fd = (int)(uint32_t)events[i].data.u64;
+			uint32_t serial = (uint32_t)(events[i].data.u64 >> 32);
 			struct conn *c;
 
 			if (fd == l.listen_fd) {
 				do_accept(&l);
 			} else if (fd == l.efd) {
-				collect_answers(&l);
+				uint64_t one;
+
+				while (read(l.efd, &one, sizeof(one)) > 0)
+					;
 			} else if (fd == l.sfd) {
 				handle_signal(&l);
 			} else if (fd == l.cfd) {
 				clock_moved(&l);
-			} else if (fd < l.by_fd_len && (c = l.by_fd[fd]) != NULL) {
+			} else if (serial != 0 && fd < l.by_fd_len && (c = l.by_fd[fd]) != NULL &&
+			    c->serial == serial) {
 				if (events[i].events & EPOLLIN)
 					conn_read(&l, c);
 				else if (events[i].events & EPOLLOUT)
