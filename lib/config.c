@@ -174,6 +174,7 @@ static const struct key keys[] = {
 	{ S_WEB, "session_max", K_INT, C(web.session_max), 300, 2592000, "43200", false },
 	{ S_WEB, "max_sessions", K_INT, C(web.max_sessions), 0, 1000, "10", false },
 	{ S_WEB, "public_url", K_HTTP_URL, C(web.public_url), 0, 0, NULL, false },
+	{ S_WEB, "auth_cache_ms", K_INT, C(web.auth_cache_ms), 0, 10000, "1000", false },
 
 	{ S_PROVIDER, "kind", K_KIND, P(kind), 0, 0, NULL, true },
 	{ S_PROVIDER, "client_id", K_STR, P(client_id), 0, 0, NULL, true },

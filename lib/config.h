@@ -137,6 +137,7 @@ struct portail_web_config {
 	int session_max;                /* ... and this long after sign-in, used or not */
 	int max_sessions;               /* per account; past it the least recently used goes; 0: no bound */
 	char *public_url;               /* https://HOST as browsers see it: redirect_uri's base */
+	int auth_cache_ms;              /* /auth: a live session's answer kept this long; 0: never */
 };
 
 /* [schools]: CODE = name, the names the web pages show for the records' codes. */

@@ -3,15 +3,23 @@
  * /auth for nginx auth_request; and the session cookie they read and set.
  *
  * The cookie (__Host-portail) holds portaild's session secret and
- * nothing else: every request asks portaild whether it is still live
+ * nothing else: every page asks portaild whether it is still live
  * (session.check), so that a sign-out, a password change or an
  * administrator's disable on one host is seen at once by every web host.
- * Nothing is kept here between two requests. The secret is never logged
- * and is wiped with the request.
+ * /auth alone, asked for every request to a protected app (a page and its
+ * assets, at once), may answer from a short cache of live sessions
+ * ([web] auth_cache_ms, 1 s by default; Authelia keeps a user's state for
+ * its refresh_interval, 5 minutes, the same way): keyed by a keyed hash
+ * of the secret, never the secret; emptied after every call to portaild
+ * that may end a session, so what is done through this portail-web is
+ * seen at once, and what is done elsewhere (another web host, the CLI)
+ * within auth_cache_ms. The secret is never logged and is wiped with the
+ * request.
  */
 #include "web.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -578,6 +586,131 @@ page_deconnexion(struct ctx *c)
 	see_other(c, "/connexion", "/connexion?lang=en", PORTAIL_MSG_WEB_SIGNED_OUT);
 }
 
+/* ---- /auth's cache of live sessions ----------------------------------------------------- */
+
+/*
+ * Direct-mapped: a slot per keyed hash's first bytes (the key is this
+ * process's, so no one can aim sessions at one slot), the newest answer
+ * in it. An answer is good for auth_cache_ms and for the generation it
+ * was asked in: a flush starts a new one, so an answer portaild gave
+ * before a sign-out (a check that crossed it) is never kept after it.
+ */
+#define AUTH_CACHE_SLOTS 1024
+
+struct auth_slot {
+	unsigned char id[crypto_generichash_BYTES];
+	uint64_t gen;                   /* 0: empty */
+	long long until;                /* ms, CLOCK_MONOTONIC */
+	char user[256];
+};
+
+struct web_auth_cache {
+	pthread_mutex_t lock;
+	unsigned char key[crypto_generichash_KEYBYTES];
+	uint64_t gen;
+	struct auth_slot slots[AUTH_CACHE_SLOTS];
+};
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool
+web_auth_cache_init(struct web *w)
+{
+	struct web_auth_cache *ac;
+
+	w->auth_cache = NULL;
+	if (w->cfg->web.auth_cache_ms <= 0)
+		return true;
+	/* calloc: untouched slots cost no resident memory */
+	if ((ac = calloc(1, sizeof(*ac))) == NULL)
+		return false;
+	pthread_mutex_init(&ac->lock, NULL);
+	randombytes_buf(ac->key, sizeof(ac->key));
+	ac->gen = 1;
+	w->auth_cache = ac;
+	return true;
+}
+
+void
+web_auth_cache_flush(struct web *w)
+{
+	struct web_auth_cache *ac = w->auth_cache;
+
+	if (ac == NULL)
+		return;
+	pthread_mutex_lock(&ac->lock);
+	ac->gen++;
+	pthread_mutex_unlock(&ac->lock);
+}
+
+void
+web_auth_cache_free(struct web *w)
+{
+	struct web_auth_cache *ac = w->auth_cache;
+
+	if (ac == NULL)
+		return;
+	pthread_mutex_destroy(&ac->lock);
+	sodium_memzero(ac, sizeof(*ac));
+	free(ac);
+	w->auth_cache = NULL;
+}
+
+static struct auth_slot *
+auth_slot(struct web_auth_cache *ac, const unsigned char id[crypto_generichash_BYTES])
+{
+	uint32_t i;
+
+	memcpy(&i, id, sizeof(i));
+	return &ac->slots[i % AUTH_CACHE_SLOTS];
+}
+
+/* The live session's address into user; false when not kept. *gen: the generation now. */
+static bool
+auth_cached(struct web_auth_cache *ac, const unsigned char id[crypto_generichash_BYTES],
+    char *user, size_t size, uint64_t *gen)
+{
+	struct auth_slot *s = auth_slot(ac, id);
+	long long now = mono_ms();
+	bool hit;
+
+	pthread_mutex_lock(&ac->lock);
+	*gen = ac->gen;
+	hit = s->gen == ac->gen && now < s->until && sodium_memcmp(s->id, id, sizeof(s->id)) == 0 &&
+	    strlen(s->user) < size;
+	if (hit)
+		memcpy(user, s->user, strlen(s->user) + 1);
+	pthread_mutex_unlock(&ac->lock);
+	return hit;
+}
+
+/* Keeps portaild's answer, asked in generation gen: not if a flush came since. */
+static void
+auth_keep(struct web_auth_cache *ac, const unsigned char id[crypto_generichash_BYTES],
+    const char *user, uint64_t gen, int ttl_ms)
+{
+	struct auth_slot *s = auth_slot(ac, id);
+	size_t n = strlen(user);
+
+	if (n >= sizeof(s->user))
+		return;
+	pthread_mutex_lock(&ac->lock);
+	if (gen == ac->gen) {
+		memcpy(s->id, id, sizeof(s->id));
+		memcpy(s->user, user, n + 1);
+		s->gen = gen;
+		s->until = mono_ms() + ttl_ms;
+	}
+	pthread_mutex_unlock(&ac->lock);
+}
+
 /* ---- /auth (nginx auth_request) ------------------------------------------------------ */
 
 /*
@@ -591,9 +724,12 @@ page_deconnexion(struct ctx *c)
 void
 page_auth(struct ctx *c)
 {
+	struct web_auth_cache *ac = c->w->auth_cache;
 	const char *secret = web_session(c), *email;
+	unsigned char id[crypto_generichash_BYTES];
 	json_t *resp = NULL;
 	portail_status r;
+	uint64_t gen = 0;
 	size_t n;
 
 	c->status = MHD_HTTP_UNAUTHORIZED;
@@ -602,6 +738,17 @@ page_auth(struct ctx *c)
 		c->result = "no_session";
 		return;
 	}
+	if (ac != NULL) {
+		crypto_generichash(id, sizeof(id), (const unsigned char *)secret, strlen(secret),
+		    ac->key, sizeof(ac->key));
+		if (auth_cached(ac, id, c->user, sizeof(c->user), &gen)) {
+			c->op = "session.check";
+			c->result = "cached";
+			c->status = MHD_HTTP_NO_CONTENT;
+			sodium_memzero(id, sizeof(id));
+			return;
+		}
+	}
 	r = ask(c, "session.check", json_pack("{s:s, s:s}", "op", "session.check",
 	    "session", secret), &resp);
 	email = json_string_value(json_object_get(resp, "email"));
@@ -609,8 +756,11 @@ page_auth(struct ctx *c)
 	if (r == PORTAIL_OK && n > 0 && n < sizeof(c->user) && portail_proto_text_ok(email, n, false)) {
 		memcpy(c->user, email, n + 1);
 		c->status = MHD_HTTP_NO_CONTENT;
+		if (ac != NULL)
+			auth_keep(ac, id, c->user, gen, c->w->cfg->web.auth_cache_ms);
 	} else if (is_outage(r)) {
 		c->auth_status = "unavailable";
 	}
+	sodium_memzero(id, sizeof(id));
 	json_decref(resp);
 }

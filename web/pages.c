@@ -283,6 +283,14 @@ ask(struct ctx *c, const char *op, json_t *req, json_t **resp)
 		goto out;
 	r = portail_client_call(cl, req, &answer, &err);
 	*resp = answer;
+	/*
+	 * anything but a check may have ended a session (a sign-out, a
+	 * password change or reset, a sign-in that replaced one): /auth's
+	 * cache starts again, whatever the answer (an outage may hide a
+	 * write that was made)
+	 */
+	if (strcmp(op, "session.check") != 0)
+		web_auth_cache_flush(c->w);
 out:
 	if (req != NULL) {
 		/* the ops' fields that carry secrets (portail_proto_secret_fields) */

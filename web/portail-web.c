@@ -181,6 +181,10 @@ main(int argc, char **argv)
 		goto out;
 	if (drop_privileges(pw) != 0)
 		goto out;
+	if (!web_auth_cache_init(&w)) {
+		fprintf(stderr, "portail-web: out of memory\n");
+		goto out;
+	}
 	if ((w.mhd = web_http_start(&w, fd)) == NULL) {
 		fprintf(stderr, "portail-web: libmicrohttpd did not start on %s\n", w.cfg->web.listen);
 		goto out;
@@ -206,6 +210,7 @@ out:
 			(void)unlink(socket_path);
 	}
 	web_introspect_wipe(&w);
+	web_auth_cache_free(&w);
 	portail_config_free(w.cfg);
 	return rc;
 }

@@ -67,6 +67,7 @@ struct web {
 	struct web_client clients[PORTAIL_MAX_INTROSPECTION_CLIENTS];
 	int n_clients;
 	unsigned char client_key[32];   /* random at start: only this process can use the hashes */
+	struct web_auth_cache *auth_cache;      /* account.c: /auth's answers; NULL: none */
 };
 
 /* One request, as the pages see it. */
@@ -107,6 +108,15 @@ struct ctx {
 	const char *op;                 /* portaild's op asked, for the log */
 	const char *result;             /* its answer, for the log */
 };
+
+/*
+ * account.c: /auth's cache of live sessions ([web] auth_cache_ms): made
+ * at start (false out of memory), flushed after every call to portaild
+ * that may end a session (ask), wiped and freed at exit.
+ */
+bool web_auth_cache_init(struct web *w);
+void web_auth_cache_flush(struct web *w);
+void web_auth_cache_free(struct web *w);
 
 /* http.c: the libmicrohttpd daemon on fd (a listening socket); NULL on failure. */
 struct MHD_Daemon *web_http_start(struct web *w, int fd);

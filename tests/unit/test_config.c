@@ -276,6 +276,7 @@ test_web_section(void **state)
 	assert_int_equal(cfg->web.threads, 4);
 	assert_int_equal(cfg->web.session_idle, 1800);
 	assert_int_equal(cfg->web.session_max, 43200);
+	assert_int_equal(cfg->web.auth_cache_ms, 1000);
 	portail_config_free(cfg);
 
 	assert_int_equal(parse(GPI "[web]\nlisten = 127.0.0.1:8080\n"
@@ -598,6 +599,8 @@ test_schools(void **state)
 		{ GPI "[daemon]\ncode_requests_per_minute = 100001\n", "code_requests_per_minute" },
 		{ GPI "[daemon]\ncode_requests_per_minute = -1\n", "code_requests_per_minute" },
 		{ GPI "[web]\nmax_sessions = 1001\n", "max_sessions" },
+		{ GPI "[web]\nauth_cache_ms = 10001\n", "auth_cache_ms" },
+		{ GPI "[web]\nauth_cache_ms = -1\n", "auth_cache_ms" },
 	};
 	portail_config *cfg;
 	portail_error err;
