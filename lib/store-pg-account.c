@@ -304,7 +304,6 @@ failure(portail_store *st, const char *key, int64_t now, const struct portail_lo
  * UNAVAILABLE on any error: an autocommit statement's error is in doubt,
  * never retried and never a refusal.
  */
-
 static portail_status
 cas_once(struct pt_pg_op *op, const char *key, int64_t now, int seen,
     const struct portail_lockout *pol, int64_t *until, bool *moved, portail_error *err)
@@ -364,8 +363,8 @@ reserve(portail_store *st, const char *key, int64_t now, int seen,
     const struct portail_lockout *pol, int64_t *until, int64_t *locked, portail_error *err)
 {
 	struct pt_pg_op op;
-	portail_status r = PORTAIL_OK;
-	bool moved = true;
+	portail_status r;
+	bool moved;
 
 	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
 		return r;
