@@ -366,8 +366,8 @@ portail_flow_auth_password(portail_flow *f, const char *email, const char *passw
 		 * statement in the store): forty concurrent guesses verify at
 		 * most max_failures passwords before the lock, not all forty
 		 */
-		r = portail_store_auth_reserve(f->d.store, key, now, &lock, &reserved_lock,
-		    &a.locked_until, err);
+		r = portail_store_auth_reserve(f->d.store, key, now, a.failures, &lock,
+		    &reserved_lock, &a.locked_until, err);
 		if (r == PORTAIL_OK)
 			reserved = true;
 		else if (r != PORTAIL_ERR_LOCKED && r != PORTAIL_ERR_UNKNOWN)

@@ -226,13 +226,19 @@ pt_sqlite_auth_failed(portail_store *st, const char *key, int64_t now,
 }
 
 portail_status
-pt_sqlite_auth_reserve(portail_store *st, const char *key, int64_t now,
+pt_sqlite_auth_reserve(portail_store *st, const char *key, int64_t now, int seen,
     const struct portail_lockout *p, int64_t *reserved_lock, int64_t *locked_until,
     portail_error *err)
 {
 	portail_status r;
 	int64_t until = 0, locked = 0;
 
+	/*
+	 * seen is not needed here: one local transaction (BEGIN IMMEDIATE,
+	 * the writer's lock held to the end) costs no round trip, and
+	 * counts exactly whatever the caller read
+	 */
+	(void)seen;
 	if ((r = pt_store_begin(st, err)) != PORTAIL_OK)
 		return r;
 	r = count_failure(st, key, now, p, true, &until, &locked, err);

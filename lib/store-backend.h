@@ -40,8 +40,8 @@ struct pt_store_backend {
 	portail_status (*auth_failed)(portail_store *st, const char *key, int64_t now,
 	    const struct portail_lockout *policy, int64_t *locked_until, portail_error *err);
 	portail_status (*auth_reserve)(portail_store *st, const char *key, int64_t now,
-	    const struct portail_lockout *policy, int64_t *reserved_lock, int64_t *locked_until,
-	    portail_error *err);
+	    int seen, const struct portail_lockout *policy, int64_t *reserved_lock,
+	    int64_t *locked_until, portail_error *err);
 	portail_status (*auth_release)(portail_store *st, const char *key,
 	    int64_t reserved_lock, portail_error *err);
 	portail_status (*auth_succeeded)(portail_store *st, const char *key, int64_t now,

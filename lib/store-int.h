@@ -68,8 +68,8 @@ portail_status pt_sqlite_account_checked(portail_store *st, const char *key, int
 portail_status pt_sqlite_auth_failed(portail_store *st, const char *key, int64_t now,
     const struct portail_lockout *policy, int64_t *locked_until, portail_error *err);
 portail_status pt_sqlite_auth_reserve(portail_store *st, const char *key, int64_t now,
-    const struct portail_lockout *policy, int64_t *reserved_lock, int64_t *locked_until,
-    portail_error *err);
+    int seen, const struct portail_lockout *policy, int64_t *reserved_lock,
+    int64_t *locked_until, portail_error *err);
 portail_status pt_sqlite_auth_release(portail_store *st, const char *key, int64_t reserved_lock,
     portail_error *err);
 portail_status pt_sqlite_auth_succeeded(portail_store *st, const char *key, int64_t now,

@@ -7,9 +7,20 @@
  * transaction: its row lock is held until the lock it earns is written,
  * so a concurrent reservation waits, then sees the lock (READ COMMITTED
  * re-reads the row an UPDATE waited for) and is refused.
+ *
+ * A sign-in's reservation first tries a compare-and-swap: the caller read
+ * the row (failures n, not locked), policy.c gives the lock failure n + 1
+ * earns, and one autocommit UPDATE writes both only where the row still
+ * holds n failures and no lock (S_FAIL_CAS): one round trip, not the
+ * transaction's three or four. A concurrent UPDATE of the row makes the
+ * guard fail (READ COMMITTED re-evaluates it on the row it waited for):
+ * then the count is read again and the swap retried, CAS_TRIES times at
+ * most, then the transaction, which always makes progress: a flood on one
+ * account never spins.
  */
 #include "store-pg-int.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +36,8 @@
 #define S_PASSWORD "account_password"
 #define S_FAIL "account_fail"
 #define S_FAIL_GUARDED "account_fail_guarded"
+#define S_FAIL_CAS "account_fail_cas"
+#define S_COUNTERS "account_counters"
 #define S_LOCKED "account_locked"
 #define S_LOCK "account_lock"
 #define S_RELEASE "account_release"
@@ -48,6 +61,10 @@ const struct pt_pg_sql pt_pg_sql_account[] = {
 	  "RETURNING failures" },
 	{ S_FAIL_GUARDED, "UPDATE accounts SET failures = failures + 1 WHERE email_key = $1 "
 	  "AND locked_until <= $2 RETURNING failures" },
+	{ S_FAIL_CAS, "UPDATE accounts SET failures = failures + 1, "
+	  "locked_until = CASE WHEN $4::bigint <> 0 THEN $4::bigint ELSE locked_until END "
+	  "WHERE email_key = $1 AND failures = $2 AND locked_until <= $3 RETURNING failures" },
+	{ S_COUNTERS, "SELECT failures, locked_until FROM accounts WHERE email_key = $1" },
 	{ S_LOCKED, "SELECT locked_until FROM accounts WHERE email_key = $1" },
 	{ S_LOCK, "UPDATE accounts SET locked_until = $1 WHERE email_key = $2" },
 	{ S_RELEASE, "UPDATE accounts SET failures = GREATEST(failures - 1, 0), "
@@ -248,6 +265,20 @@ count_failure(struct pt_pg_op *op, const char *key, int64_t now, const struct po
 	return PORTAIL_OK;
 }
 
+/* count_failure in a transaction of its own, on op's connection. */
+static portail_status
+failure_tx(struct pt_pg_op *op, const char *key, int64_t now, const struct portail_lockout *pol,
+    bool guarded, int64_t *until, int64_t *locked, portail_error *err)
+{
+	portail_status r;
+
+	if ((r = pt_pg_begin(op, err)) == PORTAIL_OK) {
+		r = count_failure(op, key, now, pol, guarded, until, locked, err);
+		r = pt_pg_end(op, r, false, err);
+	}
+	return r;
+}
+
 static portail_status
 failure(portail_store *st, const char *key, int64_t now, const struct portail_lockout *pol,
     bool guarded, int64_t *until, int64_t *locked, portail_error *err)
@@ -257,10 +288,105 @@ failure(portail_store *st, const char *key, int64_t now, const struct portail_lo
 
 	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
 		return r;
-	if ((r = pt_pg_begin(&op, err)) == PORTAIL_OK) {
-		r = count_failure(&op, key, now, pol, guarded, until, locked, err);
-		r = pt_pg_end(&op, r, false, err);
+	r = failure_tx(&op, key, now, pol, guarded, until, locked, err);
+	pt_pg_op_end(&op);
+	return r;
+}
+
+/* Compare-and-swap attempts before the transaction (a miss: the row moved). */
+#define CAS_TRIES 3
+
+/*
+ * One compare-and-swap: failure seen + 1 and the lock it earns
+ * (portail_policy_lockout), where the row still has seen failures and no
+ * lock at now. OK: reserved, *until the lock it set (0: none), or with
+ * *moved no row matched (changed since it was read, locked, or gone);
+ * UNAVAILABLE on any error: an autocommit statement's error is in doubt,
+ * never retried and never a refusal.
+ */
+static portail_status
+cas_once(struct pt_pg_op *op, const char *key, int64_t now, int seen,
+    const struct portail_lockout *pol, int64_t *until, bool *moved, portail_error *err)
+{
+	struct pt_pg_params p = { 0 };
+	PGresult *res = NULL;
+	portail_status r;
+	int64_t len, lock = 0;
+
+	*moved = false;
+	if (portail_policy_lockout(pol, seen + 1, &len))
+		lock = now + len;
+	pt_pg_text(&p, key);
+	pt_pg_int(&p, seen);
+	pt_pg_int(&p, now);
+	pt_pg_int(&p, lock);
+	if ((r = pt_pg_exec(op, S_FAIL_CAS, &p, &res, "failure", err)) != PORTAIL_OK)
+		return r;
+	*moved = PQntuples(res) == 0;
+	PQclear(res);
+	if (!*moved)
+		*until = lock;
+	return PORTAIL_OK;
+}
+
+/* The row's counters as they are now: UNKNOWN when it is gone. */
+static portail_status
+read_counters(struct pt_pg_op *op, const char *key, int *failures, int64_t *locked,
+    portail_error *err)
+{
+	struct pt_pg_params p = { 0 };
+	PGresult *res = NULL;
+	portail_status r;
+
+	pt_pg_text(&p, key);
+	if ((r = pt_pg_exec(op, S_COUNTERS, &p, &res, "failure", err)) != PORTAIL_OK)
+		return r;
+	r = PORTAIL_ERR_UNKNOWN;
+	if (PQntuples(res) == 1) {
+		int64_t n = pt_pg_col_int(res, 0, 0);
+
+		*failures = n >= 0 && n < INT_MAX ? (int)n : -1;
+		*locked = pt_pg_col_int(res, 0, 1);
+		r = PORTAIL_OK;
 	}
+	PQclear(res);
+	return r;
+}
+
+/*
+ * The reservation: compare-and-swap from seen, re-read and retried on a
+ * miss, the transaction after CAS_TRIES misses or when seen is unusable
+ * (negative; INT_MAX, whose + 1 the column cannot hold).
+ */
+static portail_status
+reserve(portail_store *st, const char *key, int64_t now, int seen,
+    const struct portail_lockout *pol, int64_t *until, int64_t *locked, portail_error *err)
+{
+	struct pt_pg_op op;
+	portail_status r;
+	bool moved;
+
+	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
+		return r;
+	for (int tries = 0; tries < CAS_TRIES && seen >= 0 && seen < INT_MAX; tries++) {
+		if ((r = cas_once(&op, key, now, seen, pol, until, &moved, err)) != PORTAIL_OK ||
+		    !moved)
+			goto out;
+		atomic_fetch_add_explicit(&op.pg->cas_misses, 1, memory_order_relaxed);
+		if (tries + 1 == CAS_TRIES)
+			break;
+		if ((r = read_counters(&op, key, &seen, locked, err)) != PORTAIL_OK)
+			goto out;       /* gone, or unavailable */
+		if (*locked > now) {
+			r = PORTAIL_ERR_LOCKED;
+			goto out;
+		}
+	}
+	/* a hot row, or no usable count: the path that always makes progress */
+	if (seen >= 0 && seen < INT_MAX)
+		atomic_fetch_add_explicit(&op.pg->cas_fallbacks, 1, memory_order_relaxed);
+	r = failure_tx(&op, key, now, pol, true, until, locked, err);
+out:
 	pt_pg_op_end(&op);
 	return r;
 }
@@ -278,12 +404,12 @@ pt_pg_auth_failed(portail_store *st, const char *key, int64_t now,
 }
 
 portail_status
-pt_pg_auth_reserve(portail_store *st, const char *key, int64_t now,
+pt_pg_auth_reserve(portail_store *st, const char *key, int64_t now, int seen,
     const struct portail_lockout *pol, int64_t *reserved_lock, int64_t *locked_until,
     portail_error *err)
 {
 	int64_t until = 0, locked = 0;
-	portail_status r = failure(st, key, now, pol, true, &until, &locked, err);
+	portail_status r = reserve(st, key, now, seen, pol, &until, &locked, err);
 
 	if (r == PORTAIL_OK)
 		*reserved_lock = until;

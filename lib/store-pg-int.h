@@ -22,6 +22,7 @@
 #define PORTAIL_STORE_PG_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +58,13 @@ struct pt_pg_store {
 	int good;                               /* the host that answered last */
 	char *password;                         /* sodium_malloc'd, or NULL */
 	bool schema_ready;                      /* migrated: statements may be prepared */
+	/* counted for the tests (test_store reads them): the answers waited
+	 * for (round trips, a connection's preparation included), the
+	 * compare-and-swaps that missed, the reservations that missed theirs
+	 * CAS_TRIES times */
+	atomic_ulong round_trips;
+	atomic_ulong cas_misses;
+	atomic_ulong cas_fallbacks;
 };
 
 /* One operation: its connection and its deadline (CLOCK_MONOTONIC, ms). */
@@ -191,8 +199,8 @@ portail_status pt_pg_account_checked(portail_store *st, const char *key, int64_t
 portail_status pt_pg_auth_failed(portail_store *st, const char *key, int64_t now,
     const struct portail_lockout *policy, int64_t *locked_until, portail_error *err);
 portail_status pt_pg_auth_reserve(portail_store *st, const char *key, int64_t now,
-    const struct portail_lockout *policy, int64_t *reserved_lock, int64_t *locked_until,
-    portail_error *err);
+    int seen, const struct portail_lockout *policy, int64_t *reserved_lock,
+    int64_t *locked_until, portail_error *err);
 portail_status pt_pg_auth_release(portail_store *st, const char *key, int64_t reserved_lock,
     portail_error *err);
 portail_status pt_pg_auth_succeeded(portail_store *st, const char *key, int64_t now,

@@ -360,6 +360,7 @@ collect(struct pt_pg_op *op, PGresult **out, const char *what, portail_error *er
 	int f;
 
 	*out = NULL;
+	atomic_fetch_add_explicit(&op->pg->round_trips, 1, memory_order_relaxed);
 	while ((f = PQflush(pg)) == 1)
 		if (!wait_socket(pg, true, op->deadline))
 			return timed_out(op, what, err);

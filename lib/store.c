@@ -278,11 +278,11 @@ portail_store_auth_failed(portail_store *st, const char *key, int64_t now,
 }
 
 portail_status
-portail_store_auth_reserve(portail_store *st, const char *key, int64_t now,
+portail_store_auth_reserve(portail_store *st, const char *key, int64_t now, int seen,
     const struct portail_lockout *policy, int64_t *reserved_lock, int64_t *locked_until,
     portail_error *err)
 {
-	return BE(st)->auth_reserve(st, key, now, policy, reserved_lock, locked_until, err);
+	return BE(st)->auth_reserve(st, key, now, seen, policy, reserved_lock, locked_until, err);
 }
 
 portail_status

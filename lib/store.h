@@ -264,12 +264,21 @@ portail_status portail_store_auth_failed(portail_store *st, const char *key,
  * failures and lock) or gives it back (portail_store_auth_release). A
  * process that dies in between leaves a failure counted: the safe side.
  *
+ * seen is the failure count the caller read with the account
+ * (portail_store_account_get), negative when it has none: a hint, never
+ * trusted. PostgreSQL reserves in one compare-and-swap statement guarded
+ * by that count (the lock failure seen + 1 earns computed beforehand);
+ * when the row moved meanwhile it re-reads the count and tries again, a
+ * few times, then takes the transactional path, which always makes
+ * progress. Whatever seen is, the attempt is counted exactly once.
+ *
  * PORTAIL_OK: reserved; *reserved_lock is the lock this attempt set (0:
  * none). PORTAIL_ERR_LOCKED: not reserved, *locked_until the lock's end.
- * PORTAIL_ERR_UNKNOWN: no such account.
+ * PORTAIL_ERR_UNKNOWN: no such account. An error, or an answer in doubt,
+ * is PORTAIL_ERR_UNAVAILABLE, never a refusal.
  */
 portail_status portail_store_auth_reserve(portail_store *st, const char *key,
-    int64_t now, const struct portail_lockout *policy, int64_t *reserved_lock,
+    int64_t now, int seen, const struct portail_lockout *policy, int64_t *reserved_lock,
     int64_t *locked_until, portail_error *err);
 
 /*

@@ -15,6 +15,7 @@
  * restarted under an open store, a schema newer than the program, two
  * openers migrating a new database at once, the password file.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -400,19 +401,19 @@ test_auth_reserve(void **state)
 	st = open_store("reserve");
 	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
 	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
-	assert_int_equal(portail_store_auth_reserve(st, "y@exemple.ca", now, &p, &lock, &until, &err),
-	    PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(portail_store_auth_reserve(st, "y@exemple.ca", now, 0, &p, &lock, &until,
+	    &err), PORTAIL_ERR_UNKNOWN);
 	/* two reservations: no lock yet */
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, &p, &lock, &until,
-		    &err), PORTAIL_OK);
+		assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, i, &p, &lock,
+		    &until, &err), PORTAIL_OK);
 		assert_int_equal(lock, 0);
 	}
 	/* the third earns the lock at once, before its verify */
-	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, &p, &lock, &until, &err),
-	    PORTAIL_OK);
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, 2, &p, &lock, &until,
+	    &err), PORTAIL_OK);
 	assert_int_equal(lock, now + 60);
-	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 1, &p, &lock, &until,
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 1, 3, &p, &lock, &until,
 	    &err), PORTAIL_ERR_LOCKED);
 	assert_int_equal(until, now + 60);
 	/* it was the right password on a disabled account: given back */
@@ -422,13 +423,13 @@ test_auth_reserve(void **state)
 	assert_int_equal(a.locked_until, 0);
 	portail_account_clear(&a);
 	/* third and fourth failures: 60 s, then 120 s (doubling, where it was) */
-	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, &p, &lock, &until, &err),
-	    PORTAIL_OK);
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, 2, &p, &lock, &until,
+	    &err), PORTAIL_OK);
 	assert_int_equal(lock, now + 60);
-	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 60, &p, &lock, &until,
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 60, 3, &p, &lock, &until,
 	    &err), PORTAIL_OK);
 	assert_int_equal(lock, now + 60 + 120);
-	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 180, &p, &lock, &until,
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 180, 4, &p, &lock, &until,
 	    &err), PORTAIL_OK);
 	assert_int_equal(lock, now + 180 + 200);        /* capped */
 	/* a success clears it all */
@@ -438,6 +439,92 @@ test_auth_reserve(void **state)
 	assert_int_equal(a.failures, 0);
 	assert_int_equal(a.locked_until, 0);
 	portail_account_clear(&a);
+	portail_store_close(st);
+}
+
+/* The account's counters as the store has them. */
+static void
+counters(portail_store *st, const char *key, int *failures, int64_t *locked_until)
+{
+	struct portail_account a = { 0 };
+	portail_error err;
+
+	assert_int_equal(portail_store_account_get(st, key, &a, &err), PORTAIL_OK);
+	*failures = a.failures;
+	*locked_until = a.locked_until;
+	portail_account_clear(&a);
+}
+
+/*
+ * The count the caller read is a hint: stale (the row moved since it was
+ * read), ahead, absent (-1) or absurd (INT_MAX), the attempt is counted
+ * exactly once, with the lock of the row's real count, and a lock set
+ * meanwhile is seen. On PostgreSQL a stale count is one missed
+ * compare-and-swap, the count read again, and a second one that holds.
+ */
+static void
+test_auth_reserve_stale(void **state)
+{
+	const struct portail_lockout p = { 3, 60, 200 };
+	portail_store *st = open_store("reserve_stale");
+	portail_error err;
+	int64_t lock = -1, until = -1, now = 1000, locked;
+	unsigned long fallbacks = 0;
+	int failures;
+
+	(void)state;
+	if (pg_conninfo != NULL)
+		fallbacks = ((struct pt_pg_store *)(void *)st)->cas_fallbacks;
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, 0, &p, &lock, &until,
+	    &err), PORTAIL_OK);
+	/* read at 0, the row at 1: counted once, no lock */
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, 0, &p, &lock, &until,
+	    &err), PORTAIL_OK);
+	assert_int_equal(lock, 0);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 2);
+	assert_int_equal(locked, 0);
+	/* read at 0, the row at 2: the third failure's lock, not the first's none */
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, 0, &p, &lock, &until,
+	    &err), PORTAIL_OK);
+	assert_int_equal(lock, now + 60);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 3);
+	assert_int_equal(locked, now + 60);
+	/* read before the lock: the lock is seen, nothing counted */
+	until = -1;
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 1, 0, &p, &lock, &until,
+	    &err), PORTAIL_ERR_LOCKED);
+	assert_int_equal(until, now + 60);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 3);
+	/* given back: the lock it set lifted */
+	assert_int_equal(portail_store_auth_release(st, "x@exemple.ca", now + 60, &err), PORTAIL_OK);
+	/* ahead (7, the row at 2): the third failure's 60 s, not the eighth's 200 */
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now, 7, &p, &lock, &until,
+	    &err), PORTAIL_OK);
+	assert_int_equal(lock, now + 60);
+	/* no count (-1): the transaction, the fourth failure's 120 s */
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 60, -1, &p, &lock,
+	    &until, &err), PORTAIL_OK);
+	assert_int_equal(lock, now + 60 + 120);
+	/* absurd (INT_MAX): the fifth, capped */
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", now + 180, INT_MAX, &p,
+	    &lock, &until, &err), PORTAIL_OK);
+	assert_int_equal(lock, now + 180 + 200);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 5);
+	assert_int_equal(locked, now + 180 + 200);
+	/* gone, whatever the hint */
+	assert_int_equal(portail_store_auth_reserve(st, "y@exemple.ca", now, 0, &p, &lock, &until,
+	    &err), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(portail_store_auth_reserve(st, "y@exemple.ca", now, -1, &p, &lock, &until,
+	    &err), PORTAIL_ERR_UNKNOWN);
+	/* one miss each time: the second swap held, no transaction */
+	if (pg_conninfo != NULL)
+		assert_int_equal(((struct pt_pg_store *)(void *)st)->cas_fallbacks, fallbacks);
 	portail_store_close(st);
 }
 
@@ -652,6 +739,7 @@ test_token_cap(void **state)
 /* ---- concurrency: the same answers whatever the interleaving ------------------- */
 
 #define N_THREADS 4
+#define FLOOD_THREADS 8
 
 struct race {
 	portail_store *st;
@@ -662,6 +750,41 @@ struct race {
 };
 
 /*
+ * n wrong passwords on one account, each as a sign-in makes it: the row
+ * read, then the reservation with the count read (odd threads pass 0
+ * instead, a count gone stale at once, so that swaps miss).
+ */
+static void
+reserve_n(struct race *t, int n)
+{
+	const struct portail_lockout p = { 10, 60, 3600 };
+
+	pthread_barrier_wait(t->start);
+	for (int i = 0; i < n; i++) {
+		portail_error err;
+		struct portail_account a = { 0 };
+		int64_t lock = 0, until = 0;
+		portail_status r;
+		int seen = 0;
+
+		if (t->id % 2 == 0) {
+			if (portail_store_account_get(t->st, "x@exemple.ca", &a, &err) != PORTAIL_OK) {
+				t->other++;
+				continue;
+			}
+			seen = a.failures;
+			portail_account_clear(&a);
+		}
+		r = portail_store_auth_reserve(t->st, "x@exemple.ca", 5000, seen, &p, &lock, &until,
+		    &err);
+		if (r == PORTAIL_OK)
+			t->ok++;
+		else if (r != PORTAIL_ERR_LOCKED)
+			t->other++;
+	}
+}
+
+/*
  * 4 threads x 10 wrong passwords at once on one account: exactly
  * max_failures verifications are reserved, the others refused as locked
  * (READ COMMITTED and SELECT-then-UPDATE would reserve more).
@@ -669,41 +792,42 @@ struct race {
 static void *
 reserve_thread(void *arg)
 {
-	const struct portail_lockout p = { 10, 60, 3600 };
-	struct race *t = arg;
+	reserve_n(arg, 10);
+	return NULL;
+}
 
-	pthread_barrier_wait(t->start);
-	for (int i = 0; i < 10; i++) {
-		portail_error err;
-		int64_t lock = 0, until = 0;
-		portail_status r = portail_store_auth_reserve(t->st, "x@exemple.ca", 5000, &p, &lock,
-		    &until, &err);
-
-		if (r == PORTAIL_OK)
-			t->ok++;
-		else if (r != PORTAIL_ERR_LOCKED)
-			t->other++;
-	}
+/* The flood: 8 threads x 50 (reserve_flood_thread, run_race_n). */
+static void *
+reserve_flood_thread(void *arg)
+{
+	reserve_n(arg, 50);
 	return NULL;
 }
 
 static void
-run_race(portail_store *st, void *(*fn)(void *), struct race *t)
+run_race_n(portail_store *st, void *(*fn)(void *), struct race *t, int n)
 {
-	pthread_t th[N_THREADS];
+	pthread_t th[FLOOD_THREADS];
 	pthread_barrier_t start;
 
-	pthread_barrier_init(&start, NULL, N_THREADS);
-	for (int i = 0; i < N_THREADS; i++) {
+	assert_true(n <= FLOOD_THREADS);
+	pthread_barrier_init(&start, NULL, (unsigned)n);
+	for (int i = 0; i < n; i++) {
 		memset(&t[i], 0, sizeof(t[i]));
 		t[i].st = st;
 		t[i].start = &start;
 		t[i].id = i;
 		assert_int_equal(pthread_create(&th[i], NULL, fn, &t[i]), 0);
 	}
-	for (int i = 0; i < N_THREADS; i++)
+	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	pthread_barrier_destroy(&start);
+}
+
+static void
+run_race(portail_store *st, void *(*fn)(void *), struct race *t)
+{
+	run_race_n(st, fn, t, N_THREADS);
 }
 
 static void
@@ -728,6 +852,41 @@ test_concurrent_reserve(void **state)
 	assert_int_equal(a.failures, 10);
 	assert_int_equal(a.locked_until, 5000 + 60);
 	portail_account_clear(&a);
+	portail_store_close(st);
+}
+
+/*
+ * The flood: 8 threads x 50 wrong passwords on one account, half with a
+ * stale count: still exactly max_failures reserved, the lock reached and
+ * nothing else counted. On PostgreSQL the swaps miss and some
+ * reservations take the transaction (how many depends on the
+ * interleaving: printed, not compared).
+ */
+static void
+test_concurrent_reserve_flood(void **state)
+{
+	portail_store *st = open_store("race_flood");
+	struct race t[FLOOD_THREADS];
+	portail_error err;
+	int64_t locked;
+	int ok = 0, failures;
+
+	(void)state;
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
+	run_race_n(st, reserve_flood_thread, t, FLOOD_THREADS);
+	for (int i = 0; i < FLOOD_THREADS; i++) {
+		assert_int_equal(t[i].other, 0);
+		ok += t[i].ok;
+	}
+	assert_int_equal(ok, 10);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 10);
+	assert_int_equal(locked, 5000 + 60);
+	if (pg_conninfo != NULL)
+		printf("# flood: %lu swaps missed, %lu reservations took the transaction\n",
+		    (unsigned long)((struct pt_pg_store *)(void *)st)->cas_misses,
+		    (unsigned long)((struct pt_pg_store *)(void *)st)->cas_fallbacks);
 	portail_store_close(st);
 }
 
@@ -1362,6 +1521,93 @@ test_pg_password_file(void **state)
 	assert_non_null(strstr(err.message, "test.conf:7: [store] password_file"));
 }
 
+/*
+ * What a sign-in costs on PostgreSQL, in statements sent (each a round
+ * trip): the account read, the reservation's one compare-and-swap, the
+ * success: 3, where the transactional reservation (no count given, -1)
+ * made it 5, and 6 when the failure earned a lock. A swap that misses
+ * every time (a trigger skips it here) costs three swaps and two reads,
+ * then the transaction, and still counts the attempt once.
+ */
+static void
+sign_in(portail_store *st, bool use_seen, const struct portail_lockout *p,
+    int64_t *lock)
+{
+	struct portail_account a = { 0 };
+	portail_error err;
+	int64_t until = 0;
+
+	assert_int_equal(portail_store_account_get(st, "x@exemple.ca", &a, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_auth_reserve(st, "x@exemple.ca", 5000,
+	    use_seen ? a.failures : -1, p, lock, &until, &err), PORTAIL_OK);
+	portail_account_clear(&a);
+}
+
+static void
+test_pg_round_trips(void **state)
+{
+	const struct portail_lockout p = { 3, 60, 3600 };
+	portail_store *st = open_store("round_trips");
+	struct pt_pg_store *pg = (struct pt_pg_store *)(void *)st;
+	portail_error err;
+	unsigned long rt, fb;
+	int64_t lock = -1, locked;
+	int failures;
+
+	(void)state;
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "VALUES ('x@exemple.ca', 'x@exemple.ca', 1, 1)", &err), PORTAIL_OK);
+	/* the swap: read, swap, success */
+	rt = pg->round_trips;
+	sign_in(st, true, &p, &lock);
+	assert_int_equal(portail_store_auth_succeeded(st, "x@exemple.ca", 5000, NULL, &err),
+	    PORTAIL_OK);
+	printf("# sign-in, compare-and-swap: %lu round trips\n", pg->round_trips - rt);
+	assert_int_equal(pg->round_trips - rt, 3);
+	/* the transaction it replaces: read, BEGIN, UPDATE, COMMIT, success */
+	rt = pg->round_trips;
+	sign_in(st, false, &p, &lock);
+	assert_int_equal(portail_store_auth_succeeded(st, "x@exemple.ca", 5000, NULL, &err),
+	    PORTAIL_OK);
+	printf("# sign-in, transaction: %lu round trips\n", pg->round_trips - rt);
+	assert_int_equal(pg->round_trips - rt, 5);
+	/* the failure that earns the lock: the swap writes it in the same statement */
+	assert_int_equal(pt_store_run(st, "UPDATE accounts SET failures = 2", &err), PORTAIL_OK);
+	rt = pg->round_trips;
+	sign_in(st, true, &p, &lock);
+	assert_int_equal(lock, 5000 + 60);
+	assert_int_equal(pg->round_trips - rt, 2);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 3);
+	assert_int_equal(locked, 5000 + 60);
+	/* the transaction: BEGIN, UPDATE, the lock's UPDATE, COMMIT */
+	assert_int_equal(pt_store_run(st, "UPDATE accounts SET failures = 2, locked_until = 0", &err),
+	    PORTAIL_OK);
+	rt = pg->round_trips;
+	sign_in(st, false, &p, &lock);
+	assert_int_equal(lock, 5000 + 60);
+	assert_int_equal(pg->round_trips - rt, 5);
+	/* a swap that always misses: three swaps, two reads, the transaction */
+	assert_int_equal(pt_store_run(st, "UPDATE accounts SET failures = 0, locked_until = 0", &err),
+	    PORTAIL_OK);
+	assert_int_equal(pt_store_run(st, "CREATE FUNCTION skip_swap() RETURNS trigger "
+	    "LANGUAGE plpgsql AS $$ BEGIN IF current_query() LIKE '%failures = $2%' THEN "
+	    "RETURN NULL; END IF; RETURN NEW; END $$", &err), PORTAIL_OK);
+	assert_int_equal(pt_store_run(st, "CREATE TRIGGER skip_swap BEFORE UPDATE ON accounts "
+	    "FOR EACH ROW EXECUTE FUNCTION skip_swap()", &err), PORTAIL_OK);
+	fb = pg->cas_fallbacks;
+	rt = pg->round_trips;
+	sign_in(st, true, &p, &lock);
+	assert_int_equal(lock, 0);
+	printf("# sign-in, every swap missed: %lu round trips\n", pg->round_trips - rt);
+	assert_int_equal(pg->round_trips - rt, 1 + 5 + 3);
+	assert_int_equal(pg->cas_fallbacks, fb + 1);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 1);
+	assert_int_equal(locked, 0);
+	portail_store_close(st);
+}
+
 /* The host list walked by us, from the last good one: a dead first host is skipped. */
 static void
 test_pg_host_list(void **state)
@@ -1394,9 +1640,11 @@ main(void)
 		cmocka_unit_test(test_cache_full),
 		cmocka_unit_test(test_concurrent_migration),
 		cmocka_unit_test(test_auth_reserve),
+		cmocka_unit_test(test_auth_reserve_stale),
 		cmocka_unit_test(test_disable_and_revoke),
 		cmocka_unit_test(test_code_limits_at_edges),
 		cmocka_unit_test(test_concurrent_reserve),
+		cmocka_unit_test(test_concurrent_reserve_flood),
 		cmocka_unit_test(test_concurrent_guesses),
 		cmocka_unit_test(test_concurrent_issue),
 		cmocka_unit_test(test_concurrent_finish),
@@ -1409,9 +1657,11 @@ main(void)
 	/* the same contract tests, then PostgreSQL's own */
 	const struct CMUnitTest pg_tests[] = {
 		cmocka_unit_test(test_auth_reserve),
+		cmocka_unit_test(test_auth_reserve_stale),
 		cmocka_unit_test(test_disable_and_revoke),
 		cmocka_unit_test(test_code_limits_at_edges),
 		cmocka_unit_test(test_concurrent_reserve),
+		cmocka_unit_test(test_concurrent_reserve_flood),
 		cmocka_unit_test(test_concurrent_guesses),
 		cmocka_unit_test(test_concurrent_issue),
 		cmocka_unit_test(test_concurrent_finish),
@@ -1423,6 +1673,7 @@ main(void)
 		cmocka_unit_test(test_pg_mail_lease),
 		cmocka_unit_test(test_pg_password_file),
 		cmocka_unit_test(test_pg_host_list),
+		cmocka_unit_test(test_pg_round_trips),
 		cmocka_unit_test(test_pg_stopped),
 		cmocka_unit_test(test_pg_restarted),
 	};
