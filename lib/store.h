@@ -84,6 +84,12 @@ portail_status portail_store_open_config(const struct portail_config *cfg, porta
     portail_error *err);
 /* "sqlite" or "postgresql" (a static string). */
 const char *portail_store_backend(const portail_store *st);
+/*
+ * Whether daemons on several hosts may share the store (PostgreSQL): its
+ * mail queue then fills without a word to this daemon, and is looked at
+ * now and then. SQLite's store is one host's.
+ */
+bool portail_store_shared(const portail_store *st);
 
 /*
  * The next three are SQLite's (a store at path); for PostgreSQL there is

@@ -57,6 +57,7 @@ open_store(const char *name)
 		snprintf(p, sizeof(p), "%s.db", name);
 		if (portail_store_open(db_path(p), &st, &err) != PORTAIL_OK)
 			fail_msg("open %s: %s", name, err.message);
+		assert_false(portail_store_shared(st));
 		return st;
 	}
 	snprintf(p, sizeof(p), "t_%s", name);
@@ -64,6 +65,7 @@ open_store(const char *name)
 	if (pg_open(p, NULL, 5000, &st, &err) != PORTAIL_OK)
 		fail_msg("open %s: %s", p, err.message);
 	assert_string_equal(portail_store_backend(st), "postgresql");
+	assert_true(portail_store_shared(st));
 	return st;
 }
 
