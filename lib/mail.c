@@ -612,11 +612,11 @@ stored_main(portail_mailq *q)
 			continue;
 		/* none due: until the first is, or a new one is queued; the store
 		 * unreachable: again in 5 s. A store shared by several hosts
-		 * (PostgreSQL) is looked at every PT_SHARED_POLL s at least:
+		 * (portail_store_shared: PostgreSQL) is looked at every PT_SHARED_POLL s at least:
 		 * another host's messages (one that died before sending, or its
 		 * lease ran out) are queued without a word to this one. */
 		wake = r != PORTAIL_ERR_UNKNOWN ? now + 5 : next_due > 0 ? next_due : now + 3600;
-		if (strcmp(portail_store_backend(st), "sqlite") != 0 && wake > now + PT_SHARED_POLL)
+		if (portail_store_shared(st) && wake > now + PT_SHARED_POLL)
 			wake = now + PT_SHARED_POLL;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += (time_t)(wake > now ? wake - now : 1);

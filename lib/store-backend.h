@@ -16,6 +16,8 @@
 
 struct pt_store_backend {
 	const char *name;       /* "sqlite", "postgresql": portail status shows it */
+	/* several hosts' daemons may use one store (portail_store_shared) */
+	bool shared;
 	/* test hook: one SQL text run, its rows stepped over (pt_store_run) */
 	portail_status (*run)(portail_store *st, const char *sql, portail_error *err);
 	/* NULL: no cluster (SQLite) */

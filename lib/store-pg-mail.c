@@ -8,6 +8,14 @@
  * a sender that died leaves a lease that expires, after which another
  * sender takes the message (sent twice only if a delivery outlasts the
  * lease). SQLite's queue is per host and needs no lease.
+ *
+ * The lease is on the database's clock (DB_NOW), both when it is taken
+ * and when it is checked: hosts whose clocks differ by more than the lease
+ * still never take a message another one holds. next_try and deadline
+ * stay on the callers' clocks (a schedule, not an exclusion: a skew moves
+ * a try, it never sends one message twice), and the due time mail_next
+ * gives back is on its caller's clock: a lease's remaining seconds by the
+ * database's clock, from the caller's now.
  */
 #include "store-pg-int.h"
 
@@ -27,14 +35,20 @@
 /* Seconds a sender holds a message it took (longer than any delivery). */
 #define PT_PG_MAIL_LEASE 300
 
+/* Now on the database's clock, in seconds since the epoch (lease_until's clock). */
+#define DB_NOW "floor(EXTRACT(EPOCH FROM statement_timestamp()))::bigint"
+
 const struct pt_pg_sql pt_pg_sql_mail[] = {
 	{ S_INSERT, "INSERT INTO mail_queue (kind, lang, rcpt, code_box, deadline, next_try, tries) "
 	  "VALUES ($1, $2, $3, $4, $5, $6, 0)" },
-	{ S_NEXT, "UPDATE mail_queue SET lease_until = $2 WHERE id = (SELECT id FROM mail_queue "
-	  "WHERE next_try <= $1 AND (lease_until IS NULL OR lease_until <= $1) "
+	{ S_NEXT, "UPDATE mail_queue SET lease_until = " DB_NOW " + $2::bigint "
+	  "WHERE id = (SELECT id FROM mail_queue "
+	  "WHERE next_try <= $1 AND (lease_until IS NULL OR lease_until <= " DB_NOW ") "
 	  "ORDER BY next_try, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
 	  "RETURNING id, kind, lang, rcpt, code_box, deadline, next_try, tries" },
-	{ S_DUE, "SELECT min(GREATEST(next_try, COALESCE(lease_until, 0))) FROM mail_queue" },
+	/* on the caller's clock ($1 its now): a lease's end moved by the clocks' difference */
+	{ S_DUE, "SELECT min(GREATEST(next_try, COALESCE($1::bigint + (lease_until - " DB_NOW
+	  "), 0))) FROM mail_queue" },
 	{ S_RETRY, "UPDATE mail_queue SET tries = $1, next_try = $2, lease_until = NULL "
 	  "WHERE id = $3" },
 	{ S_DELETE, "DELETE FROM mail_queue WHERE id = $1" },
@@ -85,14 +99,17 @@ pt_pg_mail_next(portail_store *st, int64_t now, struct portail_mail_row *out, in
 	if ((r = pt_pg_op_begin(st, &op, err)) != PORTAIL_OK)
 		return r;
 	pt_pg_int(&p, now);
-	pt_pg_int(&p, now + PT_PG_MAIL_LEASE);
+	pt_pg_int(&p, PT_PG_MAIL_LEASE);
 	if ((r = pt_pg_exec(&op, S_NEXT, &p, &res, "mail queue", err)) != PORTAIL_OK)
 		goto out;
 	if (PQntuples(res) == 0) {
-		/* none free: when the first one due (or leased) will be */
+		struct pt_pg_params q = { 0 };
+
+		/* none free: when the first one due (or leased) will be, on our clock */
 		PQclear(res);
 		res = NULL;
-		if ((r = pt_pg_exec(&op, S_DUE, NULL, &res, "mail queue", err)) != PORTAIL_OK)
+		pt_pg_int(&q, now);
+		if ((r = pt_pg_exec(&op, S_DUE, &q, &res, "mail queue", err)) != PORTAIL_OK)
 			goto out;
 		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
 			*next_due = pt_pg_col_int(res, 0, 0);

@@ -1169,6 +1169,7 @@ fail:
 
 const struct pt_store_backend pt_pg_backend = {
 	.name = "postgresql",
+	.shared = true,
 	.run = pt_pg_run,
 	.cluster = pt_pg_cluster,
 	.close = pt_pg_close,

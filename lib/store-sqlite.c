@@ -661,6 +661,7 @@ pt_sqlite_probe(portail_store *st, portail_error *err)
 
 const struct pt_store_backend pt_sqlite_backend = {
 	.name = "sqlite",
+	.shared = false,
 	.run = pt_sqlite_run,
 	.close = pt_sqlite_close,
 	.probe = pt_sqlite_probe,

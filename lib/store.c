@@ -192,6 +192,12 @@ portail_store_backend(const portail_store *st)
 	return BE(st)->name;
 }
 
+bool
+portail_store_shared(const portail_store *st)
+{
+	return BE(st)->shared;
+}
+
 portail_status
 portail_store_cluster(portail_store *st, struct portail_store_cluster *out, portail_error *err)
 {

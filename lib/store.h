@@ -84,6 +84,12 @@ portail_status portail_store_open_config(const struct portail_config *cfg, porta
     portail_error *err);
 /* "sqlite" or "postgresql" (a static string). */
 const char *portail_store_backend(const portail_store *st);
+/*
+ * Whether daemons on several hosts may share the store (PostgreSQL): its
+ * mail queue then fills without a word to this daemon, and is looked at
+ * now and then. SQLite's store is one host's.
+ */
+bool portail_store_shared(const portail_store *st);
 
 /*
  * The next three are SQLite's (a store at path); for PostgreSQL there is
@@ -320,7 +326,10 @@ portail_status portail_store_mail_add(portail_store *st,
 /*
  * The message due first (next_try <= now) into *out (clear it);
  * UNKNOWN when none is due, *next_due then the time the first one is
- * (0: the queue is empty).
+ * (0: the queue is empty), on now's clock. A shared store (PostgreSQL)
+ * leases the message to its taker on the database's clock, whatever
+ * now says: another host takes it only once that lease is over, or
+ * after a retry (which ends it).
  */
 portail_status portail_store_mail_next(portail_store *st, int64_t now,
     struct portail_mail_row *out, int64_t *next_due, portail_error *err);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -58,6 +59,7 @@ open_store(const char *name)
 		snprintf(p, sizeof(p), "%s.db", name);
 		if (portail_store_open(db_path(p), &st, &err) != PORTAIL_OK)
 			fail_msg("open %s: %s", name, err.message);
+		assert_false(portail_store_shared(st));
 		return st;
 	}
 	snprintf(p, sizeof(p), "t_%s", name);
@@ -65,6 +67,7 @@ open_store(const char *name)
 	if (pg_open(p, NULL, 5000, &st, &err) != PORTAIL_OK)
 		fail_msg("open %s: %s", p, err.message);
 	assert_string_equal(portail_store_backend(st), "postgresql");
+	assert_true(portail_store_shared(st));
 	return st;
 }
 
@@ -1389,6 +1392,8 @@ test_pg_concurrent_open(void **state)
  * once its lease has expired, not before.
  */
 #define N_MAIL 200
+/* The database's now, as the backend's lease counts it (lib/store-pg-mail.c's DB_NOW). */
+#define LEASE_DB_NOW "floor(EXTRACT(EPOCH FROM statement_timestamp()))::bigint"
 
 struct mail_taker {
 	pthread_barrier_t *start;
@@ -1457,15 +1462,58 @@ test_pg_mail_lease(void **state)
 			assert_true(t[i].ids[j] >= 1 && t[i].ids[j] <= N_MAIL);
 			assert_int_equal(seen[t[i].ids[j]]++, 0);
 		}
-	/* both senders died: nothing before the leases expire, all after */
-	assert_int_equal(portail_store_mail_next(st, 1299, &row, &due, &err), PORTAIL_ERR_UNKNOWN);
-	assert_int_equal(due, 1300);
-	assert_int_equal(portail_store_mail_next(st, 1300, &row, &due, &err), PORTAIL_OK);
+	/* every lease on the database's clock: 300 s from when it was taken */
+	assert_int_equal(pg_value("t_lease", "SELECT count(*) FROM mail_queue WHERE lease_until "
+	    "BETWEEN " LEASE_DB_NOW " + 200 AND " LEASE_DB_NOW " + 300"), N_MAIL);
+	/*
+	 * Both senders died. A third host whose clock is an hour ahead of the
+	 * database's, or an hour behind, or the test's 1000 (decades behind),
+	 * takes none while the leases last by the database's clock; the due
+	 * time it is given is on its own clock (its now + the lease's 200 s
+	 * left, to the second a tick between two statements may take).
+	 */
+	assert_int_equal(pt_store_run(st, "UPDATE mail_queue SET lease_until = " LEASE_DB_NOW
+	    " + 200", &err), PORTAIL_OK);
+	for (int i = 0; i < 3; i++) {
+		int64_t now = i == 0 ? (int64_t)time(NULL) + 3600 : i == 1 ?
+		    (int64_t)time(NULL) - 3600 : 1000;
+
+		assert_int_equal(portail_store_mail_next(st, now, &row, &due, &err),
+		    PORTAIL_ERR_UNKNOWN);
+		assert_in_range(due, now + 198, now + 200);
+	}
+	/* one lease over by the database's clock: that message, taken whatever the caller's clock */
+	assert_int_equal(pt_store_run(st, "UPDATE mail_queue SET lease_until = " LEASE_DB_NOW
+	    " - 1 WHERE id = 7", &err), PORTAIL_OK);
+	assert_int_equal(portail_store_mail_next(st, (int64_t)time(NULL) - 3600, &row, &due, &err),
+	    PORTAIL_OK);
+	assert_int_equal(row.id, 7);
 	id = row.id;
 	portail_mail_row_clear(&row);
-	/* a retry frees it at its next try; a delete ends it */
+	/* leased anew, on the database's clock: not taken again, even by a clock an hour ahead */
+	assert_int_equal(pg_value("t_lease", "SELECT count(*) FROM mail_queue WHERE id = 7 AND "
+	    "lease_until BETWEEN " LEASE_DB_NOW " + 298 AND " LEASE_DB_NOW " + 300"), 1);
+	assert_int_equal(portail_store_mail_next(st, (int64_t)time(NULL) + 3600, &row, &due, &err),
+	    PORTAIL_ERR_UNKNOWN);
+	/* a retry frees it at its next try (the caller's clock); a delete ends it */
 	assert_int_equal(portail_store_mail_retry(st, id, 1, 1400, &err), PORTAIL_OK);
+	assert_int_equal(portail_store_mail_next(st, 1399, &row, &due, &err), PORTAIL_ERR_UNKNOWN);
+	assert_int_equal(due, 1400);
+	assert_int_equal(portail_store_mail_next(st, 1400, &row, &due, &err), PORTAIL_OK);
+	assert_int_equal(row.id, id);
+	portail_mail_row_clear(&row);
 	assert_int_equal(portail_store_mail_delete(st, id, &err), PORTAIL_OK);
+	/* every lease over (lease_until = the database's now): all the others taken, once each */
+	assert_int_equal(pt_store_run(st, "UPDATE mail_queue SET lease_until = " LEASE_DB_NOW,
+	    &err), PORTAIL_OK);
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < N_MAIL - 1; i++) {
+		assert_int_equal(portail_store_mail_next(st, 1000, &row, &due, &err), PORTAIL_OK);
+		assert_int_not_equal(row.id, id);
+		assert_int_equal(seen[row.id]++, 0);
+		portail_mail_row_clear(&row);
+	}
+	assert_int_equal(portail_store_mail_next(st, 1000, &row, &due, &err), PORTAIL_ERR_UNKNOWN);
 	portail_store_close(st);
 }
 
