@@ -44,19 +44,19 @@ page_begin(struct ctx *c, enum portail_msg title)
 	TEXT(WEB_TITLE);
 	/* the toggle, after the name as it is shown (reading and focus order):
 	 * this page (its first step), or where toggle_path says, in the other
-	 * language; a flow's step posts its state to be shown again (toggle_form) */
+	 * language; on a flow's step, a button of the step's form (step_default) */
 	html_raw(h, "</p>\n");
-	if (c->toggle_form != NULL) {
-		html_raw(h, "<form method=\"post\" class=\"lang\" action=\"");
+	if (c->step_default != NULL) {
+		/* Enter in a field presses the form's first button in tree order: the step's own */
+		html_raw(h, "<button type=\"submit\" form=\"step\" name=\"action\" value=\"");
+		html_text(h, c->step_default);
+		html_raw(h, "\" hidden></button>\n<button type=\"submit\" form=\"step\" formaction=\"");
 		html_text(h, c->toggle_path != NULL ? c->toggle_path : c->path);
-		html_raw(h, c->en ? "?lang=fr\">\n" : "?lang=en\">\n");
-		hidden(c, "csrf", c->csrf);
-		c->toggle_form(c, c->toggle_arg);
-		html_raw(h, c->en ? "<button type=\"submit\" class=\"lang\" formnovalidate name=\"action\" "
-		    "value=\"show\" lang=\"fr\">" : "<button type=\"submit\" class=\"lang\" formnovalidate "
-		    "name=\"action\" value=\"show\" lang=\"en\">");
+		html_raw(h, c->en ? "?lang=fr\" formnovalidate class=\"lang\" name=\"action\" value=\"show\" "
+		    "lang=\"fr\">" : "?lang=en\" formnovalidate class=\"lang\" name=\"action\" value=\"show\" "
+		    "lang=\"en\">");
 		TEXT(WEB_OTHER_LANG);
-		html_raw(h, "</button>\n</form>\n");
+		html_raw(h, "</button>\n");
 	} else {
 		html_raw(h, "<a class=\"lang\" href=\"");
 		html_text(h, c->toggle_path != NULL ? c->toggle_path : c->path);
@@ -98,17 +98,36 @@ notice(struct ctx *c, const char *text)
 	html_raw(&c->html, "</p>\n");
 }
 
-void
-form_to(struct ctx *c, const char *path)
+static void
+form_open(struct ctx *c, const char *path, const char *id)
 {
 	struct html *h = &c->html;
 
-	html_raw(h, "<form method=\"post\" action=\"");
+	html_raw(h, "<form method=\"post\"");
+	if (id != NULL) {
+		html_raw(h, " id=\"");
+		html_text(h, id);
+		html_raw(h, "\"");
+	}
+	html_raw(h, " action=\"");
 	html_text(h, path);
 	html_raw(h, c->en ? "?lang=en\">\n" : "?lang=fr\">\n");
 	html_raw(h, "<input type=\"hidden\" name=\"csrf\" value=\"");
 	html_text(h, c->csrf);
 	html_raw(h, "\">\n");
+}
+
+void
+form_to(struct ctx *c, const char *path)
+{
+	form_open(c, path, NULL);
+}
+
+void
+step_form(struct ctx *c, const char *path, const char *step)
+{
+	form_open(c, path, "step");
+	hidden(c, "step", step);
 }
 
 static void
@@ -490,14 +509,26 @@ flow_intro(struct ctx *c, const struct flow *f)
 	}
 }
 
+/*
+ * A step's page begun: its toggle a button of the step's form, so what
+ * the parent typed goes along (action=show); primary, what Enter does.
+ */
+static void
+flow_begin(struct ctx *c, const struct flow *f, const char *primary)
+{
+	c->step_default = primary;
+	page_begin(c, f->title);
+	c->step_default = NULL;
+}
+
 /* Step 1: the address → "Obtenir un code de vérification". */
 static void
 step_email(struct ctx *c, const struct flow *f, const char *email, const char *error)
 {
-	page_begin(c, f->title);
+	flow_begin(c, f, "send");
 	summary(c, error);
 	flow_intro(c, f);
-	form_begin(c);
+	step_form(c, c->path, "email");
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, false, NULL, error != NULL, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
 	button(c, "send", PORTAIL_MSG_WEB_GET_CODE, true);
@@ -511,11 +542,11 @@ static void
 step_code(struct ctx *c, const struct flow *f, const char *email, const char *sent,
     const char *error)
 {
-	page_begin(c, f->title);
+	flow_begin(c, f, "verify");
 	summary(c, error);
 	notice(c, sent);
 	flow_intro(c, f);
-	form_begin(c);
+	step_form(c, c->path, "code");
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
 	field(c, "code", PORTAIL_MSG_WEB_CODE, IN_CODE, NULL, false, NULL, error != NULL, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
@@ -531,9 +562,9 @@ step_code(struct ctx *c, const struct flow *f, const char *email, const char *se
 static void
 step_confirm(struct ctx *c, const struct flow *f, const char *email, const char *ticket)
 {
-	page_begin(c, f->title);
+	flow_begin(c, f, "confirm");
 	flow_intro(c, f);
-	form_begin(c);
+	step_form(c, c->path, "confirm");
 	hidden(c, "ticket", ticket);
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
@@ -562,10 +593,10 @@ static void
 step_password(struct ctx *c, const struct flow *f, const char *email, const char *ticket,
     const char *error)
 {
-	page_begin(c, f->title);
+	flow_begin(c, f, "save");
 	summary(c, error);
 	flow_intro(c, f);
-	form_begin(c);
+	step_form(c, c->path, "password");
 	hidden(c, "ticket", ticket);
 	/* the seed's sign-up screen keeps the address in sight; its reset screen does not */
 	if (f->reset)
@@ -697,6 +728,34 @@ flow_save(struct ctx *c, const struct flow *f, const char *email, const char *ti
 	json_decref(resp);
 }
 
+/*
+ * action=show, the language toggle: the step the form names, drawn again
+ * in the other language with what it carries — the address as typed
+ * (escaped), the code's ticket — and never a code or a password typed
+ * (a secret is not drawn back into a page). Each value is checked as the
+ * step's own action checks it; a step that does not hold together begins
+ * again at the address. Nothing is asked of portaild, nothing is mailed:
+ * a ticket is checked at the next real action.
+ */
+static void
+flow_show(struct ctx *c, const struct flow *f)
+{
+	const char *step = form_get(&c->form, "step"), *why, *ticket = ticket_of(c);
+	const char *email = value_ok(c, "email", PORTAIL_PROTO_EMAIL_MAX, &why);
+	bool ok = email != NULL && portail_proto_text_ok(email, strlen(email), false);
+
+	if (!ok)
+		email = form_get(&c->form, "email");
+	if (step != NULL && strcmp(step, "code") == 0 && ok)
+		step_code(c, f, email, NULL, NULL);
+	else if (step != NULL && strcmp(step, "confirm") == 0 && ok && ticket != NULL && f->reset)
+		step_confirm(c, f, email, ticket);
+	else if (step != NULL && strcmp(step, "password") == 0 && ok && ticket != NULL)
+		step_password(c, f, email, ticket, NULL);
+	else
+		step_email(c, f, email, NULL);
+}
+
 void
 page_flow(struct ctx *c, bool reset)
 {
@@ -714,6 +773,11 @@ page_flow(struct ctx *c, bool reset)
 	action = form_get(&c->form, "action");
 	if (action == NULL)
 		action = "send";
+	if (strcmp(action, "show") == 0) {
+		/* the language toggle: the step shown again, nothing asked of portaild */
+		flow_show(c, &f);
+		return;
+	}
 	if ((email = value_ok(c, "email", PORTAIL_PROTO_EMAIL_MAX, &why)) == NULL ||
 	    !portail_proto_text_ok(email, strlen(email), false)) {
 		step_email(c, &f, form_get(&c->form, "email"), why ? why : T(WEB_EMAIL_INVALID));

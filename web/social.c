@@ -20,8 +20,10 @@
  *        of this site, never another host's).
  *
  * The language toggle of /retour and /lien never re-requests the URL
- * (the state is single-use, /lien is a POST): a step posts its state to
- * /lien with action=show and is shown again in the other language (as
+ * (the state is single-use, /lien is a POST): it is a submit button of
+ * the step's own form (form="step", formaction /lien?lang=xx,
+ * action=show), so the step's fields, and what the parent typed in them,
+ * are posted and the step is shown again in the other language (as
  * Keycloak's locale switch keeps the flow's step); any other page there
  * toggles to /connexion.
  */
@@ -141,15 +143,6 @@ intro(struct ctx *c)
 }
 
 static void
-lien_form(struct ctx *c, const struct portail_provider_config *p)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/social/%s/lien", p->name);
-	form_to(c, path);
-}
-
-static void
 cancel(struct ctx *c)
 {
 	html_raw(&c->html, "<p class=\"actions\">");
@@ -157,17 +150,39 @@ cancel(struct ctx *c)
 	html_raw(&c->html, "</p>\n");
 }
 
-/* A step's state, as its form and its language toggle carry it. */
+/* A step's state, as its form carries it (the toggle is a button of that form). */
 struct step {
-	const char *name;               /* "address", "code", "save" */
-	const char *lt, *email, *ticket, *back;
+	const char *name;               /* "address", "code", "save": the toggle's step */
+	const char *primary;            /* the action Enter does: the step's first button */
+	const char *lt, *back;
 	bool vouched;
 };
 
-/* The fields every step's form carries (not the CSRF token, not the action). */
+/*
+ * The page of a step begun and its form opened, to /social/NAME/lien with
+ * the fields every step carries (not the action): the toggle is a button
+ * of this form, so what the parent typed rides along to action=show.
+ */
 static void
-step_fields(struct ctx *c, const struct step *st)
+step_begin(struct ctx *c, const struct portail_provider_config *p, const struct step *st)
 {
+	char path[128];
+
+	snprintf(path, sizeof(path), "/social/%s/lien", p->name);
+	c->toggle_path = path;
+	c->step_default = st->primary;
+	page_begin(c, PORTAIL_MSG_WEB_SOCIAL_TITLE);
+	c->step_default = NULL;
+	c->toggle_path = "/connexion";
+}
+
+static void
+step_fields(struct ctx *c, const struct portail_provider_config *p, const struct step *st)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/social/%s/lien", p->name);
+	step_form(c, path, st->name);
 	hidden(c, "link_ticket", st->lt);
 	if (st->vouched)
 		hidden(c, "vouched", "1");
@@ -175,48 +190,17 @@ step_fields(struct ctx *c, const struct step *st)
 		hidden(c, "return", st->back);
 }
 
-/* The toggle's form: the step, shown again by action=show in the other language. */
-static void
-step_toggle(struct ctx *c, const void *arg)
-{
-	const struct step *st = arg;
-
-	hidden(c, "step", st->name);
-	step_fields(c, st);
-	if (st->email != NULL)
-		hidden(c, "email", st->email);
-	if (st->ticket != NULL)
-		hidden(c, "ticket", st->ticket);
-}
-
-/* The page of a step begun: its toggle posts st to /social/NAME/lien. */
-static void
-step_begin(struct ctx *c, const struct portail_provider_config *p, const struct step *st,
-    char *path, size_t size)
-{
-	snprintf(path, size, "/social/%s/lien", p->name);
-	c->toggle_path = path;
-	c->toggle_form = step_toggle;
-	c->toggle_arg = st;
-	page_begin(c, PORTAIL_MSG_WEB_SOCIAL_TITLE);
-	c->toggle_form = NULL;
-	c->toggle_arg = NULL;
-	c->toggle_path = "/connexion";
-}
-
 /* The address: "Enregistrer" when the provider vouches for the one offered, else a code. */
 static void
 step_address(struct ctx *c, const struct portail_provider_config *p, const char *lt,
     const char *email, bool vouched, const char *back, const char *error)
 {
-	struct step st = { "address", lt, email, NULL, back, vouched };
-	char path[128];
+	const struct step st = { "address", "link", lt, back, vouched };
 
-	step_begin(c, p, &st, path, sizeof(path));
+	step_begin(c, p, &st);
 	summary(c, error);
 	intro(c);
-	lien_form(c, p);
-	step_fields(c, &st);
+	step_fields(c, p, &st);
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, false, NULL, error != NULL, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
 	button(c, "link", vouched ? PORTAIL_MSG_WEB_SAVE : PORTAIL_MSG_WEB_GET_CODE, true);
@@ -229,15 +213,13 @@ static void
 step_code(struct ctx *c, const struct portail_provider_config *p, const char *lt,
     const char *email, const char *back, const char *sent, const char *error)
 {
-	struct step st = { "code", lt, email, NULL, back, false };
-	char path[128];
+	const struct step st = { "code", "verify", lt, back, false };
 
-	step_begin(c, p, &st, path, sizeof(path));
+	step_begin(c, p, &st);
 	summary(c, error);
 	notice(c, sent);
 	intro(c);
-	lien_form(c, p);
-	step_fields(c, &st);
+	step_fields(c, p, &st);
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
 	field(c, "code", PORTAIL_MSG_WEB_CODE, IN_CODE, NULL, false, NULL, error != NULL, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
@@ -252,13 +234,11 @@ static void
 step_save(struct ctx *c, const struct portail_provider_config *p, const char *lt,
     const char *email, const char *back, const char *ticket)
 {
-	struct step st = { "save", lt, email, ticket, back, false };
-	char path[128];
+	const struct step st = { "save", "save", lt, back, false };
 
-	step_begin(c, p, &st, path, sizeof(path));
+	step_begin(c, p, &st);
 	intro(c);
-	lien_form(c, p);
-	step_fields(c, &st);
+	step_fields(c, p, &st);
 	hidden(c, "ticket", ticket);
 	field(c, "email", PORTAIL_MSG_WEB_EMAIL, IN_EMAIL, email, true, NULL, false, NULL);
 	html_raw(&c->html, "<p class=\"actions\">");
@@ -425,7 +405,9 @@ ticket_field(struct ctx *c, const char *name)
 
 /*
  * action=show, the language toggle: the step the form names, shown again
- * with what it carries (the address read-only, the code's ticket). Each
+ * with what it carries (the address as typed, escaped; read-only after
+ * the address step; the code's ticket; never a code typed: a secret is
+ * not drawn back into a page, and it is not sent anywhere either). Each
  * value is checked as the step's own action checks it, and a step that
  * does not hold together begins again at the address. Nothing is asked
  * of portaild: the link ticket is checked at the next real action.

@@ -16,7 +16,8 @@ const char web_css[] =
     "header .brand{margin:0;font-size:1.25rem;font-weight:700}\n"
     "header .lang{color:#fff;display:inline-flex;align-items:center;min-height:44px;"
     "padding:0 .75rem;border:1px solid #fff;border-radius:4px;text-decoration:none}\n"
-    "header form.lang{padding:0;border:0;min-height:0;margin:0}\n"
+    /* the step's Enter button (page_begin): button's display must not undo hidden */
+    "[hidden]{display:none!important}\n"
     "header button.lang{background:transparent;font-size:1rem;font-family:inherit;cursor:pointer}\n"
     "main{max-width:30rem;margin:0 auto;padding:1rem;background:#fff;min-height:calc(100vh - 60px)}\n"
     "h1{font-size:1.5rem;margin:.5rem 0 1rem}\n"

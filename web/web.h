@@ -98,13 +98,16 @@ struct ctx {
 	/*
 	 * The language toggle (page_begin): a link to this page's path in the
 	 * other language, or to toggle_path when set (a page whose URL must not
-	 * be replayed: the redirect URI's single-use state); with toggle_form, a
-	 * POST form to toggle_path instead, whose hidden fields toggle_form
-	 * writes (a step of a flow, shown again in the other language).
+	 * be replayed: the redirect URI's single-use state). On a step of a flow
+	 * (step_default set), a submit button of the step's own form (form="step",
+	 * step_form) whose formaction is toggle_path in the other language and
+	 * action "show": the step is drawn again with what the parent typed, no
+	 * JavaScript needed. Before it, hidden, the button Enter presses (the
+	 * form's default button is its first in tree order): step_default, the
+	 * step's primary action.
 	 */
 	const char *toggle_path;
-	void (*toggle_form)(struct ctx *c, const void *arg);
-	const void *toggle_arg;
+	const char *step_default;
 	const char *op;                 /* portaild's op asked, for the log */
 	const char *result;             /* its answer, for the log */
 };
@@ -167,6 +170,11 @@ void summary(struct ctx *c, const char *text);
 void notice(struct ctx *c, const char *text);
 /* A form posted to path, its CSRF field in it; a hidden field. */
 void form_to(struct ctx *c, const char *path);
+/*
+ * The form of a flow's step, id "step" (the toggle's, see step_default):
+ * form_to's, and the hidden field "step" naming it for action=show.
+ */
+void step_form(struct ctx *c, const char *path, const char *step);
 void hidden(struct ctx *c, const char *name, const char *value);
 void field(struct ctx *c, const char *name, enum portail_msg label, enum input_kind kind,
     const char *value, bool readonly, const char *error, bool invalid, const char *hint);
