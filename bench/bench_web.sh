@@ -180,6 +180,22 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: __Host-portail=$SESSIO
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/app-kept")
 [ "$code" = 401 ] || { echo "bench_web.sh: /app-kept without a session: $code" >&2; exit 1; }
 
+# portail-web again with /auth's cache at its default ([web] auth_cache_ms = 1000; the
+# fixture turns it off for the tests); the cache-off figures come after the rounds
+web_restart() {
+	"$top/tests/fixtures/stop-pid.sh" "$(cat "$W/pid")"
+	web_start "$T/web.conf" "$W"
+	WPID=$(cat "$W/pid")
+	# nginx's kept upstream connections went with the old process: one request each to renew them
+	for k in 1 2 3 4; do curl -s -o /dev/null -H "Cookie: __Host-portail=$SESSION" \
+	    "http://127.0.0.1:$SPORT/app-kept"; done
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: __Host-portail=$SESSION" \
+	    "http://127.0.0.1:$SPORT/app-kept")
+	[ "$code" = 200 ] || { echo "bench_web.sh: /app-kept after portail-web's restart: $code" >&2; exit 1; }
+}
+sed -i '/^auth_cache_ms = 0$/d' "$T/web.conf"
+web_restart
+
 echo "## portail-web: \`/auth\` with a valid session, through nginx's auth_request"
 echo
 echo "wrk -t1 -c$CONNS -d${SECS}s with the session cookie on a location nginx protects with"
@@ -216,6 +232,60 @@ awk '
 		printf "\n**/auth, kept connections: %.0f/s, p50 %.2f ms** (target ≥ 10,000/s with p50 < 1 ms); against the unprotected location %.2f× (median of %d per-round ratios, IQR %.2f); answers other than 200: %d\n",
 		    q(k, n, .5), q(kp, n, .5), q(r, n, .5), n, q(r, n, .75) - q(r, n, .25), bad
 	}' "$R.auth"
+echo
+# the same with the cache off: portaild asked for every check
+sed -i 's/^\[web\]$/[web]\nauth_cache_ms = 0/' "$T/web.conf"
+grep -q '^auth_cache_ms = 0$' "$T/web.conf" || { echo "bench_web.sh: could not turn the cache off" >&2; exit 1; }
+web_restart
+: >"$R.nocache"
+i=1
+while [ $i -le "$PAIRS" ]; do
+	if [ $((i % 2)) -eq 1 ]; then
+		k=$(one "http://127.0.0.1:$SPORT/app-kept" -H "$COOKIE"); o=$(one "http://127.0.0.1:$SPORT/app-open" -H "$COOKIE")
+	else
+		o=$(one "http://127.0.0.1:$SPORT/app-open" -H "$COOKIE"); k=$(one "http://127.0.0.1:$SPORT/app-kept" -H "$COOKIE")
+	fi
+	echo "$k $o" >>"$R.nocache"
+	i=$((i + 1))
+done
+# and by the number of connections, cache off then on (one run each)
+: >"$R.conc"
+: >"$R.conc.on"
+conns=$CONNS
+for c in 1 4 8 16; do
+	printf '%s ' "$c" >>"$R.conc"
+	CONNS=$c
+	one "http://127.0.0.1:$SPORT/app-kept" -H "$COOKIE" | tr '\n' ' ' >>"$R.conc"
+done
+sed -i '/^auth_cache_ms = 0$/d' "$T/web.conf"
+web_restart
+for c in 1 4 8 16; do
+	CONNS=$c
+	one "http://127.0.0.1:$SPORT/app-kept" -H "$COOKIE" >>"$R.conc.on"
+done
+CONNS=$conns
+echo "With the cache off (\`auth_cache_ms = 0\`: a session.check in portaild for every check),"
+echo "$PAIRS pairs of the kept-connection location and the unprotected one, order alternating:"
+echo
+awk '
+	function q(a, n, p,   r, lo) { r = 1 + (n - 1) * p; lo = int(r); return lo >= n ? a[n] : a[lo] + (r - lo) * (a[lo + 1] - a[lo]) }
+	function sort(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t } }
+	{ n++; k[n] = $1; kp[n] = $2; bad += $3; o[n] = $4; op[n] = $5; bad += $6; r[n] = $1 / $4 }
+	END {
+		sort(k, n); sort(o, n); sort(kp, n); sort(op, n); sort(r, n)
+		printf "| | requests/s (median) | p50 latency (median) |\n|---|---|---|\n"
+		printf "| auth_request → /auth, kept connections, cache off | %.0f | %.2f ms |\n", q(k, n, .5), q(kp, n, .5)
+		printf "| the same location, no auth_request | %.0f | %.2f ms |\n", q(o, n, .5), q(op, n, .5)
+		printf "\n**/auth without the cache: %.0f/s, p50 %.2f ms**; %.2f× the unprotected location; answers other than 200: %d\n",
+		    q(k, n, .5), q(kp, n, .5), q(r, n, .5), bad
+	}' "$R.nocache"
+echo
+echo "By the number of wrk connections (one ${SECS}s run each), kept upstream connections:"
+echo
+echo "| connections | cache on: requests/s | p50 | cache off: requests/s | p50 |"
+echo "|---|---|---|---|---|"
+tr ' ' '\n' <"$R.conc" | awk 'NF' | paste - - - - >"$R.conc.off"
+paste "$R.conc.off" "$R.conc.on" | awk '{ printf "| %s | %.0f | %.2f ms | %.0f | %.2f ms |\n", $1, $5, $6, $2, $3 }'
 echo
 
 # ---- a full sign-in POST against the bare argon2id verify ---------------------------------
