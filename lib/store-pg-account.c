@@ -17,6 +17,20 @@
  * then the count is read again and the swap retried, CAS_TRIES times at
  * most, then the transaction, which always makes progress: a flood on one
  * account never spins.
+ *
+ * A sign-in's success (failures and lock back to 0, the last sign-in, a
+ * rehash) is committed with synchronous_commit = local: it does not wait
+ * for a synchronous standby, so a sign-in on a replicated cluster waits
+ * for one standby once (the reservation, before the hash), not twice.
+ * The reservation and every other write keep the server's setting. What a
+ * failover can lose in the window before the standby has the success's
+ * WAL: the reset, so the account keeps the reservation's failure (and,
+ * when that one earned it, the lock until it ends: the same as a wrong
+ * password), the last sign-in's time, and a rehash (the older hash stays
+ * valid and is rehashed at the next sign-in). Never an account, a
+ * password, a token or a failure a wrong password earned. And only until
+ * the next synchronous commit on the primary, by any host: WAL is one
+ * sequence, so the standby that acknowledges it holds the success too.
  */
 #include "store-pg-int.h"
 
@@ -44,6 +58,14 @@
 #define S_SUCCESS "account_success"
 #define S_SUCCESS_REHASH "account_success_rehash"
 
+/*
+ * SET LOCAL synchronous_commit = local, as an expression of the statement
+ * (an autocommit statement has no transaction to SET LOCAL in): the
+ * setting lasts until the statement's implicit COMMIT, which reads it.
+ * Volatile, so evaluated on the row the key found, never on others.
+ */
+#define COMMIT_LOCAL "set_config('synchronous_commit', 'local', true) = 'local'"
+
 const struct pt_pg_sql pt_pg_sql_account[] = {
 	{ S_GET, "SELECT " PT_PG_ACCOUNT_COLUMNS " FROM accounts WHERE email_key = $1" },
 	{ S_LIST, "SELECT " PT_PG_ACCOUNT_COLUMNS " FROM accounts ORDER BY email_key" },
@@ -70,10 +92,12 @@ const struct pt_pg_sql pt_pg_sql_account[] = {
 	{ S_RELEASE, "UPDATE accounts SET failures = GREATEST(failures - 1, 0), "
 	  "locked_until = CASE WHEN $2::bigint <> 0 AND locked_until = $2::bigint THEN 0 "
 	  "ELSE locked_until END WHERE email_key = $1" },
+	/* committed locally, not waiting for a standby: see the head comment */
 	{ S_SUCCESS, "UPDATE accounts SET failures = 0, locked_until = 0, last_signin = $1 "
-	  "WHERE email_key = $2" },
+	  "WHERE email_key = $2 AND " COMMIT_LOCAL },
 	{ S_SUCCESS_REHASH, "UPDATE accounts SET failures = 0, locked_until = 0, "
-	  "last_signin = $1, password_hash = $3, updated = $1 WHERE email_key = $2" },
+	  "last_signin = $1, password_hash = $3, updated = $1 WHERE email_key = $2 AND "
+	  COMMIT_LOCAL },
 	{ NULL, NULL }
 };
 

@@ -1656,6 +1656,87 @@ test_pg_round_trips(void **state)
 	portail_store_close(st);
 }
 
+/*
+ * A sign-in's success does not wait for a synchronous standby; the other
+ * writes do. The cluster is made to wait for a standby that never comes
+ * (synchronous_standby_names = 'ANY 1 (nobody)', and synchronous_commit
+ * on for this database: pg.sh turns it off for the cluster): a
+ * synchronous write stalls, unavailable at the deadline, while both
+ * kinds of success (plain, rehash) answer OK, their reset visible. The
+ * first stalled write shows the setting in force for the store's own
+ * connections (reload reaches the checkpointer, which publishes it, after
+ * the backends): until then a write commits at once and the next is tried.
+ */
+static bool sync_standby_set;
+
+/* as the superuser: the portail role may not set the server's parameters */
+#define SUPERUSER "postgres user=postgres"
+
+static int
+reset_sync_standby(void **state)
+{
+	(void)state;
+	if (sync_standby_set &&
+	    pg_admin(SUPERUSER, "ALTER SYSTEM RESET synchronous_standby_names") &&
+	    pg_admin(SUPERUSER, "SELECT pg_reload_conf()"))
+		sync_standby_set = false;
+	return sync_standby_set ? -1 : 0;
+}
+
+static void
+test_pg_success_commits_locally(void **state)
+{
+	const struct portail_lockout p = { 3, 60, 3600 };
+	portail_store *st = NULL;
+	portail_error err;
+	portail_status r = PORTAIL_OK;
+	int64_t lock = -1, until = 0, locked;
+	int failures, tries = 0;
+	char key[64];
+
+	(void)state;
+	pg_fresh("t_local");
+	assert_true(pg_admin("portail", "ALTER DATABASE t_local SET synchronous_commit = on"));
+	assert_int_equal(pg_open("t_local", NULL, 1000, &st, &err), PORTAIL_OK);
+	assert_int_equal(pt_store_run(st, "INSERT INTO accounts(email_key, email, created, updated) "
+	    "SELECT k, k, 1, 1 FROM (SELECT 'y' || i || '@exemple.ca' AS k "
+	    "FROM generate_series(0, 99) i UNION ALL SELECT 'x@exemple.ca' "
+	    "UNION ALL SELECT 'w@exemple.ca') a", &err), PORTAIL_OK);
+	/* the two reservations, before: they wait for a standby like every write */
+	sign_in(st, true, &p, &lock);
+	assert_int_equal(portail_store_auth_reserve(st, "w@exemple.ca", 5000, 0, &p, &lock,
+	    &until, &err), PORTAIL_OK);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 1);
+
+	sync_standby_set = true;
+	assert_true(pg_admin(SUPERUSER,
+	    "ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (nobody)'"));
+	assert_true(pg_admin(SUPERUSER, "SELECT pg_reload_conf()"));
+	for (tries = 0; tries < 100; tries++) {
+		snprintf(key, sizeof(key), "y%d@exemple.ca", tries);
+		if ((r = portail_store_account_unlock(st, key, 5000, &err)) != PORTAIL_OK)
+			break;
+		usleep(20 * 1000);
+	}
+	printf("# a synchronous write stalled after %d that did not\n", tries);
+	assert_int_equal(r, PORTAIL_ERR_UNAVAILABLE);
+	/* the successes: committed without the standby */
+	assert_int_equal(portail_store_auth_succeeded(st, "x@exemple.ca", 5001, NULL, &err),
+	    PORTAIL_OK);
+	assert_int_equal(portail_store_auth_succeeded(st, "w@exemple.ca", 5001, "$argon2id$rehash",
+	    &err), PORTAIL_OK);
+	counters(st, "x@exemple.ca", &failures, &locked);
+	assert_int_equal(failures, 0);
+	assert_int_equal(pg_value("t_local", "SELECT failures + last_signin FROM accounts "
+	    "WHERE email_key = 'w@exemple.ca' AND password_hash = '$argon2id$rehash'"), 5001);
+	/* and a synchronous write after them still stalls */
+	assert_int_equal(portail_store_account_unlock(st, "y99@exemple.ca", 5000, &err),
+	    PORTAIL_ERR_UNAVAILABLE);
+	portail_store_close(st);
+	assert_int_equal(reset_sync_standby(NULL), 0);
+}
+
 /* The host list walked by us, from the last good one: a dead first host is skipped. */
 static void
 test_pg_host_list(void **state)
@@ -1722,6 +1803,7 @@ main(void)
 		cmocka_unit_test(test_pg_password_file),
 		cmocka_unit_test(test_pg_host_list),
 		cmocka_unit_test(test_pg_round_trips),
+		cmocka_unit_test_teardown(test_pg_success_commits_locally, reset_sync_standby),
 		cmocka_unit_test(test_pg_stopped),
 		cmocka_unit_test(test_pg_restarted),
 	};
