@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "monotime.h"
 
 struct portail_client {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -111,22 +112,13 @@ portail_client_set_lang(portail_client *c, const char *lang)
 	return copy_field(c->lang, sizeof(c->lang), lang);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for events on fd until the deadline; 1 ready, 0 timeout, -1 error. */
 static int
 wait_fd(int fd, short events, long long deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		long long left = deadline - now_ms();
+		long long left = deadline - portail_mono_ms();
 		int n;
 
 		if (left <= 0)
@@ -330,7 +322,7 @@ out:
 portail_status
 portail_client_call(portail_client *c, json_t *req, json_t **resp, portail_error *err)
 {
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline = portail_mono_ms() + c->timeout_ms;
 	json_t *msg = NULL, *answer = NULL;
 	char *line = NULL;
 	size_t len = 0;

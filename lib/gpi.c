@@ -16,6 +16,7 @@
 
 #include "email.h"
 #include "util.h"
+#include "monotime.h"
 
 /*
  * A call in flight this long means the directory is stalled: a full
@@ -131,15 +132,6 @@ portail_gpi_free(portail_gpi *g)
 	free(g);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True when a connection has been inside one call for GPI_STALL_MS. */
 static bool
 stalled(const portail_gpi *g, int64_t now)
@@ -178,7 +170,7 @@ slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
 	until.tv_sec += g->cfg->gpi.timeout;
 	pthread_mutex_lock(&g->lock);
 	while (g->calls >= g->max_calls) {
-		if (stalled(g, mono_ms())) {
+		if (stalled(g, portail_mono_ms())) {
 			g->refused++;
 			pthread_mutex_unlock(&g->lock);
 			refusal_told(g);
@@ -199,7 +191,7 @@ slot_acquire(portail_gpi *g, struct slot **out, portail_error *err)
 		for (int i = 0; i < g->n_slots; i++) {
 			if (!g->slots[i].busy) {
 				g->slots[i].busy = true;
-				g->slots[i].since = mono_ms();
+				g->slots[i].since = portail_mono_ms();
 				*out = &g->slots[i];
 				r = PORTAIL_OK;
 				goto out;

@@ -14,6 +14,7 @@
 
 #include "claims.h"
 #include "idtoken.h"
+#include "monotime.h"
 
 #define TOKEN_MAX 4096          /* access tokens are far shorter; JWTs stay under this */
 #define JWKS_TTL 3600           /* s: keys are fetched again after an hour … */
@@ -41,19 +42,10 @@ struct call {
 	long long deadline;     /* ms, CLOCK_MONOTONIC */
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct call
 call_for(const struct prov *p)
 {
-	struct call k = { p, now_ms() + (long long)p->c->timeout * 1000 };
+	struct call k = { p, portail_mono_ms() + (long long)p->c->timeout * 1000 };
 
 	return k;
 }
@@ -220,7 +212,7 @@ http_json_auth(struct call *k, const char *url, const char *bearer, const char *
 	portail_status r;
 
 	*out = NULL;
-	if ((left = k->deadline - now_ms()) <= 0)
+	if ((left = k->deadline - portail_mono_ms()) <= 0)
 		return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE, "%s slower than its timeout "
 		    "(%d s)", p->c->name, p->c->timeout);
 	if ((c = curl_easy_init()) == NULL)
@@ -507,7 +499,7 @@ out:
 static portail_status
 jwks_get(struct call *k, struct prov *p, const json_t *had, json_t **out, portail_error *err)
 {
-	long long now = now_ms();
+	long long now = portail_mono_ms();
 	json_t *j = NULL;
 	portail_status r;
 

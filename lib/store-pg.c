@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "policy.h"
+#include "monotime.h"
 
 /* ---- the schema ------------------------------------------------------------ */
 
@@ -150,15 +151,6 @@ void (*pt_pg_migration_hook)(void *arg);
 void *pt_pg_migration_hook_arg;
 
 /* ---- time ---------------------------------------------------------------------- */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- parameters and columns ------------------------------------------------------ */
 
@@ -303,7 +295,7 @@ wait_socket(PGconn *pg, bool write, int64_t deadline)
 	if (pfd.fd < 0)
 		return false;
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - portail_mono_ms();
 		if (left <= 0)
 			return false;
 		rc = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
@@ -471,7 +463,7 @@ pt_pg_exec_sql(struct pt_pg_op *op, const char *sql, int n, const char *const *v
 {
 	if (!can_send(op, res, what, err))
 		return PORTAIL_ERR_UNAVAILABLE;
-	op->deadline = now_ms() + op->pg->deadline_ms;
+	op->deadline = portail_mono_ms() + op->pg->deadline_ms;
 	return answer(op, PQsendQueryParams(op->c->pg, sql, n, NULL, v, len, fmt, 0), res, what,
 	    err);
 }
@@ -603,12 +595,12 @@ reconnect(struct pt_pg_op *op, portail_error *err)
 	pthread_mutex_unlock(&pg->lock);
 	for (int t = 0; t < pg->n_hosts; t++) {
 		int i = (first + t) % pg->n_hosts;
-		int64_t left = op->deadline - now_ms(), until;
+		int64_t left = op->deadline - portail_mono_ms(), until;
 		PGconn *c = NULL;
 
 		if (left <= 0)
 			break;
-		until = now_ms() + left / (pg->n_hosts - t);
+		until = portail_mono_ms() + left / (pg->n_hosts - t);
 		if ((r = connect_host(pg, i, until, &c, err)) == PORTAIL_ERR_NOMEM)
 			return r;
 		if (r != PORTAIL_OK)
@@ -637,7 +629,7 @@ pt_pg_op_begin(portail_store *st, struct pt_pg_op *op, portail_error *err)
 
 	memset(op, 0, sizeof(*op));
 	op->pg = pg;
-	op->deadline = now_ms() + pg->deadline_ms;
+	op->deadline = portail_mono_ms() + pg->deadline_ms;
 	d = op->deadline;
 	pthread_mutex_lock(&pg->lock);
 	for (;;) {
@@ -651,14 +643,14 @@ pt_pg_op_begin(portail_store *st, struct pt_pg_op *op, portail_error *err)
 			break;
 		/* every connection in use: wait for one, no longer than the deadline */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (now_ms() >= d) {
+		if (portail_mono_ms() >= d) {
 			pthread_mutex_unlock(&pg->lock);
 			return portail_error_set(err, PORTAIL_ERR_UNAVAILABLE,
 			    "store: every one of the %d connections busy for %d ms", pg->n_conns,
 			    pg->deadline_ms);
 		}
 		{
-			int64_t left = d - now_ms();
+			int64_t left = d - portail_mono_ms();
 
 			ts.tv_sec += left / 1000;
 			ts.tv_nsec += (left % 1000) * 1000000;

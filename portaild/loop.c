@@ -52,6 +52,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "monotime.h"
 
 struct job;
 struct peerq;
@@ -147,15 +148,6 @@ struct loop {
 	int n_workers;
 	bool stopping;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * A worker's finished job to the loop; true when the loop must be woken
@@ -410,7 +402,7 @@ worker_main(void *arg)
 
 		if (j == NULL)
 			break;
-		if (now_ms() >= j->deadline) {
+		if (portail_mono_ms() >= j->deadline) {
 			/* its client has been told "unavailable", or is about to be: not run */
 			atomic_fetch_add(&l->d->dropped_late, 1);
 			j->resp = ops_error_line(PORTAIL_ERR_UNAVAILABLE, "request deadline exceeded",
@@ -588,8 +580,8 @@ conn_dispatch(struct loop *l, struct conn *c)
 	explicit_bzero(c->in, len + 1);
 	memmove(c->in, nl + 1, c->in_len - len - 1);
 	c->in_len -= len + 1;
-	c->partial_since = c->in_len > 0 ? now_ms() : 0;
-	c->busy_since = now_ms();
+	c->partial_since = c->in_len > 0 ? portail_mono_ms() : 0;
+	c->busy_since = portail_mono_ms();
 	j->deadline = c->busy_since + (long long)l->d->cfg->daemon.request_timeout * 1000;
 	if (!sched_push(&l->todo, c->pq, j)) {
 		/* this uid, or everyone, has enough waiting: say so now, no worker spent */
@@ -604,7 +596,7 @@ conn_dispatch(struct loop *l, struct conn *c)
 		 * not turn the loop into a busy-answering machine
 		 */
 		if (l->d->cfg->daemon.busy_pause_ms > 0)
-			c->penalty_until = now_ms() + l->d->cfg->daemon.busy_pause_ms;
+			c->penalty_until = portail_mono_ms() + l->d->cfg->daemon.busy_pause_ms;
 		return;
 	}
 	c->busy = true;
@@ -620,7 +612,7 @@ conn_flush(struct loop *l, struct conn *c)
 
 		if (n > 0) {
 			c->out_off += (size_t)n;
-			c->last_active = now_ms();
+			c->last_active = portail_mono_ms();
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -651,9 +643,9 @@ conn_read(struct loop *l, struct conn *c)
 
 		if (n > 0) {
 			if (c->in_len == 0)
-				c->partial_since = now_ms();
+				c->partial_since = portail_mono_ms();
 			c->in_len += (size_t)n;
-			c->last_active = now_ms();
+			c->last_active = portail_mono_ms();
 			continue;
 		}
 		if (n == 0) {
@@ -774,7 +766,7 @@ do_accept(struct loop *l)
 		c->peer.uid = cred.uid;
 		c->peer.gid = cred.gid;
 		c->peer.pid = cred.pid;
-		c->last_active = now_ms();
+		c->last_active = portail_mono_ms();
 		c->events = EPOLLIN;
 		ev.events = EPOLLIN;
 		ev.data.u64 = ev_data(c);
@@ -807,7 +799,7 @@ collect_answers(struct loop *l)
 		if (c != NULL && c->id == j->id && c->busy) {
 			c->busy = false;
 			c->job = NULL;
-			c->last_active = now_ms();
+			c->last_active = portail_mono_ms();
 			if (j->sent == 0) {
 				/* NULL (no answer) closes, as conn_answer says */
 				conn_answer(l, c, j->resp, j->resp_len);
@@ -854,7 +846,7 @@ static void
 sweep(struct loop *l)
 {
 	const struct portail_daemon_config *dc = &l->d->cfg->daemon;
-	long long now = now_ms();
+	long long now = portail_mono_ms();
 	struct conn *c, *next;
 	bool attention = false;
 
@@ -1058,14 +1050,14 @@ loop_run(struct daemon *d, int listen_fd, void (*ready)(void))
 			struct conn *c, *next;
 
 			if (stop_deadline == 0)
-				stop_deadline = now_ms() + (long long)d->cfg->daemon.request_timeout * 1000;
+				stop_deadline = portail_mono_ms() + (long long)d->cfg->daemon.request_timeout * 1000;
 			/* connections with nothing in progress go now */
 			for (c = l.first; c != NULL; c = next) {
 				next = c->next;
 				if (!c->busy && c->out_len == c->out_off)
 					conn_close(&l, c);
 			}
-			if (!anything_in_flight(&l) || now_ms() >= stop_deadline)
+			if (!anything_in_flight(&l) || portail_mono_ms() >= stop_deadline)
 				break;
 		}
 	}

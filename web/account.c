@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "protocol.h"
+#include "monotime.h"
 
 #define T(id) portail_msg(PORTAIL_MSG_##id, c->en)
 #define TEXT(id) html_msg(&c->html, PORTAIL_MSG_##id, c->en)
@@ -611,15 +612,6 @@ struct web_auth_cache {
 	struct auth_slot slots[AUTH_CACHE_SLOTS];
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool
 web_auth_cache_init(struct web *w)
 {
@@ -678,7 +670,7 @@ auth_cached(struct web_auth_cache *ac, const unsigned char id[crypto_generichash
     char *user, size_t size, uint64_t *gen)
 {
 	struct auth_slot *s = auth_slot(ac, id);
-	long long now = mono_ms();
+	long long now = portail_mono_ms();
 	bool hit;
 
 	pthread_mutex_lock(&ac->lock);
@@ -706,7 +698,7 @@ auth_keep(struct web_auth_cache *ac, const unsigned char id[crypto_generichash_B
 		memcpy(s->id, id, sizeof(s->id));
 		memcpy(s->user, user, n + 1);
 		s->gen = gen;
-		s->until = mono_ms() + ttl_ms;
+		s->until = portail_mono_ms() + ttl_ms;
 	}
 	pthread_mutex_unlock(&ac->lock);
 }
